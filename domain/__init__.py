@@ -1,0 +1,1 @@
+"""The event-sourced domain: the Generation aggregate, its events and guards, and the application."""

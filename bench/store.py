@@ -1,0 +1,129 @@
+"""Event store and projection throughput on a SQLite file.
+
+Prints events appended per second (one event per transaction, and batched), and projection rebuild
+events per second for N events, against a baseline in the same run: the same handlers applied one event
+per transaction (the eventsourcing TrackingRecorder pattern). Target: rebuild >= 50,000 events/s.
+
+    .venv/bin/python bench/store.py --events 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+from uuid import UUID
+
+from domain.application import VeoRelay
+from domain.generation import Generation
+from domain.requests import GenerationSpec
+from projections.analytics import AnalyticsView
+from projections.database import ReadModelDatabase
+from projections.history import HistoryView
+from projections.rebuild import rebuild
+from projections.runner import read_events
+
+EVENTS_PER_GENERATION = 5
+
+
+def make_app(directory: Path) -> VeoRelay:
+    return VeoRelay(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(directory / "events.sqlite")}
+    )
+
+
+def lifecycle(generation: Generation, index: int) -> None:
+    generation.submit()
+    generation.start(f"op-{index}", f"media-{index}", "MEDIA_GENERATION_STATUS_PENDING")
+    generation.progress("MEDIA_GENERATION_STATUS_ACTIVE")
+    generation.complete(f"mg-{index}", f"https://example.invalid/{index}.mp4", "MEDIA_GENERATION_STATUS_SUCCESSFUL")
+
+
+def append_single(app: VeoRelay, count: int) -> float:
+    """One event per transaction: `count` requests, each saved alone."""
+    started = time.perf_counter()
+    for index in range(count):
+        app.request_generation(GenerationSpec(prompt=f"single {index}", seed=index))
+    return count / (time.perf_counter() - started)
+
+
+def append_batched(app: VeoRelay, generations: int, per_save: int = 100) -> float:
+    """Whole lifecycles of `per_save` generations per transaction."""
+    started = time.perf_counter()
+    batch: list[Generation] = []
+    for index in range(generations):
+        generation = Generation(
+            generation_id=UUID(int=index + 1),
+            job_type="generation",
+            prompt=f"prompt {index}",
+            model="veo_3_1_t2v_fast",
+            aspect_ratio="landscape",
+            seed=index,
+            priority="normal",
+            profile_id="default",
+            scene_id=str(UUID(int=10**9 + index)),
+            batch_id=f"batch-{index // 1000}",
+        )
+        lifecycle(generation, index)
+        batch.append(generation)
+        if len(batch) == per_save:
+            app.save(*batch)
+            batch.clear()
+    if batch:
+        app.save(*batch)
+    return generations * EVENTS_PER_GENERATION / (time.perf_counter() - started)
+
+
+def rebuild_per_event(app: VeoRelay, db: ReadModelDatabase, limit: int) -> float:
+    """Baseline: the same views, one transaction per event."""
+    views = [HistoryView(suffix="__baseline"), AnalyticsView(suffix="__baseline")]
+    with db.write() as conn:
+        for view in views:
+            view.drop(conn)
+            view.create(conn)
+    items = read_events(app, 0, limit)
+    started = time.perf_counter()
+    for item in items:
+        with db.write() as conn:
+            for view in views:
+                view.process(conn, [item])
+    seconds = time.perf_counter() - started
+    with db.write() as conn:
+        for view in views:
+            view.drop(conn)
+    return len(items) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000, help="events in the store for the rebuild")
+    parser.add_argument("--single", type=int, default=2_000, help="saves for the one-event-per-transaction figure")
+    parser.add_argument("--baseline", type=int, default=10_000, help="events for the per-event baseline")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        app = make_app(directory)
+        db = ReadModelDatabase(directory / "views.sqlite")
+        single = append_single(app, args.single)
+        batched = append_batched(app, args.events // EVENTS_PER_GENERATION)
+        total = app.last_position()
+        report = rebuild(app, db, [HistoryView, AnalyticsView])
+        history_only = rebuild(app, db, [HistoryView])
+        baseline = rebuild_per_event(app, db, min(args.baseline, total))
+        db.close()
+    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
+    print(f"store: SQLite file (WAL), {total:,} events")
+    print(f"append, one event per transaction:     {single:>10,.0f} events/s")
+    print(f"append, 100 lifecycles per transaction: {batched:>10,.0f} events/s")
+    print(f"rebuild history+analytics (batched):    {report.events_per_second:>10,.0f} events/s")
+    print(f"rebuild history only (batched):         {history_only.events_per_second:>10,.0f} events/s")
+    print(f"baseline, one transaction per event:    {baseline:>10,.0f} events/s")
+    print(f"speed-up over baseline:                 {report.events_per_second / baseline:>10.1f}x")
+    verdict = "meets" if report.events_per_second >= 50_000 else "MISSES"
+    print(f"target rebuild >= 50,000 events/s:      {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""The Generation aggregate: one text-to-video job, or one upscale of a finished video.
+
+Commands validate first and then record one past-tense event; the `@event` bodies only assign, because
+they run again on every replay. Values that come from the outside world (ids, clock readings) are computed
+by the caller and passed in.
+
+Note: eventsourcing 9.5 mishandles keyword-only parameters with defaults in `@event` methods, so the
+command signatures below are positional-or-keyword; callers pass keywords.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import AlreadyTerminal, IllegalTransition
+from domain.values import (
+    ACTIVE_REMOTE_STATUS,
+    TERMINAL_STATUSES,
+    JobType,
+    Status,
+)
+
+__all__ = ["Generation"]
+
+
+class Generation(Aggregate):
+    """A generation's whole life, from the client's request to a video or a failure."""
+
+    class Requested(Aggregate.Created):
+        """A client's command was accepted: the job waits for its turn (all parameters, no secrets)."""
+
+        generation_id: UUID
+        job_type: str
+        prompt: str
+        model: str
+        aspect_ratio: str
+        seed: int
+        priority: str
+        profile_id: str
+        scene_id: str
+        batch_id: str | None
+        source_generation_id: str | None
+        source_media_id: str | None
+        resolution: str | None
+        retry_of: str | None
+
+    class Submitted(Aggregate.Event):
+        """A generate/upscale call is about to be sent: from here on Flow may have it."""
+
+        attempt: int
+
+    class Started(Aggregate.Event):
+        """Flow accepted the submission and named its operation."""
+
+        operation_name: str
+        media_name: str | None
+        remote_status: str | None
+
+    class Progressed(Aggregate.Event):
+        """A status check saw a different remote status."""
+
+        remote_status: str
+
+    class Completed(Aggregate.Event):
+        """Flow finished the video."""
+
+        media_generation_id: str | None
+        video_url: str | None
+        remote_status: str
+
+    class Failed(Aggregate.Event):
+        """The generation ended without a video."""
+
+        error_reason: str
+        error_message: str
+        remote_status: str | None
+
+    @staticmethod
+    def create_id(generation_id: UUID, **_: Any) -> UUID:
+        """The id is chosen by the command (uuid5 of a request key, or a fresh uuid4)."""
+        return generation_id
+
+    @event(Requested)
+    def __init__(
+        self,
+        generation_id: UUID,
+        job_type: str,
+        prompt: str,
+        model: str,
+        aspect_ratio: str,
+        seed: int,
+        priority: str,
+        profile_id: str,
+        scene_id: str,
+        batch_id: str | None = None,
+        source_generation_id: str | None = None,
+        source_media_id: str | None = None,
+        resolution: str | None = None,
+        retry_of: str | None = None,
+    ) -> None:
+        self.job_type = job_type
+        self.prompt = prompt
+        self.model = model
+        self.aspect_ratio = aspect_ratio
+        self.seed = seed
+        self.priority = priority
+        self.profile_id = profile_id
+        self.scene_id = scene_id
+        self.batch_id = batch_id
+        self.source_generation_id = source_generation_id
+        self.source_media_id = source_media_id
+        self.resolution = resolution
+        self.retry_of = retry_of
+        self.status = Status.PENDING
+        self.remote_status: str | None = None
+        self.attempts = 0
+        self.operation_name: str | None = None
+        self.media_name: str | None = None
+        self.media_generation_id: str | None = None
+        self.video_url: str | None = None
+        self.error_reason: str | None = None
+        self.error_message: str | None = None
+
+    # --- guards -------------------------------------------------------------------------------------
+
+    @property
+    def is_terminal(self) -> bool:
+        """Completed or failed: no further event is accepted."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_started(self) -> bool:
+        """Flow accepted the submission (the operation name is known)."""
+        return self.operation_name is not None
+
+    @property
+    def is_upscale(self) -> bool:
+        """An upscale of another generation's video."""
+        return self.job_type == JobType.UPSCALE
+
+    def check_not_terminal(self, command: str) -> None:
+        """Terminal states are final."""
+        if self.is_terminal:
+            msg = f"cannot {command}: generation {self.id} is already {self.status}"
+            raise AlreadyTerminal(msg)
+
+    def check_not_started(self, command: str) -> None:
+        """Submission commands only fit a generation Flow has not accepted yet."""
+        self.check_not_terminal(command)
+        if self.is_started:
+            msg = f"cannot {command}: generation {self.id} was already started as {self.operation_name}"
+            raise IllegalTransition(msg)
+
+    def check_started(self, command: str) -> None:
+        """Status commands only fit a generation Flow has accepted."""
+        self.check_not_terminal(command)
+        if not self.is_started:
+            msg = f"cannot {command}: generation {self.id} has not been started on Flow"
+            raise IllegalTransition(msg)
+
+    # --- commands -----------------------------------------------------------------------------------
+
+    def submit(self) -> None:
+        """Mark that a submission is about to be sent: from here on, Flow may have it."""
+        self.check_not_started("submit")
+        self._submitted(attempt=self.attempts + 1)
+
+    @event(Submitted)
+    def _submitted(self, attempt: int) -> None:
+        self.attempts = attempt
+
+    def start(self, operation_name: str, media_name: str | None, remote_status: str | None) -> None:
+        """Flow accepted the submission and named the operation."""
+        self.check_not_started("start")
+        if self.attempts == 0:
+            msg = f"cannot start: generation {self.id} was never submitted"
+            raise IllegalTransition(msg)
+        self._started(operation_name=operation_name, media_name=media_name, remote_status=remote_status)
+
+    @event(Started)
+    def _started(self, operation_name: str, media_name: str | None, remote_status: str | None) -> None:
+        self.operation_name = operation_name
+        self.media_name = media_name
+        self.remote_status = remote_status
+        if remote_status == ACTIVE_REMOTE_STATUS:
+            self.status = Status.PROCESSING
+
+    def progress(self, remote_status: str) -> bool:
+        """Record a changed remote status; an unchanged one records nothing. True when recorded."""
+        self.check_started("record progress")
+        if remote_status == self.remote_status:
+            return False
+        self._progressed(remote_status=remote_status)
+        return True
+
+    @event(Progressed)
+    def _progressed(self, remote_status: str) -> None:
+        self.remote_status = remote_status
+        if remote_status == ACTIVE_REMOTE_STATUS:
+            self.status = Status.PROCESSING
+
+    def complete(self, media_generation_id: str | None, video_url: str | None, remote_status: str) -> None:
+        """Flow finished the video."""
+        self.check_started("complete")
+        self._completed(media_generation_id=media_generation_id, video_url=video_url, remote_status=remote_status)
+
+    @event(Completed)
+    def _completed(self, media_generation_id: str | None, video_url: str | None, remote_status: str) -> None:
+        self.media_generation_id = media_generation_id
+        self.video_url = video_url
+        self.remote_status = remote_status
+        self.status = Status.COMPLETED
+
+    def fail(self, error_reason: str, error_message: str, remote_status: str | None = None) -> None:
+        """The generation failed for good (Flow's reason verbatim, or one of the contract's reasons)."""
+        self.check_not_terminal("fail")
+        self._failed(
+            error_reason=error_reason,
+            error_message=error_message,
+            remote_status=remote_status if remote_status is not None else self.remote_status,
+        )
+
+    @event(Failed)
+    def _failed(self, error_reason: str, error_message: str, remote_status: str | None) -> None:
+        self.error_reason = error_reason
+        self.error_message = error_message
+        self.remote_status = remote_status
+        self.status = Status.FAILED

@@ -1,0 +1,86 @@
+"""The domain's value vocabularies: statuses, job types, priorities, reasons, and their limits."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "ACTIVE_REMOTE_STATUS",
+    "DEFAULT_MODEL",
+    "MAX_PROMPT_CHARS",
+    "MAX_REQUEST_KEY_CHARS",
+    "MAX_SEED",
+    "PRIORITY_RANK",
+    "TERMINAL_STATUSES",
+    "AspectRatio",
+    "ErrorReason",
+    "JobType",
+    "Priority",
+    "Resolution",
+    "Status",
+]
+
+
+class Status(StrEnum):
+    """A generation's status as clients see it (the seed's four values)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+TERMINAL_STATUSES: Final = frozenset({Status.COMPLETED, Status.FAILED})
+ACTIVE_REMOTE_STATUS: Final = "MEDIA_GENERATION_STATUS_ACTIVE"
+
+
+class JobType(StrEnum):
+    """What a generation asks of Flow."""
+
+    GENERATION = "generation"
+    UPSCALE = "upscale"
+
+
+class Priority(StrEnum):
+    """How urgently a job's submission and status checks are served."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+PRIORITY_RANK: Final = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+
+
+class AspectRatio(StrEnum):
+    """The video's shape."""
+
+    LANDSCAPE = "landscape"
+    PORTRAIT = "portrait"
+    SQUARE = "square"
+
+
+class Resolution(StrEnum):
+    """An upscale's target resolution."""
+
+    P1080 = "1080p"
+    K4 = "4k"
+
+
+class ErrorReason(StrEnum):
+    """The contract's own failure reasons (Flow's reason strings are kept verbatim besides these)."""
+
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    INTERRUPTED_SUBMISSION = "interrupted_submission"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    CAPTCHA_REJECTED = "captcha_rejected"
+    INVALID_REQUEST = "invalid_request"
+
+
+DEFAULT_MODEL: Final = "veo_3_1_t2v_fast"
+MAX_PROMPT_CHARS: Final = 10_000
+MAX_REQUEST_KEY_CHARS: Final = 200
+MAX_SEED: Final = 2**31 - 1

@@ -1,0 +1,223 @@
+"""The history read model: generation rows, batch rows and the delta journal, with their queries.
+
+Every call of `process` applies a run of events in ONE write transaction together with the view's
+tracking position, so each event is applied exactly once even across crashes (positions at or below the
+tracked one are skipped). Each changed row also becomes a delta in the journal, at the event's position.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from projections.rows import BATCH_COLUMNS, HISTORY_COLUMNS, BatchRow, HistoryRow, apply_event, iso_ms
+from projections.tracking import TrackedView
+
+__all__ = ["GENERATION_CHANNEL", "Delta", "HistoryView", "channel_for"]
+
+logger = logging.getLogger(__name__)
+
+GENERATION_CHANNEL = "generation:status"
+UPSCALE_CHANNEL = "upscale:status"
+BATCH_CHANNEL = "batch:progress"
+_ENCODE = msgspec.json.Encoder().encode
+_CHUNK = 500
+
+
+def channel_for(row: HistoryRow) -> str:
+    """The channel a generation row's deltas travel on."""
+    return UPSCALE_CHANNEL if row.job_type == "upscale" else GENERATION_CHANNEL
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """One row change at one store position; `data` is the row, JSON-encoded once."""
+
+    position: int
+    channel: str
+    data: bytes
+
+
+class HistoryView(TrackedView):
+    """`veo3_video_generations`, `veo3_batches` and `delta_journal` (tables may carry a build-aside suffix)."""
+
+    name = "history"
+    base_tables = ("veo3_video_generations", "veo3_batches", "delta_journal")
+
+    def table_statements(self) -> list[str]:
+        rows, batches, journal = self.tables
+        cols = ", ".join(f"{c} {'INTEGER' if c == 'seed' else 'TEXT'}" for c in HISTORY_COLUMNS if c != "id")
+        return [
+            f"CREATE TABLE IF NOT EXISTS {rows} (id TEXT PRIMARY KEY, {cols})",
+            f"CREATE TABLE IF NOT EXISTS {batches} (batch_id TEXT PRIMARY KEY, total INTEGER, "
+            "pending INTEGER, processing INTEGER, completed INTEGER, failed INTEGER, "
+            "created_at TEXT, updated_at TEXT)",
+            f"CREATE TABLE IF NOT EXISTS {journal} (position INTEGER NOT NULL, seq INTEGER NOT NULL, "
+            "channel TEXT NOT NULL, data BLOB NOT NULL, recorded_at TEXT NOT NULL, "
+            "PRIMARY KEY (position, seq)) WITHOUT ROWID",
+        ]
+
+    def index_statements(self) -> list[str]:
+        rows = self.tables[0]
+        return [
+            f"CREATE INDEX IF NOT EXISTS {rows}_by_created ON {rows} (created_at, id)",
+            f"CREATE INDEX IF NOT EXISTS {rows}_by_status ON {rows} (status)",
+            f"CREATE INDEX IF NOT EXISTS {rows}_by_batch ON {rows} (batch_id)",
+        ]
+
+    # --- writing ------------------------------------------------------------------------------------
+
+    def apply(self, conn: sqlite3.Connection, items: Sequence[tuple[int, Any]], journal_after: int) -> None:
+        """Apply events (position order) inside the caller's transaction; journal positions > journal_after."""
+        rows_table, batches_table, journal_table = self.tables
+        rows = self._load_rows(conn, {str(event.originator_id) for _, event in items})
+        batches: dict[str, BatchRow] = {}
+        touched_rows: set[str] = set()
+        touched_batches: set[str] = set()
+        journal: list[tuple[int, int, str, bytes, str]] = []
+        for position, event in items:
+            key = str(event.originator_id)
+            before = rows.get(key)
+            before_status = before.status if before is not None else None
+            row = apply_event(before, event)
+            rows[key] = row
+            touched_rows.add(key)
+            keep = position > journal_after
+            if keep:
+                journal.append((position, 0, channel_for(row), _ENCODE(row), row.updated_at))
+            if row.batch_id is not None and before_status != row.status:
+                batch = self._batch(conn, batches, row.batch_id, row.updated_at)
+                if before_status is None:
+                    batch.total += 1
+                else:
+                    setattr(batch, before_status, getattr(batch, before_status) - 1)
+                setattr(batch, row.status, getattr(batch, row.status) + 1)
+                batch.updated_at = row.updated_at
+                touched_batches.add(row.batch_id)
+                if keep:
+                    journal.append((position, 1, BATCH_CHANNEL, _ENCODE(batch), row.updated_at))
+        history_placeholders = ", ".join("?" * len(HISTORY_COLUMNS))
+        conn.executemany(
+            f"INSERT OR REPLACE INTO {rows_table} ({', '.join(HISTORY_COLUMNS)}) VALUES ({history_placeholders})",
+            [msgspec.structs.astuple(rows[k]) for k in touched_rows],
+        )
+        batch_placeholders = ", ".join("?" * len(BATCH_COLUMNS))
+        conn.executemany(
+            f"INSERT OR REPLACE INTO {batches_table} ({', '.join(BATCH_COLUMNS)}) VALUES ({batch_placeholders})",
+            [msgspec.structs.astuple(batches[k]) for k in touched_batches],
+        )
+        conn.executemany(f"INSERT OR REPLACE INTO {journal_table} VALUES (?, ?, ?, ?, ?)", journal)
+
+    def _load_rows(self, conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, HistoryRow]:
+        wanted = list(ids)
+        found: dict[str, HistoryRow] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            cursor = conn.execute(
+                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.tables[0]} WHERE id IN ({marks})", chunk
+            )
+            for values in cursor:
+                row = _history_row(values)
+                found[row.id] = row
+        return found
+
+    def _batch(self, conn: sqlite3.Connection, cache: dict[str, BatchRow], batch_id: str, at: str) -> BatchRow:
+        batch = cache.get(batch_id)
+        if batch is None:
+            values = conn.execute(
+                f"SELECT {', '.join(BATCH_COLUMNS)} FROM {self.tables[1]} WHERE batch_id = ?", (batch_id,)
+            ).fetchone()
+            batch = _batch_row(values) if values else BatchRow(batch_id=batch_id, created_at=at, updated_at=at)
+            cache[batch_id] = batch
+        return batch
+
+    def prune_journal(self, conn: sqlite3.Connection, older_than: str, keep_last: int) -> int:
+        """Delete journal rows recorded before `older_than` that are not among the last `keep_last`."""
+        journal = self.tables[2]
+        cutoff = conn.execute(
+            f"SELECT position FROM {journal} ORDER BY position DESC, seq DESC LIMIT 1 OFFSET ?", (keep_last,)
+        ).fetchone()
+        if cutoff is None:
+            return 0
+        doomed = conn.execute(
+            f"SELECT MAX(position) FROM {journal} WHERE position <= ? AND recorded_at < ?",
+            (cutoff[0], older_than),
+        ).fetchone()[0]
+        if doomed is None:
+            return 0
+        deleted = conn.execute(f"DELETE FROM {journal} WHERE position <= ?", (doomed,)).rowcount
+        self.set_pruned_through(conn, doomed)
+        return deleted
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def get(self, conn: sqlite3.Connection, generation_id: str) -> HistoryRow | None:
+        """One row, or None."""
+        found = self._load_rows(conn, [generation_id])
+        return found.get(generation_id)
+
+    def get_many(self, conn: sqlite3.Connection, generation_ids: Sequence[str]) -> list[HistoryRow]:
+        """The rows found, in the order asked (unknown ids are absent)."""
+        found = self._load_rows(conn, dict.fromkeys(generation_ids))
+        return [found[i] for i in generation_ids if i in found]
+
+    def page(self, conn: sqlite3.Connection, limit: int, before: tuple[str, str] | None) -> list[HistoryRow]:
+        """Newest first, `limit` rows strictly before the (created_at, id) cursor."""
+        cols = ", ".join(HISTORY_COLUMNS)
+        table = self.tables[0]
+        if before is None:
+            cursor = conn.execute(f"SELECT {cols} FROM {table} ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
+        else:
+            cursor = conn.execute(
+                f"SELECT {cols} FROM {table} WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
+                (*before, limit),
+            )
+        return [_history_row(values) for values in cursor]
+
+    def non_terminal(self, conn: sqlite3.Connection) -> list[HistoryRow]:
+        """Every pending or processing generation, oldest first (what the poller restores)."""
+        cursor = conn.execute(
+            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.tables[0]} "
+            "WHERE status IN ('pending', 'processing') ORDER BY created_at, id"
+        )
+        return [_history_row(values) for values in cursor]
+
+    def batch(self, conn: sqlite3.Connection, batch_id: str) -> BatchRow | None:
+        """One batch's progress, or None."""
+        values = conn.execute(
+            f"SELECT {', '.join(BATCH_COLUMNS)} FROM {self.tables[1]} WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        return _batch_row(values) if values else None
+
+    def deltas_after(self, conn: sqlite3.Connection, position: int, limit: int) -> list[Delta]:
+        """Journal deltas with positions > `position`, in order (whole positions only)."""
+        rows = conn.execute(
+            f"SELECT position, channel, data FROM {self.tables[2]} WHERE position > ? ORDER BY position, seq LIMIT ?",
+            (position, limit),
+        ).fetchall()
+        if len(rows) == limit and rows:
+            last = rows[-1][0]
+            rows = [r for r in rows if r[0] != last] or rows
+        return [Delta(p, c, bytes(d)) for p, c, d in rows]
+
+    def counts(self, conn: sqlite3.Connection) -> dict[str, int]:
+        """Generations by status."""
+        cursor = conn.execute(f"SELECT status, COUNT(*) FROM {self.tables[0]} GROUP BY status")
+        return dict(cursor)
+
+
+def _history_row(values: Sequence[Any]) -> HistoryRow:
+    return HistoryRow(**dict(zip(HISTORY_COLUMNS, values, strict=True)))
+
+
+def _batch_row(values: Sequence[Any]) -> BatchRow:
+    return BatchRow(**dict(zip(BATCH_COLUMNS, values, strict=True)))
+
+
+__all__ += ["BATCH_CHANNEL", "UPSCALE_CHANNEL", "iso_ms"]
