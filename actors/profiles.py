@@ -1,0 +1,145 @@
+"""Flow account profiles: credentials and settings read from a TOML file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+__all__ = [
+    "CONTRACTS",
+    "TIERS",
+    "ConfiguredContract",
+    "Credentials",
+    "LoadedProfiles",
+    "Profile",
+    "ProfilesError",
+    "load_profiles",
+    "permission_warning",
+]
+
+logger = logging.getLogger(__name__)
+
+ConfiguredContract = Literal["operations", "media", "auto"]
+CONTRACTS: tuple[str, ...] = get_args(ConfiguredContract)
+TIERS = ("PAYGATE_TIER_NOT_PAID", "PAYGATE_TIER_ONE", "PAYGATE_TIER_TWO")
+_KEYS = ("bearer_token", "session_cookie", "project_id", "tier", "status_contract")
+
+
+@dataclass(eq=False, repr=False)
+class Profile:
+    """One Flow account; ``bearer_token`` and ``session_cookie`` are refreshed in memory."""
+
+    name: str
+    project_id: str
+    bearer_token: str | None = None
+    session_cookie: str | None = None
+    tier: str = "PAYGATE_TIER_ONE"
+    status_contract: ConfiguredContract = "auto"
+
+    def __repr__(self) -> str:
+        return (
+            f"Profile(name={self.name!r}, project_id={self.project_id!r}, tier={self.tier!r}, "
+            f"status_contract={self.status_contract!r}, "
+            f"bearer_token={'[redacted]' if self.bearer_token else None}, "
+            f"session_cookie={'[redacted]' if self.session_cookie else None})"
+        )
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values this profile holds, for redaction."""
+        return tuple(s for s in (self.bearer_token, self.session_cookie) if s)
+
+
+Credentials = Profile
+
+
+class ProfilesError(ValueError):
+    """The profiles file cannot be used; the message names the file, profile and key."""
+
+
+class LoadedProfiles(dict[str, Profile]):
+    """Profiles by name, plus the warnings raised while loading them."""
+
+    def __init__(self, profiles: dict[str, Profile], warnings: list[str]) -> None:
+        super().__init__(profiles)
+        self.warnings = warnings
+
+
+def permission_warning(path: str | os.PathLike[str]) -> str | None:
+    """A warning when the file is accessible to group or others, else None."""
+    mode = Path(path).stat().st_mode
+    if mode & 0o077:
+        return (
+            f"{os.fspath(path)} holds secrets but is accessible to other users (mode {mode & 0o777:o}); "
+            f"run: chmod 600 {os.fspath(path)}"
+        )
+    return None
+
+
+def load_profiles(path: str | os.PathLike[str]) -> LoadedProfiles:
+    """Read ``[profiles.NAME]`` tables from a TOML file; raise ProfilesError on any mistake."""
+    where = os.fspath(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ProfilesError(f"{where}: cannot read the profiles file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ProfilesError(f"{where}: the profiles file is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfilesError(f"{where}: not valid TOML ({exc})") from None
+
+    unknown = sorted(set(data) - {"profiles"})
+    if unknown:
+        raise ProfilesError(f"{where}: unknown top-level key {unknown[0]!r} (expected [profiles.NAME] tables)")
+    tables = data.get("profiles")
+    if not isinstance(tables, dict) or not tables:
+        raise ProfilesError(f"{where}: no profiles defined (expected at least one [profiles.NAME] table)")
+
+    profiles = {name: _profile(where, name, table) for name, table in tables.items()}
+    warnings = []
+    warning = permission_warning(path)
+    if warning is not None:
+        logger.warning("%s", warning)
+        warnings.append(warning)
+    return LoadedProfiles(profiles, warnings)
+
+
+def _profile(where: str, name: str, table: object) -> Profile:
+    if not isinstance(table, dict):
+        raise ProfilesError(f"{where}: profiles.{name} must be a table ([profiles.{name}])")
+    for key, value in table.items():
+        if key not in _KEYS:
+            raise ProfilesError(f"{where}: profile {name!r}: unknown key {key!r} (allowed: {', '.join(_KEYS)})")
+        if not isinstance(value, str):
+            raise ProfilesError(f"{where}: profile {name!r}: key {key!r} must be a string, not {_toml_type(value)}")
+        if not value.strip():
+            raise ProfilesError(f"{where}: profile {name!r}: key {key!r} is empty")
+
+    if "project_id" not in table:
+        raise ProfilesError(f"{where}: profile {name!r}: missing required key 'project_id'")
+    if "bearer_token" not in table and "session_cookie" not in table:
+        raise ProfilesError(f"{where}: profile {name!r}: needs 'bearer_token' or 'session_cookie' (neither is set)")
+    tier = table.get("tier", "PAYGATE_TIER_ONE")
+    if tier not in TIERS:
+        raise ProfilesError(f"{where}: profile {name!r}: key 'tier' must be one of {', '.join(TIERS)}")
+    contract = table.get("status_contract", "auto")
+    if contract not in CONTRACTS:
+        raise ProfilesError(f"{where}: profile {name!r}: key 'status_contract' must be one of {', '.join(CONTRACTS)}")
+    return Profile(
+        name=name,
+        project_id=table["project_id"],
+        bearer_token=table.get("bearer_token"),
+        session_cookie=table.get("session_cookie"),
+        tier=tier,
+        status_contract=contract,
+    )
+
+
+def _toml_type(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a float", list: "an array", dict: "a table"}
+    return names.get(type(value), f"a {type(value).__name__}")
