@@ -276,14 +276,14 @@ def error_from_response(
     def make(cls: type[FlowError], message: str) -> FlowError:
         return cls(message + said, flow_reason=reason, http_status=status, retry_after=retry_after)
 
-    if reason == _THROTTLED or (reason is None and status == 429):
+    if reason == _THROTTLED or (status == 429 and not _is_known(reason)):
         wait = f" Retry after {retry_after:g} s." if retry_after is not None else ""
         return make(Throttled, f"Flow is throttling requests from this account ({status}).{wait}")
     if reason in _QUOTA:
         return make(QuotaReached, f"The account's Flow quota is used up ({reason}).")
     if reason == _UNUSUAL_TRAFFIC:
         return make(UnusualTraffic, f"Flow flagged unusual traffic from this account ({reason}); pause it.")
-    if reason in _CAPTCHA or (reason is None and 400 <= status < 500 and "recaptcha" in flow_message.lower()):
+    if reason in _CAPTCHA or (not _is_known(reason) and 400 <= status < 500 and "recaptcha" in flow_message.lower()):
         return make(CaptchaRejected, f"Flow refused the reCAPTCHA token for {what}; a new token is needed.")
     if reason == _ACCESS_DENIED:
         return make(AccessDenied, f"This account may not use the requested model or resolution ({reason}).")
@@ -308,6 +308,15 @@ def error_from_response(
             "check Flow, then retry the generation explicitly if nothing appeared.",
         )
     return make(Transient, f"Flow answered {what} with HTTP {status}.")
+
+
+def _is_known(reason: str | None) -> bool:
+    return reason is not None and (
+        reason in _QUOTA
+        or reason in _CAPTCHA
+        or reason in (_THROTTLED, _UNUSUAL_TRAFFIC, _ACCESS_DENIED, _CANNOT_CANCEL)
+        or is_content_reason(reason)
+    )
 
 
 def _pick_reason(reasons: list[str]) -> str | None:
