@@ -1,0 +1,144 @@
+"""The TOML profiles file: what loads, what is refused with a clear message, and the mode warning."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from actors.profiles import Profile, ProfilesError, load_profiles, permission_warning
+
+TOKEN = "ya29.a0-profile-secret-token"
+COOKIE = "profile-secret-cookie"
+
+
+def write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
+    """A profiles file with the given text and mode."""
+    path = tmp_path / "profiles.toml"
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, mode)
+    return path
+
+
+def test_profiles_load_with_defaults(tmp_path: Path) -> None:
+    """Each [profiles.NAME] table becomes a Profile; tier and contract default."""
+    path = write(
+        tmp_path,
+        f"""
+[profiles.main]
+bearer_token = "{TOKEN}"
+project_id = "9fa0c772"
+
+[profiles.ultra]
+session_cookie = "{COOKIE}"
+project_id = "p2"
+tier = "PAYGATE_TIER_TWO"
+status_contract = "media"
+""",
+    )
+    profiles = load_profiles(path)
+    assert set(profiles) == {"main", "ultra"}
+    main = profiles["main"]
+    assert (main.name, main.project_id, main.bearer_token, main.session_cookie) == ("main", "9fa0c772", TOKEN, None)
+    assert main.tier == "PAYGATE_TIER_ONE"
+    assert main.status_contract == "auto"
+    ultra = profiles["ultra"]
+    assert (ultra.session_cookie, ultra.tier, ultra.status_contract) == (COOKIE, "PAYGATE_TIER_TWO", "media")
+    assert profiles.warnings == []
+
+
+def test_bearer_token_is_mutable_in_memory(tmp_path: Path) -> None:
+    """A refreshed token replaces the old one on the profile object."""
+    profile = Profile(name="a", project_id="p", session_cookie=COOKIE)
+    profile.bearer_token = TOKEN
+    assert profile.bearer_token == TOKEN
+    assert profile.secrets() == (TOKEN, COOKIE)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[profiles.a]\nproject_id = "p"\n', "profile 'a': needs 'bearer_token' or 'session_cookie'"),
+        ('[profiles.a]\nbearer_token = "t"\n', "profile 'a': missing required key 'project_id'"),
+        ('[profiles.a]\nproject_id = "p"\nbearer_token = "t"\ncolour = "red"\n', "profile 'a': unknown key 'colour'"),
+        ('[profiles.a]\nproject_id = 5\nbearer_token = "t"\n',
+         "profile 'a': key 'project_id' must be a string, not an integer"),
+        ('[profiles.a]\nproject_id = "p"\nbearer_token = true\n', "key 'bearer_token' must be a string, not a boolean"),
+        ('[profiles.a]\nproject_id = "p"\nbearer_token = ""\n', "profile 'a': key 'bearer_token' is empty"),
+        ('[profiles.a]\nproject_id = "p"\nbearer_token = "t"\ntier = "GOLD"\n', "key 'tier' must be one of"),
+        ('[profiles.a]\nproject_id = "p"\nbearer_token = "t"\nstatus_contract = "x"\n',
+         "key 'status_contract' must be one of operations, media, auto"),
+        ("[profiles]\n", "no profiles defined"),
+        ("", "no profiles defined"),
+        ('profiles = "x"\n', "no profiles defined"),
+        ('[profiles]\na = "x"\n', "profiles.a must be a table"),
+        ('[other]\nx = 1\n[profiles.a]\nproject_id = "p"\nbearer_token = "t"\n', "unknown top-level key 'other'"),
+        ("[profiles.a\n", "not valid TOML"),
+    ],
+)  # fmt: skip
+def test_mistakes_are_refused_naming_file_profile_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    """Every mistake raises ProfilesError naming the file and, where there is one, the profile and key."""
+    path = write(tmp_path, text)
+    with pytest.raises(ProfilesError) as caught:
+        load_profiles(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert expected in str(caught.value)
+
+
+def test_secret_values_never_appear_in_errors(tmp_path: Path) -> None:
+    """A refused profile's message names keys, never the values of secrets."""
+    path = write(tmp_path, f'[profiles.a]\nbearer_token = "{TOKEN}"\nsession_cookie = "{COOKIE}"\nextra = 1\n')
+    with pytest.raises(ProfilesError) as caught:
+        load_profiles(path)
+    assert TOKEN not in str(caught.value)
+    assert COOKIE not in str(caught.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    """A file that does not exist is named in the error."""
+    with pytest.raises(ProfilesError, match="cannot read the profiles file"):
+        load_profiles(tmp_path / "nope.toml")
+
+
+def test_non_utf8_file_is_a_clear_error(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 are refused with a message, not a crash."""
+    path = tmp_path / "profiles.toml"
+    path.write_bytes(b"\xff\xfe[profiles]")
+    with pytest.raises(ProfilesError, match="not UTF-8"):
+        load_profiles(path)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_files_open_to_others_are_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: int) -> None:
+    """Group- or world-accessible files load, with a logged and returned warning without secrets."""
+    path = write(tmp_path, f'[profiles.a]\nproject_id = "p"\nbearer_token = "{TOKEN}"\n', mode)
+    with caplog.at_level(logging.WARNING, logger="actors.profiles"):
+        profiles = load_profiles(path)
+    assert "a" in profiles
+    assert len(profiles.warnings) == 1
+    assert f"chmod 600 {path}" in profiles.warnings[0]
+    assert profiles.warnings[0] in caplog.text
+    assert permission_warning(path) == profiles.warnings[0]
+    assert TOKEN not in caplog.text
+
+
+def test_private_files_load_without_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Mode 0600 gives no warning."""
+    path = write(tmp_path, f'[profiles.a]\nproject_id = "p"\nbearer_token = "{TOKEN}"\n', 0o600)
+    with caplog.at_level(logging.WARNING):
+        profiles = load_profiles(path)
+    assert profiles.warnings == []
+    assert permission_warning(path) is None
+    assert caplog.records == []
+
+
+def test_profile_repr_hides_secrets() -> None:
+    """repr and str show name and settings but no token or cookie."""
+    profile = Profile(name="main", project_id="p", bearer_token=TOKEN, session_cookie=COOKIE)
+    for text in (repr(profile), str(profile)):
+        assert TOKEN not in text
+        assert COOKIE not in text
+        assert "name='main'" in text
+    assert "bearer_token=None" in repr(Profile(name="c", project_id="p", session_cookie=COOKIE))
