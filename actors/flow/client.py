@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar as http_cookiejar
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -95,7 +96,10 @@ _ENCODER = msgspec.json.Encoder()
 
 
 class FlowClient:
-    """Calls Flow and labs.google; every method sends exactly one request and raises FlowError."""
+    """Calls Flow and labs.google; every method sends exactly one request and raises FlowError.
+
+    The shared ``httpx.Client`` is told to keep no cookies: each call sends its profile's own.
+    """
 
     def __init__(
         self,
@@ -106,6 +110,8 @@ class FlowClient:
         wall_clock: WallClock = time.time,
     ) -> None:
         self._http = http
+        # The shared client must never remember one profile's session cookie and send it for another.
+        http.cookies.jar.set_policy(http_cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self._flow_url = flow_url.rstrip("/")
         self._labs_url = labs_url.rstrip("/")
         self._wall_clock = wall_clock

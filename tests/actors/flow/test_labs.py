@@ -227,3 +227,12 @@ def test_cancel_of_an_unknown_media_is_not_found(
     router.post(CANCEL).respond(404, json=envelope(404, "NOT_FOUND", message="Requested entity was not found."))
     with pytest.raises(NotFound):
         client.cancel(profile, "m")
+
+
+def test_one_profiles_cookie_is_never_sent_for_another(client: FlowClient, router: respx.MockRouter) -> None:
+    """Set-Cookie from labs is not kept in the shared httpx client's jar."""
+    router.get(SESSION).respond(200, json=SESSION_BODY, headers={"set-cookie": f"{SESSION_COOKIE}=a-renewed; Path=/"})
+    route = router.get(MEDIA_URL).respond(302, headers={"location": SIGNED})
+    client.fetch_access_token(COOKIE)
+    client.resolve_video_url(Profile(name="b", project_id="p", bearer_token=BEARER), "m")
+    assert "cookie" not in route.calls.last.request.headers
