@@ -21,9 +21,9 @@ from domain.generation import Generation
 from domain.requests import GenerationSpec
 from projections.analytics import AnalyticsView
 from projections.database import ReadModelDatabase
+from projections.events import read_events
 from projections.history import HistoryView
 from projections.rebuild import rebuild
-from projections.runner import read_events
 
 EVENTS_PER_GENERATION = 5
 
@@ -83,7 +83,7 @@ def rebuild_per_event(app: VeoRelay, db: ReadModelDatabase, limit: int) -> float
         for view in views:
             view.drop(conn)
             view.create(conn)
-    items = read_events(app, 0, limit)
+    items, _ = read_events(app, 0, limit)
     started = time.perf_counter()
     for item in items:
         with db.write() as conn:

@@ -5,17 +5,25 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from domain.generation import Generation
 from domain.values import ACTIVE_REMOTE_STATUS, Status
+from projections.events import ViewEvent
 from projections.tracking import TrackedView
 
 __all__ = ["AnalyticsView", "CompletionStats", "Summary", "percentile"]
 
 WINDOWS = {"all": None, "1h": 3600.0}
+_COLUMNS = ("model", "job_type", "status", "created_at", "started_at", "finished_at", "duration", "error_reason")
+_STATUS, _STARTED, _FINISHED, _DURATION, _REASON = 2, 4, 5, 6, 7
+
+
+def _epoch(row_time: str) -> float:
+    """Epoch seconds of a row time (`...Z`)."""
+    return datetime.fromisoformat(row_time).timestamp()
 
 
 class CompletionStats(msgspec.Struct, kw_only=True):
@@ -49,6 +57,7 @@ class AnalyticsView(TrackedView):
 
     name = "analytics"
     base_tables = ("analytics_jobs",)
+    indexes = (("by_created", 0, "created_at"), ("by_finished", 0, "finished_at"))
 
     def table_statements(self) -> list[str]:
         return [
@@ -56,39 +65,50 @@ class AnalyticsView(TrackedView):
             "status TEXT, created_at REAL, started_at REAL, finished_at REAL, duration REAL, error_reason TEXT)"
         ]
 
-    def index_statements(self) -> list[str]:
+    def apply(self, conn: sqlite3.Connection, items: Sequence[ViewEvent], journal_after: int) -> None:
+        """Apply events inside the caller's transaction (rows changed in memory, written once)."""
         table = self.tables[0]
-        return [
-            f"CREATE INDEX IF NOT EXISTS {table}_by_created ON {table} (created_at)",
-            f"CREATE INDEX IF NOT EXISTS {table}_by_finished ON {table} (finished_at)",
-        ]
+        rows = self._load(conn, {item.generation_id for item in items})
+        for item in items:
+            kind, data = item.kind, item.data
+            if kind == "Requested":
+                rows[item.generation_id] = [data.model, data.job_type, Status.PENDING.value, _epoch(item.at)]
+                rows[item.generation_id] += [None, None, None, None]
+                continue
+            row = rows.get(item.generation_id)
+            if row is None:
+                continue
+            if kind == "Started":
+                row[_STARTED] = _epoch(item.at)
+                if data.remote_status == ACTIVE_REMOTE_STATUS:
+                    row[_STATUS] = Status.PROCESSING.value
+            elif kind == "Progressed" and data.remote_status == ACTIVE_REMOTE_STATUS:
+                row[_STATUS] = Status.PROCESSING.value
+            elif kind == "Completed":
+                row[_STATUS] = Status.COMPLETED.value
+                row[_FINISHED] = _epoch(item.at)
+                row[_DURATION] = row[_FINISHED] - row[_STARTED] if row[_STARTED] is not None else None
+            elif kind == "Failed":
+                row[_STATUS] = Status.FAILED.value
+                row[_FINISHED] = _epoch(item.at)
+                row[_REASON] = data.error_reason
+        conn.executemany(
+            f"INSERT OR REPLACE INTO {table} (id, {', '.join(_COLUMNS)}) VALUES (?, {', '.join('?' * len(_COLUMNS))})",
+            [(key, *values) for key, values in rows.items()],
+        )
 
-    def apply(self, conn: sqlite3.Connection, items: Sequence[tuple[int, Any]], journal_after: int) -> None:
-        table = self.tables[0]
-        for _, event in items:
-            key = str(event.originator_id)
-            at = event.timestamp.timestamp()
-            kind = type(event)
-            if kind is Generation.Requested:
-                conn.execute(
-                    f"INSERT OR REPLACE INTO {table} (id, model, job_type, status, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (key, event.model, event.job_type, Status.PENDING.value, at),
-                )
-            elif kind is Generation.Started:
-                status = Status.PROCESSING if event.remote_status == ACTIVE_REMOTE_STATUS else Status.PENDING
-                conn.execute(f"UPDATE {table} SET started_at = ?, status = ? WHERE id = ?", (at, status.value, key))
-            elif kind is Generation.Progressed and event.remote_status == ACTIVE_REMOTE_STATUS:
-                conn.execute(f"UPDATE {table} SET status = ? WHERE id = ?", (Status.PROCESSING.value, key))
-            elif kind is Generation.Completed:
-                conn.execute(
-                    f"UPDATE {table} SET status = ?, finished_at = ?, duration = ? - started_at WHERE id = ?",
-                    (Status.COMPLETED.value, at, at, key),
-                )
-            elif kind is Generation.Failed:
-                conn.execute(
-                    f"UPDATE {table} SET status = ?, finished_at = ?, error_reason = ? WHERE id = ?",
-                    (Status.FAILED.value, at, event.error_reason, key),
-                )
+    def _load(self, conn: sqlite3.Connection, ids: set[str]) -> dict[str, list[Any]]:
+        found: dict[str, list[Any]] = {}
+        wanted = list(ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            cursor = conn.execute(
+                f"SELECT id, {', '.join(_COLUMNS)} FROM {self.tables[0]} WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for key, *values in cursor:
+                found[key] = values
+        return found
 
     # --- reading ------------------------------------------------------------------------------------
 

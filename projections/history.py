@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from projections.events import ViewEvent
 from projections.rows import BATCH_COLUMNS, HISTORY_COLUMNS, BatchRow, HistoryRow, apply_event, iso_ms
 from projections.tracking import TrackedView
 
@@ -48,6 +49,7 @@ class HistoryView(TrackedView):
 
     name = "history"
     base_tables = ("veo3_video_generations", "veo3_batches", "delta_journal")
+    indexes = (("by_created", 0, "created_at, id"), ("by_status", 0, "status"), ("by_batch", 0, "batch_id"))
 
     def table_statements(self) -> list[str]:
         rows, batches, journal = self.tables
@@ -57,50 +59,42 @@ class HistoryView(TrackedView):
             f"CREATE TABLE IF NOT EXISTS {batches} (batch_id TEXT PRIMARY KEY, total INTEGER, "
             "pending INTEGER, processing INTEGER, completed INTEGER, failed INTEGER, "
             "created_at TEXT, updated_at TEXT)",
-            f"CREATE TABLE IF NOT EXISTS {journal} (position INTEGER NOT NULL, seq INTEGER NOT NULL, "
-            "channel TEXT NOT NULL, data BLOB NOT NULL, recorded_at TEXT NOT NULL, "
-            "PRIMARY KEY (position, seq)) WITHOUT ROWID",
-        ]
-
-    def index_statements(self) -> list[str]:
-        rows = self.tables[0]
-        return [
-            f"CREATE INDEX IF NOT EXISTS {rows}_by_created ON {rows} (created_at, id)",
-            f"CREATE INDEX IF NOT EXISTS {rows}_by_status ON {rows} (status)",
-            f"CREATE INDEX IF NOT EXISTS {rows}_by_batch ON {rows} (batch_id)",
+            # key = position * 2 + seq: an append-only rowid table (rows are too wide for WITHOUT ROWID).
+            f"CREATE TABLE IF NOT EXISTS {journal} (key INTEGER PRIMARY KEY, position INTEGER NOT NULL, "
+            "channel TEXT NOT NULL, data BLOB NOT NULL, recorded_at TEXT NOT NULL)",
         ]
 
     # --- writing ------------------------------------------------------------------------------------
 
-    def apply(self, conn: sqlite3.Connection, items: Sequence[tuple[int, Any]], journal_after: int) -> None:
+    def apply(self, conn: sqlite3.Connection, items: Sequence[ViewEvent], journal_after: int) -> None:
         """Apply events (position order) inside the caller's transaction; journal positions > journal_after."""
         rows_table, batches_table, journal_table = self.tables
-        rows = self._load_rows(conn, {str(event.originator_id) for _, event in items})
+        rows = self._load_rows(conn, {item.generation_id for item in items})
         batches: dict[str, BatchRow] = {}
         touched_rows: set[str] = set()
         touched_batches: set[str] = set()
         journal: list[tuple[int, int, str, bytes, str]] = []
-        for position, event in items:
-            key = str(event.originator_id)
+        for item in items:
+            key = item.generation_id
             before = rows.get(key)
             before_status = before.status if before is not None else None
-            row = apply_event(before, event)
+            row = apply_event(before, item.kind, item.data, item.at, key)
             rows[key] = row
             touched_rows.add(key)
-            keep = position > journal_after
+            keep = item.position > journal_after
             if keep:
-                journal.append((position, 0, channel_for(row), _ENCODE(row), row.updated_at))
+                journal.append((item.position * 2, item.position, channel_for(row), _ENCODE(row), item.at))
             if row.batch_id is not None and before_status != row.status:
-                batch = self._batch(conn, batches, row.batch_id, row.updated_at)
+                batch = self._batch(conn, batches, row.batch_id, item.at)
                 if before_status is None:
                     batch.total += 1
                 else:
                     setattr(batch, before_status, getattr(batch, before_status) - 1)
                 setattr(batch, row.status, getattr(batch, row.status) + 1)
-                batch.updated_at = row.updated_at
+                batch.updated_at = item.at
                 touched_batches.add(row.batch_id)
                 if keep:
-                    journal.append((position, 1, BATCH_CHANNEL, _ENCODE(batch), row.updated_at))
+                    journal.append((item.position * 2 + 1, item.position, BATCH_CHANNEL, _ENCODE(batch), item.at))
         history_placeholders = ", ".join("?" * len(HISTORY_COLUMNS))
         conn.executemany(
             f"INSERT OR REPLACE INTO {rows_table} ({', '.join(HISTORY_COLUMNS)}) VALUES ({history_placeholders})",
@@ -141,7 +135,7 @@ class HistoryView(TrackedView):
         """Delete journal rows recorded before `older_than` that are not among the last `keep_last`."""
         journal = self.tables[2]
         cutoff = conn.execute(
-            f"SELECT position FROM {journal} ORDER BY position DESC, seq DESC LIMIT 1 OFFSET ?", (keep_last,)
+            f"SELECT position FROM {journal} ORDER BY key DESC LIMIT 1 OFFSET ?", (keep_last,)
         ).fetchone()
         if cutoff is None:
             return 0
@@ -151,7 +145,7 @@ class HistoryView(TrackedView):
         ).fetchone()[0]
         if doomed is None:
             return 0
-        deleted = conn.execute(f"DELETE FROM {journal} WHERE position <= ?", (doomed,)).rowcount
+        deleted = conn.execute(f"DELETE FROM {journal} WHERE key <= ?", (doomed * 2 + 1,)).rowcount
         self.set_pruned_through(conn, doomed)
         return deleted
 
@@ -198,8 +192,8 @@ class HistoryView(TrackedView):
     def deltas_after(self, conn: sqlite3.Connection, position: int, limit: int) -> list[Delta]:
         """Journal deltas with positions > `position`, in order (whole positions only)."""
         rows = conn.execute(
-            f"SELECT position, channel, data FROM {self.tables[2]} WHERE position > ? ORDER BY position, seq LIMIT ?",
-            (position, limit),
+            f"SELECT position, channel, data FROM {self.tables[2]} WHERE key > ? ORDER BY key LIMIT ?",
+            (position * 2 + 1, limit),
         ).fetchall()
         if len(rows) == limit and rows:
             last = rows[-1][0]

@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 
-from domain.generation import Generation
 from domain.values import ACTIVE_REMOTE_STATUS, TERMINAL_STATUSES, Status
 
 __all__ = [
@@ -79,9 +78,9 @@ def status_after(current: str, remote_status: str | None) -> str:
     return current
 
 
-def _requested(row: HistoryRow | None, event: Any, at: str) -> HistoryRow:
+def _requested(row: HistoryRow | None, event: Any, at: str, generation_id: str) -> HistoryRow:
     return HistoryRow(
-        id=str(event.originator_id),
+        id=generation_id,
         job_type=event.job_type,
         status=Status.PENDING,
         prompt=event.prompt,
@@ -99,12 +98,12 @@ def _requested(row: HistoryRow | None, event: Any, at: str) -> HistoryRow:
     )
 
 
-def _submitted(row: HistoryRow, event: Any, at: str) -> HistoryRow:
+def _submitted(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
     row.updated_at = at
     return row
 
 
-def _started(row: HistoryRow, event: Any, at: str) -> HistoryRow:
+def _started(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
     row.operation_name = event.operation_name
     row.remote_status = event.remote_status
     row.status = status_after(row.status, event.remote_status)
@@ -113,14 +112,14 @@ def _started(row: HistoryRow, event: Any, at: str) -> HistoryRow:
     return row
 
 
-def _progressed(row: HistoryRow, event: Any, at: str) -> HistoryRow:
+def _progressed(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
     row.remote_status = event.remote_status
     row.status = status_after(row.status, event.remote_status)
     row.updated_at = at
     return row
 
 
-def _completed(row: HistoryRow, event: Any, at: str) -> HistoryRow:
+def _completed(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
     row.status = Status.COMPLETED
     row.remote_status = event.remote_status
     row.media_generation_id = event.media_generation_id
@@ -130,7 +129,7 @@ def _completed(row: HistoryRow, event: Any, at: str) -> HistoryRow:
     return row
 
 
-def _failed(row: HistoryRow, event: Any, at: str) -> HistoryRow:
+def _failed(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
     row.status = Status.FAILED
     row.remote_status = event.remote_status
     row.error_reason = event.error_reason
@@ -140,23 +139,23 @@ def _failed(row: HistoryRow, event: Any, at: str) -> HistoryRow:
     return row
 
 
-_HANDLERS: dict[type[Any], Callable[[Any, Any, str], HistoryRow]] = {
-    Generation.Requested: _requested,
-    Generation.Submitted: _submitted,
-    Generation.Started: _started,
-    Generation.Progressed: _progressed,
-    Generation.Completed: _completed,
-    Generation.Failed: _failed,
+_HANDLERS: dict[str, Callable[[Any, Any, str, str], HistoryRow]] = {
+    "Requested": _requested,
+    "Submitted": _submitted,
+    "Started": _started,
+    "Progressed": _progressed,
+    "Completed": _completed,
+    "Failed": _failed,
 }
 
 
-def apply_event(row: HistoryRow | None, event: Any) -> HistoryRow:
-    """The row after `event` (mutated in place when it exists). Unknown event types raise KeyError."""
-    handler = _HANDLERS[type(event)]
+def apply_event(row: HistoryRow | None, kind: str, data: Any, at: str, generation_id: str) -> HistoryRow:
+    """The row after an event of `kind` with fields `data` recorded `at` (mutated in place when it exists)."""
+    handler = _HANDLERS[kind]
     if row is None and handler is not _requested:
-        msg = f"{type(event).__name__} for {event.originator_id} arrived before its Requested event"
+        msg = f"{kind} for {generation_id} arrived before its Requested event"
         raise LookupError(msg)
-    return handler(row, event, iso_ms(event.timestamp))
+    return handler(row, data, at, generation_id)
 
 
 def is_terminal(status: str) -> bool:

@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from domain.application import VeoRelay
 from projections.database import ReadModelDatabase
+from projections.events import read_events
 from projections.history import HistoryView
 from projections.rows import iso_ms
 from projections.tracking import TrackedView
@@ -26,12 +26,6 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_KEEP_DELTAS = 1_000_000
 JOURNAL_KEEP_SECONDS = 24 * 3600
-
-
-def read_events(app: VeoRelay, after: int, limit: int) -> list[tuple[int, Any]]:
-    """Up to `limit` (position, domain event) pairs after `after`, in position order."""
-    notifications = app.recorder.select_notifications(start=after + 1, limit=limit)
-    return [(n.id, app.mapper.to_domain_event(n)) for n in notifications]
 
 
 class ProjectionRunner:
@@ -117,12 +111,12 @@ class ProjectionRunner:
         while True:
             reader = self.db.reader()
             low = min(view.position(reader) for view in self.views)
-            items = read_events(self.app, low, self.page_size)
-            if not items:
+            items, last = read_events(self.app, low, self.page_size)
+            if last == low:
                 return total
             with self.db.write() as conn:
                 for view in self.views:
-                    view.process(conn, items)
+                    view.process(conn, items, last=last)
                 position = min(view.position(conn) for view in self.views)
             total += len(items)
             self._advance(position)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from projections.events import ViewEvent
 
 __all__ = ["AlreadyApplied", "TrackedView"]
 
@@ -22,6 +24,8 @@ class TrackedView:
 
     name: ClassVar[str]
     base_tables: ClassVar[tuple[str, ...]]
+    indexes: ClassVar[tuple[tuple[str, int, str], ...]] = ()
+    """(name, index into `tables`, columns) of each index."""
 
     def __init__(self, suffix: str = "") -> None:
         self.suffix = suffix
@@ -34,11 +38,16 @@ class TrackedView:
         """CREATE TABLE statements for this view's tables."""
         raise NotImplementedError
 
-    def index_statements(self) -> list[str]:
-        """CREATE INDEX statements (made on live tables only, after a swap)."""
-        return []
+    def index_names(self) -> list[str]:
+        """This view's index names (indexes exist on live tables only; a built-aside copy gets them at the swap)."""
+        return [f"{self.tables[table]}_{name}" for name, table, _ in self.indexes]
 
-    def apply(self, conn: sqlite3.Connection, items: Sequence[tuple[int, Any]], journal_after: int) -> None:
+    def create_indexes(self, conn: sqlite3.Connection) -> None:
+        """Create the view's indexes if missing."""
+        for (_name, table, columns), index in zip(self.indexes, self.index_names(), strict=True):
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {self.tables[table]} ({columns})")
+
+    def apply(self, conn: sqlite3.Connection, items: Sequence[ViewEvent], journal_after: int) -> None:
         """Apply events inside the caller's transaction."""
         raise NotImplementedError
 
@@ -54,8 +63,7 @@ class TrackedView:
         )
         conn.execute(f"INSERT OR IGNORE INTO {self.tracking_table} VALUES (1, 0, 0)")
         if not self.suffix:
-            for statement in self.index_statements():
-                conn.execute(statement)
+            self.create_indexes(conn)
 
     def position(self, conn: sqlite3.Connection) -> int:
         """The last store position applied (0 before any)."""
@@ -71,29 +79,39 @@ class TrackedView:
         """Record that deltas at or below `position` are gone."""
         conn.execute(f"UPDATE {self.tracking_table} SET pruned_through = MAX(pruned_through, ?)", (position,))
 
-    def process(self, conn: sqlite3.Connection, items: Sequence[tuple[int, Any]], journal_after: int = 0) -> int:
-        """Apply the items above the tracked position and advance it, in the caller's transaction."""
+    def process(
+        self, conn: sqlite3.Connection, items: Sequence[ViewEvent], journal_after: int = 0, last: int | None = None
+    ) -> int:
+        """Apply the items above the tracked position and advance it to `last`, in the caller's transaction."""
         current = self.position(conn)
-        fresh = [item for item in items if item[0] > current]
-        if not fresh:
+        end = last if last is not None else (items[-1].position if items else current)
+        if end <= current:
             return 0
-        self.apply(conn, fresh, journal_after)
-        updated = conn.execute(
-            f"UPDATE {self.tracking_table} SET position = ? WHERE position < ?", (fresh[-1][0], fresh[-1][0])
-        ).rowcount
+        fresh = [item for item in items if item.position > current]
+        if fresh:
+            self.apply(conn, fresh, journal_after)
+        updated = conn.execute(f"UPDATE {self.tracking_table} SET position = ? WHERE position < ?", (end, end)).rowcount
         if updated != 1:  # pragma: no cover - guarded by the position read above in the same transaction
-            raise AlreadyApplied(f"{self.name}: position {fresh[-1][0]} was already applied")
+            raise AlreadyApplied(f"{self.name}: position {end} was already applied")
         return len(fresh)
 
     def drop(self, conn: sqlite3.Connection) -> None:
         """Drop this view's tables and tracking row table."""
-        for table in (*self.tables, self.tracking_table):
+        for table in self.all_tables:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
 
-    def swap_into(self, conn: sqlite3.Connection, live: TrackedView) -> None:
-        """Replace `live`'s tables with this (built-aside) view's, inside the caller's transaction."""
-        live.drop(conn)
-        for mine, theirs in zip((*self.tables, self.tracking_table), (*live.tables, live.tracking_table), strict=True):
+    def swap_into(self, conn: sqlite3.Connection, live: TrackedView, retired: TrackedView) -> None:
+        """Put this built-aside view in `live`'s place, moving the old tables to `retired` (drop them later)."""
+        retired.drop(conn)
+        for old, new in zip(live.all_tables, retired.all_tables, strict=True):
+            conn.execute(f"ALTER TABLE {old} RENAME TO {new}")
+        for mine, theirs in zip(self.all_tables, live.all_tables, strict=True):
             conn.execute(f"ALTER TABLE {mine} RENAME TO {theirs}")
-        for statement in live.index_statements():
-            conn.execute(statement)
+        for index in live.index_names():
+            conn.execute(f"DROP INDEX IF EXISTS {index}")
+        live.create_indexes(conn)
+
+    @property
+    def all_tables(self) -> tuple[str, ...]:
+        """The view's tables and its tracking table."""
+        return (*self.tables, self.tracking_table)

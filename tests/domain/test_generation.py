@@ -1,0 +1,145 @@
+"""The Generation aggregate's life and guards, without any I/O."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+
+from domain.errors import AlreadyTerminal, IllegalTransition
+from domain.generation import Generation
+from domain.values import Status
+
+PENDING = "MEDIA_GENERATION_STATUS_PENDING"
+ACTIVE = "MEDIA_GENERATION_STATUS_ACTIVE"
+
+
+def new_generation() -> Generation:
+    return Generation(
+        generation_id=uuid4(),
+        job_type="generation",
+        prompt="a red fox in snow",
+        model="veo_3_1_t2v_fast",
+        aspect_ratio="landscape",
+        seed=7,
+        priority="normal",
+        profile_id="default",
+        scene_id=str(uuid4()),
+    )
+
+
+def started_generation() -> Generation:
+    generation = new_generation()
+    generation.submit()
+    generation.start("op-1", "media-1", PENDING)
+    return generation
+
+
+def event_names(generation: Generation) -> list[str]:
+    return [type(e).__name__ for e in generation.collect_events()]
+
+
+def test_a_request_is_pending_with_every_parameter() -> None:
+    """Requested carries the parameters and leaves the generation pending."""
+    generation = new_generation()
+    assert generation.status == Status.PENDING
+    assert generation.prompt == "a red fox in snow"
+    assert event_names(generation) == ["Requested"]
+
+
+def test_full_life_records_each_event_once() -> None:
+    """Submitted, Started, Progressed, Completed follow Requested in order."""
+    generation = started_generation()
+    statuses = [generation.status]
+    assert generation.progress(ACTIVE) is True
+    statuses.append(generation.status)
+    generation.complete("mg-1", "https://video", "MEDIA_GENERATION_STATUS_SUCCESSFUL")
+    statuses.append(generation.status)
+    assert statuses == [Status.PENDING, Status.PROCESSING, Status.COMPLETED]
+    assert generation.video_url == "https://video"
+    assert event_names(generation) == ["Requested", "Submitted", "Started", "Progressed", "Completed"]
+
+
+def test_unchanged_remote_status_records_nothing() -> None:
+    """Polling a job whose remote status did not change records no Progressed."""
+    generation = started_generation()
+    generation.collect_events()
+    assert generation.progress(PENDING) is False
+    assert generation.collect_events() == []
+
+
+def test_started_as_active_is_processing_at_once() -> None:
+    """A submission Flow already reports ACTIVE is processing."""
+    generation = new_generation()
+    generation.submit()
+    generation.start("op", None, ACTIVE)
+    assert generation.status == Status.PROCESSING
+
+
+def test_processing_stays_processing_if_flow_reports_pending_again() -> None:
+    """Processing is sticky: a later PENDING from Flow does not move the job back."""
+    generation = started_generation()
+    generation.progress(ACTIVE)
+    generation.progress(PENDING)
+    assert generation.status == Status.PROCESSING
+    assert generation.remote_status == PENDING
+
+
+@pytest.mark.parametrize("finish", ["complete", "fail"])
+def test_terminal_states_are_final(finish: str) -> None:
+    """After Completed or Failed, every command raises and records nothing."""
+    generation = started_generation()
+    if finish == "complete":
+        generation.complete(None, None, "MEDIA_GENERATION_STATUS_SUCCESSFUL")
+    else:
+        generation.fail("PUBLIC_ERROR_UNSAFE_GENERATION", "Flow refused the prompt.")
+    generation.collect_events()
+    version = generation.version
+    for command in (
+        lambda: generation.progress(ACTIVE),
+        lambda: generation.complete(None, None, "X"),
+        lambda: generation.fail("timeout", "late"),
+        generation.submit,
+    ):
+        with pytest.raises(AlreadyTerminal):
+            command()
+    assert generation.collect_events() == []
+    assert generation.version == version
+
+
+def test_start_needs_a_submission_first() -> None:
+    """Flow cannot have accepted what was never submitted."""
+    generation = new_generation()
+    with pytest.raises(IllegalTransition, match="never submitted"):
+        generation.start("op", None, PENDING)
+
+
+def test_progress_before_start_is_rejected() -> None:
+    """A status check needs an operation name."""
+    generation = new_generation()
+    with pytest.raises(IllegalTransition, match="not been started"):
+        generation.progress(ACTIVE)
+
+
+def test_a_started_generation_cannot_be_submitted_again() -> None:
+    """A second submission after Started would pay twice."""
+    generation = started_generation()
+    with pytest.raises(IllegalTransition, match="already started"):
+        generation.submit()
+
+
+def test_resubmission_counts_attempts() -> None:
+    """A retry of a submission that provably created nothing is attempt 2."""
+    generation = new_generation()
+    generation.submit()
+    generation.submit()
+    assert generation.attempts == 2
+
+
+def test_a_pending_job_can_fail_before_start() -> None:
+    """Cancel or an ambiguous submission fails a job Flow never confirmed."""
+    generation = new_generation()
+    generation.submit()
+    generation.fail("interrupted_submission", "Flow may have started it.")
+    assert generation.status == Status.FAILED
+    assert generation.error_reason == "interrupted_submission"

@@ -1,0 +1,67 @@
+"""A real SQLite event store and read-model file in a temporary directory."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from domain.application import VeoRelay
+from domain.errors import DomainError
+from domain.requests import GenerationSpec
+from projections.database import ReadModelDatabase
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[VeoRelay]:
+    application = VeoRelay(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")}
+    )
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[ReadModelDatabase]:
+    database = ReadModelDatabase(tmp_path / "views.sqlite")
+    yield database
+    database.close()
+
+
+STATUSES = ["MEDIA_GENERATION_STATUS_PENDING", "MEDIA_GENERATION_STATUS_ACTIVE", "MEDIA_GENERATION_STATUS_SCHEDULED"]
+
+
+def random_history(app: VeoRelay, rng: random.Random, steps: int) -> None:
+    """Drive generations through random legal (and some illegal, refused) commands."""
+    ids: list[UUID] = []
+    for _ in range(steps):
+        roll = rng.random()
+        if roll < 0.15 or not ids:
+            gid, _ = app.request_generation(GenerationSpec(prompt=f"prompt {rng.randrange(1000)}"))
+            ids.append(gid)
+            continue
+        if roll < 0.2:
+            _, batch, _ = app.request_batch([GenerationSpec(prompt=f"b{i}") for i in range(rng.randint(1, 4))])
+            ids.extend(batch)
+            continue
+        gid = rng.choice(ids)
+        generation = app.get_generation(gid)
+        try:
+            if roll < 0.25:
+                app.request_upscale(gid, resolution=rng.choice(["1080p", "4k"]))
+            elif roll < 0.3:
+                app.request_retry(gid)
+            elif not generation.is_started and roll < 0.6:
+                app.record_submitted(gid)
+                app.record_started(gid, f"op-{gid}", None, rng.choice(STATUSES))
+            elif roll < 0.75:
+                app.record_progress(gid, rng.choice(STATUSES))
+            elif roll < 0.9:
+                app.record_completed(gid, f"mg-{gid}", f"https://v/{gid}.mp4")
+            else:
+                app.record_failed(gid, rng.choice(["timeout", "PUBLIC_ERROR_UNSAFE_GENERATION"]), "it failed")
+        except DomainError:
+            pass
