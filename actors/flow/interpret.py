@@ -90,6 +90,7 @@ def _outcome(observed: _Observed) -> _Outcome:
 
 
 def submit_result(decoded: OperationsResponse, scene_id: str, what: str) -> SubmitResult:
+    """Read an accepted submission; an answer naming no job raises UnreadableSubmission."""
     op = decoded.operations[0] if decoded.operations else None
     media = decoded.media[0] if decoded.media else None
     operation_name = (op.operation.name if op is not None and op.operation is not None else None) or None
@@ -123,6 +124,7 @@ def submit_result(decoded: OperationsResponse, scene_id: str, what: str) -> Subm
 def remote_statuses(
     decoded: OperationsResponse, handles: Sequence[StatusHandle], contract: StatusContract
 ) -> list[RemoteStatus]:
+    """Match a status answer to the handles asked about, in their order; unanswered ones are absent."""
     by_operation = {h.operation_name: h for h in handles}
     by_media = {h.name_for("media"): h for h in handles}
     by_scene = {h.scene_id: h for h in handles if h.scene_id}
