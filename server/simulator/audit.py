@@ -27,6 +27,7 @@ def operation_record(operation: Operation, status: Status) -> dict[str, Any]:
         "origin": operation.origin,
         "model": operation.model,
         "created_at": operation.created_at,
+        "active_at": operation.active_at,
         "complete_at": operation.complete_at,
         "status": status.value,
         "final_status": operation.final_status.value,

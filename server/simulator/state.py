@@ -87,6 +87,7 @@ class Operation(msgspec.Struct, kw_only=True):
     resolution: str = ""
     source_name: str = ""
     created_at: float
+    active_at: float
     complete_at: float
     failure_reason: str | None = None
     cancelled_at: float | None = None
@@ -99,12 +100,12 @@ class Operation(msgspec.Struct, kw_only=True):
         return self.name
 
     def status_at(self, now: float) -> Status:
-        """The remote status at ``now``: PENDING, ACTIVE after 20% of the duration, then terminal."""
+        """The remote status at ``now``: PENDING, ACTIVE from ``active_at``, terminal from ``complete_at``."""
         if self.cancelled_at is not None and now >= self.cancelled_at:
             return Status.CANCELLED
         if now >= self.complete_at:
             return Status.FAILED if self.failure_reason else Status.SUCCESSFUL
-        if now >= self.created_at + ACTIVE_FRACTION * (self.complete_at - self.created_at):
+        if now >= self.active_at:
             return Status.ACTIVE
         return Status.PENDING
 
@@ -166,7 +167,10 @@ class OperationBook:
         lo: float | None = None,
         hi: float | None = None,
     ) -> Operation:
-        """Create an operation now; it completes at ``complete_at`` or after a duration drawn in [lo, hi]."""
+        """Create an operation now; it completes at ``complete_at`` or after a duration drawn in [lo, hi].
+
+        Submitted operations turn ACTIVE after 20% of their duration; admin-made ones are ACTIVE at once.
+        """
         now = self._wall()
         if complete_at is None:
             low = self._lo if lo is None else lo
@@ -196,6 +200,7 @@ class OperationBook:
             resolution=new.resolution,
             source_name=new.source_name,
             created_at=now,
+            active_at=now if new.origin == "admin" else now + ACTIVE_FRACTION * max(complete_at - now, 0.0),
             complete_at=max(complete_at, now),
             failure_reason=UNSAFE_REASON if failing else None,
         )

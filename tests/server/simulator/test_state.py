@@ -153,11 +153,12 @@ def test_observe_records_first_terminal_sighting_only_once() -> None:
 
 
 def test_explicit_completion_instant_is_used() -> None:
-    """Admin-made operations complete at the instant given."""
+    """Admin-made operations are ACTIVE at once and complete at the instant given."""
     clock = FakeClock()
     book = make_book(clock)
     op = book.create(NewOperation(scene_id="s", origin="admin"), clock.now + 3.5)
     assert op.complete_at == clock.now + 3.5
+    assert book.status(op) is Status.ACTIVE
     past = book.create(NewOperation(scene_id="t", origin="admin"), clock.now - 50)
     assert book.status(past) is Status.SUCCESSFUL
 
