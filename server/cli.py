@@ -1,0 +1,161 @@
+"""The `veo` command line: the service (`serve`, `simulator`) and the store tools (`replay`, `rebuild`).
+
+Exit codes: 0 success, 1 a job failed or a command failed at run time, 2 usage error (including a
+missing or corrupt store), 3 server unreachable or refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import NoReturn
+from uuid import UUID
+
+import click
+import msgspec
+import platformdirs
+
+from domain.errors import GenerationNotFound
+from projections.analytics import AnalyticsView
+from projections.history import HistoryView
+from projections.rebuild import rebuild as rebuild_views
+from projections.tracking import TrackedView
+from server.replay import parse_moment, state_at, timeline
+from server.store import StoreError, StoreLocation, locate
+
+__all__ = ["main"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+VIEW_CLASSES: dict[str, list[type[TrackedView]]] = {
+    "history": [HistoryView],
+    "analytics": [AnalyticsView],
+    "all": [HistoryView, AnalyticsView],
+}
+
+
+def default_data_dir() -> Path:
+    """The user data directory of veo-relay (platformdirs)."""
+    return platformdirs.user_data_path("veo-relay")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print `veo: message` to stderr and exit with `code`."""
+    click.echo(f"veo: {message}", err=True)
+    sys.exit(code)
+
+
+def data_options(func: click.decorators.FC) -> click.decorators.FC:
+    """`--data` and `--store`, shared by every command that opens the store."""
+    func = click.option(
+        "--store",
+        envvar="VEO_STORE",
+        default=None,
+        metavar="URL",
+        help="Event store: a file path or sqlite:///path (default: events.sqlite in the data directory).",
+    )(func)
+    return click.option(
+        "--data",
+        "data_dir",
+        envvar="VEO_DATA",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Data directory (default: the user data directory of veo-relay).",
+    )(func)
+
+
+def existing_store(data_dir: Path | None, store: str | None) -> StoreLocation:
+    """The configured store, refusing one that is missing or corrupt."""
+    try:
+        location = locate(data_dir or default_data_dir(), store)
+        location.check_exists()
+    except StoreError as exc:
+        fail(str(exc))
+    return location
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """veo-relay: drive Google Flow (Veo 3) generations under a strict request budget."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("generation_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of text.")
+@click.option("--at", "at", metavar="TIME", help="Show the state as it was at this ISO-8601 time.")
+@data_options
+def replay(generation_id: str | None, as_json: bool, at: str | None, data_dir: Path | None, store: str | None) -> None:
+    """Print the event timeline of one generation, or of the whole store; --at shows past state."""
+    target: UUID | None = None
+    if generation_id is not None:
+        try:
+            target = UUID(generation_id)
+        except ValueError:
+            fail(f"{generation_id!r} is not a generation id (a UUID such as 3f0c...-...)")
+    moment = None
+    if at is not None:
+        try:
+            moment = parse_moment(at)
+        except ValueError as exc:
+            fail(f"--at: {exc}")
+    location = existing_store(data_dir, store)
+    app = location.open_app()
+    try:
+        if moment is not None:
+            rows = state_at(app, moment, target)
+            if target is not None and not rows:
+                fail(f"generation {target} did not exist yet at {at}", code=1)
+            for row in rows:
+                click.echo(_row_text(row, as_json))
+            return
+        for entry, _ in timeline(app, target):
+            click.echo(entry.to_json().decode() if as_json else entry.to_text())
+    except GenerationNotFound:
+        fail(f"no generation {target} in {location.description}", code=1)
+    finally:
+        app.close()
+
+
+def _row_text(row: object, as_json: bool) -> str:
+    if as_json:
+        return msgspec.json.encode(row).decode()
+    data = msgspec.to_builtins(row)
+    return "\n".join(f"{key:>21}: {value}" for key, value in data.items()) + "\n"
+
+
+@cli.command()
+@click.argument("view", type=click.Choice(sorted(VIEW_CLASSES)), default="all")
+@data_options
+def rebuild(view: str, data_dir: Path | None, store: str | None) -> None:
+    """Rebuild read models from position 0 (built aside, swapped in atomically; safe while serving)."""
+    location = existing_store(data_dir, store)
+    app = location.open_app()
+    db = location.open_read_model()
+    try:
+        report = rebuild_views(app, db, VIEW_CLASSES[view])
+    finally:
+        db.close()
+        app.close()
+    click.echo(
+        f"rebuilt {', '.join(report.views)}: {report.events:,} events up to position {report.position} "
+        f"in {report.seconds:.2f} s ({report.events_per_second:,.0f} events/s)"
+    )
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.pass_context
+def simulator(ctx: click.Context) -> None:
+    """Run the Flow simulator on loopback (`veo simulator --help` for its options)."""
+    from server.simulator import main as simulator_main  # noqa: PLC0415 - keeps `veo replay` light
+
+    sys.exit(simulator_main(list(ctx.args)))
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="veo")
