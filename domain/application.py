@@ -204,6 +204,12 @@ class VeoRelay(Application[UUID]):
         self.save(generation)
         return generation.attempts
 
+    def record_deferred(self, generation_id: UUID, reason: str, message: str) -> None:
+        """Record `Deferred`: the attempt in flight provably created nothing; the job waits for another."""
+        generation = self.get_generation(generation_id)
+        generation.defer(reason=reason, message=message)
+        self.save(generation)
+
     def record_started(
         self, generation_id: UUID, operation_name: str, media_name: str | None, remote_status: str | None
     ) -> None:

@@ -52,6 +52,17 @@ class Generation(Aggregate):
 
         attempt: int
 
+    class Deferred(Aggregate.Event):
+        """The last submission attempt was answered in a way that proves Flow created nothing; the job waits.
+
+        Not one of the contract's six events: without it a restart could not tell a job whose attempt was
+        refused (503, 429, quota) from one whose attempt may have reached Flow, and would fail it as
+        `interrupted_submission` although nothing was ever created.
+        """
+
+        reason: str
+        message: str
+
     class Started(Aggregate.Event):
         """Flow accepted the submission and named its operation."""
 
@@ -117,6 +128,7 @@ class Generation(Aggregate):
         self.status = Status.PENDING
         self.remote_status: str | None = None
         self.attempts = 0
+        self.deferred = False
         self.operation_name: str | None = None
         self.media_name: str | None = None
         self.media_generation_id: str | None = None
@@ -171,6 +183,24 @@ class Generation(Aggregate):
     @event(Submitted)
     def _submitted(self, attempt: int) -> None:
         self.attempts = attempt
+        self.deferred = False
+
+    @property
+    def submission_open(self) -> bool:
+        """A submission was sent and nothing has yet told whether Flow created the operation."""
+        return self.attempts > 0 and not self.is_started and not self.deferred
+
+    def defer(self, reason: str, message: str) -> None:
+        """The attempt in flight provably created nothing: the job goes back to waiting."""
+        self.check_not_started("defer")
+        if not self.submission_open:
+            msg = f"cannot defer: generation {self.id} has no submission in flight"
+            raise IllegalTransition(msg)
+        self._deferred(reason=reason, message=message)
+
+    @event(Deferred)
+    def _deferred(self, reason: str, message: str) -> None:
+        self.deferred = True
 
     def start(self, operation_name: str, media_name: str | None, remote_status: str | None) -> None:
         """Flow accepted the submission and named the operation."""

@@ -50,6 +50,12 @@ class _Submitted(msgspec.Struct):
     attempt: int
 
 
+class _Deferred(msgspec.Struct):
+    timestamp: _Stamp
+    reason: str
+    message: str
+
+
 class _Started(msgspec.Struct):
     timestamp: _Stamp
     operation_name: str
@@ -81,6 +87,7 @@ _CLASSES: dict[str, tuple[str, type[Any]]] = {
     for cls, state in (
         (Generation.Requested, _Requested),
         (Generation.Submitted, _Submitted),
+        (Generation.Deferred, _Deferred),
         (Generation.Started, _Started),
         (Generation.Progressed, _Progressed),
         (Generation.Completed, _Completed),

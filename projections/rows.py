@@ -142,6 +142,7 @@ def _failed(row: HistoryRow, event: Any, at: str, generation_id: str) -> History
 _HANDLERS: dict[str, Callable[[Any, Any, str, str], HistoryRow]] = {
     "Requested": _requested,
     "Submitted": _submitted,
+    "Deferred": _submitted,
     "Started": _started,
     "Progressed": _progressed,
     "Completed": _completed,

@@ -143,3 +143,25 @@ def test_a_pending_job_can_fail_before_start() -> None:
     generation.fail("interrupted_submission", "Flow may have started it.")
     assert generation.status == Status.FAILED
     assert generation.error_reason == "interrupted_submission"
+
+
+def test_a_deferred_attempt_closes_the_submission_and_allows_another() -> None:
+    """A refusal that proves nothing was created reopens the job for a new attempt."""
+    generation = new_generation()
+    generation.submit()
+    assert generation.submission_open
+    generation.defer("PUBLIC_ERROR_USER_REQUESTS_THROTTLED", "Flow asked us to slow down.")
+    assert not generation.submission_open
+    generation.submit()
+    assert (generation.attempts, generation.submission_open) == (2, True)
+    assert event_names(generation) == ["Requested", "Submitted", "Deferred", "Submitted"]
+
+
+def test_defer_needs_a_submission_in_flight() -> None:
+    """Nothing to defer before a submission, or after Flow accepted it."""
+    generation = new_generation()
+    with pytest.raises(IllegalTransition, match="no submission in flight"):
+        generation.defer("x", "y")
+    started = started_generation()
+    with pytest.raises(IllegalTransition, match="already started"):
+        started.defer("x", "y")

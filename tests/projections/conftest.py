@@ -54,6 +54,9 @@ def random_history(app: VeoRelay, rng: random.Random, steps: int) -> None:
                 app.request_upscale(gid, resolution=rng.choice(["1080p", "4k"]))
             elif roll < 0.3:
                 app.request_retry(gid)
+            elif not generation.is_started and roll < 0.4:
+                app.record_submitted(gid)
+                app.record_deferred(gid, "PUBLIC_ERROR_USER_REQUESTS_THROTTLED", "slow down")
             elif not generation.is_started and roll < 0.6:
                 app.record_submitted(gid)
                 app.record_started(gid, f"op-{gid}", None, rng.choice(STATUSES))
