@@ -159,19 +159,22 @@ class FlowApi:
             if contract == "media":
                 raise bad_request('Invalid JSON payload received. Unknown name "operations": Cannot find field.')
             found = [core.book.get(e.operation.name) for e in body.operations if e.operation is not None]
-            entries = [
-                legacy_status_entry(op, core.book.observe(op), request.base_url) for op in found if op is not None
-            ]
+            operations = [op for op in found if op is not None]
+            unseen = sum(op.first_seen_terminal_at is None for op in operations)
+            entries = [legacy_status_entry(op, core.book.observe(op), request.base_url) for op in operations]
             key = "operations"
         else:
             if contract == "operations":
                 raise bad_request('Invalid JSON payload received. Unknown name "media": Cannot find field.')
             matched = [self._media(entry) for entry in body.media or []]
-            entries = [media_status_entry(op, core.book.observe(op)) for op in matched if op is not None]
+            operations = [op for op in matched if op is not None]
+            unseen = sum(op.first_seen_terminal_at is None for op in operations)
+            entries = [media_status_entry(op, core.book.observe(op)) for op in operations]
             key = "media"
+        if sum(op.first_seen_terminal_at is None for op in operations) != unseen:
+            core.changed()
         payload: dict[str, Any] = {key: entries} if entries else {}
         payload["remainingCredits"] = core.credits
-        core.changed()
         return SimResponse.json(payload)
 
     def _media(self, entry: MediaStatusEntry) -> Operation | None:
@@ -204,8 +207,10 @@ class FlowApi:
         if not cookie:
             return SimResponse.json({})
         core = self._core
+        issued = core.tokens.issued
         token = core.tokens.session_token(cookie)
-        core.changed()
+        if core.tokens.issued != issued:
+            core.changed()
         user = {"name": "Simulated User", "email": "simulated@example.com", "image": ""}
         return SimResponse.json({"user": user, "expires": iso(core.wall() + _SESSION_LIFETIME), "access_token": token})
 

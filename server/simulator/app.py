@@ -47,17 +47,22 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self._port: int | None = None
+        self._loaded = False
 
     def start(self) -> None:
-        """Load the state file, bind the port and serve on a background thread."""
+        """Load the state file (first start only), bind the port, serve on a background thread.
+
+        Raises OSError when the port cannot be bound and StateFileError for an unreadable state file.
+        """
         with self._lifecycle:
             if self._server is not None:
                 return
-            if self._state_file is not None:
+            if self._state_file is not None and not self._loaded:
                 snapshot = self._state_file.load()
                 if snapshot is not None:
                     self._core.restore(snapshot)
                     logger.info("simulator state loaded: %d operations", len(snapshot.operations))
+                self._loaded = True
             server = SimHTTPServer(self.config.host, self.config.port, self._api.handle)
             if self._state_file is not None:
                 self._persister = Persister(self._state_file, self._core.snapshot, self.config.persist_debounce_s)

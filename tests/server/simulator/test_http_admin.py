@@ -177,3 +177,21 @@ def test_corrupt_state_file_refuses_to_start(tmp_path: Path) -> None:
     with pytest.raises(StateFileError):
         Simulator(sim_config(state_file=state)).start()
     assert state.read_text() == "{not json"
+
+
+def test_restarting_the_same_simulator_keeps_its_state_once(tmp_path: Path) -> None:
+    """stop() then start() on one object serves the same operations without counting them twice."""
+    sim = Simulator(sim_config(state_file=tmp_path / "state.json", lo=100.0, hi=100.0))
+    sim.start()
+    try:
+        with httpx.Client(base_url=sim.url, headers={"Authorization": "Bearer t"}) as client:
+            client.post(GENERATE, json=generate_body(scene_id="s"))
+        sim.stop()
+        sim.start()
+        audit = sim.audit()
+        assert audit["generate_calls_per_scene"] == {"s": 1}
+        assert len(audit["operations"]) == 1
+        with httpx.Client(base_url=sim.url) as client:
+            assert client.get("/_sim/health").status_code == 200
+    finally:
+        sim.stop()
