@@ -69,7 +69,7 @@ class Simulator:
                 self._core.on_change = self._persister.mark_dirty
                 self._persister.start()
             self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="simulator", daemon=True
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="simulator", daemon=True
             )
             self._server = server
             self._port = server.port
