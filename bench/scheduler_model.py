@@ -31,7 +31,6 @@ KEY: Key = ("veo_3_1_t2v_fast", "generation")
 RATE = 10.0
 BATCH = 10
 LATENCY = 0.05
-LOW, HIGH = 20.0, 60.0
 
 
 @dataclass
@@ -152,24 +151,26 @@ def run_round_robin(completions: list[float], start: float = 18.0) -> Result:
     return Result(f"reference: round-robin from {start:g} s", latencies, requests, checks)
 
 
-def warm_model(seed: int, samples: int = 200) -> CompletionModel:
+def warm_model(seed: int, low: float = 20.0, high: float = 60.0, samples: int = 200) -> CompletionModel:
+    """A model that learned from `samples` earlier durations drawn like the run's."""
     rng = random.Random(seed + 1)
     model = CompletionModel()
-    model.load(KEY, [rng.uniform(LOW, HIGH) for _ in range(samples)])
+    model.load(KEY, [rng.uniform(low, high) for _ in range(samples)])
     return model
 
 
-def report(n: int, seed: int) -> None:
+def report(n: int, seed: int, low: float, high: float) -> None:
+    """Run every strategy on the same completion instants and print one table."""
     rng = random.Random(seed)
-    completions = [rng.uniform(LOW, HIGH) for _ in range(n)]
+    completions = [rng.uniform(low, high) for _ in range(n)]
     seed_run = run_seed(completions)
     results = [
-        run_scheduler("scheduler, warm (200 samples)", completions, warm_model(seed)),
+        run_scheduler("scheduler, warm (200 samples)", completions, warm_model(seed, low, high)),
         run_scheduler("scheduler, cold (no data)", completions, CompletionModel()),
-        run_round_robin(completions),
+        run_round_robin(completions, start=0.9 * low),
         seed_run,
     ]
-    print(f"\nN={n} jobs, completions U[{LOW:g}, {HIGH:g}] s, R={RATE:g} req/s, K={BATCH}, seed={seed}")
+    print(f"\nN={n} jobs, completions U[{low:g}, {high:g}] s, R={RATE:g} req/s, K={BATCH}, seed={seed}")
     header = f"{'strategy':32} {'p50 s':>7} {'p90 s':>7} {'p99 s':>7} {'max s':>7} "
     header += f"{'requests':>9} {'checks':>7} {'max/1s':>6} {'use':>5} {'p50 x':>6}"
     print(header)
@@ -203,10 +204,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, action="append", help="number of jobs (repeatable; default 100, 1000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the completion instants")
+    parser.add_argument("--low", type=float, default=20.0, help="shortest completion time, s (default 20)")
+    parser.add_argument("--high", type=float, default=60.0, help="longest completion time, s (default 60)")
     parser.add_argument("--perf", action="store_true", help="also time pick() with 1,000 and 10,000 jobs")
     args = parser.parse_args()
     for n in args.n or [100, 1000]:
-        report(n, args.seed)
+        report(n, args.seed, args.low, args.high)
     if args.perf:
         print()
         for n in (1000, 10_000):

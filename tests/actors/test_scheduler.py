@@ -7,6 +7,8 @@ import itertools
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actors.budget import Budget
 from actors.clock import FakeClock
@@ -352,3 +354,68 @@ def test_the_policy_detects_completions_much_faster_than_round_robin() -> None:
     assert len(ours) == len(seed) == 60
     assert sum(ours) / len(ours) < sum(seed) / len(seed) / 4
     assert sorted(ours)[30] < 0.6
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["track", "pick", "checked", "errored", "completed", "untrack", "urgent", "wait"]),
+        st.integers(min_value=0, max_value=7),
+        st.floats(min_value=0.0, max_value=30.0),
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=OPS)
+def test_any_sequence_keeps_the_bookkeeping_consistent(ops: list[tuple[str, int, float]]) -> None:
+    """Whatever the calls, a pick holds distinct tracked jobs not already in flight, within the batch size."""
+    clock, scheduler = make(batch_size=3)
+    in_flight: set[str] = set()
+    for op, n, x in ops:
+        job = f"j{n}"
+        if op == "track":
+            scheduler.track(job, GEN, started_at=clock.now - x * 3, priority=n % 4)
+            in_flight.discard(job)
+        elif op == "pick":
+            picked = scheduler.pick()
+            assert len(picked) <= 3
+            assert len(set(picked)) == len(picked)
+            assert not in_flight & set(picked)
+            assert all(j in scheduler for j in picked)
+            in_flight |= set(picked)
+        elif op == "checked":
+            scheduler.checked([job])
+            in_flight.discard(job)
+        elif op == "errored":
+            scheduler.errored([job])
+            in_flight.discard(job)
+        elif op == "completed":
+            scheduler.completed(job)
+            in_flight.discard(job)
+        elif op == "untrack":
+            scheduler.untrack(job)
+            in_flight.discard(job)
+        elif op == "urgent" and job in scheduler:
+            scheduler.urgent(job)
+        else:
+            clock.advance(x)
+        assert scheduler.in_flight == len(in_flight)
+        due = scheduler.next_due()
+        idle = len(scheduler) == len(in_flight)
+        assert (due is None) == idle
+
+
+def test_every_tracked_job_is_eventually_checked() -> None:
+    """Serving requests as fast as the budget allows, every job of a mixed set is checked within its bounds."""
+    clock, scheduler = make()
+    starts = {f"j{i}": -float(i * 37 % 400) for i in range(200)}
+    for job, start in starts.items():
+        scheduler.track(job, GEN, started_at=start, priority=int(-start) % 4)
+    seen: set[str] = set()
+    while clock.now < 120.0:
+        picked = scheduler.pick()
+        seen |= set(picked)
+        scheduler.checked(picked)
+        clock.advance(0.105)
+    assert seen == set(starts)
