@@ -58,8 +58,10 @@ class _Job(Generic[J]):
     serial: int
     version: int
     floor_at: float = -math.inf
+    due: float = -math.inf
     last_running: float | None = None
     sent_at: float | None = None
+    refresh: bool = False
     errors: int = 0
     not_before: float = -math.inf
 
@@ -191,17 +193,18 @@ class CheckScheduler(Generic[J]):
     def pick(self, limit: int | None = None) -> list[J]:
         """The jobs to include in one status-check request sent now; empty when none is worth a request.
 
-        The picked jobs are in flight until `checked`, `errored`, `completed` or `untrack`.
+        The picked jobs are in flight until `checked`, `errored`, `completed`, `untrack` or `requeue`.
         """
         now = self._clock()
         size = self._batch_size if limit is None else min(limit, self._batch_size)
         chosen: list[_Job[J]] = []
         while self._urgent and len(chosen) < size:
             job_id = next(iter(self._urgent))
-            del self._urgent[job_id]
             job = self._jobs.get(job_id)
             if job is not None and job.sent_at is None:
                 self._take(job, now, chosen)
+            else:
+                del self._urgent[job_id]
         self._promote(now)
         while len(chosen) < size:
             job = self._next_ready(now)
@@ -225,6 +228,18 @@ class CheckScheduler(Generic[J]):
             job.errors = 0
             job.not_before = -math.inf
             self._schedule(job, self._hazard_due(job, self._model.distribution(job.key)))
+
+    def requeue(self, job_ids: Iterable[J]) -> None:
+        """Put back picked jobs whose check was not sent after all: no backoff, they keep their place."""
+        for job_id in job_ids:
+            job = self._jobs.get(job_id)
+            if job is None or job.sent_at is None:
+                continue
+            job.sent_at = None
+            self._in_flight -= 1
+            if job.refresh:
+                self._urgent[job_id] = None
+            self._schedule(job, job.due)
 
     def errored(self, job_ids: Iterable[J]) -> None:
         """The checks of these jobs failed: back each off (1 s, x1.5, up to 60 s) before its next check."""
@@ -309,6 +324,7 @@ class CheckScheduler(Generic[J]):
 
     def _schedule(self, job: _Job[J], due: float) -> None:
         job.version = next(self._versions)
+        job.due = due
         heapq.heappush(self._waiting, (due, job.version, job.job_id))
 
     def _promote(self, now: float) -> None:
@@ -367,6 +383,7 @@ class CheckScheduler(Generic[J]):
         job.sent_at = now
         job.version = next(self._versions)
         self._in_flight += 1
+        job.refresh = job.job_id in self._urgent
         self._urgent.pop(job.job_id, None)
         chosen.append(job)
 

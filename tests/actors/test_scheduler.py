@@ -135,6 +135,23 @@ def test_a_job_in_flight_is_not_picked_again() -> None:
     assert scheduler.pick() == first
 
 
+def test_requeued_jobs_keep_their_place_without_backoff() -> None:
+    """Jobs picked but not sent go back to the front, a manual refresh stays a manual refresh."""
+    clock, scheduler = make(batch_size=2)
+    for i in range(4):
+        scheduler.track(f"j{i}", GEN, started_at=-100.0 + i)
+    scheduler.track("late", GEN, started_at=25.0)
+    clock.set(30.0)
+    assert scheduler.urgent("late")
+    first = scheduler.pick()
+    assert first == ["late", "j0"]
+    scheduler.requeue(first)
+    assert scheduler.in_flight == 0
+    assert scheduler.pick() == first
+    scheduler.requeue(["j0"])
+    assert scheduler.pick() == ["j0", "j1"]
+
+
 def test_errors_back_off_one_second_times_one_and_a_half_up_to_a_minute() -> None:
     """Each failed check delays the job's next check by 1, 1.5, 2.25 ... s, capped at 60 s."""
     clock, scheduler = make()
@@ -358,7 +375,7 @@ def test_the_policy_detects_completions_much_faster_than_round_robin() -> None:
 
 OPS = st.lists(
     st.tuples(
-        st.sampled_from(["track", "pick", "checked", "errored", "completed", "untrack", "urgent", "wait"]),
+        st.sampled_from(["track", "pick", "checked", "errored", "requeue", "completed", "untrack", "urgent", "wait"]),
         st.integers(min_value=0, max_value=7),
         st.floats(min_value=0.0, max_value=30.0),
     ),
@@ -389,6 +406,9 @@ def test_any_sequence_keeps_the_bookkeeping_consistent(ops: list[tuple[str, int,
             in_flight.discard(job)
         elif op == "errored":
             scheduler.errored([job])
+            in_flight.discard(job)
+        elif op == "requeue":
+            scheduler.requeue([job])
             in_flight.discard(job)
         elif op == "completed":
             scheduler.completed(job)
