@@ -1,0 +1,104 @@
+"""The PollerActor: a pykka mailbox around the Poller. Everything that calls Flow goes through it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from types import TracebackType
+from uuid import UUID
+
+import pykka
+
+from actors.poller import Poller
+from actors.restore import RestoreReport, restore
+from actors.ticker import Ticker
+from projections.rows import HistoryRow
+
+__all__ = ["PollerActor"]
+
+logger = logging.getLogger(__name__)
+
+
+class PollerActor(pykka.ThreadingActor):
+    """Serialises every decision about Flow calls; its state is rebuilt by `restore` on start."""
+
+    use_daemon_thread = True
+
+    def __init__(
+        self,
+        make_poller: Callable[[], Poller],
+        ticker: Ticker,
+        non_terminal: Callable[[], Sequence[HistoryRow]],
+        on_death: Callable[[BaseException | None], None],
+    ) -> None:
+        super().__init__()
+        self._make_poller = make_poller
+        self._ticker = ticker
+        self._non_terminal = non_terminal
+        self._on_death = on_death
+        self.poller: Poller | None = None
+        self.restored: RestoreReport | None = None
+
+    def on_start(self) -> None:
+        self.poller = self._make_poller()
+        self.restored = restore(self.poller, self._non_terminal(), datetime.now(UTC))
+        self._work()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        logger.error("PollerActor crashed: %r", exception_value)
+        self._on_death(exception_value)
+
+    @property
+    def _p(self) -> Poller:
+        if self.poller is None:  # pragma: no cover - on_start always runs first
+            raise RuntimeError("the poller is not started")
+        return self.poller
+
+    # --- messages -----------------------------------------------------------------------------------
+
+    def enqueue(self, generation_ids: Sequence[UUID], token: str | None = None, delay_s: float | None = None) -> None:
+        """New generations were recorded: queue them for submission."""
+        self._p.enqueue(generation_ids, token, delay_s)
+        self._work()
+
+    def refresh(self, generation_id: UUID, done: Future[None]) -> None:
+        """A manual refresh at top priority; `done` resolves once the check is recorded."""
+        self._p.refresh(generation_id, done)
+        self._work()
+
+    def cancel(self, generation_id: UUID) -> bool:
+        """Cancel a job; False when the poller has no active job with that id."""
+        cancelled = self._p.cancel(generation_id)
+        self._work()
+        return cancelled
+
+    def queue_status(self) -> dict[str, object]:
+        """`queue_status` data."""
+        return self._p.status()
+
+    def tick(self) -> None:
+        """The ticker's wake-up."""
+        self._ticker.taken()
+        self._work()
+
+    def results_ready(self) -> None:
+        """A Flow call finished."""
+        self._work()
+
+    def crash(self, message: str) -> None:
+        """Fault injection for tests and chaos runs: fail as a bug would."""
+        raise RuntimeError(message)
+
+    def _work(self) -> None:
+        poller = self._p
+        poller.handle_results()
+        self._ticker.schedule(poller.tick())
+        if poller.runner.pending():  # an answer could not be recorded (storage fault): try again soon
+            self._ticker.schedule(poller.clock() + 1.0)

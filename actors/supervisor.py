@@ -1,0 +1,170 @@
+"""Supervision for the PollerActor (pykka has none): restart after a crash, restore, keep what must survive.
+
+The supervisor owns what outlives one PollerActor: the request budget (its sliding window must not reset
+on a restart), the call runner and its result mailbox, the learned completion times and the ticker. A
+crashed actor is replaced by a new one whose `on_start` restores every non-terminal job from the history
+view; restarts are logged and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from uuid import UUID
+
+import pykka
+
+from actors.budget import Budget
+from actors.calls import CallRunner
+from actors.clock import Clock
+from actors.flow import FlowClient
+from actors.poller import Poller, PollerSettings
+from actors.poller_actor import PollerActor
+from actors.profiles import Profile
+from actors.ticker import Ticker
+from actors.timing import CompletionModel
+from domain.application import VeoRelay
+from projections.rows import HistoryRow
+
+__all__ = ["PollerSupervisor"]
+
+logger = logging.getLogger(__name__)
+
+ASK_TIMEOUT = 10.0
+
+
+class PollerSupervisor:
+    """Starts the PollerActor, restarts it when it dies, and is the system's handle on it."""
+
+    def __init__(
+        self,
+        app: VeoRelay,
+        client: FlowClient,
+        profiles: dict[str, Profile],
+        *,
+        non_terminal: Callable[[], Sequence[HistoryRow]],
+        durations: Callable[[], dict[tuple[str, str], list[float]]] = dict,
+        settings: PollerSettings | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.profiles = profiles
+        self.settings = settings or PollerSettings()
+        self.clock = clock
+        self.budget = Budget(self.settings.rate, clock=clock)
+        self.model = CompletionModel()
+        self.calls = CallRunner(client, workers=self.budget.max_in_flight)
+        self.ticker = Ticker(self._tick, clock=clock)
+        self.restarts = 0
+        self._non_terminal = non_terminal
+        self._durations = durations
+        self._ref: pykka.ActorRef[PollerActor] | None = None
+        self._lock = threading.Lock()
+        self._died = threading.Event()
+        self._stopping = threading.Event()
+        self._results_flag = threading.Event()
+        self._monitor = threading.Thread(target=self._watch, name="poller-supervisor", daemon=True)
+        self.calls.add_listener(self._results_ready)
+
+    # --- life ---------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load learned timings, start the actor (which restores), the ticker and the watchdog."""
+        for key, durations in self._durations().items():
+            self.model.load(key, durations)
+        self._spawn()
+        self.ticker.start()
+        self._monitor.start()
+
+    def stop(self) -> None:
+        """Stop the actor and the threads; calls in flight finish first."""
+        self._stopping.set()
+        self._died.set()
+        ref = self._ref
+        if ref is not None and ref.is_alive():
+            ref.stop(timeout=10)
+        self.ticker.stop()
+        self.calls.close(wait=True)
+        if self._monitor.is_alive():
+            self._monitor.join(timeout=5)
+
+    def _make_poller(self) -> Poller:
+        return Poller(
+            self.app, self.calls, self.profiles, self.budget, self.model, clock=self.clock, settings=self.settings
+        )
+
+    def _spawn(self) -> None:
+        ref = PollerActor.start(self._make_poller, self.ticker, self._non_terminal, self._on_death)
+        with self._lock:
+            self._ref = ref
+        self.ticker.taken()
+
+    def _on_death(self, exc: BaseException | None) -> None:
+        self._died.set()
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            self._died.wait()
+            if self._stopping.is_set():
+                return
+            self._died.clear()
+            self.restarts += 1
+            logger.warning("restarting the PollerActor (restart #%d)", self.restarts)
+            try:
+                self._spawn()
+            except Exception:
+                logger.exception("restarting the PollerActor failed; trying again in 1 s")
+                self._stopping.wait(1.0)
+                self._died.set()
+
+    # --- messages -----------------------------------------------------------------------------------
+
+    @property
+    def actor(self) -> pykka.ActorRef[PollerActor]:
+        """The current PollerActor."""
+        with self._lock:
+            if self._ref is None:
+                raise RuntimeError("the poller is not started")
+            return self._ref
+
+    def _tell(self, method: str, *args: object) -> bool:
+        try:
+            getattr(self.actor.proxy(), method).defer(*args)
+        except pykka.ActorDeadError:
+            return False  # the successor's restore will find the work in the store
+        return True
+
+    def _tick(self) -> None:
+        self._tell("tick")
+
+    def _results_ready(self) -> None:
+        self._tell("results_ready")
+
+    def enqueue(self, generation_ids: Sequence[UUID], token: str | None = None, delay_s: float | None = None) -> None:
+        """Hand newly recorded generations to the poller."""
+        self._tell("enqueue", list(generation_ids), token, delay_s)
+
+    def refresh(self, generation_id: UUID) -> Future[None]:
+        """A manual refresh; the future resolves once the check's outcome is recorded."""
+        done: Future[None] = Future()
+        if not self._tell("refresh", generation_id, done):
+            done.set_result(None)
+        return done
+
+    def cancel(self, generation_id: UUID) -> bool:
+        """Cancel a job the poller is working on (False: it has no such active job)."""
+        result: bool = self.actor.proxy().cancel(generation_id).get(timeout=ASK_TIMEOUT)
+        return result
+
+    def queue_status(self) -> dict[str, object]:
+        """`queue_status` data, plus the restart count."""
+        status: dict[str, object] = self.actor.proxy().queue_status().get(timeout=ASK_TIMEOUT)
+        status["restarts"] = self.restarts
+        return status
+
+    def crash(self, message: str = "injected fault") -> None:
+        """Fault injection: make the current actor fail as a bug would."""
+        self._tell("crash", message)

@@ -1,0 +1,158 @@
+"""The composition root: builds the whole system (store, projections, poller, simulator) from Settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+from actors.flow import DEFAULT_FLOW_URL, DEFAULT_LABS_URL, FlowClient
+from actors.poller import PollerSettings
+from actors.profiles import Profile, load_profiles
+from actors.supervisor import PollerSupervisor
+from domain.application import VeoRelay
+from projections.analytics import AnalyticsView
+from projections.database import ReadModelDatabase
+from projections.history import HistoryView
+from projections.rows import HistoryRow
+from projections.runner import ProjectionRunner
+from server.simulator import Simulator, SimulatorConfig
+from server.store import StoreLocation, locate
+
+__all__ = ["SIMULATOR_PROFILE", "Settings", "System"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SIMULATOR_PROFILE = "default"
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=5.0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `veo serve` is configured with (CONTRACT §5)."""
+
+    data_dir: Path
+    store: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+    profiles: Path | None = None
+    flow_url: str | None = None
+    labs_url: str | None = None
+    rate: float = 10.0
+    check_batch: int = 10
+    deadline: float = 3600.0
+    allow_origins: tuple[str, ...] = ()
+    simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
+
+    def poller_settings(self) -> PollerSettings:
+        """The poller's tunables."""
+        return PollerSettings(rate=self.rate, check_batch=self.check_batch, deadline_s=self.deadline)
+
+
+class System:
+    """The running service without its network front: store, read models, poller, optional simulator."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.location: StoreLocation = locate(settings.data_dir, settings.store)
+        self.warnings: list[str] = []
+        self.simulator: Simulator | None = None
+        self._app: VeoRelay | None = None
+        self._db: ReadModelDatabase | None = None
+        self._projections: ProjectionRunner | None = None
+        self._poller: PollerSupervisor | None = None
+        self._http: httpx.Client | None = None
+        self.history = HistoryView()
+        self.analytics = AnalyticsView()
+
+    @property
+    def app(self) -> VeoRelay:
+        """The event-sourced application."""
+        return _started(self._app)
+
+    @property
+    def db(self) -> ReadModelDatabase:
+        """The read-model database."""
+        return _started(self._db)
+
+    @property
+    def projections(self) -> ProjectionRunner:
+        """The projection runner."""
+        return _started(self._projections)
+
+    @property
+    def poller(self) -> PollerSupervisor:
+        """The PollerActor's supervisor: the system's handle on every Flow call."""
+        return _started(self._poller)
+
+    def start(self) -> None:
+        """Open the store, catch the read models up, start the simulator if no profiles, start the poller."""
+        settings = self.settings
+        self._app = app = self.location.open_app()
+        self._db = db = self.location.open_read_model()
+        self._projections = projections = ProjectionRunner(app, db, [self.history, self.analytics])
+        projections.catch_up()
+        projections.start()
+        profiles, flow_url, labs_url = self._flow_target()
+        self._http = httpx.Client(timeout=HTTP_TIMEOUT, limits=httpx.Limits(max_connections=20))
+        client = FlowClient(self._http, flow_url=flow_url, labs_url=labs_url)
+        self._poller = PollerSupervisor(
+            app,
+            client,
+            profiles,
+            non_terminal=self._non_terminal,
+            durations=self._durations,
+            settings=settings.poller_settings(),
+        )
+        self._poller.start()
+
+    def _flow_target(self) -> tuple[dict[str, Profile], str, str]:
+        settings = self.settings
+        if settings.profiles is not None:
+            loaded = load_profiles(settings.profiles)
+            self.warnings.extend(loaded.warnings)
+            return dict(loaded), settings.flow_url or DEFAULT_FLOW_URL, settings.labs_url or DEFAULT_LABS_URL
+        self.simulator = Simulator(settings.simulator)
+        self.simulator.start()
+        url = settings.flow_url or self.simulator.url
+        profile = Profile(
+            name=SIMULATOR_PROFILE,
+            project_id="simulator-project",
+            bearer_token="ya29.simulator",  # noqa: S106 - the built-in simulator's stand-in, not a secret
+            session_cookie="simulator-session",
+        )
+        return {SIMULATOR_PROFILE: profile}, url, settings.labs_url or self.simulator.url
+
+    def _non_terminal(self) -> Sequence[HistoryRow]:
+        self.projections.wait_for(self.app.last_position(), timeout=30.0)
+        return self.history.non_terminal(self.db.reader())
+
+    def _durations(self) -> dict[tuple[str, str], list[float]]:
+        return self.analytics.recent_durations(self.db.reader())
+
+    def stop(self) -> None:
+        """Stop everything in reverse order; safe after a partial start."""
+        if self._poller is not None:
+            self._poller.stop()
+        if self._http is not None:
+            self._http.close()
+        if self._projections is not None:
+            self._projections.stop()
+        if self.simulator is not None:
+            self.simulator.stop()
+        if self._db is not None:
+            self._db.close()
+        if self._app is not None:
+            self._app.close()
+
+
+def _started(part: T | None) -> T:
+    if part is None:
+        raise RuntimeError("the system is not started")
+    return part

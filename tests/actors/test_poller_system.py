@@ -1,0 +1,106 @@
+"""The PollerActor against the Flow simulator over loopback, with a real SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from domain.requests import GenerationSpec
+from server.simulator import SimulatorConfig
+from tests.actors.system import all_terminal, row, running_system, statuses, wait_for
+
+
+def test_a_batch_completes_within_the_budget_and_each_scene_is_submitted_once(tmp_path: Path) -> None:
+    """Every job reaches completed with a URL; Flow saw no burst over R and no duplicate submission."""
+    with running_system(tmp_path, rate=10.0) as system:
+        assert system.simulator is not None
+        _, ids, _ = system.app.request_batch([GenerationSpec(prompt=f"scene {i}") for i in range(12)])
+        system.poller.enqueue(ids, delay_s=0.05)
+        wait_for(all_terminal(system, ids), what="the batch to finish")
+        assert statuses(system, ids) == ["completed"] * 12
+        assert all((r := row(system, i)) is not None and r.video_url for i in ids)
+        audit = system.simulator.audit()
+    assert audit["max_in_any_1s_window"] <= 10
+    assert audit["duplicate_scene_ids"] == []
+    assert audit["throttled_429"] == 0
+
+
+def test_a_content_policy_refusal_fails_with_flows_reason(tmp_path: Path) -> None:
+    """A 400 at submission is terminal for that prompt, with Flow's reason kept verbatim."""
+    with running_system(tmp_path) as system:
+        gid, _ = system.app.request_generation(GenerationSpec(prompt="something [unsafe]"))
+        system.poller.enqueue([gid])
+        wait_for(all_terminal(system, [gid]))
+        failed = row(system, gid)
+    assert failed is not None
+    assert (failed.status, failed.error_reason) == ("failed", "PUBLIC_ERROR_UNSAFE_GENERATION")
+
+
+def test_an_asynchronous_failure_is_recorded_from_the_status_check(tmp_path: Path) -> None:
+    """A job Flow accepts and later fails ends failed with the reason from the status check."""
+    with running_system(tmp_path) as system:
+        gid, _ = system.app.request_generation(GenerationSpec(prompt="will [fail] later"))
+        system.poller.enqueue([gid])
+        wait_for(all_terminal(system, [gid]))
+        failed = row(system, gid)
+    assert failed is not None
+    assert failed.status == "failed"
+    assert failed.operation_name is not None
+    assert failed.error_reason == "PUBLIC_ERROR_UNSAFE_GENERATION"
+
+
+def test_an_ambiguous_submission_is_never_resent(tmp_path: Path) -> None:
+    """A 500 after the operation was created fails the job as interrupted_submission; Flow saw one call."""
+    simulator = SimulatorConfig(lo=0.3, hi=0.6, seed=3, faults={"500": 1.0})
+    with running_system(tmp_path, simulator=simulator) as system:
+        assert system.simulator is not None
+        gid, _ = system.app.request_generation(GenerationSpec(prompt="fox"))
+        system.poller.enqueue([gid])
+        wait_for(all_terminal(system, [gid]))
+        failed = row(system, gid)
+        audit = system.simulator.audit()
+    assert failed is not None
+    assert failed.error_reason == "interrupted_submission"
+    assert audit["ambiguous_submissions"] == 1
+    assert list(audit["generate_calls_per_scene"].values()) == [1]
+
+
+def test_transient_refusals_are_retried_until_accepted(tmp_path: Path) -> None:
+    """503s prove nothing was created: the job is deferred, resubmitted, and completes."""
+    simulator = SimulatorConfig(lo=0.2, hi=0.4, seed=5, faults={"503": 0.5})
+    with running_system(tmp_path, simulator=simulator) as system:
+        assert system.simulator is not None
+        ids = [system.app.request_generation(GenerationSpec(prompt=f"p{i}"))[0] for i in range(6)]
+        system.poller.enqueue(ids)
+        wait_for(all_terminal(system, ids), timeout=60)
+        final = statuses(system, ids)
+        audit = system.simulator.audit()
+    assert final == ["completed"] * 6
+    assert audit["duplicate_scene_ids"] == []
+
+
+def test_a_crashed_poller_is_restarted_and_loses_nothing(tmp_path: Path) -> None:
+    """Crashing the actor mid-run: the supervisor restarts it, restores, and every job completes once."""
+    with running_system(tmp_path, simulator=SimulatorConfig(lo=0.5, hi=1.0, seed=2)) as system:
+        assert system.simulator is not None
+        _, ids, _ = system.app.request_batch([GenerationSpec(prompt=f"p{i}") for i in range(8)])
+        system.poller.enqueue(ids, delay_s=0.05)
+        wait_for(lambda: "pending" in statuses(system, ids))
+        system.poller.crash("injected for the test")
+        wait_for(lambda: system.poller.restarts == 1, what="the restart")
+        wait_for(all_terminal(system, ids), timeout=30)
+        final = statuses(system, ids)
+        audit = system.simulator.audit()
+    assert final == ["completed"] * 8
+    assert audit["duplicate_scene_ids"] == []
+
+
+def test_a_job_past_its_deadline_fails_with_timeout(tmp_path: Path) -> None:
+    """The deadline counts from Started; a job Flow never finishes in time fails with reason timeout."""
+    with running_system(tmp_path, deadline=0.5, simulator=SimulatorConfig(lo=30, hi=40, seed=1)) as system:
+        gid, _ = system.app.request_generation(GenerationSpec(prompt="slow"))
+        system.poller.enqueue([gid])
+        wait_for(all_terminal(system, [gid]))
+        failed = row(system, gid)
+    assert failed is not None
+    assert (failed.status, failed.error_reason) == ("failed", "timeout")
+    assert failed.started_at is not None
