@@ -78,7 +78,9 @@ def decode_request(frame: bytes | str) -> Request:
     if not_object:
         message = f"a request must be a JSON object, not {_KINDS.get(not_object[1], not_object[1])}"
         raise ProtocolError(ErrorCode.BAD_JSON, message)
-    try:  # the main decode stops at the first invalid value; this one also checks the rest is JSON
+    try:  # the main decode stops at the first invalid value; these also check the rest is UTF-8 JSON
+        if not isinstance(frame, str):
+            frame.decode()
         envelope = _ENVELOPE.decode(frame)
     except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
         raise ProtocolError(ErrorCode.BAD_JSON, _json_problem(exc)) from None
@@ -94,7 +96,7 @@ def _decoded(decoder: msgspec.json.Decoder[str], raw: msgspec.Raw) -> str | None
         return None
     try:
         return decoder.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeError):
         return None
 
 
