@@ -127,6 +127,7 @@ class OutcomeHandler:
                 final = (ErrorReason.CAPTCHA_REJECTED, error.message)
             state.pause(now, "reCAPTCHA token rejected")
         elif isinstance(error, Throttled):
+            poller.throttled += 1
             wait = error.retry_after if error.retry_after is not None else 10.0
             poller.budget.pause_until(now + wait)
         elif isinstance(error, UnusualTraffic):
@@ -194,6 +195,9 @@ class OutcomeHandler:
                     job.remote_status = remote.status
                 still_running.append(job.generation_id)
             elif remote.successful:
+                last_running = poller.scheduler.last_running(job.generation_id)
+                if last_running is not None:
+                    poller.detections.append((poller.clock(), poller.clock() - last_running))
                 poller.scheduler.completed(job.generation_id)
                 job.media_generation_id = remote.media_generation_id
                 if remote.video_url:
@@ -215,6 +219,7 @@ class OutcomeHandler:
         state = poller.profiles.get(result.call.profile_id)
         now = poller.clock()
         if isinstance(error, Throttled):
+            poller.throttled += 1
             poller.budget.pause_until(now + (error.retry_after if error.retry_after is not None else 10.0))
         elif isinstance(error, ContractRejected) and state is not None:
             if state.auto_contract and state.contract == result.call.contract and state.contract_switches < 2:

@@ -93,6 +93,8 @@ class Poller:
         self.submits: deque[float] = deque()  # instants of recent submissions (the share rule)
         self.sequence = 0
         self.handler_errors = 0
+        self.throttled = 0
+        self.detections: deque[tuple[float, float]] = deque(maxlen=500)  # (instant, latency bound)
         self.outcomes = OutcomeHandler(self)
 
     # --- intake -------------------------------------------------------------------------------------
@@ -142,7 +144,12 @@ class Poller:
     def cancel(self, generation_id: UUID) -> bool:
         """Stop working on a job and record Failed(cancelled); False when it is not active here."""
         job = self.jobs.get(generation_id)
-        if job is None or job.phase == Phase.DONE:
+        if job is None:  # not (yet) taken in here, e.g. an unknown profile: the poller still owns its events
+            if self.app.get_generation(generation_id).is_terminal:
+                return False
+            self.app.record_cancelled(generation_id)
+            return True
+        if job.phase == Phase.DONE:
             return False
         if job.phase == Phase.SUBMITTING:
             job.cancel_requested = True  # decided when the submission's answer arrives
@@ -397,12 +404,19 @@ class Poller:
             "requests_last_second": self.budget.requests_last_second(),
             "budget": {"rate": self.budget.rate, "max_in_flight": self.budget.max_in_flight},
             "providers": 0,
+            "throttled": self.throttled,
+            "detection_latency": self.detection_latency(now),
             "paused_profiles": [
                 {"profile_id": name, "seconds_left": round(state.paused_until - now, 1), "reason": state.pause_reason}
                 for name, state in sorted(self.profiles.items())
                 if state.is_paused(now)
             ],
         }
+
+    def detection_latency(self, now: float) -> float:
+        """Mean over the last minute of half the gap between the last running check and the finding check."""
+        recent = [bound for at, bound in self.detections if at >= now - 60.0]
+        return round(sum(recent) / len(recent) / 2, 3) if recent else 0.0
 
     def status_of(self, generation_id: UUID) -> str | None:
         """The client status the poller believes a job has (None when not active here)."""

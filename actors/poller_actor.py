@@ -32,12 +32,15 @@ class PollerActor(pykka.ThreadingActor):
         ticker: Ticker,
         non_terminal: Callable[[], Sequence[HistoryRow]],
         on_death: Callable[[BaseException | None], None],
+        publish: Callable[[dict[str, object]], None] = lambda _: None,
     ) -> None:
         super().__init__()
         self._make_poller = make_poller
         self._ticker = ticker
         self._non_terminal = non_terminal
         self._on_death = on_death
+        self._publish = publish
+        self._published_at = -1.0
         self.poller: Poller | None = None
         self.restored: RestoreReport | None = None
 
@@ -102,3 +105,7 @@ class PollerActor(pykka.ThreadingActor):
         self._ticker.schedule(poller.tick())
         if poller.runner.pending():  # an answer could not be recorded (storage fault): try again soon
             self._ticker.schedule(poller.clock() + 1.0)
+        now = poller.clock()
+        if now - self._published_at >= 0.25:
+            self._published_at = now
+            self._publish(poller.status())

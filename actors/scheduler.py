@@ -174,6 +174,11 @@ class CheckScheduler(Generic[J]):
         self._maybe_compact()
         return True
 
+    def last_running(self, job_id: J) -> float | None:
+        """When a check last saw the job still running (None: never, or not tracked)."""
+        job = self._jobs.get(job_id)
+        return job.last_running if job is not None else None
+
     def completed(self, job_id: J) -> float | None:
         """Stop polling a job its check found finished, and teach the model its estimated duration.
 

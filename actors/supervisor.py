@@ -59,6 +59,8 @@ class PollerSupervisor:
         self.calls = CallRunner(client, workers=self.budget.max_in_flight)
         self.ticker = Ticker(self._tick, clock=clock)
         self.restarts = 0
+        self.last_status: dict[str, object] = {}
+        """The poller's latest `queue_status` snapshot (refreshed by the actor; read without asking it)."""
         self._non_terminal = non_terminal
         self._durations = durations
         self._ref: pykka.ActorRef[PollerActor] | None = None
@@ -97,10 +99,13 @@ class PollerSupervisor:
         )
 
     def _spawn(self) -> None:
-        ref = PollerActor.start(self._make_poller, self.ticker, self._non_terminal, self._on_death)
+        ref = PollerActor.start(self._make_poller, self.ticker, self._non_terminal, self._on_death, self._publish)
         with self._lock:
             self._ref = ref
         self.ticker.taken()
+
+    def _publish(self, status: dict[str, object]) -> None:
+        self.last_status = status
 
     def _on_death(self, exc: BaseException | None) -> None:
         self._died.set()

@@ -6,7 +6,9 @@ missing or corrupt store), 3 server unreachable or refused.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -16,12 +18,17 @@ import click
 import msgspec
 import platformdirs
 
+from actors.profiles import ProfilesError
 from domain.errors import GenerationNotFound
 from projections.analytics import AnalyticsView
 from projections.history import HistoryView
 from projections.rebuild import rebuild as rebuild_views
 from projections.tracking import TrackedView
+from server.bootstrap import Settings
 from server.replay import parse_moment, state_at, timeline
+from server.service import run_service
+from server.simulator import SimulatorConfig
+from server.simulator.errors import ConfigError
 from server.store import StoreError, StoreLocation, locate
 
 __all__ = ["main"]
@@ -145,6 +152,74 @@ def rebuild(view: str, data_dir: Path | None, store: str | None) -> None:
         f"rebuilt {', '.join(report.views)}: {report.events:,} events up to position {report.position} "
         f"in {report.seconds:.2f} s ({report.events_per_second:,.0f} events/s)"
     )
+
+
+def _simulator_times(text: str | None) -> SimulatorConfig:
+    if not text:
+        return SimulatorConfig()
+    try:
+        low, high = (float(part) for part in text.split(","))
+        return SimulatorConfig(lo=low, hi=high)
+    except (ValueError, ConfigError) as exc:
+        fail(f"--simulator-times {text!r}: expected LO,HI seconds with 0 <= LO <= HI ({exc})")
+
+
+@cli.command()
+@data_options
+@click.option("--host", envvar="VEO_HOST", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", envvar="VEO_PORT", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--token", envvar="VEO_TOKEN", default=None, help="Client token (default: generated once, kept).")
+@click.option(
+    "--profiles",
+    envvar="VEO_PROFILES",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Flow profiles (TOML). Without it the built-in Flow simulator is used.",
+)
+@click.option("--flow-url", envvar="VEO_FLOW_URL", default=None, help="Flow API base URL.")
+@click.option("--labs-url", envvar="VEO_LABS_URL", default=None, help="labs.google base URL.")
+@click.option("--rate", envvar="VEO_RATE", type=click.FloatRange(0.1, 100), default=10.0, show_default=True)
+@click.option("--check-batch", envvar="VEO_CHECK_BATCH", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--deadline", envvar="VEO_DEADLINE", type=click.FloatRange(1, None), default=3600.0, show_default=True)
+@click.option("--allow-origin", "allow_origins", multiple=True, help="Extra browser origin allowed (repeatable).")
+@click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
+def serve(
+    data_dir: Path | None,
+    store: str | None,
+    host: str,
+    port: int,
+    token: str | None,
+    profiles: Path | None,
+    flow_url: str | None,
+    labs_url: str | None,
+    rate: float,
+    check_batch: int,
+    deadline: float,
+    allow_origins: tuple[str, ...],
+    simulator_times: str | None,
+) -> None:
+    """Run the relay: event store, projections, PollerActor and the websocket server."""
+    origins = allow_origins or tuple(o for o in os.environ.get("VEO_ALLOW_ORIGINS", "").split(",") if o)
+    settings = Settings(
+        data_dir=(data_dir or default_data_dir()).expanduser().resolve(),
+        store=store,
+        host=host,
+        port=port,
+        token=token,
+        profiles=profiles,
+        flow_url=flow_url,
+        labs_url=labs_url,
+        rate=rate,
+        check_batch=check_batch,
+        deadline=deadline,
+        allow_origins=origins,
+        simulator=_simulator_times(simulator_times),
+    )
+    try:
+        code = asyncio.run(run_service(settings, click.echo))
+    except (StoreError, ProfilesError, OSError) as exc:
+        fail(str(exc), code=1)
+    sys.exit(code)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})

@@ -1,0 +1,241 @@
+"""What each websocket request does. Reads come from the read model only; Flow is reached only through
+the PollerActor (commands hand it work; `refresh` is the one request that asks for a Flow call).
+
+Blocking work (SQLite, actor asks) runs in worker threads so the event loop keeps serving deltas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
+from domain.requests import DEFAULT_PROFILE, GenerationSpec
+from domain.values import DEFAULT_MODEL, TERMINAL_STATUSES, AspectRatio, Priority
+from projections.rows import HistoryRow
+from server.bootstrap import System
+from server.client import Client
+from server.hub import DeltaHub
+from server.protocol import (
+    BatchGenerate,
+    Cancel,
+    ErrorCode,
+    Generate,
+    GetAnalytics,
+    GetBatch,
+    GetHistory,
+    GetStatus,
+    GetStatuses,
+    ProtocolError,
+    ProvideCaptchaToken,
+    QueueStatus,
+    Refresh,
+    RegisterProvider,
+    Request,
+    Retry,
+    Subscribe,
+    Unsubscribe,
+    Upscale,
+    encode_result,
+)
+
+__all__ = ["Handlers"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+REFRESH_WAIT = 10.0
+PROJECTION_WAIT = 5.0
+
+
+class Handlers:
+    """Turns requests into results (encoded frames) or ProtocolErrors."""
+
+    def __init__(self, system: System, hub: DeltaHub, server_tz: ZoneInfo | None = None) -> None:
+        self.system = system
+        self.hub = hub
+        self.server_tz = server_tz
+
+    async def handle(self, request: Request, client: Client) -> bytes | None:
+        """The reply frame for `request` (None when already sent; ProtocolError for an error reply)."""
+        try:
+            if isinstance(request, Subscribe):
+                await self._subscribe(request, client)
+                return None
+            data, position = await self._dispatch(request, client)
+        except ProtocolError as exc:
+            exc.request_id = exc.request_id or request.id
+            raise
+        except GenerationNotFound as exc:
+            raise ProtocolError(ErrorCode.NOT_FOUND, str(exc), "generation_id", request.id) from None
+        except InvalidParameter as exc:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, str(exc), exc.field, request.id) from None
+        except (IllegalTransition, RequestKeyConflict) as exc:
+            raise ProtocolError(ErrorCode.CONFLICT, str(exc), None, request.id) from None
+        return encode_result(request.id, data, position)
+
+    async def _dispatch(self, request: Request, client: Client) -> tuple[Any, int]:
+        match request:
+            case Unsubscribe(channels=channels):
+                client.channels.difference_update(str(c) for c in channels)
+                return {"channels": sorted(client.channels)}, self.hub.position
+            case Generate():
+                return await self._run(lambda: self._generate(request))
+            case BatchGenerate():
+                return await self._run(lambda: self._batch(request))
+            case Upscale():
+                return await self._run(lambda: self._upscale(request))
+            case Retry(generation_id=generation_id):
+                return await self._run(lambda: self._retry(generation_id))
+            case Cancel(generation_id=generation_id):
+                return await self._run(lambda: self._cancel(generation_id))
+            case GetStatus(generation_id=generation_id):
+                return await self._run(lambda: self._row(generation_id))
+            case GetStatuses(generation_ids=ids):
+                return await self._run(
+                    lambda: self._read(lambda c: self.system.history.get_many(c, [str(i) for i in ids]))
+                )
+            case GetHistory():
+                return await self._run(lambda: self._history(request))
+            case GetBatch(batch_id=batch_id):
+                return await self._run(lambda: self._batch_row(batch_id))
+            case GetAnalytics(window=window):
+                now = datetime.now(UTC).timestamp()
+                return await self._run(lambda: self._read(lambda c: self.system.analytics.summary(c, window, now)))
+            case Refresh(generation_id=generation_id):
+                return await self._refresh(generation_id)
+            case QueueStatus():
+                return await self._run(lambda: (self.system.poller.queue_status(), self.hub.position))
+            case RegisterProvider() | ProvideCaptchaToken():
+                message = "the reCAPTCHA token bridge is not available in this build yet"
+                raise ProtocolError(ErrorCode.BAD_MESSAGE, message, "type", request.id)
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"unsupported request {request!r}", "type", request.id)
+
+    async def _subscribe(self, request: Subscribe, client: Client) -> None:
+        """Reply first (with the position the deltas will follow), then replay and go live."""
+        client.channels.update(str(c) for c in request.channels)
+        outcome = await self.hub.outcome(client, request.after)
+        data = {"channels": sorted(client.channels), "position": outcome.position, "resumed": outcome.resumed}
+        client.send_now(encode_result(request.id, data, outcome.position))
+        await self.hub.join(client, outcome)
+
+    @staticmethod
+    async def _run(work: Callable[[], T]) -> T:
+        return await asyncio.to_thread(work)
+
+    # --- reads --------------------------------------------------------------------------------------
+
+    def _read(self, query: Callable[[Any], T]) -> tuple[T, int]:
+        """A query and the read model's position, from one consistent snapshot."""
+        with self.system.db.read() as conn:
+            return query(conn), self.system.history.position(conn)
+
+    def _row(self, generation_id: UUID) -> tuple[HistoryRow, int]:
+        row, position = self._read(lambda c: self.system.history.get(c, str(generation_id)))
+        if row is None:
+            raise GenerationNotFound(generation_id)
+        return row, position
+
+    def _batch_row(self, batch_id: UUID) -> tuple[Any, int]:
+        row, position = self._read(lambda c: self.system.history.batch(c, str(batch_id)))
+        if row is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"batch {batch_id} not found", "batch_id")
+        return row, position
+
+    def _history(self, request: GetHistory) -> tuple[dict[str, Any], int]:
+        tz = self._zone(request.tz)
+        before = _cursor(request.before) if request.before else None
+        rows, position = self._read(lambda c: self.system.history.page(c, request.limit, before))
+        groups: list[dict[str, Any]] = []
+        for row in rows:
+            day = datetime.fromisoformat(row.created_at).astimezone(tz).date().isoformat()
+            if not groups or groups[-1]["date"] != day:
+                groups.append({"date": day, "items": []})
+            groups[-1]["items"].append(row)
+        last = rows[-1] if len(rows) == request.limit else None
+        return {"groups": groups, "next": f"{last.created_at}|{last.id}" if last else None}, position
+
+    def _zone(self, name: str | None) -> ZoneInfo | None:
+        if name is None:
+            return self.server_tz
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"unknown time zone {name!r}", "tz") from None
+
+    # --- commands -----------------------------------------------------------------------------------
+
+    def _spec(self, request: Generate | BatchGenerate, prompt: str) -> GenerationSpec:
+        profile_id = request.profile_id or DEFAULT_PROFILE
+        if profile_id not in self.system.poller.profiles:
+            known = ", ".join(sorted(self.system.poller.profiles))
+            raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
+        return GenerationSpec(
+            prompt=prompt,
+            seed=request.seed,
+            model=request.model or DEFAULT_MODEL,
+            aspect_ratio=request.aspect_ratio or AspectRatio.LANDSCAPE,
+            priority=request.priority or Priority.NORMAL,
+            profile_id=profile_id,
+        )
+
+    def _generate(self, request: Generate) -> tuple[dict[str, Any], int]:
+        spec = self._spec(request, request.prompt)
+        generation_id, created = self.system.app.request_generation(spec, request.request_key)
+        if created:
+            self.system.poller.enqueue([generation_id], request.recaptcha_token)
+        return {"generation_id": str(generation_id), "created": created}, self.hub.position
+
+    def _batch(self, request: BatchGenerate) -> tuple[dict[str, Any], int]:
+        specs = [self._spec(request, prompt) for prompt in request.prompts]
+        batch_id, ids, created = self.system.app.request_batch(specs, request.request_key)
+        if created:
+            self.system.poller.enqueue(ids, request.recaptcha_token, request.delay_ms / 1000)
+        return {"batch_id": str(batch_id), "generation_ids": [str(i) for i in ids]}, self.hub.position
+
+    def _upscale(self, request: Upscale) -> tuple[dict[str, Any], int]:
+        resolution = request.resolution or "1080p"
+        generation_id, created = self.system.app.request_upscale(
+            request.generation_id, resolution=resolution, request_key=request.request_key
+        )
+        if created:
+            self.system.poller.enqueue([generation_id], request.recaptcha_token)
+        return {"generation_id": str(generation_id), "created": created}, self.hub.position
+
+    def _retry(self, generation_id: UUID) -> tuple[dict[str, Any], int]:
+        new_id, created = self.system.app.request_retry(generation_id)
+        if created:
+            self.system.poller.enqueue([new_id])
+        return {"generation_id": str(new_id)}, self.hub.position
+
+    def _cancel(self, generation_id: UUID) -> tuple[HistoryRow, int]:
+        row, _ = self._row(generation_id)
+        if row.status in TERMINAL_STATUSES:
+            raise IllegalTransition(f"cannot cancel generation {generation_id}: it is already {row.status}")
+        self.system.poller.cancel(generation_id)
+        self.system.projections.wait_for(self.system.app.last_position(), PROJECTION_WAIT)
+        return self._row(generation_id)
+
+    async def _refresh(self, generation_id: UUID) -> tuple[HistoryRow, int]:
+        row, position = await self._run(lambda: self._row(generation_id))
+        if row.status in TERMINAL_STATUSES:
+            return row, position
+        done = self.system.poller.refresh(generation_id)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(done), REFRESH_WAIT)
+        except TimeoutError:
+            logger.info("refresh of %s took over %.0f s; answering with the current row", generation_id, REFRESH_WAIT)
+        await self._run(lambda: self.system.projections.wait_for(self.system.app.last_position(), PROJECTION_WAIT))
+        return await self._run(lambda: self._row(generation_id))
+
+
+def _cursor(text: str) -> tuple[str, str]:
+    created_at, sep, generation_id = text.partition("|")
+    if not sep or not created_at or not generation_id:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "before must be the `next` cursor of a previous page", "before")
+    return created_at, generation_id

@@ -1,0 +1,59 @@
+"""`/metrics`: Prometheus text exposition of the relay's health."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from server.relay_server import RelayServer
+
+__all__ = ["render_metrics"]
+
+
+def render_metrics(server: RelayServer) -> str:
+    """The current figures (from cheap snapshots: never blocks on the PollerActor)."""
+    system = server.system
+    status = system.poller.last_status
+
+    def num(key: str) -> float:
+        value = status.get(key, 0)
+        return value if isinstance(value, int | float) else 0
+
+    lag = max(0, system.app.last_position() - system.projections.position)
+    lines = [
+        (
+            "veo_flow_requests_last_second",
+            "gauge",
+            "Flow and labs requests started in the last second.",
+            num("requests_last_second"),
+        ),
+        ("veo_flow_budget_rate", "gauge", "Allowed Flow requests per second.", system.poller.budget.rate),
+        ("veo_flow_throttled_total", "counter", "429 answers received from Flow.", num("throttled")),
+        ("veo_flow_in_flight", "gauge", "Flow requests in flight.", num("in_flight")),
+        (
+            "veo_queue_depth",
+            "gauge",
+            "Generations waiting to be submitted.",
+            num("queued") + num("waiting_token"),
+        ),
+        (
+            "veo_running_jobs",
+            "gauge",
+            "Generations Flow is working on.",
+            num("pending") + num("processing"),
+        ),
+        (
+            "veo_detection_latency_seconds",
+            "gauge",
+            "Mean bound on the time between a job finishing on Flow and the relay noticing (last minute).",
+            num("detection_latency"),
+        ),
+        ("veo_poller_restarts_total", "counter", "PollerActor restarts after a crash.", system.poller.restarts),
+        ("veo_connected_clients", "gauge", "Open websocket connections.", len(server.clients)),
+        ("veo_projection_lag_events", "gauge", "Events recorded but not yet in the read models.", lag),
+        ("veo_delta_frames_total", "counter", "Delta pushes to clients.", server.hub.frames_sent),
+    ]
+    out: list[str] = []
+    for name, kind, help_text, value in lines:
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+    return "\n".join(out) + "\n"

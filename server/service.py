@@ -1,0 +1,55 @@
+"""`veo serve`: start the system and the websocket server, announce them, and stop cleanly on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from server.bootstrap import Settings, System
+from server.credentials import load_or_create_token, remove_server_info, write_server_info
+from server.relay_server import RelayServer
+
+__all__ = ["run_service"]
+
+logger = logging.getLogger(__name__)
+
+
+async def run_service(settings: Settings, say: Callable[[str], None], stop: asyncio.Event | None = None) -> int:
+    """Run until SIGINT/SIGTERM (or `stop` is set); returns the exit code."""
+    stop = stop or asyncio.Event()
+    token, new_token = load_or_create_token(settings.data_dir, settings.token)
+    system = System(settings)
+    await asyncio.to_thread(system.start)
+    server = RelayServer(
+        system, host=settings.host, port=settings.port, token=token, allow_origins=settings.allow_origins
+    )
+    try:
+        await server.start()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, stop.set)
+            except (NotImplementedError, RuntimeError):  # not the main thread: the caller stops us
+                break
+        write_server_info(settings.data_dir, server.url)
+        for warning in system.warnings:
+            say(f"warning: {warning}")
+        say(f"veo-relay listening on {server.url} (websocket {server.url.replace('http', 'ws', 1)}/ws)")
+        say(f"events: {system.location.description}")
+        if system.simulator is not None:
+            times = f"{settings.simulator.lo:g}-{settings.simulator.hi:g} s"
+            say(f"Flow: built-in simulator at {system.simulator.url} (no --profiles given; videos take {times})")
+        else:
+            say(f"Flow: {len(system.poller.profiles)} profile(s) from {settings.profiles}")
+        say(f"dashboard: {server.url}/#token={token}")
+        if new_token:
+            say(f"a new client token was generated and saved in {settings.data_dir / 'token'}")
+        await stop.wait()
+        say("stopping...")
+        return 0
+    finally:
+        remove_server_info(settings.data_dir)
+        await server.stop()
+        await asyncio.to_thread(system.stop)
