@@ -53,6 +53,8 @@ class OutcomeHandler:
     def handle(self, result: CallResult) -> None:
         """Dispatch one result by the kind of its call."""
         kind = result.call.kind
+        if result.error is not None:
+            self.poller.errors[f"{kind}:{type(result.error).__name__}"] += 1
         if kind == CallKind.SUBMIT:
             self.submission(result)
         elif kind == CallKind.CHECK:
@@ -117,7 +119,7 @@ class OutcomeHandler:
         if isinstance(error, ContentPolicy | AccessDenied | NotFound | BadRequest):
             final = (error.reason or ErrorReason.INVALID_REQUEST, error.message)
         elif isinstance(error, QuotaReached):
-            if settings.on_quota == "fail":
+            if state.profile.on_quota == "fail" or settings.on_quota == "fail":
                 final = (ErrorReason.QUOTA_EXHAUSTED, error.message)
             else:
                 state.pause(now, f"quota reached: {error.reason}", seconds=3600.0)

@@ -14,7 +14,7 @@ import bisect
 import heapq
 import logging
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -94,6 +94,7 @@ class Poller:
         self.sequence = 0
         self.handler_errors = 0
         self.throttled = 0
+        self.errors: Counter[str] = Counter()  # answers that were errors, by call kind and error class
         self.detections: deque[tuple[float, float]] = deque(maxlen=500)  # (instant, latency bound)
         self.outcomes = OutcomeHandler(self)
 
@@ -405,6 +406,7 @@ class Poller:
             "budget": {"rate": self.budget.rate, "max_in_flight": self.budget.max_in_flight},
             "providers": 0,
             "throttled": self.throttled,
+            "errors": dict(sorted(self.errors.items())),
             "detection_latency": self.detection_latency(now),
             "paused_profiles": [
                 {"profile_id": name, "seconds_left": round(state.paused_until - now, 1), "reason": state.pause_reason}

@@ -33,6 +33,7 @@ class PollerActor(pykka.ThreadingActor):
         non_terminal: Callable[[], Sequence[HistoryRow]],
         on_death: Callable[[BaseException | None], None],
         publish: Callable[[dict[str, object]], None] = lambda _: None,
+        restored: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__()
         self._make_poller = make_poller
@@ -40,6 +41,7 @@ class PollerActor(pykka.ThreadingActor):
         self._non_terminal = non_terminal
         self._on_death = on_death
         self._publish = publish
+        self._restored = restored
         self._published_at = -1.0
         self.poller: Poller | None = None
         self.restored: RestoreReport | None = None
@@ -47,6 +49,7 @@ class PollerActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         self.poller = self._make_poller()
         self.restored = restore(self.poller, self._non_terminal(), datetime.now(UTC))
+        self._restored()
         self._work()
 
     def on_failure(

@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 ConfiguredContract = Literal["operations", "media", "auto"]
 CONTRACTS: tuple[str, ...] = get_args(ConfiguredContract)
 TIERS = ("PAYGATE_TIER_NOT_PAID", "PAYGATE_TIER_ONE", "PAYGATE_TIER_TWO")
-_KEYS = ("bearer_token", "session_cookie", "project_id", "tier", "status_contract")
+_KEYS = ("bearer_token", "session_cookie", "project_id", "tier", "status_contract", "on_quota")
+ON_QUOTA = ("wait", "fail")
 
 
 @dataclass(eq=False, repr=False)
@@ -39,6 +40,8 @@ class Profile:
     session_cookie: str | None = None
     tier: str = "PAYGATE_TIER_ONE"
     status_contract: ConfiguredContract = "auto"
+    on_quota: str = "wait"
+    """When Flow says the quota is used up: queued submissions `wait` (the profile pauses) or `fail`."""
 
     def __repr__(self) -> str:
         return (
@@ -130,8 +133,12 @@ def _profile(where: str, name: str, table: object) -> Profile:
     contract = table.get("status_contract", "auto")
     if contract not in CONTRACTS:
         raise ProfilesError(f"{where}: profile {name!r}: key 'status_contract' must be one of {', '.join(CONTRACTS)}")
+    on_quota = table.get("on_quota", "wait")
+    if on_quota not in ON_QUOTA:
+        raise ProfilesError(f"{where}: profile {name!r}: key 'on_quota' must be one of {', '.join(ON_QUOTA)}")
     return Profile(
         name=name,
+        on_quota=on_quota,
         project_id=table["project_id"],
         bearer_token=table.get("bearer_token"),
         session_cookie=table.get("session_cookie"),

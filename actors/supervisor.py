@@ -59,6 +59,9 @@ class PollerSupervisor:
         self.calls = CallRunner(client, workers=self.budget.max_in_flight)
         self.ticker = Ticker(self._tick, clock=clock)
         self.restarts = 0
+        self.last_restart_seconds: float | None = None
+        """From a crash to the successor's completed restore, for the last restart."""
+        self._died_at: float | None = None
         self.last_status: dict[str, object] = {}
         """The poller's latest `queue_status` snapshot (refreshed by the actor; read without asking it)."""
         self._non_terminal = non_terminal
@@ -99,7 +102,9 @@ class PollerSupervisor:
         )
 
     def _spawn(self) -> None:
-        ref = PollerActor.start(self._make_poller, self.ticker, self._non_terminal, self._on_death, self._publish)
+        ref = PollerActor.start(
+            self._make_poller, self.ticker, self._non_terminal, self._on_death, self._publish, self._restored
+        )
         with self._lock:
             self._ref = ref
         self.ticker.taken()
@@ -107,7 +112,14 @@ class PollerSupervisor:
     def _publish(self, status: dict[str, object]) -> None:
         self.last_status = status
 
+    def _restored(self) -> None:
+        if self._died_at is not None:
+            self.last_restart_seconds = round(self.clock() - self._died_at, 3)
+            logger.warning("PollerActor restored %.3f s after the crash", self.last_restart_seconds)
+            self._died_at = None
+
     def _on_death(self, exc: BaseException | None) -> None:
+        self._died_at = self.clock()
         self._died.set()
 
     def _watch(self) -> None:
@@ -168,6 +180,7 @@ class PollerSupervisor:
         """`queue_status` data, plus the restart count."""
         status: dict[str, object] = self.actor.proxy().queue_status().get(timeout=ASK_TIMEOUT)
         status["restarts"] = self.restarts
+        status["last_restart_seconds"] = self.last_restart_seconds
         return status
 
     def crash(self, message: str = "injected fault") -> None:

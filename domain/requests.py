@@ -28,8 +28,8 @@ __all__ = [
 
 DEFAULT_PROFILE: Final = "default"
 _NAMESPACE: Final = UUID("5b1d7a1e-3c4f-4f0e-9a59-7e0b6c1d2a90")
-_MODEL_PATTERN: Final = re.compile(r"^[a-z0-9_]{1,100}$")
-_PROFILE_PATTERN: Final = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_MODEL_PATTERN: Final = re.compile(r"[a-z0-9_]{1,100}")
+_PROFILE_PATTERN: Final = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 def id_for_key(kind: str, key: str) -> UUID:
@@ -67,11 +67,11 @@ class GenerationSpec:
             raise InvalidParameter("prompt", f"must be at most {MAX_PROMPT_CHARS:,} characters")
         if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
             raise InvalidParameter("seed", f"must be between 0 and {MAX_SEED}")
-        if not _MODEL_PATTERN.match(self.model):
+        if not _MODEL_PATTERN.fullmatch(self.model):
             raise InvalidParameter("model", "must be a Flow model key such as veo_3_1_t2v_fast")
         if self.aspect_ratio not in set(AspectRatio):
             raise InvalidParameter("aspect_ratio", "must be landscape, portrait or square")
         if self.priority not in set(Priority):
             raise InvalidParameter("priority", "must be low, normal, high or urgent")
-        if not _PROFILE_PATTERN.match(self.profile_id):
+        if not _PROFILE_PATTERN.fullmatch(self.profile_id):
             raise InvalidParameter("profile_id", "must be 1-100 letters, digits, '.', '_' or '-'")

@@ -142,3 +142,18 @@ def test_profile_repr_hides_secrets() -> None:
         assert COOKIE not in text
         assert "name='main'" in text
     assert "bearer_token=None" in repr(Profile(name="c", project_id="p", session_cookie=COOKIE))
+
+
+def test_on_quota_chooses_between_waiting_and_failing(tmp_path: Path) -> None:
+    """`on_quota` is wait by default, may be fail, and anything else is refused naming the key."""
+    path = tmp_path / "profiles.toml"
+    path.write_text(
+        '[profiles.a]\nbearer_token = "t"\nproject_id = "p"\n[profiles.b]\nbearer_token = "t"\n'
+        'project_id = "p"\non_quota = "fail"\n'
+    )
+    path.chmod(0o600)
+    loaded = load_profiles(path)
+    assert (loaded["a"].on_quota, loaded["b"].on_quota) == ("wait", "fail")
+    path.write_text('[profiles.a]\nbearer_token = "t"\nproject_id = "p"\non_quota = "later"\n')
+    with pytest.raises(ProfilesError, match="on_quota"):
+        load_profiles(path)

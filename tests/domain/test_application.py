@@ -128,3 +128,11 @@ def test_listeners_hear_each_save_with_its_position(app: VeoRelay) -> None:
     app.request_generation(GenerationSpec(prompt="fox"))
     app.request_batch([GenerationSpec(prompt="a"), GenerationSpec(prompt="b")])
     assert heard == [1, 3]
+
+
+def test_a_trailing_newline_does_not_sneak_past_the_model_and_profile_checks() -> None:
+    """Whole-string matching: `veo\\n` is not a model key."""
+    with pytest.raises(InvalidParameter, match="model"):
+        GenerationSpec(prompt="x", model="veo\n")
+    with pytest.raises(InvalidParameter, match="profile_id"):
+        GenerationSpec(prompt="x", profile_id="default\n")
