@@ -219,6 +219,8 @@ class Poller:
             return None
         wake = min(candidates)
         if wake <= now:
+            if self.budget.in_flight >= self.budget.max_in_flight:
+                return self.scheduler.next_deadline()  # only an answer frees a slot, and answers wake us
             wake = max(now, self.budget.next_available())
         return wake
 
