@@ -81,6 +81,9 @@ class OutcomeHandler:
             detail = error.reason if isinstance(error, FlowError) else type(error).__name__
             poller.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, AMBIGUOUS_MESSAGE.format(detail=detail))
             return
+        if job.cancel_requested:  # nothing was created and the user cancelled: never try again
+            poller.finish_failed(job, ErrorReason.CANCELLED, "Cancelled at the user's request.")
+            return
         self.refused(job, error)
 
     def accepted(self, job: Job, value: Any) -> None:
