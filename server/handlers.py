@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from eventsourcing.persistence import PersistenceError
 
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
 from domain.requests import DEFAULT_PROFILE, GenerationSpec
@@ -77,6 +80,10 @@ class Handlers:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, str(exc), exc.field, request.id) from None
         except (IllegalTransition, RequestKeyConflict) as exc:
             raise ProtocolError(ErrorCode.CONFLICT, str(exc), None, request.id) from None
+        except (PersistenceError, sqlite3.Error) as exc:
+            logger.error("storage fault while handling %s: %s", type(request).__name__, exc)
+            message = f"the store cannot be used right now ({exc}); nothing was recorded, try again later"
+            raise ProtocolError(ErrorCode.INTERNAL, message, None, request.id) from None
         return encode_result(request.id, data, position)
 
     async def _dispatch(self, request: Request, client: Client) -> tuple[Any, int]:
