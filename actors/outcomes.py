@@ -120,7 +120,7 @@ class OutcomeHandler:
         settings = poller.settings
         final: tuple[str, str] | None = None
         if isinstance(error, ContentPolicy | AccessDenied | NotFound | BadRequest):
-            final = (error.reason or ErrorReason.INVALID_REQUEST, error.message)
+            final = (error.flow_reason or ErrorReason.INVALID_REQUEST, error.message)  # Flow's reason verbatim
         elif isinstance(error, QuotaReached):
             if state.profile.on_quota == "fail" or settings.on_quota == "fail":
                 final = (ErrorReason.QUOTA_EXHAUSTED, error.message)
