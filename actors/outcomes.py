@@ -95,13 +95,14 @@ class OutcomeHandler:
                 job, ErrorReason.INTERRUPTED_SUBMISSION, AMBIGUOUS_MESSAGE.format(detail="no operation name")
             )
             return
-        poller.app.record_started(job.generation_id, operation, value.media_name, value.remote_status)
-        job.operation_name, job.media_name, job.remote_status = operation, value.media_name, value.remote_status
+        if job.operation_name is None:  # else a storage fault after Started made this a retry
+            poller.app.record_started(job.generation_id, operation, value.media_name, value.remote_status)
+            job.operation_name, job.media_name, job.remote_status = operation, value.media_name, value.remote_status
         poller.profiles[job.profile_id].resume()
         now = poller.clock()
         if job.cancel_requested:
-            poller.cancels.append((job.profile_id, job.media_name or operation))
             poller.finish_failed(job, ErrorReason.CANCELLED, "Cancelled at the user's request.")
+            poller.cancels.append((job.profile_id, job.media_name or operation))
         elif value.terminal and value.successful:
             job.media_generation_id = value.media_generation_id
             job.phase = Phase.RESOLVING
