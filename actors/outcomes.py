@@ -44,6 +44,12 @@ AMBIGUOUS_MESSAGE = (
 )
 
 
+_FINAL = (ContentPolicy, AccessDenied, NotFound, BadRequest)
+"""Refusals that end the job at once: the request itself is wrong for Flow."""
+_NOT_COUNTED = (QuotaReached, CaptchaRejected, Throttled, UnusualTraffic, Unauthenticated)
+"""Refusals handled by pausing, not counted against `max_submit_attempts`."""
+
+
 class OutcomeHandler:
     """Turns call results into events and poller state."""
 
@@ -114,23 +120,53 @@ class OutcomeHandler:
             poller.track_running(job, started_at=now, deadline_at=now + poller.settings.deadline_s)
 
     def refused(self, job: Job, error: FlowError) -> None:
-        """The answer proves nothing was created: wait and try again, pause, or fail for good."""
+        """The answer proves nothing was created: wait and try again, pause, or fail for good.
+
+        Counters and pauses change only once the event is recorded: after a storage fault the handler runs
+        again and must count this refusal once.
+        """
         poller = self.poller
         now = poller.clock()
-        state = poller.profiles[job.profile_id]
         settings = poller.settings
-        final: tuple[str, str] | None = None
-        if isinstance(error, ContentPolicy | AccessDenied | NotFound | BadRequest):
-            final = (error.flow_reason or ErrorReason.INVALID_REQUEST, error.message)  # Flow's reason verbatim
-        elif isinstance(error, QuotaReached):
-            if state.profile.on_quota == "fail" or settings.on_quota == "fail":
-                final = (ErrorReason.QUOTA_EXHAUSTED, error.message)
-            else:
-                state.pause(now, f"quota reached: {error.reason}", seconds=3600.0)
+        rejections = job.captcha_rejections + (1 if isinstance(error, CaptchaRejected) else 0)
+        errors = job.submit_errors + (0 if isinstance(error, _FINAL + _NOT_COUNTED) else 1)
+        final = self.final_reason(job, error, rejections, errors)
+        if final is not None:
+            poller.finish_failed(job, final[0], final[1])
+        else:
+            poller.app.record_deferred(job.generation_id, error.reason or type(error).__name__, error.message)
+        job.captcha_rejections, job.submit_errors = rejections, errors
+        self.slow_down(job, error, now)
+        if final is not None:
+            return
+        backoff = settings.submit_backoff_base * 1.5 ** max(0, job.submit_errors - 1)
+        job.not_before = now + min(settings.submit_backoff_max, backoff)
+        poller.put_in_queue(job)
+
+    def final_reason(self, job: Job, error: FlowError, rejections: int, errors: int) -> tuple[str, str] | None:
+        """(reason, message) when this refusal ends the job, else None."""
+        settings = self.poller.settings
+        if isinstance(error, _FINAL):
+            return (error.flow_reason or ErrorReason.INVALID_REQUEST, error.message)  # Flow's reason verbatim
+        if isinstance(error, QuotaReached):
+            if self.poller.profiles[job.profile_id].profile.on_quota == "fail" or settings.on_quota == "fail":
+                return (ErrorReason.QUOTA_EXHAUSTED, error.message)
+            return None
+        if isinstance(error, CaptchaRejected):
+            if rejections >= settings.max_captcha_rejections:
+                return (ErrorReason.CAPTCHA_REJECTED, error.message)
+            return None
+        if errors >= settings.max_submit_attempts:
+            return (error.reason or "submission_failed", error.message)
+        return None
+
+    def slow_down(self, job: Job, error: FlowError, now: float) -> None:
+        """Pause what the refusal says to pause: the profile, the whole budget, or until a new token."""
+        poller = self.poller
+        state = poller.profiles[job.profile_id]
+        if isinstance(error, QuotaReached) and job.phase != Phase.DONE:
+            state.pause(now, f"quota reached: {error.reason}", seconds=3600.0)
         elif isinstance(error, CaptchaRejected):
-            job.captcha_rejections += 1
-            if job.captcha_rejections >= settings.max_captcha_rejections:
-                final = (ErrorReason.CAPTCHA_REJECTED, error.message)
             state.pause(now, "reCAPTCHA token rejected")
         elif isinstance(error, Throttled):
             poller.throttled += 1
@@ -140,17 +176,6 @@ class OutcomeHandler:
             state.pause(now, f"unusual traffic: {error.reason}")
         elif isinstance(error, Unauthenticated):
             self.need_token(job.profile_id)
-        else:
-            job.submit_errors += 1
-            if job.submit_errors >= settings.max_submit_attempts:
-                final = (error.reason or "submission_failed", error.message)
-        if final is not None:
-            poller.finish_failed(job, final[0], final[1])
-            return
-        poller.app.record_deferred(job.generation_id, error.reason or type(error).__name__, error.message)
-        backoff = settings.submit_backoff_base * 1.5 ** max(0, job.submit_errors - 1)
-        job.not_before = now + min(settings.submit_backoff_max, backoff)
-        poller.put_in_queue(job)
 
     def need_token(self, profile_id: str) -> None:
         """The bearer token expired: refresh it once from the session cookie, or pause the profile."""
