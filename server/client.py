@@ -47,6 +47,8 @@ class Client:
         self._queued_frames = 0
         self._queued_bytes = 0
         self._ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._closing = False
         self._writer: asyncio.Task[None] | None = None
 
@@ -79,7 +81,13 @@ class Client:
         self._queue.append((deltas, frames))
         self._queued_frames += len(frames)
         self._queued_bytes += size
+        self._idle.clear()
         self._ready.set()
+
+    async def drained(self, timeout: float) -> None:
+        """Wait until everything queued so far has been written (at most `timeout` seconds)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
 
     def drop(self, code: int) -> None:
         """Close the connection with `code`, aborting it if the close cannot be delivered."""
@@ -89,6 +97,7 @@ class Client:
         self._queue.clear()
         self._queued_frames = 0
         self._queued_bytes = 0
+        self._idle.set()
         self._ready.set()
         asyncio.get_running_loop().create_task(self._close(code))
 
@@ -124,6 +133,8 @@ class Client:
                 except ConnectionClosed:
                     self._closing = True
                     return
+            if not self._queue:
+                self._idle.set()
 
     def _next_frame(self) -> bytes:
         """The next frame to send: queued deltas coalesced into one `deltas` frame (up to 256 KiB)."""

@@ -32,6 +32,7 @@ __all__ = ["RelayServer"]
 logger = logging.getLogger(__name__)
 
 MAX_CONCURRENT_REQUESTS = 16
+FLUSH_TIMEOUT = 2.0
 
 
 class TokenBucket:
@@ -139,11 +140,14 @@ class RelayServer:
         tasks: set[asyncio.Task[None]] = set()
         try:
             async for message in connection:
+                if client.closing:
+                    continue  # read on until the close handshake ends: returning now would close with 1000
                 if not bucket.take():
                     warnings += 1
                     if warnings > self.warnings_before_close:
+                        await client.drained(FLUSH_TIMEOUT)  # the warnings reach the client before the close
                         client.drop(CLOSE_POLICY_VIOLATION)
-                        break
+                        continue
                     client.send_now(encode_error(None, ErrorCode.RATE_LIMITED, "too many messages: slow down"))
                     continue
                 if len(tasks) >= MAX_CONCURRENT_REQUESTS:
