@@ -1,0 +1,119 @@
+"""Resuming a subscription after a lost connection: every delta exactly once, or an honest `resumed: false`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from server.protocol import BatchGenerate, DeltaMessage, Generate, Subscribe
+from tests.e2e.harness import Peer, Relay, journal, relay, run
+
+CHANNELS = ["generation:status", "batch:progress"]
+PRUNE_EVERYTHING = "9999-12-31T23:59:59.999Z"
+
+
+def keys(deltas: list[DeltaMessage]) -> list[tuple[int, str]]:
+    """What identifies a delta: its position and channel."""
+    return [(d.position, d.channel) for d in deltas]
+
+
+async def caught_up(target: Relay, *peers: Peer) -> int:
+    """Wait until the read model has everything recorded and each peer has its journal's last delta."""
+    await target.settled()
+    last = journal(target, 0)[-1].position
+    for peer in peers:
+        await delivered(peer, last)
+    return last
+
+
+async def delivered(peer: Peer, position: int) -> None:
+    """Wait until the peer's last delta is at `position`."""
+    await peer.until(lambda: peer.last_position == position, what=f"delivery up to {position}")
+
+
+def test_a_client_resuming_after_a_dropped_connection_gets_every_delta_exactly_once(tmp_path: Path) -> None:
+    """Deltas before the drop plus those after `after` equal an unbroken client's, and the journal's."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            witness = await target.connect()
+            start = (await witness.ok(Subscribe, channels=CHANNELS)).position
+            dropped = await target.connect()
+            assert (await dropped.ok(Subscribe, channels=CHANNELS)).position == start
+            batch = await witness.ok(BatchGenerate, prompts=[f"take {i}" for i in range(8)], delay_ms=100)
+            await dropped.until(lambda: len(dropped.deltas) >= 20, what="the batch to be under way")
+            assert dropped.ws.transport is not None
+            dropped.ws.transport.abort()  # no close handshake: the connection is simply lost
+            assert await dropped.closed_with() is None
+            last = dropped.last_position
+            assert last is not None
+            await witness.until(lambda: (witness.last_position or 0) > last + 4, what="deltas missed while away")
+            resumed = await target.connect()
+            answer = await resumed.ok(Subscribe, channels=CHANNELS, after=last)
+            assert (answer.data["resumed"], answer.data["position"]) == (True, last)
+
+            def batch_finished() -> bool:
+                rows = [d.data for d in witness.deltas if d.channel == "batch:progress"]
+                return bool(rows) and rows[-1]["completed"] + rows[-1]["failed"] == 8
+
+            await witness.until(batch_finished, what="the batch to finish")
+            await caught_up(target, witness, resumed)
+            assert all(d.position > last for d in resumed.deltas)
+            rejoined = dropped.deltas + resumed.deltas
+            assert keys(rejoined) == keys(witness.deltas)
+            assert [d.data for d in rejoined] == [d.data for d in witness.deltas]
+            assert keys(witness.deltas) == [(d.position, d.channel) for d in journal(target, start)]
+            assert {d.data["batch_id"] for d in rejoined} == {batch.data["batch_id"]}
+            await resumed.close()
+            await witness.close()
+
+    run(scenario())
+
+
+def test_after_older_than_the_pruned_journal_is_not_resumed_and_starts_live(tmp_path: Path) -> None:
+    """`resumed: false` with the current position when the journal no longer holds `after`; live deltas follow."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            peer = await target.connect()
+            await peer.ok(Subscribe, channels=CHANNELS)
+            first = await peer.ok(Generate, prompt="before the prune")
+            first_id = first.data["generation_id"]
+            await peer.until(lambda: peer.deltas[-1:] != [] and peer.deltas[-1].data["status"] == "completed")
+            head = await caught_up(target, peer)
+            with target.system.db.write() as conn:
+                assert target.system.history.prune_journal(conn, PRUNE_EVERYTHING, keep_last=0) > 0
+            late = await target.connect()
+            answer = await late.ok(Subscribe, channels=CHANNELS, after=1)
+            assert (answer.data["resumed"], answer.data["position"]) == (False, head)
+            second = await late.ok(Generate, prompt="after the prune")
+            second_id = second.data["generation_id"]
+            await late.until(lambda: late.deltas[-1:] != [] and late.deltas[-1].data["status"] == "completed")
+            assert {d.data["id"] for d in late.deltas} == {second_id} != {first_id}
+            assert all(d.position > head for d in late.deltas)
+            await late.close()
+            await peer.close()
+
+    run(scenario())
+
+
+def test_after_at_the_head_resumes_with_nothing_to_replay_and_after_beyond_it_does_not(tmp_path: Path) -> None:
+    """`after` equal to the current position resumes; a position the store never reached does not."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            peer = await target.connect()
+            await peer.ok(Subscribe, channels=CHANNELS)
+            await peer.ok(Generate, prompt="something to journal")
+            await peer.until(lambda: peer.deltas[-1:] != [] and peer.deltas[-1].data["status"] == "completed")
+            head = await caught_up(target, peer)
+            at_head = await target.connect()
+            answer = await at_head.ok(Subscribe, channels=CHANNELS, after=head)
+            assert (answer.data["resumed"], answer.data["position"]) == (True, head)
+            ahead = await target.connect()
+            answer = await ahead.ok(Subscribe, channels=CHANNELS, after=head + 1000)
+            assert (answer.data["resumed"], answer.data["position"]) == (False, head)
+            assert at_head.deltas == ahead.deltas == []
+            for client in (at_head, ahead, peer):
+                await client.close()
+
+    run(scenario())
