@@ -192,7 +192,8 @@ class Poller:
         if self.cancels:
             profile_id, media_name = self.cancels.popleft()
             return self.cancel_call(profile_id, media_name)
-        checks_due = (due := self.scheduler.next_due()) is not None and due <= now
+        # next_due() answers "now" with its own, later clock reading: compare with a fresh one, not `now`.
+        checks_due = (due := self.scheduler.next_due()) is not None and due <= self.clock()
         if not checks_due or self.submit_share_left(now):
             call = self.submission_call(now)
             if call is not None:
@@ -218,6 +219,7 @@ class Poller:
         if not candidates:
             return None
         wake = min(candidates)
+        now = max(now, self.clock())  # next_due() may have answered "now" with a later reading than ours
         if wake <= now:
             if self.budget.in_flight >= self.budget.max_in_flight:
                 return self.scheduler.next_deadline()  # only an answer frees a slot, and answers wake us
