@@ -47,7 +47,7 @@ AMBIGUOUS_MESSAGE = (
 _FINAL = (ContentPolicy, AccessDenied, NotFound, BadRequest)
 """Refusals that end the job at once: the request itself is wrong for Flow."""
 _NOT_COUNTED = (QuotaReached, CaptchaRejected, Throttled, UnusualTraffic, Unauthenticated)
-"""Refusals handled by pausing, not counted against `max_submit_attempts`."""
+"""Refusals handled by pausing; they do not lengthen the job's own backoff."""
 
 
 class OutcomeHandler:
@@ -156,9 +156,7 @@ class OutcomeHandler:
             if rejections >= settings.max_captcha_rejections:
                 return (ErrorReason.CAPTCHA_REJECTED, error.message)
             return None
-        if errors >= settings.max_submit_attempts:
-            return (error.reason or "submission_failed", error.message)
-        return None
+        return None  # proven-transient refusals never end a job (CONTRACT §1): it waits, backing off to 60 s
 
     def slow_down(self, job: Job, error: FlowError, now: float) -> None:
         """Pause what the refusal says to pause: the profile, the whole budget, or until a new token."""

@@ -14,11 +14,14 @@ import bisect
 import heapq
 import logging
 import math
+import sqlite3
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from uuid import UUID
+
+from eventsourcing.persistence import PersistenceError
 
 from actors.budget import Budget
 from actors.calls import Call, CallKind, CallRunner
@@ -30,13 +33,16 @@ from actors.profile_state import ProfileState
 from actors.profiles import Profile
 from actors.scheduler import CheckScheduler
 from actors.timing import CompletionModel
+from actors.tokens import TokenBroker
 from domain.application import VeoRelay
 from domain.errors import DomainError
 from domain.values import ErrorReason, Status
 
-__all__ = ["Poller", "PollerSettings"]
+__all__ = ["MAX_HANDLER_FAILURES", "Poller", "PollerSettings"]
 
 logger = logging.getLogger(__name__)
+
+MAX_HANDLER_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,6 @@ class PollerSettings:
     url_attempts: int = 10
     submit_backoff_base: float = 1.0
     submit_backoff_max: float = 60.0
-    max_submit_attempts: int = 8
     max_captcha_rejections: int = 3
     on_quota: str = "wait"
 
@@ -70,8 +75,12 @@ class Poller:
         *,
         clock: Clock,
         settings: PollerSettings | None = None,
+        tokens: TokenBroker | None = None,
+        on_token: Callable[[UUID, str | None], None] = lambda _id, _token: None,
     ) -> None:
         self.app = app
+        self.tokens = tokens
+        self.on_token = on_token
         self.runner = runner
         self.budget = budget
         self.model = model
@@ -93,6 +102,7 @@ class Poller:
         self.submits: deque[float] = deque()  # instants of recent submissions (the share rule)
         self.sequence = 0
         self.handler_errors = 0
+        self.failed_results: dict[int, int] = {}  # call id -> failed handling attempts (not storage faults)
         self.throttled = 0
         self.errors: Counter[str] = Counter()  # answers that were errors, by call kind and error class
         self.detections: deque[tuple[float, float]] = deque(maxlen=500)  # (instant, latency bound)
@@ -150,12 +160,12 @@ class Poller:
                 return False
             self.app.record_cancelled(generation_id)
             return True
-        if job.phase == Phase.DONE:
+        if job.phase in (Phase.DONE, Phase.RESOLVING):  # resolving: Flow already made the video
             return False
         if job.phase == Phase.SUBMITTING:
             job.cancel_requested = True  # decided when the submission's answer arrives
             return True
-        if job.phase in (Phase.RUNNING, Phase.RESOLVING) and job.operation_name is not None:
+        if job.phase == Phase.RUNNING and job.operation_name is not None:
             self.cancels.append((job.profile_id, job.media_name or job.operation_name))
         self.finish_failed(job, ErrorReason.CANCELLED, "Cancelled at the user's request.")
         return True
@@ -165,6 +175,7 @@ class Poller:
     def tick(self) -> float | None:
         """Spend the budget on what is due now; returns when to tick next (None: only on new work)."""
         now = self.clock()
+        token_timeout = self.tokens.expire() if self.tokens is not None else None
         for generation_id in self.scheduler.expired():
             job = self.jobs.get(generation_id)
             if job is not None and job.phase != Phase.DONE:
@@ -177,7 +188,10 @@ class Poller:
             acquired = self.budget.try_acquire()
             assert acquired, "can_acquire and try_acquire disagree"
             self.runner.start(call)
-        return self.next_wake(now)
+        wake = self.next_wake(now)
+        if token_timeout is not None and (wake is None or token_timeout < wake):
+            wake = token_timeout
+        return wake
 
     def next_call(self, now: float) -> Call | None:
         """The most valuable call to send now, or None."""
@@ -236,35 +250,51 @@ class Poller:
         state = self.profiles.get(job.profile_id)
         if state is not None:
             ready = max(ready, state.paused_until)
+            if self.waiting_for_provider(job):
+                return math.inf  # a provider connecting wakes the loop
         return ready
 
     def next_submission_at(self, now: float) -> float | None:
         """The earliest instant a queued job may be submitted."""
         best: float | None = None
         seen: set[str] = set()
-        for _, _, generation_id in self.queue[:256]:
+        for _, _, generation_id in self.queue:
             job = self.jobs[generation_id]
             lane = job.batch_id or ""
             if job.batch_id is not None and lane in seen:
                 continue
             seen.add(lane)
             ready = self.submission_ready_at(job, now)
+            if ready == math.inf:  # waits for a provider to connect, which wakes the loop itself
+                continue
             best = ready if best is None else min(best, ready)
             if best <= now:
                 break
         return best
 
     def submission_call(self, now: float) -> Call | None:
-        """Record `Submitted` for the first ready queued job and build its call."""
+        """Record `Submitted` for the first ready queued job and build its call.
+
+        A job that needs a reCAPTCHA token and has none first asks a provider (no budget is spent while
+        it waits); with no provider connected it stays queued and its lane waits.
+        """
         blocked: set[str] = set()
-        for index, (_, _, generation_id) in enumerate(self.queue[:256]):
-            job = self.jobs[generation_id]
+        index = 0
+        while index < len(self.queue):
+            job = self.jobs[self.queue[index][2]]
             lane = job.batch_id or ""
-            if job.batch_id is not None and lane in blocked:
-                continue
-            if self.submission_ready_at(job, now) > now:
+            if (job.batch_id is not None and lane in blocked) or self.submission_ready_at(job, now) > now:
                 if job.batch_id is not None:
                     blocked.add(lane)
+                index += 1
+                continue
+            if self.needs_token(job):
+                if self.tokens is not None and self.tokens.request(job.generation_id, job.profile_id, self.on_token):
+                    del self.queue[index]
+                    job.phase = Phase.WAITING_TOKEN
+                    continue
+                blocked.add(lane)
+                index += 1
                 continue
             try:
                 self.app.record_submitted(job.generation_id)
@@ -284,6 +314,24 @@ class Poller:
                 self.batch_next[job.batch_id] = now + self.batch_delay.get(job.batch_id, self.settings.batch_delay_s)
             return self.submit_call(job)
         return None
+
+    def needs_token(self, job: Job) -> bool:
+        """The job's profile requires a reCAPTCHA token and the job has none."""
+        return job.recaptcha_token is None and self.profiles[job.profile_id].profile.recaptcha == "required"
+
+    def waiting_for_provider(self, job: Job) -> bool:
+        """A queued job that needs a token while no provider serves its profile."""
+        return self.needs_token(job) and (self.tokens is None or self.tokens.providers(job.profile_id) == 0)
+
+    def token_ready(self, generation_id: UUID, token: str | None) -> None:
+        """A provider's token (or None: no provider could answer) for a job waiting for one."""
+        job = self.jobs.get(generation_id)
+        if job is None or job.phase not in (Phase.WAITING_TOKEN, Phase.QUEUED):
+            return
+        if token is not None:
+            job.recaptcha_token = token
+        if job.phase == Phase.WAITING_TOKEN:
+            self.put_in_queue(job)
 
     def submit_call(self, job: Job) -> Call:
         """The generate or upscale call of a job (the token is used once, then forgotten)."""
@@ -358,15 +406,30 @@ class Poller:
     # --- outcomes -----------------------------------------------------------------------------------
 
     def handle_results(self) -> int:
-        """Handle every finished call; stops at the first one that cannot be recorded (retried later)."""
+        """Handle every finished call; stops at the first one that cannot be recorded (retried later).
+
+        A storage fault keeps the result for another try, however long the fault lasts. Any other failure
+        is a bug: after `MAX_HANDLER_FAILURES` tries the result is logged and dropped, so one bad answer
+        cannot stop all recording (the jobs it concerned are restored on the next restart).
+        """
         handled = 0
         for result in self.runner.pending():
             try:
                 self.outcomes.handle(result)
+            except (PersistenceError, sqlite3.Error, OSError):
+                self.handler_errors += 1
+                logger.exception("recording the answer of a %s call failed; it stays in the mailbox", result.call.kind)
+                break
             except Exception:
                 self.handler_errors += 1
-                logger.exception("handling %s failed; it stays in the mailbox", result.call.kind)
-                break
+                failures = self.failed_results[result.call.call_id] = (
+                    self.failed_results.get(result.call.call_id, 0) + 1
+                )
+                if failures < MAX_HANDLER_FAILURES:
+                    logger.exception("handling a %s answer failed (try %d)", result.call.kind, failures)
+                    break
+                logger.exception("dropping a %s answer that failed %d times", result.call.kind, failures)
+            self.failed_results.pop(result.call.call_id, None)
             self.runner.ack(result)
             self.budget.release()
             handled += 1
@@ -401,14 +464,15 @@ class Poller:
         processing = sum(1 for job in running if job.remote_status == "MEDIA_GENERATION_STATUS_ACTIVE")
         return {
             "queued": phases.count(Phase.QUEUED),
-            "waiting_token": phases.count(Phase.WAITING_TOKEN),
+            "waiting_token": phases.count(Phase.WAITING_TOKEN)
+            + sum(1 for job in self.jobs.values() if job.phase == Phase.QUEUED and self.waiting_for_provider(job)),
             "submitting": phases.count(Phase.SUBMITTING),
             "pending": len(running) - processing,
             "processing": processing,
             "in_flight": self.budget.in_flight,
             "requests_last_second": self.budget.requests_last_second(),
             "budget": {"rate": self.budget.rate, "max_in_flight": self.budget.max_in_flight},
-            "providers": 0,
+            "providers": self.tokens.providers() if self.tokens is not None else 0,
             "throttled": self.throttled,
             "errors": dict(sorted(self.errors.items())),
             "detection_latency": self.detection_latency(now),

@@ -42,7 +42,6 @@ class PollerActor(pykka.ThreadingActor):
         self._on_death = on_death
         self._publish = publish
         self._restored = restored
-        self._published_at = -1.0
         self.poller: Poller | None = None
         self.restored: RestoreReport | None = None
 
@@ -98,6 +97,11 @@ class PollerActor(pykka.ThreadingActor):
         """A Flow call finished."""
         self._work()
 
+    def token_ready(self, generation_id: UUID, token: str | None) -> None:
+        """A reCAPTCHA token arrived for a job (None: no provider could answer)."""
+        self._p.token_ready(generation_id, token)
+        self._work()
+
     def crash(self, message: str) -> None:
         """Fault injection for tests and chaos runs: fail as a bug would."""
         raise RuntimeError(message)
@@ -108,7 +112,4 @@ class PollerActor(pykka.ThreadingActor):
         self._ticker.schedule(poller.tick())
         if poller.runner.pending():  # an answer could not be recorded (storage fault): try again soon
             self._ticker.schedule(poller.clock() + 1.0)
-        now = poller.clock()
-        if now - self._published_at >= 0.25:
-            self._published_at = now
-            self._publish(poller.status())
+        self._publish(poller.status())

@@ -26,8 +26,9 @@ logger = logging.getLogger(__name__)
 ConfiguredContract = Literal["operations", "media", "auto"]
 CONTRACTS: tuple[str, ...] = get_args(ConfiguredContract)
 TIERS = ("PAYGATE_TIER_NOT_PAID", "PAYGATE_TIER_ONE", "PAYGATE_TIER_TWO")
-_KEYS = ("bearer_token", "session_cookie", "project_id", "tier", "status_contract", "on_quota")
+_KEYS = ("bearer_token", "session_cookie", "project_id", "tier", "status_contract", "on_quota", "recaptcha")
 ON_QUOTA = ("wait", "fail")
+RECAPTCHA = ("required", "off")
 
 
 @dataclass(eq=False, repr=False)
@@ -42,6 +43,9 @@ class Profile:
     status_contract: ConfiguredContract = "auto"
     on_quota: str = "wait"
     """When Flow says the quota is used up: queued submissions `wait` (the profile pauses) or `fail`."""
+    recaptcha: str = "off"
+    """`required`: every submission carries a single-use reCAPTCHA token (the real Flow needs it, and a
+    profiles file defaults to it); `off`: none (simulators, tests)."""
 
     def __repr__(self) -> str:
         return (
@@ -136,9 +140,13 @@ def _profile(where: str, name: str, table: object) -> Profile:
     on_quota = table.get("on_quota", "wait")
     if on_quota not in ON_QUOTA:
         raise ProfilesError(f"{where}: profile {name!r}: key 'on_quota' must be one of {', '.join(ON_QUOTA)}")
+    recaptcha = table.get("recaptcha", "required")
+    if recaptcha not in RECAPTCHA:
+        raise ProfilesError(f"{where}: profile {name!r}: key 'recaptcha' must be one of {', '.join(RECAPTCHA)}")
     return Profile(
         name=name,
         on_quota=on_quota,
+        recaptcha=recaptcha,
         project_id=table["project_id"],
         bearer_token=table.get("bearer_token"),
         session_cookie=table.get("session_cookie"),

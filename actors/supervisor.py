@@ -26,6 +26,7 @@ from actors.poller_actor import PollerActor
 from actors.profiles import Profile
 from actors.ticker import Ticker
 from actors.timing import CompletionModel
+from actors.tokens import TokenBroker
 from domain.application import VeoRelay
 from projections.rows import HistoryRow
 
@@ -58,6 +59,8 @@ class PollerSupervisor:
         self.model = CompletionModel()
         self.calls = CallRunner(client, workers=self.budget.max_in_flight)
         self.ticker = Ticker(self._tick, clock=clock)
+        self.tokens = TokenBroker(clock=clock)
+        self.tokens.add_listener(self._providers_changed)
         self.restarts = 0
         self.last_restart_seconds: float | None = None
         """From a crash to the successor's completed restore, for the last restart."""
@@ -98,7 +101,15 @@ class PollerSupervisor:
 
     def _make_poller(self) -> Poller:
         return Poller(
-            self.app, self.calls, self.profiles, self.budget, self.model, clock=self.clock, settings=self.settings
+            self.app,
+            self.calls,
+            self.profiles,
+            self.budget,
+            self.model,
+            clock=self.clock,
+            settings=self.settings,
+            tokens=self.tokens,
+            on_token=self.token_ready,
         )
 
     def _spawn(self) -> None:
@@ -159,6 +170,13 @@ class PollerSupervisor:
 
     def _results_ready(self) -> None:
         self._tell("results_ready")
+
+    def _providers_changed(self) -> None:
+        self._tell("results_ready")  # any wake-up re-runs the loop, which retries submissions waiting for a token
+
+    def token_ready(self, generation_id: UUID, token: str | None) -> None:
+        """A provider answered (or none could): hand the token to the job (from the server's thread)."""
+        self._tell("token_ready", generation_id, token)
 
     def enqueue(self, generation_ids: Sequence[UUID], token: str | None = None, delay_s: float | None = None) -> None:
         """Hand newly recorded generations to the poller."""

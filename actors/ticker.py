@@ -7,6 +7,7 @@ first (`taken`), and only ever keeps the earliest requested instant.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +38,7 @@ class Ticker:
     def schedule(self, at: float | None) -> None:
         """Wake the actor at `at` (monotonic seconds; None: no timed wake needed)."""
         with self._cond:
-            if at is None:
+            if at is None or not math.isfinite(at):
                 return
             if self._at is None or at < self._at:
                 self._at = at

@@ -126,6 +126,7 @@ class System:
             project_id="simulator-project",
             bearer_token="ya29.simulator",  # noqa: S106 - the built-in simulator's stand-in, not a secret
             session_cookie="simulator-session",
+            recaptcha="required" if settings.simulator.require_captcha else "off",  # the simulator checks none
         )
         return {SIMULATOR_PROFILE: profile}, url, settings.labs_url or self.simulator.url
 

@@ -41,6 +41,8 @@ class Client:
     ) -> None:
         self.connection = connection
         self.channels: set[str] = set()
+        self.provider_id: str | None = None
+        """Set when this connection registered as a reCAPTCHA token provider."""
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self._queue: deque[tuple[bool, list[bytes]]] = deque()

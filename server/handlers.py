@@ -44,6 +44,7 @@ from server.protocol import (
     Subscribe,
     Unsubscribe,
     Upscale,
+    encode_captcha_request,
     encode_result,
 )
 
@@ -118,9 +119,12 @@ class Handlers:
                 return await self._refresh(generation_id)
             case QueueStatus():
                 return await self._run(lambda: (self.system.poller.queue_status(), self.hub.position))
-            case RegisterProvider() | ProvideCaptchaToken():
-                message = "the reCAPTCHA token bridge is not available in this build yet"
-                raise ProtocolError(ErrorCode.BAD_MESSAGE, message, "type", request.id)
+            case RegisterProvider(profile_id=profile_id):
+                return self._register_provider(client, profile_id), self.hub.position
+            case ProvideCaptchaToken(request_id=captcha_request, token=token):
+                tokens = self.system.poller.tokens
+                accepted = client.provider_id is not None and tokens.provide(client.provider_id, captcha_request, token)
+                return {"accepted": accepted}, self.hub.position
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"unsupported request {request!r}", "type", request.id)
 
     async def _subscribe(self, request: Subscribe, client: Client) -> None:
@@ -130,6 +134,23 @@ class Handlers:
         data = {"channels": sorted(client.channels), "position": outcome.position, "resumed": outcome.resumed}
         client.send_now(encode_result(request.id, data, outcome.position))
         await self.hub.join(client, outcome)
+
+    def _register_provider(self, client: Client, profile_id: str | None) -> dict[str, str]:
+        """This connection will receive `captcha_request`s (for one profile, or any) and answer them."""
+        if profile_id is not None and profile_id not in self.system.poller.profiles:
+            known = ", ".join(sorted(self.system.poller.profiles))
+            raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
+        tokens = self.system.poller.tokens
+        if client.provider_id is not None:
+            tokens.unregister(client.provider_id)
+        loop = asyncio.get_running_loop()
+
+        def send(request_id: str, for_profile: str, action: str) -> None:
+            frame = encode_captcha_request(request_id, for_profile, action)
+            loop.call_soon_threadsafe(client.send_now, frame)
+
+        client.provider_id = tokens.register(profile_id, send)
+        return {"provider_id": client.provider_id}
 
     @staticmethod
     async def _run(work: Callable[[], T]) -> T:
@@ -224,7 +245,8 @@ class Handlers:
         row, _ = self._row(generation_id)
         if row.status in TERMINAL_STATUSES:
             raise IllegalTransition(f"cannot cancel generation {generation_id}: it is already {row.status}")
-        self.system.poller.cancel(generation_id)
+        if not self.system.poller.cancel(generation_id):
+            raise IllegalTransition(f"cannot cancel generation {generation_id}: Flow has already finished it")
         self.system.projections.wait_for(self.system.app.last_position(), PROJECTION_WAIT)
         return self._row(generation_id)
 

@@ -507,3 +507,21 @@ def test_a_storage_fault_while_deferring_counts_the_refusal_once(monkeypatch: py
     assert rig.events(gid)[-1] == "Deferred"
     assert rig.poller.jobs[gid].captcha_rejections == 1
     assert rig.poller.profiles["p"].paused_until == pytest.approx(rig.clock.now + 10.0)
+
+
+def test_proven_transient_refusals_never_fail_the_job() -> None:
+    """Twenty 503s in a row: the job is deferred each time, backs off to at most 60 s, and is still queued."""
+    rig = make_rig()
+    [gid] = rig.queued()
+    gaps: list[float] = []
+    last = None
+    for _ in range(20):
+        call = rig.next_call(CallKind.SUBMIT, within=120.0)
+        if last is not None:
+            gaps.append(rig.clock.now - last)
+        last = rig.clock.now
+        rig.answer(call, answered(503))
+    assert rig.app.get_generation(gid).status == Status.PENDING
+    assert rig.events(gid).count("Deferred") == 20
+    assert max(gaps) <= 60.0 + 1.0
+    assert gaps[-1] >= 55.0
