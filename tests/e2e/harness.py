@@ -36,7 +36,7 @@ from server.protocol import (
 from server.relay_server import RelayServer
 from server.simulator import SimulatorConfig
 
-__all__ = ["TOKEN", "Peer", "Relay", "journal", "relay", "run", "wait_until"]
+__all__ = ["TOKEN", "Peer", "Relay", "caught_up", "delivered", "journal", "keys", "relay", "run", "wait_until"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,25 @@ def journal(target: Relay, after: int, channels: set[str] | None = None) -> list
     return [d for d in deltas if channels is None or d.channel in channels]
 
 
+def keys(deltas: list[DeltaMessage]) -> list[tuple[int, str]]:
+    """What identifies a delta: its position and channel."""
+    return [(d.position, d.channel) for d in deltas]
+
+
+async def caught_up(target: Relay, *peers: Peer) -> int:
+    """Wait until the read model has everything recorded and each peer has the journal's last delta; its position."""
+    await target.settled()
+    last = journal(target, 0)[-1].position
+    for peer in peers:
+        await delivered(peer, last)
+    return last
+
+
+async def delivered(peer: Peer, position: int) -> None:
+    """Wait until the peer's last delta is at `position`."""
+    await peer.until(lambda: peer.last_position == position, what=f"delivery up to {position}")
+
+
 class Peer:
     """A protocol client: requests answered by id, and every delta frame kept in arrival order."""
 
@@ -182,6 +201,14 @@ class Peer:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}")
             self._changed.clear()
             await _within(self._changed.wait(), remaining)
+
+    def pause_reading(self) -> None:
+        """Stop reading: the server's frames pile up in the sockets, then in the server's queue for this client."""
+        self._reader.cancel()
+
+    def resume_reading(self) -> None:
+        """Read again, from where reading stopped (cancelling a websockets `recv` loses nothing)."""
+        self._reader = asyncio.create_task(self._read())
 
     async def close(self) -> None:
         """Close the connection and stop reading."""

@@ -4,30 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.protocol import BatchGenerate, DeltaMessage, Generate, Subscribe
-from tests.e2e.harness import Peer, Relay, journal, relay, run
+from server.protocol import BatchGenerate, Generate, Subscribe
+from tests.e2e.harness import caught_up, journal, keys, relay, run
 
 CHANNELS = ["generation:status", "batch:progress"]
 PRUNE_EVERYTHING = "9999-12-31T23:59:59.999Z"
-
-
-def keys(deltas: list[DeltaMessage]) -> list[tuple[int, str]]:
-    """What identifies a delta: its position and channel."""
-    return [(d.position, d.channel) for d in deltas]
-
-
-async def caught_up(target: Relay, *peers: Peer) -> int:
-    """Wait until the read model has everything recorded and each peer has its journal's last delta."""
-    await target.settled()
-    last = journal(target, 0)[-1].position
-    for peer in peers:
-        await delivered(peer, last)
-    return last
-
-
-async def delivered(peer: Peer, position: int) -> None:
-    """Wait until the peer's last delta is at `position`."""
-    await peer.until(lambda: peer.last_position == position, what=f"delivery up to {position}")
 
 
 def test_a_client_resuming_after_a_dropped_connection_gets_every_delta_exactly_once(tmp_path: Path) -> None:
