@@ -154,14 +154,14 @@ def rebuild(view: str, data_dir: Path | None, store: str | None) -> None:
     )
 
 
-def _simulator_times(text: str | None) -> SimulatorConfig:
-    if not text:
-        return SimulatorConfig()
+def _simulator_config(times: str | None, require_captcha: bool) -> SimulatorConfig:
+    if not times:
+        return SimulatorConfig(require_captcha=require_captcha)
     try:
-        low, high = (float(part) for part in text.split(","))
-        return SimulatorConfig(lo=low, hi=high)
+        low, high = (float(part) for part in times.split(","))
+        return SimulatorConfig(lo=low, hi=high, require_captcha=require_captcha)
     except (ValueError, ConfigError) as exc:
-        fail(f"--simulator-times {text!r}: expected LO,HI seconds with 0 <= LO <= HI ({exc})")
+        fail(f"--simulator-times {times!r}: expected LO,HI seconds with 0 <= LO <= HI ({exc})")
 
 
 @cli.command()
@@ -183,6 +183,7 @@ def _simulator_times(text: str | None) -> SimulatorConfig:
 @click.option("--deadline", envvar="VEO_DEADLINE", type=click.FloatRange(1, None), default=3600.0, show_default=True)
 @click.option("--allow-origin", "allow_origins", multiple=True, help="Extra browser origin allowed (repeatable).")
 @click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
+@click.option("--simulator-captcha", envvar="VEO_SIMULATOR_CAPTCHA", is_flag=True, hidden=True)
 def serve(
     data_dir: Path | None,
     store: str | None,
@@ -197,6 +198,7 @@ def serve(
     deadline: float,
     allow_origins: tuple[str, ...],
     simulator_times: str | None,
+    simulator_captcha: bool,
 ) -> None:
     """Run the relay: event store, projections, PollerActor and the websocket server."""
     origins = allow_origins or tuple(o for o in os.environ.get("VEO_ALLOW_ORIGINS", "").split(",") if o)
@@ -213,7 +215,7 @@ def serve(
         check_batch=check_batch,
         deadline=deadline,
         allow_origins=origins,
-        simulator=_simulator_times(simulator_times),
+        simulator=_simulator_config(simulator_times, simulator_captcha),
     )
     try:
         code = asyncio.run(run_service(settings, click.echo))
@@ -234,3 +236,4 @@ def simulator(ctx: click.Context) -> None:
 def main() -> None:
     """Console entry point."""
     cli(prog_name="veo")
+
