@@ -93,7 +93,7 @@ class Dashboard {
       this.store.reset();
       this.list.clear();
       await this.snapshot();
-      await Promise.all([...this.batchViews.keys()].map((id) => this.readBatch(id)));
+      await Promise.all([...this.batchViews.keys()].map((id) => this.readBatch(id, true)));
     }
     const held = this.buffer;
     this.buffer = null;
@@ -195,9 +195,18 @@ class Dashboard {
 
   // --- batches ---------------------------------------------------------------------------------------
 
-  async readBatch(batchId) {
-    const { data, position } = await this.conn.request("get_batch", { batch_id: batchId });
-    if (this.store.putBatch(data, position)) this.showBatch(data);
+  /** Read a batch's row; one the server does not know (yet, or any more) is left to the deltas, or dropped. */
+  async readBatch(batchId, dropMissing = false) {
+    try {
+      const { data, position } = await this.conn.request("get_batch", { batch_id: batchId });
+      if (this.store.putBatch(data, position)) this.showBatch(data);
+    } catch (error) {
+      if (error.code !== "not_found") throw error;
+      if (dropMissing) {
+        this.batchViews.get(batchId)?.node.remove();
+        this.batchViews.delete(batchId);
+      }
+    }
   }
 
   showBatch(row) {
@@ -243,7 +252,7 @@ class Dashboard {
         if (!prompts.length) throw new Error("write at least one prompt");
         const { data } = await this.conn.request("batch_generate", { prompts, delay_ms: delayMs, ...options });
         result.textContent = `Batch of ${prompts.length} submitted.`;
-        await this.readBatch(data.batch_id);
+        this.readBatch(data.batch_id).catch((error) => console.warn("get_batch failed", error));
       } else {
         const prompt = $("prompt").value.trim();
         if (!prompt) throw new Error("write a prompt");
@@ -251,6 +260,7 @@ class Dashboard {
         result.textContent = "Submitted.";
       }
       $("prompt").value = "";
+      this.pollQueue();
     } catch (error) {
       result.textContent = `Not submitted: ${error.message}`;
     } finally {
@@ -296,6 +306,7 @@ function showAuth(reason) {
 
 function refused(dashboard) {
   dashboard.stop();
+  for (const id of ["submit", "history", "forget"]) $(id).hidden = true;
   localStorage.removeItem(TOKEN_KEY);
   showAuth("The relay refused this token. Paste the current one (see the token file in the data directory).");
 }

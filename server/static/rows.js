@@ -38,8 +38,14 @@ export class Bar {
       this.fill.style.width = "";
     } else {
       const percent = Math.round(fraction * 100);
+      const wasUnknown = !this.node.hasAttribute("aria-valuenow");
+      if (wasUnknown) this.fill.classList.add("jump"); // no slide from the indeterminate animation's width
       this.node.setAttribute("aria-valuenow", String(percent));
       this.fill.style.width = `${percent}%`;
+      if (wasUnknown) {
+        void this.fill.offsetWidth;
+        this.fill.classList.remove("jump");
+      }
     }
     this.node.setAttribute("aria-valuetext", text || STATUS_LABELS[state] || state);
   }

@@ -105,9 +105,10 @@ export function estimate(row, typical) {
   const ratio = elapsed / median;
   const fraction = ratio <= 1 ? 0.9 * ratio : 0.9 + 0.09 * (1 - Math.exp(1 - ratio));
   const verb = row.status === "pending" ? "Waiting for Flow to start" : "Generating";
+  const soFar = elapsed < 1 ? "just submitted" : `${duration(elapsed)} so far`;
   let text;
-  if (!known) text = `${verb} · ${duration(elapsed)} so far`;
-  else if (ratio <= 1) text = `${verb} · ${duration(elapsed)} · about ${duration(median - elapsed)} left`;
-  else text = `${verb} · ${duration(elapsed)} · longer than the usual ${duration(median)}`;
+  if (!known) text = `${verb} · ${soFar}`;
+  else if (ratio <= 1) text = `${verb} · ${soFar} · about ${duration(Math.max(1, median - elapsed))} left`;
+  else text = `${verb} · ${soFar} · longer than the usual ${duration(median)}`;
   return { fraction, text };
 }

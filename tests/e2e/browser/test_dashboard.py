@@ -209,6 +209,7 @@ def test_a_batch_shows_live_progress_and_failures_in_plain_words(relay: LiveRela
     prompts = ["a harbour at dawn, gulls", "neon rain on a city street", "[fail] a cat on a skateboard", "a red kite"]
     submit(page, "\n".join(prompts), batch=True, delay="0.2")
     expect(page.locator("#submit-result")).to_have_text("Batch of 4 submitted.")
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("")
     batch = page.locator("#batches li").first
     expect(batch).to_have_text("Batch of 4: 3 completed, 1 failed, 0 in progress", timeout=LIVE)
     batch_id = batch.get_attribute("data-batch")
@@ -258,6 +259,8 @@ def test_a_restart_mid_run_reconnects_and_misses_nothing(relay: LiveRelay, watch
 
     wait_for(all_started, what="every batch item to be on Flow")
     assert any(status != "completed" for _, status in relay.history()), "the jobs finished before the restart"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-running.png"), full_page=True)
     relay.stop()
     expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
     relay.start()
@@ -285,6 +288,9 @@ def test_without_a_token_the_page_asks_for_one_and_refuses_a_wrong_one(relay: Li
     field_.press("Enter")
     expect(page.locator("#conn")).to_have_text("Token refused")
     expect(page.locator("#auth-reason")).to_contain_text("refused this token")
+    expect(page.locator("#submit")).to_be_hidden()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-token-refused.png"))
     expect(field_).to_be_focused()
     assert page.evaluate("localStorage.getItem('veo-relay.token')") is None
 
@@ -315,14 +321,16 @@ def test_a_server_that_cannot_resume_makes_the_page_reread_its_snapshot(relay: L
     """Back on a store that does not reach the page's position (resumed: false), the page drops its stale copy."""
     page = watched.page
     open_dashboard(page, relay)
-    submit(page, "a windmill at dusk")
-    expect(page.locator("li.job")).to_have_attribute("data-status", "completed", timeout=LIVE)
+    submit(page, "a windmill at dusk\na mill pond", batch=True, delay="0")
+    expect(page.locator('li.job[data-status="completed"]')).to_have_count(2, timeout=LIVE)
+    expect(page.locator("#batches li")).to_have_count(1)
     relay.stop()
     relay.data_dir = relay.data_dir / "fresh"
     relay.start()
     expect(page.locator("#conn")).to_have_text("Connected", timeout=LIVE)
     expect(page.locator("li.job")).to_have_count(0)
     expect(page.get_by_text("No videos yet.")).to_be_visible()
+    expect(page.locator("#batches li")).to_have_count(0)
     assert len(watched.requests_sent("get_history")) == 2
 
     submit(page, "a second windmill")
