@@ -237,3 +237,5 @@ def main() -> None:
     """Console entry point."""
     cli(prog_name="veo")
 
+
+import server.client_cli  # noqa: E402, F401 - registers the client commands (submit, batch, watch, ...)

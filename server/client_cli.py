@@ -1,0 +1,398 @@
+"""The client commands of `veo`: submit, batch, upscale, status, history, watch, refresh, cancel, retry, queue.
+
+Each speaks to a running relay over its websocket (`RelayClient`). The address and token default to what a
+local `veo serve` left in the data directory (`server.json` and `token`). `--json` prints the `data` of the
+result as one JSON document (`watch --json`: JSON Lines of deltas). `--wait` subscribes first, then sends
+the command, reads a snapshot and follows the deltas after its position: it never polls.
+
+Exit codes: 0 success; 1 a job failed (with --wait) or the command failed at run time; 2 usage error (bad
+arguments, or the server refused the request: bad_message, not_found, conflict); 3 server unreachable or
+refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+from urllib.parse import urlsplit
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+from rich.console import Console
+
+from domain.values import MAX_SEED, AspectRatio, Priority, Resolution
+from server.cli import cli, default_data_dir, fail
+from server.client_follow import follow_batch, watch_deltas
+from server.client_render import history_view, json_text, mapping_lines, row_lines, rows_table, transition_line
+from server.client_results import BatchCreated, Created, HistoryPage, HistoryRow
+from server.credentials import read_client_defaults
+from server.protocol import (
+    MAX_BATCH_PROMPTS,
+    BatchGenerate,
+    Cancel,
+    Channel,
+    Generate,
+    GetHistory,
+    GetStatus,
+    GetStatuses,
+    QueueStatus,
+    Refresh,
+    Request,
+    Retry,
+    Upscale,
+)
+from server.relay_client import AUTO_ID, ClientError, RelayClient, RelayError, RelayUnavailable, convert_data
+
+__all__ = ["ClientOptions"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_JOB_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+USAGE_ERRORS = frozenset({"bad_json", "bad_message", "not_found", "conflict"})
+NO_SERVER = "no veo-relay server is running (start one with `veo serve`, or pass --url)"
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Where the relay is, how to authenticate, and whether to print JSON."""
+
+    url: str | None
+    token: str | None
+    data_dir: Path | None
+    as_json: bool
+
+    def client(self) -> RelayClient:
+        """A client for the given or the local relay (RelayUnavailable when there is none)."""
+        local_url, local_token = read_client_defaults((self.data_dir or default_data_dir()).expanduser())
+        url = self.url or local_url
+        if url is None:
+            raise RelayUnavailable(NO_SERVER)
+        token = self.token
+        if token is None and (self.url is None or urlsplit(_with_scheme(url)).hostname in _LOOPBACK):
+            token = local_token  # the local server's token is never sent to a remote address
+        try:
+            return RelayClient(url, token)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--url") from None
+
+
+def _with_scheme(url: str) -> str:
+    return url if "://" in url else "ws://" + url
+
+
+def client_options(func: Callable[..., None]) -> Callable[..., None]:
+    """`--url`, `--token`, `--data` and `--json`, handed to the command as one ClientOptions."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any, url: str | None, token: str | None, data_dir: Path | None, as_json: bool, **kw: Any
+    ) -> None:
+        func(ClientOptions(url, token, data_dir, as_json), *args, **kw)
+
+    decorators = [
+        click.option("--url", envvar="VEO_URL", default=None, help="Relay address (default: the local `veo serve`)."),
+        click.option("--token", envvar="VEO_TOKEN", default=None, help="Client token (default: the local one)."),
+        click.option(
+            "--data",
+            "data_dir",
+            envvar="VEO_DATA",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Data directory of the local `veo serve` (default: the user data directory).",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print the result's data as JSON."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def generation_options(func: Callable[..., None]) -> Callable[..., None]:
+    """The options of a new generation: model, aspect ratio, seed, priority, profile, request key."""
+    decorators = [
+        click.option("--model", default=None, help="Flow model key (default: the server's)."),
+        click.option("--aspect-ratio", type=click.Choice([a.value for a in AspectRatio]), default=None),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None),
+        click.option("--priority", type=click.Choice([p.value for p in Priority]), default=None),
+        click.option("--profile", default=None, help="Flow profile id (default: the server's default profile)."),
+        click.option("--request-key", default=None, help="Idempotency key: a repeated key is not paid twice."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def run(
+    options: ClientOptions, work: Callable[[RelayClient], Awaitable[int]], *, interrupted: int | None = None
+) -> NoReturn:
+    """Connect, do the work, and exit with its code (errors mapped to the exit codes above)."""
+
+    async def main() -> int:
+        async with options.client() as client:
+            return await work(client)
+
+    try:
+        code = asyncio.run(main())
+    except KeyboardInterrupt:
+        if interrupted is None:
+            raise
+        code = interrupted
+    except RelayError as exc:
+        fail(str(exc), EXIT_USAGE if exc.code in USAGE_ERRORS else EXIT_JOB_FAILED)
+    except RelayUnavailable as exc:
+        fail(str(exc), EXIT_UNAVAILABLE)
+    except ClientError as exc:
+        fail(str(exc), EXIT_JOB_FAILED)
+    sys.exit(code)
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None  # the server knows it (it answered); show local times
+
+
+def _enum(kind: type[AspectRatio] | type[Priority], value: str | None) -> Any:
+    return kind(value) if value is not None else None
+
+
+# --- commands that make jobs ------------------------------------------------------------------------
+
+
+async def wait_for(client: RelayClient, options: ClientOptions, ids: Sequence[UUID]) -> int:
+    """Show each job's changes until all are terminal; 1 when any failed."""
+    final: dict[str, HistoryRow] = {}
+    shown: dict[str, tuple[str, str | None]] = {}
+    async for row in client.wait_for_jobs(ids):
+        final[row.id] = row
+        if not options.as_json and shown.get(row.id) != (row.status, row.remote_status):
+            shown[row.id] = (row.status, row.remote_status)
+            click.echo(transition_line(row))
+    if options.as_json:
+        rows = [final[str(i)] for i in ids]
+        click.echo(json_text(rows[0] if len(rows) == 1 else rows))
+    return EXIT_JOB_FAILED if any(row.status == "failed" for row in final.values()) else 0
+
+
+async def make_job(
+    client: RelayClient, options: ClientOptions, request: Request, channels: list[Channel], wait: bool
+) -> int:
+    """Send a command that makes one job; with `wait`, follow it (subscribed before the command)."""
+    if wait:
+        await client.subscribe(channels)
+    data = await client.request(request)
+    made = convert_data(data, Created, "the command")
+    if not wait:
+        if options.as_json:
+            click.echo(json_text(data))
+        else:
+            click.echo(str(made.generation_id))
+            if not made.created:
+                click.echo("(that request key was already used: this is the existing job)", err=True)
+        return 0
+    return await wait_for(client, options, [made.generation_id])
+
+
+@cli.command()
+@click.argument("prompt")
+@generation_options
+@click.option("--wait", is_flag=True, help="Follow the job until it completes (exit 1 if it fails).")
+@client_options
+def submit(options: ClientOptions, prompt: str, wait: bool, **spec: Any) -> None:
+    """Generate one video from PROMPT; prints its generation id."""
+    request = Generate(
+        id=AUTO_ID,
+        prompt=prompt,
+        profile_id=spec["profile"],
+        model=spec["model"],
+        aspect_ratio=_enum(AspectRatio, spec["aspect_ratio"]),
+        seed=spec["seed"],
+        priority=_enum(Priority, spec["priority"]),
+        request_key=spec["request_key"],
+    )
+    run(options, lambda client: make_job(client, options, request, [Channel.GENERATION_STATUS], wait))
+
+
+@cli.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--delay", type=click.FloatRange(0, 60), default=0.5, show_default=True, help="Seconds between jobs.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Show progress until every job is done.")
+@generation_options
+@client_options
+def batch(options: ClientOptions, file: TextIO, delay: float, wait: bool, **spec: Any) -> None:
+    """Generate one video per line of FILE (`-` for stdin; blank lines are skipped), with a progress bar."""
+    prompts = [line.strip() for line in file if line.strip()]
+    if not prompts:
+        fail(f"{file.name} has no prompts (one prompt per line)", EXIT_USAGE)
+    if len(prompts) > MAX_BATCH_PROMPTS:
+        fail(f"{file.name} has {len(prompts):,} prompts; a batch takes at most {MAX_BATCH_PROMPTS:,}", EXIT_USAGE)
+    request = BatchGenerate(
+        id=AUTO_ID,
+        prompts=prompts,
+        delay_ms=round(delay * 1000),
+        profile_id=spec["profile"],
+        model=spec["model"],
+        aspect_ratio=_enum(AspectRatio, spec["aspect_ratio"]),
+        seed=spec["seed"],
+        priority=_enum(Priority, spec["priority"]),
+        request_key=spec["request_key"],
+    )
+    run(options, lambda client: _batch(client, options, request, wait))
+
+
+async def _batch(client: RelayClient, options: ClientOptions, request: BatchGenerate, wait: bool) -> int:
+    subscribed = await client.subscribe([Channel.BATCH_PROGRESS]) if wait else None
+    data = await client.request(request)
+    made = convert_data(data, BatchCreated, "batch_generate")
+    if subscribed is None:
+        click.echo(json_text(data) if options.as_json else "\n".join(map(str, [made.batch_id, *made.generation_ids])))
+        return 0
+    await follow_batch(client, made, subscribed.position, show=not options.as_json)
+    rows = await _statuses(client, made.generation_ids)
+    failed = [row for row in rows if row.status == "failed"]
+    if options.as_json:
+        click.echo(json_text(rows))
+    else:
+        click.echo(f"batch {made.batch_id}: {len(rows) - len(failed)} completed, {len(failed)} failed")
+        for row in failed:
+            click.echo(transition_line(row))
+    return EXIT_JOB_FAILED if failed else 0
+
+
+async def _statuses(client: RelayClient, ids: Sequence[UUID]) -> list[HistoryRow]:
+    data = await client.request(GetStatuses(id=AUTO_ID, generation_ids=list(ids)))
+    return convert_data(data, list[HistoryRow], "get_statuses")
+
+
+@cli.command()
+@click.argument("generation_id", type=click.UUID)
+@click.option("--resolution", type=click.Choice([r.value for r in Resolution]), default="1080p", show_default=True)
+@click.option("--request-key", default=None, help="Idempotency key: a repeated key is not paid twice.")
+@click.option("--wait", is_flag=True, help="Follow the upscale until it completes (exit 1 if it fails).")
+@client_options
+def upscale(options: ClientOptions, generation_id: UUID, resolution: str, request_key: str | None, wait: bool) -> None:
+    """Upscale a completed generation's video; prints the upscale's generation id."""
+    request = Upscale(
+        id=AUTO_ID, generation_id=generation_id, resolution=Resolution(resolution), request_key=request_key
+    )
+    run(options, lambda client: make_job(client, options, request, [Channel.UPSCALE_STATUS], wait))
+
+
+@cli.command()
+@click.argument("generation_id", type=click.UUID)
+@click.option("--wait", is_flag=True, help="Follow the new job until it completes (exit 1 if it fails).")
+@client_options
+def retry(options: ClientOptions, generation_id: UUID, wait: bool) -> None:
+    """Make a new generation with a failed one's parameters; prints the new id."""
+    request = Retry(id=AUTO_ID, generation_id=generation_id)
+    channels = [Channel.GENERATION_STATUS, Channel.UPSCALE_STATUS]
+    run(options, lambda client: make_job(client, options, request, channels, wait))
+
+
+# --- commands that read or change one job -----------------------------------------------------------
+
+
+async def show_row(client: RelayClient, options: ClientOptions, request: Request) -> int:
+    """Send a request whose data is a row, and print the row."""
+    data = await client.request(request)
+    row = convert_data(data, HistoryRow, "the request")
+    click.echo(json_text(data) if options.as_json else row_lines(row))
+    return 0
+
+
+@cli.command()
+@click.argument("generation_ids", nargs=-1, required=True, type=click.UUID)
+@client_options
+def status(options: ClientOptions, generation_ids: tuple[UUID, ...]) -> None:
+    """Show generations' rows (exit 2 when any id is unknown)."""
+    if len(generation_ids) == 1:
+        run(options, lambda client: show_row(client, options, GetStatus(id=AUTO_ID, generation_id=generation_ids[0])))
+    run(options, lambda client: _statuses_of(client, options, generation_ids))
+
+
+async def _statuses_of(client: RelayClient, options: ClientOptions, ids: Sequence[UUID]) -> int:
+    rows = await _statuses(client, ids)
+    if options.as_json:
+        click.echo(json_text(rows))
+    else:
+        console = Console(highlight=False)
+        console.print(rows_table(rows, width=console.width))
+    missing = sorted({str(i) for i in ids} - {row.id for row in rows})
+    if missing:
+        click.echo(f"veo: not found: {', '.join(missing)}", err=True)
+        return EXIT_USAGE
+    return 0
+
+
+@cli.command()
+@click.argument("generation_id", type=click.UUID)
+@client_options
+def refresh(options: ClientOptions, generation_id: UUID) -> None:
+    """Check a job's status on Flow now (through the request budget) and show its row."""
+    run(options, lambda client: show_row(client, options, Refresh(id=AUTO_ID, generation_id=generation_id)))
+
+
+@cli.command()
+@click.argument("generation_id", type=click.UUID)
+@client_options
+def cancel(options: ClientOptions, generation_id: UUID) -> None:
+    """Cancel a job that is not finished (exit 2 when it already is)."""
+    run(options, lambda client: show_row(client, options, Cancel(id=AUTO_ID, generation_id=generation_id)))
+
+
+# --- overviews --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True, help="Rows per page.")
+@click.option("--tz", default=None, help="IANA time zone that groups rows by day (default: the server's).")
+@click.option("--before", default=None, metavar="CURSOR", help="The page before this cursor (from a previous page).")
+@client_options
+def history(options: ClientOptions, limit: int, tz: str | None, before: str | None) -> None:
+    """Recent generations, newest first, grouped by day."""
+
+    async def work(client: RelayClient) -> int:
+        data = await client.request(GetHistory(id=AUTO_ID, limit=limit, tz=tz, before=before))
+        page = convert_data(data, HistoryPage, "get_history")
+        if options.as_json:
+            click.echo(json_text(data))
+        else:
+            console = Console(highlight=False)
+            console.print(history_view(page, console.width, _zone(tz)))
+        return 0
+
+    run(options, work)
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True, help="Rows shown.")
+@click.option("--after", type=click.IntRange(0), default=None, help="With --json: resume after this position.")
+@client_options
+def watch(options: ClientOptions, limit: int, after: int | None) -> None:
+    """A live table of jobs and batches, updated in place (--json: JSON Lines of deltas); Ctrl-C ends it."""
+    run(options, lambda client: watch_deltas(client, limit, after, as_json=options.as_json), interrupted=0)
+
+
+@cli.command()
+@client_options
+def queue(options: ClientOptions) -> None:
+    """The relay's queue, request budget and paused profiles."""
+
+    async def work(client: RelayClient) -> int:
+        data = await client.request(QueueStatus(id=AUTO_ID))
+        state = convert_data(data, dict[str, Any], "queue_status")
+        click.echo(json_text(data) if options.as_json else mapping_lines(state))
+        return 0
+
+    run(options, work)
