@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SIMULATOR_PROFILE = "default"
+SIMULATOR_STATE = "simulator-state.json"
+SIMULATOR_PORT = "simulator.json"
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=5.0)
 
 
@@ -118,8 +122,7 @@ class System:
             loaded = load_profiles(settings.profiles)
             self.warnings.extend(loaded.warnings)
             return dict(loaded), settings.flow_url or DEFAULT_FLOW_URL, settings.labs_url or DEFAULT_LABS_URL
-        self.simulator = Simulator(settings.simulator)
-        self.simulator.start()
+        self.simulator = self._start_simulator()
         url = settings.flow_url or self.simulator.url
         profile = Profile(
             name=SIMULATOR_PROFILE,
@@ -129,6 +132,28 @@ class System:
             recaptcha="required" if settings.simulator.require_captcha else "off",  # the simulator checks none
         )
         return {SIMULATOR_PROFILE: profile}, url, settings.labs_url or self.simulator.url
+
+    def _start_simulator(self) -> Simulator:
+        """The built-in simulator keeps its operations in the data directory and, when it can, its port, so
+        jobs in flight and video links survive a restart of `veo serve`."""
+        config = self.settings.simulator
+        data_dir = self.settings.data_dir
+        if config.state_file is None:
+            config = dataclasses.replace(config, state_file=data_dir / SIMULATOR_STATE)
+        remembered = data_dir / SIMULATOR_PORT
+        if config.port == 0 and remembered.exists():
+            try:
+                port = int(json.loads(remembered.read_text())["port"])
+                simulator = Simulator(dataclasses.replace(config, port=port))
+                simulator.start()
+                return simulator
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                logger.info("the simulator's previous port is not available (%s); taking a free one", exc)
+        simulator = Simulator(config)
+        simulator.start()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        remembered.write_text(json.dumps({"port": simulator.port}) + "\n")
+        return simulator
 
     def _non_terminal(self) -> Sequence[HistoryRow]:
         self.projections.wait_for(self.app.last_position(), timeout=30.0)

@@ -104,3 +104,25 @@ def test_a_job_past_its_deadline_fails_with_timeout(tmp_path: Path) -> None:
     assert failed is not None
     assert (failed.status, failed.error_reason) == ("failed", "timeout")
     assert failed.started_at is not None
+
+
+def test_a_restart_of_the_service_keeps_the_built_in_simulators_jobs(tmp_path: Path) -> None:
+    """The built-in simulator keeps its operations (and port) in the data directory: a job in flight
+    across a stop and start of the whole service completes, and its video link stays valid."""
+    slow = SimulatorConfig(lo=1.5, hi=2.0, seed=9)
+    with running_system(tmp_path, simulator=slow) as system:
+        gid, _ = system.app.request_generation(GenerationSpec(prompt="across a restart"))
+        system.poller.enqueue([gid])
+        wait_for(lambda: (r := row(system, gid)) is not None and r.operation_name is not None, what="Started")
+        first_port = system.simulator.port if system.simulator else None
+    with running_system(tmp_path, simulator=slow) as system:
+        wait_for(all_terminal(system, [gid]))
+        done = row(system, gid)
+        second_port = system.simulator.port if system.simulator else None
+        assert system.simulator is not None
+        assert list(system.simulator.audit()["generate_calls_per_scene"].values()) in ([], [1])
+    assert done is not None
+    assert done.status == "completed"
+    assert first_port == second_port
+    assert done.video_url is not None
+    assert f":{second_port}/" in done.video_url
