@@ -24,7 +24,10 @@ __all__ = ["DeltaHub", "JournalReader", "SubscribeOutcome"]
 
 logger = logging.getLogger(__name__)
 
-PAGE = 2000
+PAGE = 256
+"""Deltas read from the journal at a time. A page is pushed to every live client with no await in between,
+so it must stay well under a client's queue limit (16 MiB) even when every row is as large as rows get
+(a 10,000-character prompt at up to 4 bytes a character: about 40 KB)."""
 
 
 class JournalReader:
