@@ -1,0 +1,202 @@
+// The service worker: one websocket to the relay, registered as the token provider for this browser's
+// profile; each captcha_request is answered with a token minted in a labs tab.
+//
+// MV3 service workers are stopped when idle. Since Chrome 116 websocket traffic counts as activity, so a
+// small request every 20 s (queue_status, which also feeds the options page) keeps the worker and its
+// connection alive; should Chrome stop the worker anyway (browser shutdown, update, a crash), an alarm
+// wakes it every 30 s and it reconnects. While it is down the relay has no provider and submissions wait.
+
+import { mintToken } from "./mint.js";
+import { checkSettings, loadSettings, SETTING_KEYS, STATUS_KEY } from "./settings.js";
+
+const KEEPALIVE_MS = 20_000;
+const BACKOFF_FIRST_MS = 1_000;
+const BACKOFF_MAX_MS = 60_000;
+const ALARM = "veo-relay-wake";
+
+let socket = null;
+let connecting = null;
+let retryTimer = null;
+let keepaliveTimer = null;
+let failures = 0;
+let sequence = 0;
+let settings = null;
+
+const status = {
+  state: "starting", // unconfigured | connecting | registered | disconnected | refused
+  message: "",
+  relayUrl: "",
+  profileId: "",
+  providerId: "",
+  relayProviders: null,
+  relayWaitingForTokens: null,
+  requests: 0,
+  answered: 0,
+  failed: 0,
+  lastRequestAt: null,
+  lastError: "",
+  updatedAt: null,
+};
+
+const restored = chrome.storage.session.get(STATUS_KEY).then((stored) => {
+  const previous = stored[STATUS_KEY] ?? {};
+  for (const key of ["requests", "answered", "failed", "lastRequestAt", "lastError"]) {
+    if (previous[key] !== undefined) status[key] = previous[key];
+  }
+});
+
+function report(change) {
+  Object.assign(status, change, { updatedAt: Date.now() });
+  chrome.storage.session.set({ [STATUS_KEY]: { ...status } }).catch(() => {});
+}
+
+function send(ws, message) {
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+}
+
+function nextId(kind) {
+  sequence += 1;
+  return `${kind}-${sequence}`;
+}
+
+function scheduleReconnect() {
+  clearTimeout(retryTimer);
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(failures, 10));
+  const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+  failures += 1;
+  retryTimer = setTimeout(() => connect(), delay);
+  return delay;
+}
+
+function stopKeepalive() {
+  clearInterval(keepaliveTimer);
+  keepaliveTimer = null;
+}
+
+// Open the connection unless one is open or opening; safe to call from any wake-up event.
+function connect() {
+  connecting ??= open().finally(() => {
+    connecting = null;
+  });
+  return connecting;
+}
+
+async function open() {
+  await restored;
+  if (socket && socket.readyState <= WebSocket.OPEN) return;
+  clearTimeout(retryTimer);
+  settings = await loadSettings();
+  const problems = checkSettings(settings).filter((p) => p.field === "relayUrl" || p.field === "token");
+  if (problems.length) {
+    report({ state: "unconfigured", message: problems.map((p) => `${p.field}: ${p.message}`).join("; ") });
+    return;
+  }
+  const url = new URL(settings.relayUrl);
+  url.searchParams.set("token", settings.token); // browsers cannot set an Authorization header on a websocket
+  const ws = new WebSocket(url.href);
+  socket = ws;
+  report({ state: "connecting", message: `connecting to ${settings.relayUrl}`, relayUrl: settings.relayUrl, providerId: "" });
+  ws.onopen = () => {
+    const register = { type: "register_provider", id: "register" };
+    if (settings.profileId) register.profile_id = settings.profileId;
+    send(ws, register);
+    stopKeepalive();
+    keepaliveTimer = setInterval(() => send(ws, { type: "queue_status", id: nextId("keepalive") }), KEEPALIVE_MS);
+  };
+  ws.onmessage = (event) => receive(ws, event.data);
+  ws.onclose = (event) => {
+    if (socket !== ws) return;
+    socket = null;
+    stopKeepalive();
+    if (status.state === "refused") return void scheduleReconnect();
+    const delay = scheduleReconnect();
+    const why = event.code === 1006
+      ? "could not connect or the connection dropped (relay not running, wrong URL or token, or this extension's origin not allowed)"
+      : `closed by the relay (${event.code}${event.reason ? `: ${event.reason}` : ""})`;
+    report({ state: "disconnected", message: `${why}; retrying in ${Math.round(delay / 1000)} s`, providerId: "" });
+  };
+}
+
+function receive(ws, raw) {
+  let message;
+  try {
+    message = JSON.parse(raw);
+  } catch {
+    return;
+  }
+  switch (message.type) {
+    case "captcha_request":
+      answer(ws, message);
+      break;
+    case "result":
+      if (message.id === "register") {
+        failures = 0;
+        const profile = settings.profileId || "every profile";
+        report({ state: "registered", message: `serving ${profile}`, profileId: settings.profileId, providerId: message.data.provider_id });
+        send(ws, { type: "queue_status", id: nextId("keepalive") });
+      } else if (String(message.id).startsWith("keepalive")) {
+        report({ relayProviders: message.data.providers, relayWaitingForTokens: message.data.waiting_token });
+      } else if (String(message.id).startsWith("token") && !message.data.accepted) {
+        report({ lastError: "the relay no longer wanted a token (the request was answered elsewhere or expired)" });
+      }
+      break;
+    case "error":
+      if (message.id === "register") {
+        report({ state: "refused", message: `the relay refused the registration: ${message.message}`, providerId: "" });
+        failures = Math.max(failures, 10); // a configuration problem: retry slowly until the options change
+        ws.close(1000, "registration refused");
+      } else {
+        report({ lastError: `relay error ${message.code}: ${message.message}` });
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+async function answer(ws, request) {
+  report({ requests: status.requests + 1, lastRequestAt: Date.now() });
+  try {
+    const token = await mintToken(settings, request.action || "VIDEO_GENERATION");
+    if (ws.readyState !== WebSocket.OPEN) {
+      report({ failed: status.failed + 1, lastError: "the connection closed while minting; the relay asks again" });
+      return;
+    }
+    send(ws, { type: "provide_captcha_token", id: nextId("token"), request_id: request.request_id, token });
+    report({ answered: status.answered + 1, lastError: "" });
+  } catch (error) {
+    // There is no "decline" message: the relay re-asks another provider after its answer timeout.
+    report({ failed: status.failed + 1, lastError: `could not mint a token: ${error.message}` });
+  }
+}
+
+// New settings: drop the connection and start again at once.
+chrome.storage.onChanged.addListener(async (changes, area) => {
+  if (area !== "local" || !Object.keys(changes).some((key) => SETTING_KEYS.includes(key))) return;
+  await connecting; // a connection being opened with the old settings is replaced once it exists
+  failures = 0;
+  const old = socket;
+  socket = null;
+  stopKeepalive();
+  if (old) old.close(1000, "reconfigured");
+  connect();
+});
+
+// The options page's "mint a test token": checks the labs tab without involving the relay.
+chrome.runtime.onMessage.addListener((message, sender, reply) => {
+  if (message?.type !== "mint-test" || sender.id !== chrome.runtime.id) return false;
+  loadSettings()
+    .then((current) => mintToken(current, "VIDEO_GENERATION"))
+    .then((token) => reply({ ok: true, length: token.length }), (error) => reply({ ok: false, error: error.message }));
+  return true; // the reply comes later
+});
+
+chrome.alarms.onAlarm.addListener((alarm) => {
+  if (alarm.name === ALARM) connect();
+});
+chrome.alarms.get(ALARM).then((alarm) => alarm || chrome.alarms.create(ALARM, { periodInMinutes: 0.5 }));
+chrome.runtime.onStartup.addListener(() => connect());
+chrome.runtime.onInstalled.addListener(() => connect());
+chrome.action.onClicked.addListener(() => chrome.runtime.openOptionsPage());
+
+connect();

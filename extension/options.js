@@ -1,0 +1,122 @@
+// The options page: edit the settings, ask Chrome for access to a custom labs host, show the worker's status.
+
+import { checkSettings, DEFAULTS, loadSettings, originOf, STATUS_KEY } from "./settings.js";
+
+const form = document.getElementById("settings");
+const TEXT_FIELDS = ["relayUrl", "token", "profileId", "labsPattern", "labsPage", "siteKey"];
+const BUILT_IN_ORIGIN = originOf(DEFAULTS.labsPattern);
+let current = null;
+
+const $ = (id) => document.getElementById(id);
+
+function readForm() {
+  const values = {};
+  for (const name of TEXT_FIELDS) values[name] = form.elements[name].value.trim();
+  values.keepSessionFresh = form.elements.keepSessionFresh.checked;
+  return values;
+}
+
+function fillForm(settings) {
+  for (const name of TEXT_FIELDS) form.elements[name].value = settings[name];
+  form.elements.keepSessionFresh.checked = settings.keepSessionFresh;
+}
+
+function showProblems(problems) {
+  for (const slot of form.querySelectorAll(".error")) slot.textContent = "";
+  for (const { field, message } of problems) {
+    const slot = form.querySelector(`.error[data-for="${field}"]`);
+    if (slot) slot.textContent = message;
+    form.elements[field]?.setAttribute("aria-invalid", "true");
+  }
+  for (const name of TEXT_FIELDS) {
+    if (!problems.some((p) => p.field === name)) form.elements[name].removeAttribute("aria-invalid");
+  }
+}
+
+const STATES = {
+  starting: "Starting…",
+  unconfigured: "Not configured",
+  connecting: "Connecting…",
+  registered: "Connected: providing tokens",
+  disconnected: "Disconnected",
+  refused: "Refused by the relay",
+};
+
+function when(ms) {
+  return ms ? new Date(ms).toLocaleString() : "—";
+}
+
+function showStatus(status) {
+  if (!status) return;
+  const state = $("state");
+  state.dataset.state = status.state;
+  state.textContent = `${STATES[status.state] ?? status.state}${status.message ? ` — ${status.message}` : ""}`;
+  $("served-profile").textContent = status.state === "registered" ? status.profileId || "every profile" : "—";
+  $("provider-id").textContent = status.providerId || "—";
+  $("relay-providers").textContent = status.relayProviders ?? "—";
+  $("answered").textContent = String(status.answered ?? 0);
+  $("failed").textContent = String(status.failed ?? 0);
+  $("last-request").textContent = when(status.lastRequestAt);
+  $("last-error").textContent = status.lastError || "—";
+}
+
+// Ask for access to a custom labs host first, while the click still counts as a user gesture.
+async function grantAccess(pattern) {
+  const origin = originOf(pattern);
+  if (!origin || origin === BUILT_IN_ORIGIN) return true;
+  return chrome.permissions.request({ origins: [origin] });
+}
+
+async function dropAccess(pattern, keep) {
+  const origin = originOf(pattern);
+  if (!origin || origin === BUILT_IN_ORIGIN || origin === originOf(keep)) return;
+  await chrome.permissions.remove({ origins: [origin] }).catch(() => false);
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const values = readForm();
+  const problems = checkSettings({ ...DEFAULTS, ...values });
+  showProblems(problems);
+  if (problems.length) {
+    $("saved").textContent = "Not saved: fix the fields marked above.";
+    return;
+  }
+  let granted = false;
+  try {
+    granted = await grantAccess(values.labsPattern);
+  } catch (error) {
+    showProblems([{ field: "labsPattern", message: `Chrome refused: ${error.message}` }]);
+  }
+  if (!granted) {
+    $("saved").textContent = "Not saved: this extension needs access to the labs host to mint tokens there.";
+    return;
+  }
+  if (current && current.labsPattern !== values.labsPattern) await dropAccess(current.labsPattern, values.labsPattern);
+  await chrome.storage.local.set(values);
+  current = values;
+  $("saved").textContent = `Saved at ${new Date().toLocaleTimeString()}.`;
+});
+
+$("test-mint").addEventListener("click", async () => {
+  $("test-result").textContent = "Minting…";
+  const outcome = await chrome.runtime.sendMessage({ type: "mint-test" });
+  $("test-result").textContent = outcome?.ok
+    ? `A token of ${outcome.length} characters came from the labs tab (not sent anywhere).`
+    : `No token: ${outcome?.error ?? "the worker did not answer"}`;
+});
+
+chrome.storage.session.onChanged.addListener((changes) => {
+  if (changes[STATUS_KEY]) showStatus(changes[STATUS_KEY].newValue);
+});
+
+async function start() {
+  current = await loadSettings();
+  fillForm(current);
+  $("allow-origin").textContent = `veo serve --allow-origin chrome-extension://${chrome.runtime.id}`;
+  const stored = await chrome.storage.session.get(STATUS_KEY);
+  showStatus(stored[STATUS_KEY]);
+  document.body.dataset.ready = "true";
+}
+
+start();
