@@ -49,13 +49,14 @@ class HistoryView(TrackedView):
 
     name = "history"
     base_tables = ("veo3_video_generations", "veo3_batches", "delta_journal")
-    indexes = (("by_created", 0, "created_at, id"), ("by_status", 0, "status"), ("by_batch", 0, "batch_id"))
+    schema = 2  # 2: rows carry seq, the position of their Requested event (the history's order)
+    indexes = (("by_seq", 0, "seq"), ("by_status", 0, "status"), ("by_batch", 0, "batch_id"))
 
     def table_statements(self) -> list[str]:
         rows, batches, journal = self.tables
         cols = ", ".join(f"{c} {'INTEGER' if c == 'seed' else 'TEXT'}" for c in HISTORY_COLUMNS if c != "id")
         return [
-            f"CREATE TABLE IF NOT EXISTS {rows} (id TEXT PRIMARY KEY, {cols})",
+            f"CREATE TABLE IF NOT EXISTS {rows} (id TEXT PRIMARY KEY, {cols}, seq INTEGER NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {batches} (batch_id TEXT PRIMARY KEY, total INTEGER, "
             "pending INTEGER, processing INTEGER, completed INTEGER, failed INTEGER, "
             "created_at TEXT, updated_at TEXT)",
@@ -66,10 +67,19 @@ class HistoryView(TrackedView):
 
     # --- writing ------------------------------------------------------------------------------------
 
+    @property
+    def _upsert_row(self) -> str:
+        """Insert a row with its seq, or update every column but seq."""
+        columns = ", ".join((*HISTORY_COLUMNS, "seq"))
+        marks = ", ".join("?" * (len(HISTORY_COLUMNS) + 1))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in HISTORY_COLUMNS if c != "id")
+        return f"INSERT INTO {self.tables[0]} ({columns}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}"
+
     def apply(self, conn: sqlite3.Connection, items: Sequence[ViewEvent], journal_after: int) -> None:
         """Apply events (position order) inside the caller's transaction; journal positions > journal_after."""
-        rows_table, batches_table, journal_table = self.tables
+        _, batches_table, journal_table = self.tables
         rows = self._load_rows(conn, {item.generation_id for item in items})
+        seqs: dict[str, int] = {}
         batches: dict[str, BatchRow] = {}
         touched_rows: set[str] = set()
         touched_batches: set[str] = set()
@@ -79,6 +89,8 @@ class HistoryView(TrackedView):
             before = rows.get(key)
             before_status = before.status if before is not None else None
             row = apply_event(before, item.kind, item.data, item.at, key)
+            if before is None:
+                seqs[key] = item.position
             rows[key] = row
             touched_rows.add(key)
             keep = item.position > journal_after
@@ -95,11 +107,7 @@ class HistoryView(TrackedView):
                 touched_batches.add(row.batch_id)
                 if keep:
                     journal.append((item.position * 2 + 1, item.position, BATCH_CHANNEL, _ENCODE(batch), item.at))
-        history_placeholders = ", ".join("?" * len(HISTORY_COLUMNS))
-        conn.executemany(
-            f"INSERT OR REPLACE INTO {rows_table} ({', '.join(HISTORY_COLUMNS)}) VALUES ({history_placeholders})",
-            [msgspec.structs.astuple(rows[k]) for k in touched_rows],
-        )
+        conn.executemany(self._upsert_row, [(*msgspec.structs.astuple(rows[k]), seqs.get(k, 0)) for k in touched_rows])
         batch_placeholders = ", ".join("?" * len(BATCH_COLUMNS))
         conn.executemany(
             f"INSERT OR REPLACE INTO {batches_table} ({', '.join(BATCH_COLUMNS)}) VALUES ({batch_placeholders})",
@@ -161,24 +169,22 @@ class HistoryView(TrackedView):
         found = self._load_rows(conn, dict.fromkeys(generation_ids))
         return [found[i] for i in generation_ids if i in found]
 
-    def page(self, conn: sqlite3.Connection, limit: int, before: tuple[str, str] | None) -> list[HistoryRow]:
-        """Newest first, `limit` rows strictly before the (created_at, id) cursor."""
+    def page(self, conn: sqlite3.Connection, limit: int, before: int | None) -> tuple[list[HistoryRow], int | None]:
+        """Newest first (by the order of their requests): `limit` rows before the cursor, and the next cursor."""
         cols = ", ".join(HISTORY_COLUMNS)
         table = self.tables[0]
-        if before is None:
-            cursor = conn.execute(f"SELECT {cols} FROM {table} ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
-        else:
-            cursor = conn.execute(
-                f"SELECT {cols} FROM {table} WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
-                (*before, limit),
-            )
-        return [_history_row(values) for values in cursor]
+        found = conn.execute(
+            f"SELECT {cols}, seq FROM {table} WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+            (before if before is not None else 2**63 - 1, limit),
+        ).fetchall()
+        rows = [_history_row(values[:-1]) for values in found]
+        return rows, (found[-1][-1] if len(found) == limit else None)
 
     def non_terminal(self, conn: sqlite3.Connection) -> list[HistoryRow]:
         """Every pending or processing generation, oldest first (what the poller restores)."""
         cursor = conn.execute(
             f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.tables[0]} "
-            "WHERE status IN ('pending', 'processing') ORDER BY created_at, id"
+            "WHERE status IN ('pending', 'processing') ORDER BY seq"
         )
         return [_history_row(values) for values in cursor]
 

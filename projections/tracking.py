@@ -6,6 +6,7 @@ transaction as the view's rows, and only ever moves forward, which makes applica
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Sequence
 from typing import ClassVar
@@ -13,6 +14,8 @@ from typing import ClassVar
 from projections.events import ViewEvent
 
 __all__ = ["AlreadyApplied", "TrackedView"]
+
+logger = logging.getLogger(__name__)
 
 
 class AlreadyApplied(Exception):
@@ -24,6 +27,8 @@ class TrackedView:
 
     name: ClassVar[str]
     base_tables: ClassVar[tuple[str, ...]]
+    schema: ClassVar[int] = 1
+    """Bumped when the tables change shape: a view found with another schema is rebuilt from zero."""
     indexes: ClassVar[tuple[tuple[str, int, str], ...]] = ()
     """(name, index into `tables`, columns) of each index."""
 
@@ -54,16 +59,33 @@ class TrackedView:
     # --- shared -------------------------------------------------------------------------------------
 
     def create(self, conn: sqlite3.Connection) -> None:
-        """Create the tables if missing (indexes too, unless built aside)."""
+        """Create the tables if missing (indexes too, unless built aside); an outdated schema starts afresh."""
+        if self.found_schema(conn) not in (None, self.schema):
+            logger.warning("the %s view has an older table layout: rebuilding it from position 0", self.name)
+            for index in self.index_names():
+                conn.execute(f"DROP INDEX IF EXISTS {index}")
+            self.drop(conn)
         for statement in self.table_statements():
             conn.execute(statement)
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {self.tracking_table} "
-            "(id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL, pruned_through INTEGER NOT NULL)"
+            "(id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL, pruned_through INTEGER NOT NULL, "
+            "schema INTEGER NOT NULL)"
         )
-        conn.execute(f"INSERT OR IGNORE INTO {self.tracking_table} VALUES (1, 0, 0)")
+        conn.execute(f"INSERT OR IGNORE INTO {self.tracking_table} VALUES (1, 0, 0, ?)", (self.schema,))
         if not self.suffix:
             self.create_indexes(conn)
+
+    def found_schema(self, conn: sqlite3.Connection) -> int | None:
+        """The schema of the view's existing tables (None: no tables; 0: from before schemas were kept)."""
+        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (self.tracking_table,)).fetchone()
+        if exists is None:
+            return None
+        try:
+            row = conn.execute(f"SELECT schema FROM {self.tracking_table}").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0]) if row else None
 
     def position(self, conn: sqlite3.Connection) -> int:
         """The last store position applied (0 before any)."""

@@ -178,15 +178,14 @@ class Handlers:
     def _history(self, request: GetHistory) -> tuple[dict[str, Any], int]:
         tz = self._zone(request.tz)
         before = _cursor(request.before) if request.before else None
-        rows, position = self._read(lambda c: self.system.history.page(c, request.limit, before))
+        (rows, cursor), position = self._read(lambda c: self.system.history.page(c, request.limit, before))
         groups: list[dict[str, Any]] = []
         for row in rows:
             day = datetime.fromisoformat(row.created_at).astimezone(tz).date().isoformat()
             if not groups or groups[-1]["date"] != day:
                 groups.append({"date": day, "items": []})
             groups[-1]["items"].append(row)
-        last = rows[-1] if len(rows) == request.limit else None
-        return {"groups": groups, "next": f"{last.created_at}|{last.id}" if last else None}, position
+        return {"groups": groups, "next": str(cursor) if cursor is not None else None}, position
 
     def _zone(self, name: str | None) -> ZoneInfo | None:
         if name is None:
@@ -217,14 +216,14 @@ class Handlers:
         generation_id, created = self.system.app.request_generation(spec, request.request_key)
         if created:
             self.system.poller.enqueue([generation_id], request.recaptcha_token)
-        return {"generation_id": str(generation_id), "created": created}, self.hub.position
+        return {"generation_id": str(generation_id), "created": created}, self._settled()
 
     def _batch(self, request: BatchGenerate) -> tuple[dict[str, Any], int]:
         specs = [self._spec(request, prompt) for prompt in request.prompts]
         batch_id, ids, created = self.system.app.request_batch(specs, request.request_key)
         if created:
             self.system.poller.enqueue(ids, request.recaptcha_token, request.delay_ms / 1000)
-        return {"batch_id": str(batch_id), "generation_ids": [str(i) for i in ids]}, self.hub.position
+        return {"batch_id": str(batch_id), "generation_ids": [str(i) for i in ids]}, self._settled()
 
     def _upscale(self, request: Upscale) -> tuple[dict[str, Any], int]:
         resolution = request.resolution or "1080p"
@@ -233,13 +232,19 @@ class Handlers:
         )
         if created:
             self.system.poller.enqueue([generation_id], request.recaptcha_token)
-        return {"generation_id": str(generation_id), "created": created}, self.hub.position
+        return {"generation_id": str(generation_id), "created": created}, self._settled()
 
     def _retry(self, generation_id: UUID) -> tuple[dict[str, Any], int]:
         new_id, created = self.system.app.request_retry(generation_id)
         if created:
             self.system.poller.enqueue([new_id])
-        return {"generation_id": str(new_id)}, self.hub.position
+        return {"generation_id": str(new_id)}, self._settled()
+
+    def _settled(self) -> int:
+        """Wait until the read model holds what was just recorded (read-your-writes); its position."""
+        position = self.system.app.last_position()
+        self.system.projections.wait_for(position, PROJECTION_WAIT)
+        return position
 
     def _cancel(self, generation_id: UUID) -> tuple[HistoryRow, int]:
         row, _ = self._row(generation_id)
@@ -263,8 +268,7 @@ class Handlers:
         return await self._run(lambda: self._row(generation_id))
 
 
-def _cursor(text: str) -> tuple[str, str]:
-    created_at, sep, generation_id = text.partition("|")
-    if not sep or not created_at or not generation_id:
+def _cursor(text: str) -> int:
+    if not text.isdigit():
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "before must be the `next` cursor of a previous page", "before")
-    return created_at, generation_id
+    return int(text)
