@@ -1,7 +1,7 @@
 // Minting a token: pick (or open) a labs tab, run mintInPage in its main world, return the token.
 
 import { mintInPage } from "./page-mint.js";
-import { originOf } from "./settings.js";
+import { matchesPattern, originOf } from "./settings.js";
 
 const PAGE_TIMEOUT_MS = 15_000; // grecaptcha appearing, becoming ready and answering, inside the page
 const LOAD_TIMEOUT_MS = 30_000; // a tab this extension opened reaching "complete"
@@ -33,11 +33,25 @@ function loaded(tabId) {
   });
 }
 
+let opening = null; // one tab at a time, however many requests arrive while it loads
+
 async function openLabsTab(settings) {
   if (!settings.labsPage) throw new MintError(`no open tab matches ${settings.labsPattern}: open the Flow page`);
-  const tab = await chrome.tabs.create({ url: settings.labsPage, active: false });
-  await loaded(tab.id);
+  const created = await chrome.tabs.create({ url: settings.labsPage, active: false });
+  await loaded(created.id);
+  const tab = await chrome.tabs.get(created.id);
+  // Without access to where it ended up (e.g. a Google sign-in page), tab.url is not even visible.
+  if (!tab.url || !matchesPattern(settings.labsPattern, tab.url)) {
+    throw new MintError(`${settings.labsPage} led elsewhere: log in to labs.google in this browser`);
+  }
   return [tab];
+}
+
+function openLabsTabOnce(settings) {
+  opening ??= openLabsTab(settings).finally(() => {
+    opening = null;
+  });
+  return opening;
 }
 
 async function mintIn(tab, settings, action) {
@@ -63,7 +77,7 @@ export async function mintToken(settings, action) {
     throw new MintError(`no access to ${settings.labsPattern}: grant it in the extension's options`);
   }
   let tabs = await labsTabs(settings.labsPattern);
-  if (tabs.length === 0) tabs = await openLabsTab(settings);
+  if (tabs.length === 0) tabs = await openLabsTabOnce(settings);
   const reasons = [];
   for (const tab of tabs) {
     try {

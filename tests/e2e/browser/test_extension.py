@@ -341,8 +341,15 @@ def test_after_a_relay_restart_it_reconnects_and_opens_the_labs_page_when_none_i
 def test_a_profile_the_relay_does_not_know_is_refused_and_said_so(
     labs: str, relay: Serve, browser: BrowserContext
 ) -> None:
-    """The options page shows the relay's refusal; the relay counts no provider."""
+    """The options page shows the relay's refusal, the relay counts no provider; the test mint still works."""
     options = configure(browser, relay, labs, profile="nobody")
     expect(options.locator("#state")).to_have_attribute("data-state", "refused")
     expect(options.locator("#state")).to_contain_text("unknown profile 'nobody'")
     assert providers(relay) == 0
+
+    options.click("#test-mint")
+    expect(options.locator("#test-result")).to_contain_text("A token of")
+    (opened,) = [p for p in browser.pages if p.url == labs]
+    (call,) = page_calls(opened)
+    expect(options.locator("#test-result")).to_contain_text(f"A token of {len(call.token)} characters")
+    expect(options.locator("#test-result")).not_to_contain_text(call.token)
