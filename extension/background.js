@@ -93,7 +93,14 @@ async function open() {
   }
   const url = new URL(settings.relayUrl);
   url.searchParams.set("token", settings.token); // browsers cannot set an Authorization header on a websocket
-  const ws = new WebSocket(url.href);
+  let ws;
+  try {
+    ws = new WebSocket(url.href);
+  } catch (error) {
+    const delay = scheduleReconnect();
+    report({ state: "disconnected", message: `${error.message}; retrying in ${Math.round(delay / 1000)} s` });
+    return;
+  }
   socket = ws;
   report({ state: "connecting", message: `connecting to ${settings.relayUrl}`, relayUrl: settings.relayUrl, providerId: "" });
   ws.onopen = () => {
@@ -113,7 +120,12 @@ async function open() {
     const why = event.code === 1006
       ? "could not connect or the connection dropped (relay not running, wrong URL or token, or this extension's origin not allowed)"
       : `closed by the relay (${event.code}${event.reason ? `: ${event.reason}` : ""})`;
-    report({ state: "disconnected", message: `${why}; retrying in ${Math.round(delay / 1000)} s`, providerId: "" });
+    report({
+      state: "disconnected",
+      message: `${why}; retrying in ${Math.round(delay / 1000)} s`,
+      providerId: "",
+      relayProviders: null,
+    });
   };
 }
 
