@@ -28,6 +28,8 @@ PAGE = 256
 """Deltas read from the journal at a time. A page is pushed to every live client with no await in between,
 so it must stay well under a client's queue limit (16 MiB) even when every row is as large as rows get
 (a 10,000-character prompt at up to 4 bytes a character: about 40 KB)."""
+REPLAY_PACE_TIMEOUT = 10.0
+"""How long a resuming client's replay waits for the client to read a page before pushing the next."""
 
 
 class JournalReader:
@@ -139,6 +141,7 @@ class DeltaHub:
                 if frames:
                     client.push(frames)
             cursor = deltas[-1].position
+            await client.drained(REPLAY_PACE_TIMEOUT)  # at the client's pace: a long backlog is no reason to drop it
         self.live.add(client)  # no await since the last check of self.position: nothing skipped or doubled
 
     def unsubscribe_all(self, client: Client) -> None:
