@@ -5,34 +5,27 @@ local `veo serve` left in the data directory (`server.json` and `token`). `--jso
 result as one JSON document (`watch --json`: JSON Lines of deltas). `--wait` subscribes first, then sends
 the command, reads a snapshot and follows the deltas after its position: it never polls.
 
-Exit codes: 0 success; 1 a job failed (with --wait) or the command failed at run time; 2 usage error (bad
-arguments, or the server refused the request: bad_message, not_found, conflict); 3 server unreachable or
-refused.
+Exit codes (server.client_options): 0 success; 1 a job failed (with --wait); 2 usage error (bad arguments,
+or the server refused the request: bad_message, not_found, conflict); 3 server unreachable or refused.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
-import sys
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NoReturn, TextIO
-from urllib.parse import urlsplit
+from collections.abc import Sequence
+from typing import Any, TextIO
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from rich.console import Console
 
-from domain.values import MAX_SEED, AspectRatio, Priority, Resolution
-from server.cli import cli, default_data_dir, fail
+from domain.values import AspectRatio, Priority, Resolution
+from server.cli import cli, fail
 from server.client_follow import follow_batch, watch_deltas
+from server.client_options import EXIT_JOB_FAILED, EXIT_USAGE, ClientOptions, client_options, generation_options, run
 from server.client_render import history_view, json_text, mapping_lines, row_lines, rows_table, transition_line
 from server.client_results import BatchCreated, Created, HistoryPage, HistoryRow
-from server.credentials import read_client_defaults
 from server.protocol import (
     MAX_BATCH_PROMPTS,
     BatchGenerate,
@@ -48,112 +41,11 @@ from server.protocol import (
     Retry,
     Upscale,
 )
-from server.relay_client import AUTO_ID, ClientError, RelayClient, RelayError, RelayUnavailable, convert_data
+from server.relay_client import AUTO_ID, RelayClient, convert_data
 
-__all__ = ["ClientOptions"]
+__all__ = ["batch", "cancel", "history", "queue", "refresh", "retry", "status", "submit", "upscale", "watch"]
 
 logger = logging.getLogger(__name__)
-
-EXIT_JOB_FAILED = 1
-EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 3
-USAGE_ERRORS = frozenset({"bad_json", "bad_message", "not_found", "conflict"})
-NO_SERVER = "no veo-relay server is running (start one with `veo serve`, or pass --url)"
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-@dataclass(frozen=True)
-class ClientOptions:
-    """Where the relay is, how to authenticate, and whether to print JSON."""
-
-    url: str | None
-    token: str | None
-    data_dir: Path | None
-    as_json: bool
-
-    def client(self) -> RelayClient:
-        """A client for the given or the local relay (RelayUnavailable when there is none)."""
-        local_url, local_token = read_client_defaults((self.data_dir or default_data_dir()).expanduser())
-        url = self.url or local_url
-        if url is None:
-            raise RelayUnavailable(NO_SERVER)
-        token = self.token
-        if token is None and (self.url is None or urlsplit(_with_scheme(url)).hostname in _LOOPBACK):
-            token = local_token  # the local server's token is never sent to a remote address
-        try:
-            return RelayClient(url, token)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--url") from None
-
-
-def _with_scheme(url: str) -> str:
-    return url if "://" in url else "ws://" + url
-
-
-def client_options(func: Callable[..., None]) -> Callable[..., None]:
-    """`--url`, `--token`, `--data` and `--json`, handed to the command as one ClientOptions."""
-
-    @functools.wraps(func)
-    def command(
-        *args: Any, url: str | None, token: str | None, data_dir: Path | None, as_json: bool, **kw: Any
-    ) -> None:
-        func(ClientOptions(url, token, data_dir, as_json), *args, **kw)
-
-    decorators = [
-        click.option("--url", envvar="VEO_URL", default=None, help="Relay address (default: the local `veo serve`)."),
-        click.option("--token", envvar="VEO_TOKEN", default=None, help="Client token (default: the local one)."),
-        click.option(
-            "--data",
-            "data_dir",
-            envvar="VEO_DATA",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help="Data directory of the local `veo serve` (default: the user data directory).",
-        ),
-        click.option("--json", "as_json", is_flag=True, help="Print the result's data as JSON."),
-    ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
-
-
-def generation_options(func: Callable[..., None]) -> Callable[..., None]:
-    """The options of a new generation: model, aspect ratio, seed, priority, profile, request key."""
-    decorators = [
-        click.option("--model", default=None, help="Flow model key (default: the server's)."),
-        click.option("--aspect-ratio", type=click.Choice([a.value for a in AspectRatio]), default=None),
-        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=None),
-        click.option("--priority", type=click.Choice([p.value for p in Priority]), default=None),
-        click.option("--profile", default=None, help="Flow profile id (default: the server's default profile)."),
-        click.option("--request-key", default=None, help="Idempotency key: a repeated key is not paid twice."),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
-
-
-def run(
-    options: ClientOptions, work: Callable[[RelayClient], Awaitable[int]], *, interrupted: int | None = None
-) -> NoReturn:
-    """Connect, do the work, and exit with its code (errors mapped to the exit codes above)."""
-
-    async def main() -> int:
-        async with options.client() as client:
-            return await work(client)
-
-    try:
-        code = asyncio.run(main())
-    except KeyboardInterrupt:
-        if interrupted is None:
-            raise
-        code = interrupted
-    except RelayError as exc:
-        fail(str(exc), EXIT_USAGE if exc.code in USAGE_ERRORS else EXIT_JOB_FAILED)
-    except RelayUnavailable as exc:
-        fail(str(exc), EXIT_UNAVAILABLE)
-    except ClientError as exc:
-        fail(str(exc), EXIT_JOB_FAILED)
-    sys.exit(code)
 
 
 def _zone(name: str | None) -> ZoneInfo | None:
@@ -317,8 +209,10 @@ async def show_row(client: RelayClient, options: ClientOptions, request: Request
 def status(options: ClientOptions, generation_ids: tuple[UUID, ...]) -> None:
     """Show generations' rows (exit 2 when any id is unknown)."""
     if len(generation_ids) == 1:
-        run(options, lambda client: show_row(client, options, GetStatus(id=AUTO_ID, generation_id=generation_ids[0])))
-    run(options, lambda client: _statuses_of(client, options, generation_ids))
+        request = GetStatus(id=AUTO_ID, generation_id=generation_ids[0])
+        run(options, lambda client: show_row(client, options, request))
+    else:
+        run(options, lambda client: _statuses_of(client, options, generation_ids))
 
 
 async def _statuses_of(client: RelayClient, options: ClientOptions, ids: Sequence[UUID]) -> int:
