@@ -1,0 +1,134 @@
+"""Requests answered by a live relay: refresh, queue_status, cancel and reads, with their error codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from server.protocol import (
+    Cancel,
+    ErrorCode,
+    ErrorReply,
+    Generate,
+    GetBatch,
+    GetStatus,
+    QueueStatus,
+    Refresh,
+    Retry,
+    Subscribe,
+    Upscale,
+)
+from server.simulator import SimulatorConfig
+from tests.e2e.harness import Peer, relay, run
+
+QUEUE_STATUS_FIELDS = {
+    "queued",
+    "waiting_token",
+    "submitting",
+    "pending",
+    "processing",
+    "in_flight",
+    "requests_last_second",
+    "budget",
+    "providers",
+    "paused_profiles",
+}
+SLOW_JOBS = SimulatorConfig(lo=3.0, hi=3.0, seed=1)
+
+
+async def finished(peer: Peer, generation_id: str) -> dict[str, Any]:
+    """Wait for the generation's terminal delta (the peer subscribes to generation:status); its row."""
+
+    def terminal() -> list[dict[str, Any]]:
+        return [
+            d.data
+            for d in peer.deltas
+            if d.data.get("id") == generation_id and d.data["status"] in ("completed", "failed")
+        ]
+
+    await peer.until(lambda: bool(terminal()), what=f"{generation_id} to finish")
+    return terminal()[-1]
+
+
+async def error(peer: Peer, kind: type[Any], **fields: Any) -> ErrorReply:
+    """A request that must fail: its error."""
+    reply = await peer.request(kind, **fields)
+    assert isinstance(reply, ErrorReply), reply
+    return reply
+
+
+def test_refresh_returns_the_row_and_an_unknown_id_is_not_found(tmp_path: Path) -> None:
+    """Refresh of a running job answers with its current row; of a finished one, the final row."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path, simulator=SLOW_JOBS) as target:
+            peer = await target.connect()
+            await peer.ok(Subscribe, channels=["generation:status"])
+            generation_id = (await peer.ok(Generate, prompt="refresh me")).data["generation_id"]
+            running = await peer.ok(Refresh, generation_id=generation_id)
+            assert running.data["id"] == generation_id
+            assert running.data["status"] in ("pending", "processing")
+            assert running.position >= 1
+            final = await finished(peer, generation_id)
+            again = await peer.ok(Refresh, generation_id=generation_id)
+            assert again.data == final
+            assert (await peer.ok(GetStatus, generation_id=generation_id)).data == final
+            missing = await error(peer, Refresh, generation_id=uuid4())
+            assert (missing.code, missing.field) == (ErrorCode.NOT_FOUND, "generation_id")
+            await peer.close()
+
+    run(scenario())
+
+
+def test_queue_status_has_the_contracts_fields(tmp_path: Path) -> None:
+    """queue_status reports the queue, the budget and the providers, with the read model's position."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            peer = await target.connect()
+            status = await peer.ok(QueueStatus)
+            assert set(status.data) >= QUEUE_STATUS_FIELDS
+            counts = {k: v for k, v in status.data.items() if k in QUEUE_STATUS_FIELDS - {"budget", "paused_profiles"}}
+            assert all(isinstance(v, int) and v >= 0 for v in counts.values()), counts
+            assert status.data["budget"]["rate"] == 10.0
+            assert status.data["paused_profiles"] == []
+            assert status.position == 0
+            await peer.close()
+
+    run(scenario())
+
+
+def test_cancel_stops_a_running_job_and_a_finished_one_is_a_conflict(tmp_path: Path) -> None:
+    """Cancel answers with the failed(cancelled) row; cancelling it again, or a completed job, is a conflict."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path, simulator=SLOW_JOBS) as target:
+            peer = await target.connect()
+            await peer.ok(Subscribe, channels=["generation:status"])
+            running_id = (await peer.ok(Generate, prompt="cancel me")).data["generation_id"]
+            await peer.until(lambda: any(d.data["operation_name"] for d in peer.deltas), what="Flow to accept it")
+            cancelled = await peer.ok(Cancel, generation_id=running_id)
+            assert (cancelled.data["status"], cancelled.data["error_reason"]) == ("failed", "cancelled")
+            assert (await finished(peer, running_id))["error_reason"] == "cancelled"
+            again = await error(peer, Cancel, generation_id=running_id)
+            assert again.code == ErrorCode.CONFLICT
+            assert "failed" in again.message
+            done_id = (await peer.ok(Generate, prompt="let me finish")).data["generation_id"]
+            assert (await finished(peer, done_id))["status"] == "completed"
+            before = target.store_position()
+            late = await error(peer, Cancel, generation_id=done_id)
+            assert late.code == ErrorCode.CONFLICT
+            assert "completed" in late.message
+            retry = await error(peer, Retry, generation_id=done_id)
+            assert retry.code == ErrorCode.CONFLICT
+            unfinished = await error(peer, Upscale, generation_id=running_id)
+            assert unfinished.code == ErrorCode.CONFLICT
+            unknown = await error(peer, Cancel, generation_id=uuid4())
+            assert (unknown.code, unknown.field) == (ErrorCode.NOT_FOUND, "generation_id")
+            batch = await error(peer, GetBatch, batch_id=uuid4())
+            assert (batch.code, batch.field) == (ErrorCode.NOT_FOUND, "batch_id")
+            assert target.store_position() == before
+            await peer.close()
+
+    run(scenario())
