@@ -197,7 +197,8 @@ class Relay:
         row = self.status(generation_id)
         if row.status in TERMINAL_STATUSES:
             raise IllegalTransition(f"cannot cancel generation {generation_id}: it is already {row.status}")
-        self.system.poller.cancel(generation_id)
+        if not self.system.poller.cancel(generation_id):
+            raise IllegalTransition(f"cannot cancel generation {generation_id}: Flow has already finished it")
         return self.status(generation_id)
 
     def refresh(self, generation_id: UUID, timeout: float = REFRESH_WAIT) -> HistoryRow:
