@@ -113,10 +113,12 @@ class VeoRelay(Application[UUID]):
         if not specs:
             raise InvalidParameter("prompts", "a batch needs at least one prompt")
         batch_id = id_for_key("batch", request_key) if request_key else uuid4()
-        ids = [
-            id_for_key("generation", f"{request_key}:{index}") if request_key else uuid4()
-            for index in range(len(specs))
-        ]
+        # Items share a millisecond, and the history orders ties by id: ascending random ids keep request order.
+        ids = (
+            [id_for_key("generation", f"{request_key}:{index}") for index in range(len(specs))]
+            if request_key
+            else sorted(uuid4() for _ in specs)
+        )
         if request_key and self.exists(ids[0]):
             for index, (generation_id, spec) in enumerate(zip(ids, specs, strict=True)):
                 if not self.exists(generation_id):

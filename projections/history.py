@@ -49,8 +49,8 @@ class HistoryView(TrackedView):
 
     name = "history"
     base_tables = ("veo3_video_generations", "veo3_batches", "delta_journal")
-    schema = 2  # 2: rows carry seq, the position of their Requested event (the history's order)
-    indexes = (("by_seq", 0, "seq"), ("by_status", 0, "status"), ("by_batch", 0, "batch_id"))
+    schema = 2  # 2: rows carry seq, the position of their Requested event (restore order)
+    indexes = (("by_created", 0, "created_at, id"), ("by_status", 0, "status"), ("by_batch", 0, "batch_id"))
 
     def table_statements(self) -> list[str]:
         rows, batches, journal = self.tables
@@ -169,16 +169,18 @@ class HistoryView(TrackedView):
         found = self._load_rows(conn, dict.fromkeys(generation_ids))
         return [found[i] for i in generation_ids if i in found]
 
-    def page(self, conn: sqlite3.Connection, limit: int, before: int | None) -> tuple[list[HistoryRow], int | None]:
-        """Newest first (by the order of their requests): `limit` rows before the cursor, and the next cursor."""
+    def page(self, conn: sqlite3.Connection, limit: int, before: tuple[str, str] | None) -> list[HistoryRow]:
+        """Newest first, `limit` rows strictly before the (created_at, id) cursor."""
         cols = ", ".join(HISTORY_COLUMNS)
         table = self.tables[0]
-        found = conn.execute(
-            f"SELECT {cols}, seq FROM {table} WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-            (before if before is not None else 2**63 - 1, limit),
-        ).fetchall()
-        rows = [_history_row(values[:-1]) for values in found]
-        return rows, (found[-1][-1] if len(found) == limit else None)
+        if before is None:
+            cursor = conn.execute(f"SELECT {cols} FROM {table} ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
+        else:
+            cursor = conn.execute(
+                f"SELECT {cols} FROM {table} WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
+                (*before, limit),
+            )
+        return [_history_row(values) for values in cursor]
 
     def non_terminal(self, conn: sqlite3.Connection) -> list[HistoryRow]:
         """Every pending or processing generation, oldest first (what the poller restores)."""

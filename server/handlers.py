@@ -178,14 +178,15 @@ class Handlers:
     def _history(self, request: GetHistory) -> tuple[dict[str, Any], int]:
         tz = self._zone(request.tz)
         before = _cursor(request.before) if request.before else None
-        (rows, cursor), position = self._read(lambda c: self.system.history.page(c, request.limit, before))
+        rows, position = self._read(lambda c: self.system.history.page(c, request.limit, before))
         groups: list[dict[str, Any]] = []
         for row in rows:
             day = datetime.fromisoformat(row.created_at).astimezone(tz).date().isoformat()
             if not groups or groups[-1]["date"] != day:
                 groups.append({"date": day, "items": []})
             groups[-1]["items"].append(row)
-        return {"groups": groups, "next": str(cursor) if cursor is not None else None}, position
+        last = rows[-1] if len(rows) == request.limit else None
+        return {"groups": groups, "next": f"{last.created_at}|{last.id}" if last else None}, position
 
     def _zone(self, name: str | None) -> ZoneInfo | None:
         if name is None:
@@ -268,7 +269,8 @@ class Handlers:
         return await self._run(lambda: self._row(generation_id))
 
 
-def _cursor(text: str) -> int:
-    if not text.isdigit():
+def _cursor(text: str) -> tuple[str, str]:
+    created_at, sep, generation_id = text.partition("|")
+    if not sep or not created_at or not generation_id:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "before must be the `next` cursor of a previous page", "before")
-    return int(text)
+    return created_at, generation_id

@@ -27,21 +27,21 @@ def test_get_many_keeps_the_order_asked_and_skips_unknown_ids(app: VeoRelay, db:
 
 
 def test_pages_go_newest_first_without_overlap(app: VeoRelay, db: ReadModelDatabase) -> None:
-    """Following the cursor visits every row once, in reverse order of the requests (batch items too)."""
+    """Following the cursor visits every row once, newest first; a batch's items keep request order."""
     for i in range(4):
         app.request_generation(GenerationSpec(prompt=f"p{i}"))
-    app.request_batch([GenerationSpec(prompt=f"p{i}") for i in range(4, 7)])
+    app.request_batch([GenerationSpec(prompt=f"b{i}") for i in range(5)])
     project(app, db)
     view, conn = HistoryView(), db.reader()
-    seen: list[str] = []
+    seen: list[tuple[str, str]] = []
     cursor = None
-    while True:
-        page, cursor = view.page(conn, 3, cursor)
+    while page := view.page(conn, 3, cursor):
         assert len(page) <= 3
-        seen += [r.prompt for r in page]
-        if cursor is None:
-            break
-    assert seen == [f"p{i}" for i in reversed(range(7))]
+        seen += [(r.created_at, r.prompt) for r in page]
+        cursor = (page[-1].created_at, page[-1].id)
+    assert sorted(p for _, p in seen) == sorted([f"p{i}" for i in range(4)] + [f"b{i}" for i in range(5)])
+    assert [t for t, _ in seen] == sorted((t for t, _ in seen), reverse=True)
+    assert [p for _, p in seen if p.startswith("b")] == [f"b{i}" for i in reversed(range(5))]
 
 
 def test_a_view_with_an_older_table_layout_is_rebuilt(app: VeoRelay, db: ReadModelDatabase) -> None:
