@@ -25,6 +25,7 @@ from server.protocol import (
     decode_request,
     encode_error,
     encode_protocol_error,
+    request_id_of,
 )
 
 __all__ = ["RelayServer"]
@@ -148,11 +149,17 @@ class RelayServer:
                         await client.drained(FLUSH_TIMEOUT)  # the warnings reach the client before the close
                         client.drop(CLOSE_POLICY_VIOLATION)
                         continue
-                    client.send_now(encode_error(None, ErrorCode.RATE_LIMITED, "too many messages: slow down"))
+                    client.send_now(
+                        encode_error(request_id_of(message), ErrorCode.RATE_LIMITED, "too many messages: slow down")
+                    )
                     continue
                 if len(tasks) >= MAX_CONCURRENT_REQUESTS:
                     client.send_now(
-                        encode_error(None, ErrorCode.OVERLOADED, "too many requests in progress: wait for replies")
+                        encode_error(
+                            request_id_of(message),
+                            ErrorCode.OVERLOADED,
+                            "too many requests in progress: wait for replies",
+                        )
                     )
                     continue
                 task = asyncio.create_task(self._answer(client, message))

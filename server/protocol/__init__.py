@@ -6,7 +6,7 @@ raises `ProtocolError`; the `encode_*` functions build server frames. `docs/PROT
 
 from __future__ import annotations
 
-from server.protocol.decoding import decode_request
+from server.protocol.decoding import decode_request, request_id_of
 from server.protocol.errors import (
     CLOSE_FRAME_TOO_LARGE,
     CLOSE_POLICY_VIOLATION,
@@ -114,4 +114,5 @@ __all__ = [
     "encode_protocol_error",
     "encode_request",
     "encode_result",
+    "request_id_of",
 ]

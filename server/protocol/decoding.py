@@ -90,6 +90,14 @@ def decode_request(frame: bytes | str) -> Request:
     raise ProtocolError(ErrorCode.BAD_MESSAGE, message, field=field, request_id=request_id)
 
 
+def request_id_of(frame: bytes | str) -> str | None:
+    """The `id` of a frame that will not be decoded in full (a refused flood), or None; never raises."""
+    try:
+        return _decoded(_ID, _ENVELOPE.decode(frame).id)
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        return None
+
+
 def _decoded(decoder: msgspec.json.Decoder[str], raw: msgspec.Raw) -> str | None:
     """The raw value decoded, or None when it is absent or invalid."""
     if not raw:

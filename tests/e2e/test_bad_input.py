@@ -126,8 +126,10 @@ def test_a_flood_gets_rate_limited_errors_then_a_1008_close(tmp_path: Path) -> N
             except ConnectionClosed:
                 pass
             assert await peer.closed_with() == 1008
-            warnings = [e for e in peer.anonymous_errors if e.code == ErrorCode.RATE_LIMITED]
-            assert warnings, peer.anonymous_errors
+            replies = [*peer.anonymous_errors, *peer.replies.values()]
+            warnings = [e for e in replies if isinstance(e, ErrorReply) and e.code == ErrorCode.RATE_LIMITED]
+            assert warnings, replies
+            assert all(w.id is not None and w.id.startswith("f") for w in warnings)  # the dropped message's id
             assert target.store_position() == 0
             other = await target.connect()
             await still_serving(target, other)
