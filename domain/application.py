@@ -127,7 +127,7 @@ class VeoRelay(Application[UUID]):
                 self._check_same(self.get_generation(generation_id), spec, f"{request_key}:{index}")
             return batch_id, ids, False
         generations = [
-            self._new_generation(generation_id, spec, batch_id=str(batch_id))
+            self._new_generation(generation_id, spec, batch_id=str(batch_id), batch_size=len(specs))
             for generation_id, spec in zip(ids, specs, strict=True)
         ]
         self.save(*generations)
@@ -258,6 +258,7 @@ class VeoRelay(Application[UUID]):
         spec: GenerationSpec,
         batch_id: str | None = None,
         retry_of: str | None = None,
+        batch_size: int | None = None,
     ) -> Generation:
         seed = spec.seed if spec.seed is not None else self._random.randint(0, MAX_SEED)
         return Generation(
@@ -272,6 +273,7 @@ class VeoRelay(Application[UUID]):
             scene_id=str(uuid4()),
             batch_id=batch_id,
             retry_of=retry_of,
+            batch_size=batch_size,
         )
 
     @staticmethod

@@ -46,6 +46,7 @@ class Generation(Aggregate):
         source_media_id: str | None
         resolution: str | None
         retry_of: str | None
+        batch_size: int | None
 
     class Submitted(Aggregate.Event):
         """A generate/upscale call is about to be sent: from here on Flow may have it."""
@@ -111,6 +112,7 @@ class Generation(Aggregate):
         source_media_id: str | None = None,
         resolution: str | None = None,
         retry_of: str | None = None,
+        batch_size: int | None = None,
     ) -> None:
         self.job_type = job_type
         self.prompt = prompt

@@ -43,6 +43,7 @@ class _Requested(msgspec.Struct):
     source_media_id: str | None = None
     resolution: str | None = None
     retry_of: str | None = None
+    batch_size: int | None = None
 
 
 class _Submitted(msgspec.Struct):

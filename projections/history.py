@@ -98,8 +98,9 @@ class HistoryView(TrackedView):
                 journal.append((item.position * 2, item.position, channel_for(row), _ENCODE(row), item.at))
             if row.batch_id is not None and before_status != row.status:
                 batch = self._batch(conn, batches, row.batch_id, item.at)
-                if before_status is None:
-                    batch.total += 1
+                if before_status is None:  # a Requested: the batch's size is known from its first item
+                    size = getattr(item.data, "batch_size", None)
+                    batch.total = size if size else batch.total + 1
                 else:
                     setattr(batch, before_status, getattr(batch, before_status) - 1)
                 setattr(batch, row.status, getattr(batch, row.status) + 1)

@@ -87,6 +87,11 @@ class ProjectionRunner:
         """Call `listener(position)` after each committed page."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[int], None]) -> None:
+        """Stop calling `listener`."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     @property
     def position(self) -> int:
         """The lowest position every view has applied."""

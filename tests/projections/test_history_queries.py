@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+
 from domain.application import VeoRelay
 from domain.requests import GenerationSpec
 from projections.analytics import AnalyticsView
@@ -130,3 +132,13 @@ def test_rebuild_of_an_empty_store_gives_empty_views(app: VeoRelay, db: ReadMode
     report = rebuild(app, db, [HistoryView, AnalyticsView])
     assert (report.events, report.position) == (0, 0)
     assert HistoryView().counts(db.reader()) == {}
+
+
+def test_a_batch_row_shows_its_full_size_from_the_first_delta(app: VeoRelay, db: ReadModelDatabase) -> None:
+    """Each item's Requested carries the batch size, so progress never reports a smaller total."""
+    app.request_batch([GenerationSpec(prompt=f"b{i}") for i in range(4)])
+    project(app, db)
+    batches = [d for d in HistoryView().deltas_after(db.reader(), 0, 100) if d.channel == "batch:progress"]
+    totals = [msgspec.json.decode(d.data)["total"] for d in batches]
+    pending = [msgspec.json.decode(d.data)["pending"] for d in batches]
+    assert (totals, pending) == ([4, 4, 4, 4], [1, 2, 3, 4])

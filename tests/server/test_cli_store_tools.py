@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from uuid import UUID
 
@@ -21,6 +22,7 @@ def store(tmp_path: Path) -> tuple[Path, UUID]:
     gid, _ = app.request_generation(GenerationSpec(prompt="a fox at dawn", seed=4))
     app.record_submitted(gid)
     app.record_started(gid, "op-1", "media-1", "MEDIA_GENERATION_STATUS_PENDING")
+    time.sleep(0.005)  # Started and Completed in different milliseconds, which is what --at resolves
     app.record_completed(gid, "mg-1", "https://videos.example/1.mp4")
     app.close()
     return tmp_path, gid
