@@ -127,6 +127,7 @@ class RelayServer:
 
     async def stop(self) -> None:
         """Close every connection and stop."""
+        self.system.projections.remove_listener(self.hub.wake_threadsafe)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
