@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,7 +37,19 @@ from server.protocol import (
 from server.relay_server import RelayServer
 from server.simulator import SimulatorConfig
 
-__all__ = ["TOKEN", "Peer", "Relay", "caught_up", "delivered", "journal", "keys", "relay", "run", "wait_until"]
+__all__ = [
+    "TOKEN",
+    "Peer",
+    "Relay",
+    "caught_up",
+    "delivered",
+    "journal",
+    "keys",
+    "relay",
+    "relay_in_thread",
+    "run",
+    "wait_until",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +124,26 @@ async def relay(
             await server.stop()
     finally:
         await asyncio.to_thread(system.stop)
+
+
+@contextmanager
+def relay_in_thread(tmp_path: Path, **options: Any) -> Iterator[Relay]:
+    """The same live relay, served by an event loop in its own thread (for synchronous clients)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="relay-loop", daemon=True)
+    thread.start()
+    manager = relay(tmp_path, **options)
+    try:
+        target = asyncio.run_coroutine_threadsafe(manager.__aenter__(), loop).result(30)
+        try:
+            yield target
+        finally:
+            asyncio.run_coroutine_threadsafe(manager.__aexit__(None, None, None), loop).result(30)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
 
 
 def journal(target: Relay, after: int, channels: set[str] | None = None) -> list[Delta]:
