@@ -13,7 +13,7 @@ Printed per run: detection latency (simulator completion instant -> `Completed` 
 the most requests the simulator saw in any sliding 1-s window, budget use while work is due, 429s, where
 the latency goes; then the seed/ours ratios and the targets.
 
-    .venv/bin/python bench/poller.py                  # N=100 and N=1000, contracts auto and operations
+    .venv/bin/python bench/poller.py                  # N=100 and N=1000, contracts auto and operations (~10 min)
     .venv/bin/python bench/poller.py --n 100 --contract operations --paced-seed
 """
 
