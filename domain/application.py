@@ -6,11 +6,12 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
 
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
 from domain.generation import Generation
@@ -40,6 +41,25 @@ class VeoRelay(Application[UUID]):
         self._listeners: list[RecordedListener] = []
         self._listeners_lock = threading.Lock()
         self._random = random.Random()
+        self.write_errors = 0
+        """Saves the store refused (a full disk, a read-only file), not counting conflicts."""
+        self.write_error: str | None = None
+        """Why the last save failed, or None when it succeeded: the store is writable."""
+
+    def save(
+        self, *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None, **kwargs: Any
+    ) -> list[Recording[UUID]]:
+        """Save, keeping count of the saves the store refused (for /metrics)."""
+        try:
+            recordings = super().save(*objs, **kwargs)
+        except IntegrityError:
+            raise  # a conflict (a repeated request key), not a storage fault
+        except PersistenceError as exc:
+            self.write_errors += 1
+            self.write_error = str(exc) or type(exc).__name__
+            raise
+        self.write_error = None
+        return recordings
 
     # --- notifications ----------------------------------------------------------------------------
 

@@ -51,6 +51,24 @@ def render_metrics(server: RelayServer) -> str:
         ("veo_poller_restarts_total", "counter", "PollerActor restarts after a crash.", system.poller.restarts),
         ("veo_connected_clients", "gauge", "Open websocket connections.", len(server.clients)),
         ("veo_projection_lag_events", "gauge", "Events recorded but not yet in the read models.", lag),
+        (
+            "veo_projection_errors_total",
+            "counter",
+            "Read-model updates that failed (retried with backoff; see the log for why).",
+            system.projections.errors,
+        ),
+        (
+            "veo_store_writable",
+            "gauge",
+            "1 when the last write to the event store succeeded, 0 when the store refused it (full, read-only).",
+            0 if system.app.write_error is not None else 1,
+        ),
+        (
+            "veo_store_write_errors_total",
+            "counter",
+            "Writes the event store refused (see the log for why).",
+            system.app.write_errors,
+        ),
         ("veo_delta_frames_total", "counter", "Delta pushes to clients.", server.hub.frames_sent),
     ]
     out: list[str] = []
