@@ -117,8 +117,10 @@ class DeltaHub:
 
     async def outcome(self, client: Client, after: int | None) -> SubscribeOutcome:
         """Whether a subscription `after` a position can be served from the journal, and from where."""
-        if after is None or client in self.live:
-            return SubscribeOutcome(self.position if after is None else after, resumed=after is not None)
+        if after is None:
+            return SubscribeOutcome(self.position, resumed=False)
+        if client in self.live:  # a channel added now cannot have its past replayed without doubling the others'
+            return SubscribeOutcome(self.position, resumed=after == self.position)
         floor = await asyncio.to_thread(self.journal.floor)
         head = await asyncio.to_thread(self.journal.head)
         if after < floor or after > max(self.position, head):
