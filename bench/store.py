@@ -1,10 +1,13 @@
-"""Event store and projection throughput on a SQLite file.
+"""Event store and projection throughput on a SQLite file (or, with --store, a PostgreSQL database).
 
-Prints events appended per second (one event per transaction, and batched), and projection rebuild
-events per second for N events, against a baseline in the same run: the same handlers applied one event
-per transaction (the eventsourcing TrackingRecorder pattern). Target: rebuild >= 50,000 events/s.
+Prints events appended per second (one event per transaction, and batched), events read and decoded per
+second (the projections' fast reader against the library's `select_notifications` plus its mapper), and
+projection rebuild events per second for N events, against a baseline in the same run: the same handlers
+applied one event per transaction (the eventsourcing TrackingRecorder pattern). Target: rebuild >= 50,000
+events/s.
 
     .venv/bin/python bench/store.py --events 100000
+    .venv/bin/python bench/store.py --store postgresql://user@127.0.0.1:5432/empty_db
 """
 
 from __future__ import annotations
@@ -24,14 +27,26 @@ from projections.database import ReadModelDatabase
 from projections.events import read_events
 from projections.history import HistoryView
 from projections.rebuild import rebuild
+from server.store import locate
 
 EVENTS_PER_GENERATION = 5
 
 
-def make_app(directory: Path) -> VeoRelay:
-    return VeoRelay(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(directory / "events.sqlite")}
-    )
+def read_rate(app: VeoRelay, total: int, page: int = 5000) -> tuple[float, float]:
+    """Events/s read and decoded: the fast reader, and select_notifications + the mapper."""
+    started = time.perf_counter()
+    position = 0
+    while position < total:
+        _, position = read_events(app, position, page)
+    fast = total / (time.perf_counter() - started)
+    started = time.perf_counter()
+    position = 0
+    while position < total:
+        notifications = app.recorder.select_notifications(start=position + 1, limit=page)
+        for notification in notifications:
+            app.mapper.to_domain_event(notification)
+        position = notifications[-1].id
+    return fast, total / (time.perf_counter() - started)
 
 
 def lifecycle(generation: Generation, index: int) -> None:
@@ -101,22 +116,30 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="events in the store for the rebuild")
     parser.add_argument("--single", type=int, default=2_000, help="saves for the one-event-per-transaction figure")
     parser.add_argument("--baseline", type=int, default=10_000, help="events for the per-event baseline")
+    parser.add_argument("--store", default=None, help="an empty postgresql://... database (default: SQLite files)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        app = make_app(directory)
-        db = ReadModelDatabase(directory / "views.sqlite")
+        location = locate(Path(tmp), args.store)
+        app = location.open_app()
+        if app.last_position():
+            parser.error(f"{location.description} is not empty")
+        db = location.open_read_model()
         single = append_single(app, args.single)
         batched = append_batched(app, args.events // EVENTS_PER_GENERATION)
         total = app.last_position()
+        fast_read, library_read = read_rate(app, total)
         report = rebuild(app, db, [HistoryView, AnalyticsView])
         history_only = rebuild(app, db, [HistoryView])
         baseline = rebuild_per_event(app, db, min(args.baseline, total))
         db.close()
+        app.close()
+    kind = "PostgreSQL" if location.postgres is not None else "SQLite file (WAL)"
     print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
-    print(f"store: SQLite file (WAL), {total:,} events")
+    print(f"store: {kind}, {total:,} events")
     print(f"append, one event per transaction:     {single:>10,.0f} events/s")
     print(f"append, 100 lifecycles per transaction: {batched:>10,.0f} events/s")
+    print(f"read+decode, projections' fast reader:  {fast_read:>10,.0f} events/s")
+    print(f"read+decode, select_notifications+map:  {library_read:>10,.0f} events/s")
     print(f"rebuild history+analytics (batched):    {report.events_per_second:>10,.0f} events/s")
     print(f"rebuild history only (batched):         {history_only.events_per_second:>10,.0f} events/s")
     print(f"baseline, one transaction per event:    {baseline:>10,.0f} events/s")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Any
 import msgspec
 
 from domain.values import ACTIVE_REMOTE_STATUS, Status
+from projections.dialect import Column, Connection, Dialect
 from projections.events import ViewEvent
 from projections.tracking import TrackedView
 
@@ -19,6 +19,8 @@ __all__ = ["AnalyticsView", "CompletionStats", "Summary", "percentile"]
 WINDOWS = {"all": None, "1h": 3600.0}
 _COLUMNS = ("model", "job_type", "status", "created_at", "started_at", "finished_at", "duration", "error_reason")
 _STATUS, _STARTED, _FINISHED, _DURATION, _REASON = 2, 4, 5, 6, 7
+_REALS = {"created_at", "started_at", "finished_at", "duration"}
+_TYPED_COLUMNS: tuple[Column, ...] = tuple((c, "real" if c in _REALS else "text") for c in ("id", *_COLUMNS))
 
 
 def _epoch(row_time: str) -> float:
@@ -59,13 +61,15 @@ class AnalyticsView(TrackedView):
     base_tables = ("analytics_jobs",)
     indexes = (("by_created", 0, "created_at"), ("by_finished", 0, "finished_at"))
 
-    def table_statements(self) -> list[str]:
+    def table_statements(self, dialect: Dialect) -> list[str]:
+        real = dialect.real
         return [
             f"CREATE TABLE IF NOT EXISTS {self.tables[0]} (id TEXT PRIMARY KEY, model TEXT, job_type TEXT, "
-            "status TEXT, created_at REAL, started_at REAL, finished_at REAL, duration REAL, error_reason TEXT)"
+            f"status TEXT, created_at {real}, started_at {real}, finished_at {real}, duration {real}, "
+            "error_reason TEXT)"
         ]
 
-    def apply(self, conn: sqlite3.Connection, items: Sequence[ViewEvent], journal_after: int) -> None:
+    def apply(self, conn: Connection, items: Sequence[ViewEvent], journal_after: int) -> None:
         """Apply events inside the caller's transaction (rows changed in memory, written once)."""
         table = self.tables[0]
         rows = self._load(conn, {item.generation_id for item in items})
@@ -92,19 +96,16 @@ class AnalyticsView(TrackedView):
                 row[_STATUS] = Status.FAILED.value
                 row[_FINISHED] = _epoch(item.at)
                 row[_REASON] = data.error_reason
-        conn.executemany(
-            f"INSERT OR REPLACE INTO {table} (id, {', '.join(_COLUMNS)}) VALUES (?, {', '.join('?' * len(_COLUMNS))})",
-            [(key, *values) for key, values in rows.items()],
-        )
+        conn.dialect.upsert_rows(conn, table, _TYPED_COLUMNS, "id", [(key, *values) for key, values in rows.items()])
 
-    def _load(self, conn: sqlite3.Connection, ids: set[str]) -> dict[str, list[Any]]:
+    def _load(self, conn: Connection, ids: set[str]) -> dict[str, list[Any]]:
         found: dict[str, list[Any]] = {}
         wanted = list(ids)
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
+            condition, parameters = conn.dialect.any_of("id", chunk)
             cursor = conn.execute(
-                f"SELECT id, {', '.join(_COLUMNS)} FROM {self.tables[0]} WHERE id IN ({', '.join('?' * len(chunk))})",
-                chunk,
+                f"SELECT id, {', '.join(_COLUMNS)} FROM {self.tables[0]} WHERE {condition}", parameters
             )
             for key, *values in cursor:
                 found[key] = values
@@ -112,7 +113,7 @@ class AnalyticsView(TrackedView):
 
     # --- reading ------------------------------------------------------------------------------------
 
-    def summary(self, conn: sqlite3.Connection, window: str, now: float) -> Summary:
+    def summary(self, conn: Connection, window: str, now: float) -> Summary:
         """Counts by status, completion percentiles per model and job type, failures by reason."""
         span = WINDOWS[window]
         since = now - span if span is not None else float("-inf")
@@ -149,7 +150,7 @@ class AnalyticsView(TrackedView):
         )
         return Summary(window=window, counts=counts, completion=completion, failures=failures)
 
-    def recent_durations(self, conn: sqlite3.Connection, per_key: int = 500) -> dict[tuple[str, str], list[float]]:
+    def recent_durations(self, conn: Connection, per_key: int = 500) -> dict[tuple[str, str], list[float]]:
         """The last `per_key` completion times of each (model, job type), for the poller's timing model."""
         found: dict[tuple[str, str], list[float]] = defaultdict(list)
         for model, job_type, duration in conn.execute(

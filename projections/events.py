@@ -122,10 +122,12 @@ class ViewEvent:
 
 
 def _dashed(originator_id: str) -> str:
-    """A UUID's canonical form from the SQLite recorder's 32-hex-digit text."""
+    """A UUID's canonical form from the SQLite recorder's 32-hex-digit text (or PostgreSQL's own text)."""
     h = originator_id
     if len(h) == 32:
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    if len(h) == 36 and h[8] == "-" and h.islower():  # PostgreSQL's uuid as text is already canonical
+        return h
     return str(UUID(h))
 
 
@@ -143,6 +145,10 @@ def _slow(app: VeoRelay, position: int, topic: str, state: bytes, originator_id:
 def _select(app: VeoRelay, after: int, limit: int) -> list[tuple[int, str, str, bytes]]:
     """(position, originator id, topic, state) of the next `limit` notifications after `after`."""
     recorder = app.recorder
+    if type(recorder).__module__ == "eventsourcing.postgres":  # without importing psycopg when not in use
+        from projections.postgres import select_stored  # noqa: PLC0415
+
+        return select_stored(recorder, after, limit)
     if isinstance(recorder, SQLiteApplicationRecorder):
         # The public select_notifications builds a UUID and a dataclass per row; this reads the same
         # columns of the recorder's own table about three times faster.

@@ -8,13 +8,13 @@ tracked one are skipped). Each changed row also becomes a delta in the journal, 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from projections.dialect import Column, Connection, Dialect
 from projections.events import ViewEvent
 from projections.rows import BATCH_COLUMNS, HISTORY_COLUMNS, BatchRow, HistoryRow, apply_event, iso_ms
 from projections.tracking import TrackedView
@@ -28,6 +28,18 @@ UPSCALE_CHANNEL = "upscale:status"
 BATCH_CHANNEL = "batch:progress"
 _ENCODE = msgspec.json.Encoder().encode
 _CHUNK = 500
+_INTEGERS = {"seed", "seq", "total", "pending", "processing", "completed", "failed", "key", "position"}
+_ROW_COLUMNS: tuple[Column, ...] = tuple(
+    (name, "integer" if name in _INTEGERS else "text") for name in (*HISTORY_COLUMNS, "seq")
+)
+_BATCH_COLUMNS: tuple[Column, ...] = tuple((name, "integer" if name in _INTEGERS else "text") for name in BATCH_COLUMNS)
+_JOURNAL_COLUMNS: tuple[Column, ...] = (
+    ("key", "integer"),
+    ("position", "integer"),
+    ("channel", "text"),
+    ("data", "blob"),
+    ("recorded_at", "text"),
+)
 
 
 def channel_for(row: HistoryRow) -> str:
@@ -52,30 +64,23 @@ class HistoryView(TrackedView):
     schema = 2  # 2: rows carry seq, the position of their Requested event (restore order)
     indexes = (("by_created", 0, "created_at, id"), ("by_status", 0, "status"), ("by_batch", 0, "batch_id"))
 
-    def table_statements(self) -> list[str]:
+    def table_statements(self, dialect: Dialect) -> list[str]:
         rows, batches, journal = self.tables
-        cols = ", ".join(f"{c} {'INTEGER' if c == 'seed' else 'TEXT'}" for c in HISTORY_COLUMNS if c != "id")
+        integer = dialect.integer
+        cols = ", ".join(f"{c} {integer if c == 'seed' else 'TEXT'}" for c in HISTORY_COLUMNS if c != "id")
         return [
-            f"CREATE TABLE IF NOT EXISTS {rows} (id TEXT PRIMARY KEY, {cols}, seq INTEGER NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {batches} (batch_id TEXT PRIMARY KEY, total INTEGER, "
-            "pending INTEGER, processing INTEGER, completed INTEGER, failed INTEGER, "
+            f"CREATE TABLE IF NOT EXISTS {rows} (id TEXT PRIMARY KEY, {cols}, seq {integer} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {batches} (batch_id TEXT PRIMARY KEY, total {integer}, "
+            f"pending {integer}, processing {integer}, completed {integer}, failed {integer}, "
             "created_at TEXT, updated_at TEXT)",
             # key = position * 2 + seq: an append-only rowid table (rows are too wide for WITHOUT ROWID).
-            f"CREATE TABLE IF NOT EXISTS {journal} (key INTEGER PRIMARY KEY, position INTEGER NOT NULL, "
-            "channel TEXT NOT NULL, data BLOB NOT NULL, recorded_at TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {journal} (key {integer} PRIMARY KEY, position {integer} NOT NULL, "
+            f"channel TEXT NOT NULL, data {dialect.blob} NOT NULL, recorded_at TEXT NOT NULL)",
         ]
 
     # --- writing ------------------------------------------------------------------------------------
 
-    @property
-    def _upsert_row(self) -> str:
-        """Insert a row with its seq, or update every column but seq."""
-        columns = ", ".join((*HISTORY_COLUMNS, "seq"))
-        marks = ", ".join("?" * (len(HISTORY_COLUMNS) + 1))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in HISTORY_COLUMNS if c != "id")
-        return f"INSERT INTO {self.tables[0]} ({columns}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}"
-
-    def apply(self, conn: sqlite3.Connection, items: Sequence[ViewEvent], journal_after: int) -> None:
+    def apply(self, conn: Connection, items: Sequence[ViewEvent], journal_after: int) -> None:
         """Apply events (position order) inside the caller's transaction; journal positions > journal_after."""
         _, batches_table, journal_table = self.tables
         rows = self._load_rows(conn, {item.generation_id for item in items})
@@ -108,29 +113,32 @@ class HistoryView(TrackedView):
                 touched_batches.add(row.batch_id)
                 if keep:
                     journal.append((item.position * 2 + 1, item.position, BATCH_CHANNEL, _ENCODE(batch), item.at))
-        conn.executemany(self._upsert_row, [(*msgspec.structs.astuple(rows[k]), seqs.get(k, 0)) for k in touched_rows])
-        batch_placeholders = ", ".join("?" * len(BATCH_COLUMNS))
-        conn.executemany(
-            f"INSERT OR REPLACE INTO {batches_table} ({', '.join(BATCH_COLUMNS)}) VALUES ({batch_placeholders})",
+        upsert = conn.dialect.upsert_rows
+        row_values = [(*msgspec.structs.astuple(rows[k]), seqs.get(k, 0)) for k in touched_rows]
+        upsert(conn, self.tables[0], _ROW_COLUMNS, "id", row_values, keep=("seq",))  # seq: set once, by Requested
+        upsert(
+            conn,
+            batches_table,
+            _BATCH_COLUMNS,
+            "batch_id",
             [msgspec.structs.astuple(batches[k]) for k in touched_batches],
         )
-        conn.executemany(f"INSERT OR REPLACE INTO {journal_table} VALUES (?, ?, ?, ?, ?)", journal)
+        upsert(conn, journal_table, _JOURNAL_COLUMNS, "key", journal)
 
-    def _load_rows(self, conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, HistoryRow]:
+    def _load_rows(self, conn: Connection, ids: Iterable[str]) -> dict[str, HistoryRow]:
         wanted = list(ids)
         found: dict[str, HistoryRow] = {}
         for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
+            condition, parameters = conn.dialect.any_of("id", wanted[start : start + _CHUNK])
             cursor = conn.execute(
-                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.tables[0]} WHERE id IN ({marks})", chunk
+                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.tables[0]} WHERE {condition}", parameters
             )
             for values in cursor:
                 row = _history_row(values)
                 found[row.id] = row
         return found
 
-    def _batch(self, conn: sqlite3.Connection, cache: dict[str, BatchRow], batch_id: str, at: str) -> BatchRow:
+    def _batch(self, conn: Connection, cache: dict[str, BatchRow], batch_id: str, at: str) -> BatchRow:
         batch = cache.get(batch_id)
         if batch is None:
             values = conn.execute(
@@ -140,7 +148,7 @@ class HistoryView(TrackedView):
             cache[batch_id] = batch
         return batch
 
-    def prune_journal(self, conn: sqlite3.Connection, older_than: str, keep_last: int) -> int:
+    def prune_journal(self, conn: Connection, older_than: str, keep_last: int) -> int:
         """Delete journal rows recorded before `older_than` that are not among the last `keep_last`."""
         journal = self.tables[2]
         cutoff = conn.execute(
@@ -160,17 +168,17 @@ class HistoryView(TrackedView):
 
     # --- reading ------------------------------------------------------------------------------------
 
-    def get(self, conn: sqlite3.Connection, generation_id: str) -> HistoryRow | None:
+    def get(self, conn: Connection, generation_id: str) -> HistoryRow | None:
         """One row, or None."""
         found = self._load_rows(conn, [generation_id])
         return found.get(generation_id)
 
-    def get_many(self, conn: sqlite3.Connection, generation_ids: Sequence[str]) -> list[HistoryRow]:
+    def get_many(self, conn: Connection, generation_ids: Sequence[str]) -> list[HistoryRow]:
         """The rows found, in the order asked (unknown ids are absent)."""
         found = self._load_rows(conn, dict.fromkeys(generation_ids))
         return [found[i] for i in generation_ids if i in found]
 
-    def page(self, conn: sqlite3.Connection, limit: int, before: tuple[str, str] | None) -> list[HistoryRow]:
+    def page(self, conn: Connection, limit: int, before: tuple[str, str] | None) -> list[HistoryRow]:
         """Newest first, `limit` rows strictly before the (created_at, id) cursor."""
         cols = ", ".join(HISTORY_COLUMNS)
         table = self.tables[0]
@@ -183,7 +191,7 @@ class HistoryView(TrackedView):
             )
         return [_history_row(values) for values in cursor]
 
-    def non_terminal(self, conn: sqlite3.Connection) -> list[HistoryRow]:
+    def non_terminal(self, conn: Connection) -> list[HistoryRow]:
         """Every pending or processing generation, oldest first (what the poller restores)."""
         cursor = conn.execute(
             f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.tables[0]} "
@@ -191,14 +199,14 @@ class HistoryView(TrackedView):
         )
         return [_history_row(values) for values in cursor]
 
-    def batch(self, conn: sqlite3.Connection, batch_id: str) -> BatchRow | None:
+    def batch(self, conn: Connection, batch_id: str) -> BatchRow | None:
         """One batch's progress, or None."""
         values = conn.execute(
             f"SELECT {', '.join(BATCH_COLUMNS)} FROM {self.tables[1]} WHERE batch_id = ?", (batch_id,)
         ).fetchone()
         return _batch_row(values) if values else None
 
-    def deltas_after(self, conn: sqlite3.Connection, position: int, limit: int) -> list[Delta]:
+    def deltas_after(self, conn: Connection, position: int, limit: int) -> list[Delta]:
         """Journal deltas with positions > `position`, in order (whole positions only)."""
         rows = conn.execute(
             f"SELECT position, channel, data FROM {self.tables[2]} WHERE key > ? ORDER BY key LIMIT ?",
@@ -209,7 +217,7 @@ class HistoryView(TrackedView):
             rows = [r for r in rows if r[0] != last] or rows
         return [Delta(p, c, bytes(d)) for p, c, d in rows]
 
-    def counts(self, conn: sqlite3.Connection) -> dict[str, int]:
+    def counts(self, conn: Connection) -> dict[str, int]:
         """Generations by status."""
         cursor = conn.execute(f"SELECT status, COUNT(*) FROM {self.tables[0]} GROUP BY status")
         return dict(cursor)

@@ -111,20 +111,29 @@ class ProjectionRunner:
     # --- work ---------------------------------------------------------------------------------------
 
     def catch_up(self) -> int:
-        """Apply everything recorded so far, page by page; returns the number of events read."""
+        """Apply everything recorded so far, page by page; returns the number of events read.
+
+        Each page is read and applied inside the write transaction, which is exclusive among every writer
+        of the read model, so runners in several processes (cluster nodes on one PostgreSQL database)
+        take turns instead of decoding the same page each. A runner that finds its views moved on by
+        another still tells its listeners: every node's hub follows the shared journal.
+        """
         total = 0
         while True:
-            reader = self.db.reader()
-            low = min(view.position(reader) for view in self.views)
-            items, last = read_events(self.app, low, self.page_size)
+            with self.db.write() as conn:
+                low = min(view.position(conn) for view in self.views)
+                items, last = read_events(self.app, low, self.page_size)
+                if last != low:
+                    for view in self.views:
+                        view.process(conn, items, last=last)
+                    position = min(view.position(conn) for view in self.views)
+                else:
+                    position = low
+            total += len(items)
+            if position > self._position:
+                self._advance(position)
             if last == low:
                 return total
-            with self.db.write() as conn:
-                for view in self.views:
-                    view.process(conn, items, last=last)
-                position = min(view.position(conn) for view in self.views)
-            total += len(items)
-            self._advance(position)
 
     def _advance(self, position: int) -> None:
         with self._advanced:

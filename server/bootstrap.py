@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -25,6 +25,9 @@ from projections.runner import ProjectionRunner
 from server.simulator import Simulator, SimulatorConfig
 from server.store import StoreLocation, locate
 
+if TYPE_CHECKING:
+    from projections.postgres import StoreListener
+
 __all__ = ["SIMULATOR_PROFILE", "Settings", "System"]
 
 logger = logging.getLogger(__name__)
@@ -34,6 +37,8 @@ SIMULATOR_PROFILE = "default"
 SIMULATOR_STATE = "simulator-state.json"
 SIMULATOR_PORT = "simulator.json"
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=5.0)
+SHARED_FALLBACK_POLL = 30.0
+"""On PostgreSQL the runner is woken by the store's notifications (every node's writes); this is a safety net."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Settings:
     deadline: float = 3600.0
     allow_origins: tuple[str, ...] = ()
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
+    run_poller: bool = True
+    """False: serve clients and follow the store without ever calling Flow (another node does)."""
 
     def poller_settings(self) -> PollerSettings:
         """The poller's tunables."""
@@ -69,6 +76,7 @@ class System:
         self.simulator: Simulator | None = None
         self._app: VeoRelay | None = None
         self._db: ReadModelDatabase | None = None
+        self._listener: StoreListener | None = None
         self._projections: ProjectionRunner | None = None
         self._poller: PollerSupervisor | None = None
         self._http: httpx.Client | None = None
@@ -100,9 +108,16 @@ class System:
         settings = self.settings
         self._app = app = self.location.open_app()
         self._db = db = self.location.open_read_model()
-        self._projections = projections = ProjectionRunner(app, db, [self.history, self.analytics])
+        shared = self.location.postgres is not None
+        self._projections = projections = ProjectionRunner(
+            app, db, [self.history, self.analytics], fallback_poll=SHARED_FALLBACK_POLL if shared else 1.0
+        )
         projections.catch_up()
         projections.start()
+        if self.location.postgres is not None:
+            self._listener = follow_store(self.location.postgres.conninfo(), app, projections.wake)
+        if not settings.run_poller:
+            return
         profiles, flow_url, labs_url = self._flow_target()
         self._http = httpx.Client(timeout=HTTP_TIMEOUT, limits=httpx.Limits(max_connections=20))
         client = FlowClient(self._http, flow_url=flow_url, labs_url=labs_url)
@@ -168,6 +183,8 @@ class System:
             self._poller.stop()
         if self._http is not None:
             self._http.close()
+        if self._listener is not None:
+            self._listener.stop()
         if self._projections is not None:
             self._projections.stop()
         if self.simulator is not None:
@@ -176,6 +193,16 @@ class System:
             self._db.close()
         if self._app is not None:
             self._app.close()
+
+
+def follow_store(conninfo: dict[str, Any], app: VeoRelay, wake: Callable[[], None]) -> StoreListener:
+    """Wake `wake` on every insert any node commits to a PostgreSQL store (LISTEN on its recorder's channel)."""
+    from projections.postgres import StoreListener  # noqa: PLC0415 - imports psycopg
+
+    channel: str = getattr(app.recorder, "channel_name")  # noqa: B009 - the PostgreSQL recorder's NOTIFY channel
+    listener = StoreListener(conninfo, channel, wake)
+    listener.start()
+    return listener
 
 
 def _started(part: T | None) -> T:

@@ -64,6 +64,7 @@ class Handlers:
         self.system = system
         self.hub = hub
         self.server_tz = server_tz
+        self._storage_errors: tuple[type[Exception], ...] = (PersistenceError, sqlite3.Error, *system.db.errors)
 
     async def handle(self, request: Request, client: Client) -> bytes | None:
         """The reply frame for `request` (None when already sent; ProtocolError for an error reply)."""
@@ -81,7 +82,7 @@ class Handlers:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, str(exc), exc.field, request.id) from None
         except (IllegalTransition, RequestKeyConflict) as exc:
             raise ProtocolError(ErrorCode.CONFLICT, str(exc), None, request.id) from None
-        except (PersistenceError, sqlite3.Error) as exc:
+        except self._storage_errors as exc:
             logger.error("storage fault while handling %s: %s", type(request).__name__, exc)
             message = f"the store cannot be used right now ({exc}); nothing was recorded, try again later"
             raise ProtocolError(ErrorCode.INTERNAL, message, None, request.id) from None

@@ -1,89 +1,230 @@
-"""Where the event store and the read model live, chosen by `--data`/`--store`, and opening them safely."""
+"""Where the event store and the read model live, chosen by `--data`/`--store`, and opening them safely.
+
+SQLite (the default): `events.sqlite` in the data directory, or a path / `sqlite:///path`, with the read
+model in a file beside it. PostgreSQL: `--store postgresql://user:pass@host:port/db` (missing parts come
+from the eventsourcing `POSTGRES_*` settings), or no `--store` with `PERSISTENCE_MODULE=eventsourcing.postgres`
+and `POSTGRES_*` in the environment; the read model's tables live in the same database.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from eventsourcing.persistence import PersistenceError
 
 from domain.application import VeoRelay
 from projections.database import ReadModelDatabase
 
-__all__ = ["StoreError", "StoreLocation", "locate"]
+__all__ = ["PostgresTarget", "StoreError", "StoreLocation", "StoreUnreachable", "locate", "redacted"]
 
 logger = logging.getLogger(__name__)
 
 EVENTS_FILE = "events.sqlite"
 VIEWS_SUFFIX = ".views"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+CONNECT_TIMEOUT_S = 10
+POSTGRES_EVENTS_TABLE = f"{VeoRelay.name.lower()}_events"
+"""The eventsourcing PostgreSQL recorder names its table after the application (SQLite's is `stored_events`)."""
 
 
 class StoreError(Exception):
-    """The store named by the configuration is missing, corrupt, or of a kind this build cannot open."""
+    """The store named by the configuration is missing, corrupt, unreachable, or of a kind this build cannot open.
+
+    StoreUnreachable: the PostgreSQL server cannot be connected to (down, wrong address, refused login).
+    """
+
+
+class StoreUnreachable(StoreError):
+    """The PostgreSQL server named by the configuration cannot be connected to."""
+
+
+@dataclass(frozen=True)
+class PostgresTarget:
+    """A PostgreSQL database (its password is kept out of reprs and messages)."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str = field(default="", repr=False)
+    schema: str = ""
+    connect_timeout: int = CONNECT_TIMEOUT_S
+
+    @property
+    def description(self) -> str:
+        """Where, for messages (no password)."""
+        schema = f", schema {self.schema}" if self.schema else ""
+        return f"PostgreSQL database {self.dbname!r} at {self.host}:{self.port} (user {self.user}{schema})"
+
+    @property
+    def events_table(self) -> tuple[str, str]:
+        """(schema, table) of the event store's table."""
+        return self.schema or "public", POSTGRES_EVENTS_TABLE
+
+    def conninfo(self) -> dict[str, Any]:
+        """psycopg connection keywords."""
+        info: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.dbname,
+            "user": self.user,
+            "connect_timeout": self.connect_timeout,
+            "application_name": "veo-relay",
+        }
+        if self.password:
+            info["password"] = self.password
+        if self.schema:
+            info["options"] = f"-c search_path={self.schema}"
+        return info
+
+    def env(self) -> dict[str, str]:
+        """The eventsourcing environment for this database."""
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_CONNECT_TIMEOUT": str(self.connect_timeout),
+            # Other nodes write too: a cached aggregate is brought up to date before it is used.
+            "AGGREGATE_CACHE_FASTFORWARD": "y",
+        }
+        if self.schema:
+            env["POSTGRES_SCHEMA"] = self.schema
+        return env
+
+    def connect_check(self) -> None:
+        """Connect once, so that an unreachable server is reported plainly (and quickly)."""
+        import psycopg  # noqa: PLC0415 - psycopg (and libpq) are needed only for PostgreSQL stores
+
+        try:
+            with psycopg.connect(**self.conninfo()) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnreachable(f"cannot connect to {self.description}: {reason}") from None
+
+    def has_event_store(self) -> bool:
+        """Whether the database already holds the event store's table."""
+        import psycopg  # noqa: PLC0415
+
+        table = ".".join(self.events_table)
+        try:
+            with psycopg.connect(**self.conninfo()) as conn:
+                row = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot read {self.description}: {exc}") from None
+        return row is not None and row[0] is not None
 
 
 @dataclass(frozen=True)
 class StoreLocation:
-    """An event store (eventsourcing environment) and its read-model file."""
+    """An event store (eventsourcing environment) and its read model: SQLite files or a PostgreSQL database."""
 
-    env: dict[str, str]
-    events_path: Path
-    views_path: Path
+    env: dict[str, str] = field(repr=False)
+    sqlite_files: tuple[Path, Path] | None = None
+    """(events, views) files of a SQLite store."""
+    postgres: PostgresTarget | None = None
+
+    @property
+    def events_path(self) -> Path:
+        """The SQLite event store file (StoreError for a PostgreSQL store)."""
+        return self._files()[0]
+
+    @property
+    def views_path(self) -> Path:
+        """The SQLite read-model file (StoreError for a PostgreSQL store)."""
+        return self._files()[1]
+
+    def _files(self) -> tuple[Path, Path]:
+        if self.sqlite_files is None:
+            raise StoreError(f"{self.description} is not a SQLite store: it has no files")
+        return self.sqlite_files
 
     @property
     def description(self) -> str:
         """Where the events are, for messages."""
-        return f"SQLite file {self.events_path}"
+        if self.postgres is not None:
+            return self.postgres.description
+        return f"SQLite file {self.sqlite_files[0] if self.sqlite_files else '?'}"
 
     def check_exists(self) -> None:
-        """Refuse a missing or corrupt store with a message that says which and where."""
-        if not self.events_path.exists():
+        """Refuse a missing, unreachable or corrupt store with a message that says which and where."""
+        if self.postgres is not None:
+            self.postgres.connect_check()
+            if not self.postgres.has_event_store():
+                msg = f"no event store in {self.postgres.description}: start `veo serve --store URL` first, or migrate"
+                raise StoreError(msg)
+            return
+        path = self.events_path
+        if not path.exists():
             msg = (
-                f"no event store at {self.events_path}: start `veo serve` with this data directory first, "
+                f"no event store at {path}: start `veo serve` with this data directory first, "
                 "or pass --data DIR / --store URL"
             )
             raise StoreError(msg)
         try:
-            conn = sqlite3.connect(f"file:{self.events_path}?mode=ro", uri=True)
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
                 tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.events_path} is not a readable event store ({exc})") from exc
+            raise StoreError(f"{path} is not a readable event store ({exc})") from exc
         if "stored_events" not in tables:
-            raise StoreError(f"{self.events_path} is an SQLite file but not a veo-relay event store")
+            raise StoreError(f"{path} is an SQLite file but not a veo-relay event store")
 
     def open_app(self) -> VeoRelay:
-        """The application on this store (creating the file if it does not exist)."""
-        self.events_path.parent.mkdir(parents=True, exist_ok=True)
+        """The application on this store (creating the file or the tables if they do not exist)."""
+        if self.postgres is not None:
+            self.postgres.connect_check()
+            try:
+                return VeoRelay(env=self.env)
+            except (PersistenceError, OSError) as exc:
+                raise StoreError(f"cannot open the event store in {self.postgres.description}: {exc}") from exc
+        path = self.events_path
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             return VeoRelay(env=self.env)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the event store {self.events_path}: {exc}") from exc
+            raise StoreError(f"cannot open the event store {path}: {exc}") from exc
 
     def open_read_model(self) -> ReadModelDatabase:
-        """The read-model database next to the store."""
-        self.views_path.parent.mkdir(parents=True, exist_ok=True)
-        return ReadModelDatabase(self.views_path)
+        """The read-model database: a file next to a SQLite store, the store's own database for PostgreSQL."""
+        if self.postgres is not None:
+            from projections.postgres import PostgresReadModel  # noqa: PLC0415 - imports psycopg
+
+            return PostgresReadModel(self.postgres.conninfo(), description=self.postgres.description)
+        views = self.views_path
+        views.parent.mkdir(parents=True, exist_ok=True)
+        return ReadModelDatabase(views)
 
 
-def locate(data_dir: Path, store: str | None) -> StoreLocation:
-    """The store named by `--store` (a path, `sqlite:///path`), or `events.sqlite` in the data directory."""
+def locate(data_dir: Path, store: str | None, environ: Mapping[str, str] | None = None) -> StoreLocation:
+    """The store named by `--store` (a path, `sqlite:///path`, `postgresql://...`), or the default."""
+    environ = os.environ if environ is None else environ
     if store is None or store == "":
+        if environ.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+            return _postgres(None, environ)
         events_path = data_dir / EVENTS_FILE
     else:
         parts = urlsplit(store)
-        if parts.scheme in ("postgresql", "postgres"):
-            msg = "PostgreSQL stores are not supported by this build yet (issue: scale out on PostgreSQL)"
-            raise StoreError(msg)
+        if parts.scheme in POSTGRES_SCHEMES:
+            return _postgres(store, environ)
         if parts.scheme == "sqlite":
             events_path = Path(parts.path if not parts.netloc else f"/{parts.netloc}{parts.path}")
         elif parts.scheme in ("", "file"):
             events_path = Path(parts.path if parts.scheme == "file" else store)
         else:
-            raise StoreError(f"--store {store!r}: use a file path, sqlite:///path, or postgresql://...")
+            raise StoreError(f"--store {redacted(store)!r}: use a file path, sqlite:///path, or postgresql://...")
     events_path = events_path.expanduser().resolve()
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -91,4 +232,40 @@ def locate(data_dir: Path, store: str | None) -> StoreLocation:
         "SQLITE_LOCK_TIMEOUT": "10",
     }
     views_path = events_path.with_name(events_path.stem + VIEWS_SUFFIX + events_path.suffix)
-    return StoreLocation(env=env, events_path=events_path, views_path=views_path)
+    return StoreLocation(env=env, sqlite_files=(events_path, views_path))
+
+
+def _postgres(url: str | None, environ: Mapping[str, str]) -> StoreLocation:
+    """A PostgreSQL location from a URL, with what it leaves out taken from the POSTGRES_* settings."""
+    parts = urlsplit(url) if url is not None else None
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()} if parts is not None else {}
+    try:
+        port_in_url = parts.port if parts is not None else None
+    except ValueError:
+        raise StoreError(f"--store {redacted(url or '')!r}: the port is not a number") from None
+    host = (parts.hostname if parts else None) or query.get("host") or environ.get("POSTGRES_HOST") or "127.0.0.1"
+    user = (unquote(parts.username) if parts and parts.username else None) or environ.get("POSTGRES_USER")
+    password = unquote(parts.password) if parts and parts.password else environ.get("POSTGRES_PASSWORD", "")
+    dbname = (unquote(parts.path.lstrip("/")) if parts else "") or environ.get("POSTGRES_DBNAME") or ""
+    port_text = str(port_in_url) if port_in_url else environ.get("POSTGRES_PORT", "5432")
+    timeout_text = query.get("connect_timeout") or environ.get("POSTGRES_CONNECT_TIMEOUT") or str(CONNECT_TIMEOUT_S)
+    if not user:
+        raise StoreError("PostgreSQL store: no user (postgresql://USER@host/db, or POSTGRES_USER)")
+    if not dbname:
+        raise StoreError("PostgreSQL store: no database name (postgresql://user@host/DB, or POSTGRES_DBNAME)")
+    try:
+        port, timeout = int(port_text), int(timeout_text)
+    except ValueError:
+        raise StoreError("PostgreSQL store: the port and connect_timeout must be whole numbers") from None
+    schema = query.get("schema") or environ.get("POSTGRES_SCHEMA", "")
+    target = PostgresTarget(host, port, dbname, user, password, schema, timeout)
+    return StoreLocation(env=target.env(), postgres=target)
+
+
+def redacted(url: str) -> str:
+    """A store URL without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

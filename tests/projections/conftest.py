@@ -1,4 +1,4 @@
-"""A real SQLite event store and read-model file in a temporary directory."""
+"""A real event store and read model in a temporary place, on each backend: SQLite files, a PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -13,20 +13,27 @@ from domain.application import VeoRelay
 from domain.errors import DomainError
 from domain.requests import GenerationSpec
 from projections.database import ReadModelDatabase
+from server.store import StoreLocation, locate
+from tests.postgres import backend_fixture, postgres_cluster_fixture, postgres_url_fixture, store_fixture
+
+__all__ = ["backend_fixture", "postgres_cluster_fixture", "postgres_url_fixture", "random_history", "store_fixture"]
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[VeoRelay]:
-    application = VeoRelay(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite")}
-    )
+def location(tmp_path: Path, store: str | None) -> StoreLocation:
+    return locate(tmp_path, store)
+
+
+@pytest.fixture
+def app(location: StoreLocation) -> Iterator[VeoRelay]:
+    application = location.open_app()
     yield application
     application.close()
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[ReadModelDatabase]:
-    database = ReadModelDatabase(tmp_path / "views.sqlite")
+def db(location: StoreLocation) -> Iterator[ReadModelDatabase]:
+    database = location.open_read_model()
     yield database
     database.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 import threading
 from typing import Any
 
@@ -13,6 +12,7 @@ from domain.application import VeoRelay
 from domain.requests import GenerationSpec
 from projections.analytics import AnalyticsView
 from projections.database import ReadModelDatabase
+from projections.dialect import Connection
 from projections.history import HistoryView
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
@@ -61,7 +61,7 @@ def test_a_crash_between_events_applies_nothing_twice(
     original = HistoryView.apply
     calls = {"n": 0}
 
-    def crash_on_second_page(self: HistoryView, conn: sqlite3.Connection, items: Any, journal_after: int) -> None:
+    def crash_on_second_page(self: HistoryView, conn: Connection, items: Any, journal_after: int) -> None:
         calls["n"] += 1
         original(self, conn, items, journal_after)
         if calls["n"] == 2:
