@@ -62,6 +62,7 @@ class DeltaHub:
         self.position = 0
         self.live: set[Client] = set()
         self.frames_sent = 0
+        self._ahead: dict[Client, int] = {}  # live clients that already have the state up to a later position
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -102,14 +103,18 @@ class DeltaHub:
                 return
             self._fan_out(deltas)
             self.position = deltas[-1].position
+            if self._ahead:
+                self._ahead = {client: after for client, after in self._ahead.items() if after > self.position}
 
     def _fan_out(self, deltas: Sequence[Delta]) -> None:
-        for _, group in groupby(deltas, key=lambda d: d.position):
+        for position, group in groupby(deltas, key=lambda d: d.position):
             encoded = [(d.channel, encode_delta(d.channel, d.position, d.data)) for d in group]
             for client in list(self.live):
                 if client.closing:
                     self.live.discard(client)
                     continue
+                if self._ahead and self._ahead.get(client, 0) >= position:
+                    continue  # its snapshot was read after this position
                 frames = [frame for channel, frame in encoded if channel in client.channels]
                 if frames:
                     client.push(frames)
@@ -144,8 +149,11 @@ class DeltaHub:
                     client.push(frames)
             cursor = deltas[-1].position
             await client.drained(REPLAY_PACE_TIMEOUT)  # at the client's pace: a long backlog is no reason to drop it
+        if cursor > self.position:  # a snapshot read ahead of the hub: skip what it already holds
+            self._ahead[client] = cursor
         self.live.add(client)  # no await since the last check of self.position: nothing skipped or doubled
 
     def unsubscribe_all(self, client: Client) -> None:
         """The connection is gone."""
         self.live.discard(client)
+        self._ahead.pop(client, None)
