@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
-from server.protocol import BatchGenerate, Generate, Subscribe
+from domain.requests import GenerationSpec
+from projections.history import Delta
+from server.protocol import BatchGenerate, Generate, GetStatuses, Subscribe
 from tests.e2e.harness import caught_up, journal, keys, relay, run
 
 CHANNELS = ["generation:status", "batch:progress"]
@@ -96,5 +100,63 @@ def test_after_at_the_head_resumes_with_nothing_to_replay_and_after_beyond_it_do
             assert at_head.deltas == ahead.deltas == []
             for client in (at_head, ahead, peer):
                 await client.close()
+
+    run(scenario())
+
+
+def test_a_live_connection_resubscribing_with_an_old_after_is_told_it_did_not_resume(tmp_path: Path) -> None:
+    """Adding a channel to a live subscription cannot replay that channel's past: `resumed` must say so."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            peer = await target.connect()
+            await peer.ok(Subscribe, channels=["generation:status"])
+            specs = [GenerationSpec(prompt=f"shot {i}") for i in range(3)]
+            await asyncio.to_thread(target.system.app.request_batch, specs)
+            head = await caught_up(target, peer)
+            answer = await peer.ok(Subscribe, channels=["batch:progress"], after=0)
+            assert (answer.data["resumed"], answer.data["position"]) == (False, head)
+            at_head = await peer.ok(Subscribe, channels=["batch:progress"], after=head)
+            assert (at_head.data["resumed"], at_head.data["position"]) == (True, head)
+            assert {d.channel for d in peer.deltas} == {"generation:status"}
+            await peer.close()
+
+    run(scenario())
+
+
+def test_subscribing_after_a_snapshot_newer_than_the_hub_sends_no_older_deltas(tmp_path: Path) -> None:
+    """A snapshot may be read before the hub has fanned out its latest events: those must not follow it."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            witness = await target.connect()
+            await witness.ok(Subscribe, channels=CHANNELS)
+            journal_reader = target.server.hub.journal
+            unblocked = threading.Event()
+            read_deltas = journal_reader.deltas_after
+
+            def held_back(after: int, limit: int) -> list[Delta]:
+                unblocked.wait(10)
+                return read_deltas(after, limit)
+
+            journal_reader.deltas_after = held_back  # the hub falls behind the read model
+            _, ids, _ = await asyncio.to_thread(
+                target.system.app.request_batch, [GenerationSpec(prompt=f"take {i}") for i in range(3)]
+            )
+            await target.settled()
+            reader = await target.connect()
+            snapshot = await reader.ok(GetStatuses, generation_ids=[str(i) for i in ids])
+            assert len(snapshot.data) == 3
+            subscribed = await reader.ok(Subscribe, channels=CHANNELS, after=snapshot.position)
+            assert (subscribed.data["resumed"], subscribed.data["position"]) == (True, snapshot.position)
+            unblocked.set()
+            later = await witness.ok(Generate, prompt="after the snapshot")
+            later_id = later.data["generation_id"]
+            await reader.until(lambda: any(d.data.get("id") == later_id for d in reader.deltas), what="a new delta")
+            await witness.until(lambda: witness.last_position == reader.last_position, what="the witness")
+            assert [d.position for d in reader.deltas if d.position <= snapshot.position] == []
+            assert keys(reader.deltas) == [k for k in keys(witness.deltas) if k[0] > snapshot.position]
+            await reader.close()
+            await witness.close()
 
     run(scenario())
