@@ -28,8 +28,12 @@ class ProfileState:
 
     @classmethod
     def of(cls, profile: Profile) -> ProfileState:
-        """Initial state: a fixed contract as configured; `auto` starts with the 2026 `media` contract."""
-        contract: StatusContract = "operations" if profile.status_contract == "operations" else "media"
+        """Initial state: a fixed contract as configured; `auto` starts with the legacy `operations` contract.
+
+        Where Flow still accepts it, its answers carry the video URL, which saves one budgeted URL look-up
+        per finished job; where Flow refuses it (400), the first check switches to `media` for good.
+        """
+        contract: StatusContract = "media" if profile.status_contract == "media" else "operations"
         return cls(profile=profile, contract=contract)
 
     @property

@@ -55,7 +55,7 @@ class PollerSupervisor:
         self.profiles = profiles
         self.settings = settings or PollerSettings()
         self.clock = clock
-        self.budget = Budget(self.settings.rate, clock=clock)
+        self.budget = Budget(self.settings.rate, margin=self.settings.budget_margin, clock=clock)
         self.model = CompletionModel()
         self.calls = CallRunner(client, workers=self.budget.max_in_flight)
         self.ticker = Ticker(self._tick, clock=clock)

@@ -10,12 +10,27 @@ from uuid import UUID
 import httpx
 import pytest
 
+from actors.budget import Budget
 from actors.calls import Call, CallKind
+from actors.clock import FakeClock
 from actors.flow.errors import error_from_response
 from actors.poller import PollerSettings
+from actors.timing import CompletionModel
+from domain.application import VeoRelay
 from domain.requests import GenerationSpec
 from domain.values import ErrorReason, Status
-from tests.actors.fakes import ACTIVE, PENDING, Responder, Rig, accepted, describe, make_profile, make_rig, remote
+from tests.actors.fakes import (
+    ACTIVE,
+    PENDING,
+    FakeRunner,
+    Responder,
+    Rig,
+    accepted,
+    describe,
+    make_profile,
+    make_rig,
+    remote,
+)
 
 SUBMIT, CHECK, CANCEL = CallKind.SUBMIT, CallKind.CHECK, CallKind.CANCEL
 
@@ -176,7 +191,7 @@ def test_status_checks_batch_up_to_k_jobs_per_request() -> None:
     assert [len(c.job_ids) for c in checks] == [10, 10, 5]
     assert sorted(i for c in checks for i in c.job_ids) == sorted(ids)
     method, (profile, handles, contract) = describe(checks[0])
-    assert (method, profile.name, contract) == ("check_status", "p", "media")
+    assert (method, profile.name, contract) == ("check_status", "p", "operations")
     assert [h.operation_name for h in handles] == [rig.operation(i) for i in checks[0].job_ids]
 
 
@@ -326,3 +341,39 @@ def test_a_running_job_past_its_deadline_fails_as_timeout_and_is_no_longer_check
     assert (failed.status, failed.error_reason) == (Status.FAILED, ErrorReason.TIMEOUT)
     rig.run(started_at + 300.0, respond=respond)
     assert all(rig.runner.started_at(c) < started_at + 60.0 for c in rig.runner.calls(CHECK))
+
+
+class CreepingClock(FakeClock):
+    """A FakeClock that also moves one microsecond forward at every reading, as a real clock does."""
+
+    def __call__(self) -> float:
+        return self.advance(1e-6)
+
+
+def test_due_checks_are_sent_when_more_jobs_are_due_than_one_request_holds() -> None:
+    """30 running jobs all due on a moving clock: each budget slot sends a check, and no wake comes early.
+
+    (A fresher clock reading inside the scheduler once made every due check look 'not yet due', which
+    stopped all polling and spun the ticker.)"""
+    clock = CreepingClock(1000.0)
+    settings = PollerSettings()
+    rig = Rig(
+        app=VeoRelay(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}),
+        clock=clock,
+        runner=FakeRunner(clock),
+        budget=Budget(settings.rate, clock=clock),
+        model=CompletionModel(),
+        profiles={"p": make_profile()},
+        settings=settings,
+    )
+    rig.running(30)
+    rig.clock.advance(600.0)
+    wake = rig.poller.tick()
+    checks = [c for c in rig.runner.started if c.kind == CallKind.CHECK]
+    assert len(checks) == 1
+    assert len(checks[0].job_ids) == 10
+    assert wake is not None
+    assert wake >= rig.budget.next_available() - 1e-6
+    rig.clock.set(wake)
+    rig.poller.tick()
+    assert len([c for c in rig.runner.started if c.kind == CallKind.CHECK]) == 2

@@ -368,15 +368,15 @@ def test_an_expired_token_is_refreshed_once_and_the_jobs_are_resubmitted() -> No
 
 
 def test_a_refused_status_shape_switches_an_auto_profile_to_the_other_contract() -> None:
-    """Auto profile: ContractRejected on the media shape makes the next check use the operations shape."""
+    """Auto profile: ContractRejected on the operations shape makes the next check use the media shape."""
     rig = make_rig()
     (gid,) = rig.running(1)
     first = rig.next_call(CHECK)
-    assert first.contract == "media"
-    rig.answer(first, ContractRejected("400 on the status shape", contract="media", handle_count=1))
+    assert first.contract == "operations"  # auto starts with the legacy shape, whose answers carry the URL
+    rig.answer(first, ContractRejected("400 on the status shape", contract="operations", handle_count=1))
     second = rig.next_call(CHECK)
-    assert second.contract == "operations"
-    assert describe(second)[1][2] == "operations"
+    assert second.contract == "media"
+    assert describe(second)[1][2] == "media"
     assert second.job_ids == (gid,)
 
 
