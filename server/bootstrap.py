@@ -137,8 +137,9 @@ class System:
             loaded = load_profiles(settings.profiles)
             self.warnings.extend(loaded.warnings)
             return dict(loaded), settings.flow_url or DEFAULT_FLOW_URL, settings.labs_url or DEFAULT_LABS_URL
-        self.simulator = self._start_simulator()
-        url = settings.flow_url or self.simulator.url
+        if settings.flow_url is None:  # no Flow named at all: the built-in simulator stands in for it
+            self.simulator = self._start_simulator()
+        url = settings.flow_url or self._simulator_url()
         profile = Profile(
             name=SIMULATOR_PROFILE,
             project_id="simulator-project",
@@ -146,7 +147,11 @@ class System:
             session_cookie="simulator-session",
             recaptcha="required" if settings.simulator.require_captcha else "off",  # the simulator checks none
         )
-        return {SIMULATOR_PROFILE: profile}, url, settings.labs_url or self.simulator.url
+        return {SIMULATOR_PROFILE: profile}, url, settings.labs_url or url
+
+    def _simulator_url(self) -> str:
+        assert self.simulator is not None
+        return self.simulator.url
 
     def _start_simulator(self) -> Simulator:
         """The built-in simulator keeps its operations in the data directory and, when it can, its port, so

@@ -41,6 +41,8 @@ async def run_service(settings: Settings, say: Callable[[str], None], stop: asyn
         if system.simulator is not None:
             times = f"{settings.simulator.lo:g}-{settings.simulator.hi:g} s"
             say(f"Flow: built-in simulator at {system.simulator.url} (no --profiles given; videos take {times})")
+        elif settings.profiles is None:
+            say(f"Flow: {settings.flow_url} with a stand-in profile (no --profiles given; for a simulator)")
         else:
             say(f"Flow: {len(system.poller.profiles)} profile(s) from {settings.profiles}")
         say(f"dashboard: {server.url}/#token={token}")
