@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import itertools
 import os
 import shutil
@@ -29,6 +30,7 @@ import pytest
 
 __all__ = [
     "BACKENDS",
+    "REQUIRED",
     "PostgresCluster",
     "backend_fixture",
     "find_binaries",
@@ -131,7 +133,9 @@ def _session_cluster() -> PostgresCluster:
             return _cluster
         if _failure is None:
             bin_dir = find_binaries()
-            if bin_dir is None:
+            if importlib.util.find_spec("psycopg") is None:
+                _failure = "psycopg is not installed: pip install 'eventsourcing[postgres]'"
+            elif bin_dir is None:
                 _failure = "PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install postgresql"
             elif os.geteuid() == 0 and shutil.which("runuser") is None:
                 _failure = "running as root needs runuser to start PostgreSQL as an unprivileged user"

@@ -1,4 +1,4 @@
-"""The PollerActor against the Flow simulator over loopback, with a real SQLite store."""
+"""The PollerActor against the Flow simulator over loopback, with a real store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from server.simulator import SimulatorConfig
 from tests.actors.system import all_terminal, row, running_system, statuses, wait_for
 
 
-def test_a_batch_completes_within_the_budget_and_each_scene_is_submitted_once(tmp_path: Path) -> None:
+def test_a_batch_completes_within_the_budget_and_each_scene_is_submitted_once(
+    tmp_path: Path, store: str | None
+) -> None:
     """Every job reaches completed with a URL; Flow saw no burst over R and no duplicate submission."""
-    with running_system(tmp_path, rate=10.0) as system:
+    with running_system(tmp_path, store=store, rate=10.0) as system:
         assert system.simulator is not None
         _, ids, _ = system.app.request_batch([GenerationSpec(prompt=f"scene {i}") for i in range(12)])
         system.poller.enqueue(ids, delay_s=0.05)
@@ -24,9 +26,9 @@ def test_a_batch_completes_within_the_budget_and_each_scene_is_submitted_once(tm
     assert audit["throttled_429"] == 0
 
 
-def test_a_content_policy_refusal_fails_with_flows_reason(tmp_path: Path) -> None:
+def test_a_content_policy_refusal_fails_with_flows_reason(tmp_path: Path, store: str | None) -> None:
     """A 400 at submission is terminal for that prompt, with Flow's reason kept verbatim."""
-    with running_system(tmp_path) as system:
+    with running_system(tmp_path, store=store) as system:
         gid, _ = system.app.request_generation(GenerationSpec(prompt="something [unsafe]"))
         system.poller.enqueue([gid])
         wait_for(all_terminal(system, [gid]))
@@ -35,9 +37,9 @@ def test_a_content_policy_refusal_fails_with_flows_reason(tmp_path: Path) -> Non
     assert (failed.status, failed.error_reason) == ("failed", "PUBLIC_ERROR_UNSAFE_GENERATION")
 
 
-def test_an_asynchronous_failure_is_recorded_from_the_status_check(tmp_path: Path) -> None:
+def test_an_asynchronous_failure_is_recorded_from_the_status_check(tmp_path: Path, store: str | None) -> None:
     """A job Flow accepts and later fails ends failed with the reason from the status check."""
-    with running_system(tmp_path) as system:
+    with running_system(tmp_path, store=store) as system:
         gid, _ = system.app.request_generation(GenerationSpec(prompt="will [fail] later"))
         system.poller.enqueue([gid])
         wait_for(all_terminal(system, [gid]))
@@ -48,10 +50,10 @@ def test_an_asynchronous_failure_is_recorded_from_the_status_check(tmp_path: Pat
     assert failed.error_reason == "PUBLIC_ERROR_UNSAFE_GENERATION"
 
 
-def test_an_ambiguous_submission_is_never_resent(tmp_path: Path) -> None:
+def test_an_ambiguous_submission_is_never_resent(tmp_path: Path, store: str | None) -> None:
     """A 500 after the operation was created fails the job as interrupted_submission; Flow saw one call."""
     simulator = SimulatorConfig(lo=0.3, hi=0.6, seed=3, faults={"500": 1.0})
-    with running_system(tmp_path, simulator=simulator) as system:
+    with running_system(tmp_path, store=store, simulator=simulator) as system:
         assert system.simulator is not None
         gid, _ = system.app.request_generation(GenerationSpec(prompt="fox"))
         system.poller.enqueue([gid])
@@ -64,10 +66,10 @@ def test_an_ambiguous_submission_is_never_resent(tmp_path: Path) -> None:
     assert list(audit["generate_calls_per_scene"].values()) == [1]
 
 
-def test_transient_refusals_are_retried_until_accepted(tmp_path: Path) -> None:
+def test_transient_refusals_are_retried_until_accepted(tmp_path: Path, store: str | None) -> None:
     """503s prove nothing was created: the job is deferred, resubmitted, and completes."""
     simulator = SimulatorConfig(lo=0.2, hi=0.4, seed=5, faults={"503": 0.5})
-    with running_system(tmp_path, simulator=simulator) as system:
+    with running_system(tmp_path, store=store, simulator=simulator) as system:
         assert system.simulator is not None
         ids = [system.app.request_generation(GenerationSpec(prompt=f"p{i}"))[0] for i in range(6)]
         system.poller.enqueue(ids)
@@ -78,9 +80,9 @@ def test_transient_refusals_are_retried_until_accepted(tmp_path: Path) -> None:
     assert audit["duplicate_scene_ids"] == []
 
 
-def test_a_crashed_poller_is_restarted_and_loses_nothing(tmp_path: Path) -> None:
+def test_a_crashed_poller_is_restarted_and_loses_nothing(tmp_path: Path, store: str | None) -> None:
     """Crashing the actor mid-run: the supervisor restarts it, restores, and every job completes once."""
-    with running_system(tmp_path, simulator=SimulatorConfig(lo=0.5, hi=1.0, seed=2)) as system:
+    with running_system(tmp_path, store=store, simulator=SimulatorConfig(lo=0.5, hi=1.0, seed=2)) as system:
         assert system.simulator is not None
         _, ids, _ = system.app.request_batch([GenerationSpec(prompt=f"p{i}") for i in range(8)])
         system.poller.enqueue(ids, delay_s=0.05)
@@ -94,9 +96,9 @@ def test_a_crashed_poller_is_restarted_and_loses_nothing(tmp_path: Path) -> None
     assert audit["duplicate_scene_ids"] == []
 
 
-def test_a_job_past_its_deadline_fails_with_timeout(tmp_path: Path) -> None:
+def test_a_job_past_its_deadline_fails_with_timeout(tmp_path: Path, store: str | None) -> None:
     """The deadline counts from Started; a job Flow never finishes in time fails with reason timeout."""
-    with running_system(tmp_path, deadline=0.5, simulator=SimulatorConfig(lo=30, hi=40, seed=1)) as system:
+    with running_system(tmp_path, store=store, deadline=0.5, simulator=SimulatorConfig(lo=30, hi=40, seed=1)) as system:
         gid, _ = system.app.request_generation(GenerationSpec(prompt="slow"))
         system.poller.enqueue([gid])
         wait_for(all_terminal(system, [gid]))
@@ -106,16 +108,16 @@ def test_a_job_past_its_deadline_fails_with_timeout(tmp_path: Path) -> None:
     assert failed.started_at is not None
 
 
-def test_a_restart_of_the_service_keeps_the_built_in_simulators_jobs(tmp_path: Path) -> None:
+def test_a_restart_of_the_service_keeps_the_built_in_simulators_jobs(tmp_path: Path, store: str | None) -> None:
     """The built-in simulator keeps its operations (and port) in the data directory: a job in flight
     across a stop and start of the whole service completes, and its video link stays valid."""
     slow = SimulatorConfig(lo=1.5, hi=2.0, seed=9)
-    with running_system(tmp_path, simulator=slow) as system:
+    with running_system(tmp_path, store=store, simulator=slow) as system:
         gid, _ = system.app.request_generation(GenerationSpec(prompt="across a restart"))
         system.poller.enqueue([gid])
         wait_for(lambda: (r := row(system, gid)) is not None and r.operation_name is not None, what="Started")
         first_port = system.simulator.port if system.simulator else None
-    with running_system(tmp_path, simulator=slow) as system:
+    with running_system(tmp_path, store=store, simulator=slow) as system:
         wait_for(all_terminal(system, [gid]))
         done = row(system, gid)
         second_port = system.simulator.port if system.simulator else None
@@ -126,3 +128,4 @@ def test_a_restart_of_the_service_keeps_the_built_in_simulators_jobs(tmp_path: P
     assert first_port == second_port
     assert done.video_url is not None
     assert f":{second_port}/" in done.video_url
+

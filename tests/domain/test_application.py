@@ -1,8 +1,10 @@
-"""The VeoRelay application: idempotent requests, upscale and retry rules, not-found translation."""
+"""The VeoRelay application: idempotent requests, upscale and retry rules, not-found translation (on SQLite and
+PostgreSQL), and two applications sharing one PostgreSQL store as cluster nodes do."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -11,11 +13,13 @@ from domain.application import VeoRelay
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
 from domain.requests import GenerationSpec
 from domain.values import Status
+from server.store import locate
 
 
 @pytest.fixture
-def app() -> Iterator[VeoRelay]:
-    application = VeoRelay(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+def app(tmp_path: Path, store: str | None) -> Iterator[VeoRelay]:
+    """The application on a real store of each backend."""
+    application = locate(tmp_path, store).open_app()
     yield application
     application.close()
 
@@ -136,3 +140,21 @@ def test_a_trailing_newline_does_not_sneak_past_the_model_and_profile_checks() -
         GenerationSpec(prompt="x", model="veo\n")
     with pytest.raises(InvalidParameter, match="profile_id"):
         GenerationSpec(prompt="x", profile_id="default\n")
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_two_nodes_on_one_store_share_request_keys_and_see_each_others_changes(tmp_path: Path, store: str) -> None:
+    """A key used on both nodes makes one generation; a node's cached copy catches up with the other's events."""
+    location = locate(tmp_path, store)
+    first, second = location.open_app(), location.open_app()
+    try:
+        gid, created = first.request_generation(GenerationSpec(prompt="fox"), request_key="k-shared")
+        assert second.request_generation(GenerationSpec(prompt="fox"), request_key="k-shared") == (gid, False)
+        assert second.get_generation(gid).status == Status.PENDING  # now in the second node's cache
+        complete(first, gid)
+        upscale_id, _ = second.request_upscale(gid)
+        assert second.get_generation(upscale_id).source_generation_id == str(gid)
+        assert (created, first.last_position(), second.last_position()) == (True, 5, 5)
+    finally:
+        first.close()
+        second.close()
