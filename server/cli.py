@@ -61,7 +61,8 @@ def data_options(func: click.decorators.FC) -> click.decorators.FC:
         envvar="VEO_STORE",
         default=None,
         metavar="URL",
-        help="Event store: a file path or sqlite:///path (default: events.sqlite in the data directory).",
+        help="Event store: a file path, sqlite:///path or postgresql://user:pass@host:port/db "
+        "(default: events.sqlite in the data directory).",
     )(func)
     return click.option(
         "--data",
@@ -239,3 +240,4 @@ def main() -> None:
 
 
 import server.client_cli  # noqa: E402, F401 - registers the client commands (submit, batch, watch, ...)
+from server import migrate_cli  # noqa: E402, F401 - registers `veo migrate`
