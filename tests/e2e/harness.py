@@ -1,8 +1,10 @@
 """A live relay for end-to-end tests: a real System and RelayServer on a loopback port, and a test client.
 
 `relay()` starts both inside the test's event loop (tests are sync and call `run(...)`, which is
-`asyncio.run` with a time limit: pytest-asyncio is not used). `Peer` speaks the websocket protocol
-with `websockets.asyncio.client`: it awaits replies by id and records every delta frame as it arrived.
+`asyncio.run` with a time limit: pytest-asyncio is not used); `relay_in_thread()` serves the same
+from an event loop in its own thread, for synchronous clients (hypothesis). `Peer` speaks the websocket
+protocol with `websockets.asyncio.client`: it awaits replies by id and records every delta frame as it
+arrived. `journal()` reads the delta journal directly, the reference a client's deltas are compared with.
 """
 
 from __future__ import annotations
