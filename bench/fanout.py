@@ -11,6 +11,7 @@ up to 1 ms pessimistic) to the delta being read by a client; the clients and the
 machine's clock. Memory per connection is the server's RSS growth while the clients connect and
 subscribe, divided by their number. The baseline in the same run is the same load with 100 clients
 (and 1 client, the floor set by store, projection and hub). Target: p99 <= 100 ms at 1,000 clients.
+The figures depend on what else the machine runs: each scenario's summary gives the load average.
 
     .venv/bin/python bench/fanout.py [--clients 1000] [--baseline 100] [--rate 50] [--seconds 20]
 """
@@ -391,6 +392,7 @@ class Outcome:
     rss_per_client: float
     rss_after_load: float
     server_cpu: float
+    load: tuple[float, float]
 
 
 async def scenario(
@@ -410,6 +412,7 @@ async def scenario(
     rss_connected = rss_bytes()
     pushes_before = server.hub.frames_sent
     cpu_before = time.process_time()
+    load_before = os.getloadavg()[0]
     start = server.system.app.last_position()
     ours.send(("measure", start))
     began = time.perf_counter()
@@ -434,6 +437,7 @@ async def scenario(
         rss_per_client=(rss_connected - rss_before) / max(connected, 1),
         rss_after_load=(rss_after - rss_before) / max(connected, 1),
         server_cpu=server_cpu,
+        load=(load_before, os.getloadavg()[0]),
     )
 
 
@@ -467,7 +471,8 @@ def print_table(outcomes: list[Outcome], rate: float) -> None:
         print(
             f"{o.clients:,} clients: {o.connected:,} connected in {o.report.connect_seconds:.1f} s, "
             f"{o.report.closed} lost, {o.report.out_of_order} out of order, mean {mean:.1f} ms, "
-            f"hub pushes {o.pushes:,}, RSS growth after the load {o.rss_after_load / 1024:.1f} KB/conn"
+            f"hub pushes {o.pushes:,}, RSS growth after the load {o.rss_after_load / 1024:.1f} KB/conn, "
+            f"machine load average {o.load[0]:.1f} -> {o.load[1]:.1f}"
         )
     target = outcomes[-1]
     p99 = 1000 * percentile(sorted(target.report.latencies), 0.99)
