@@ -36,6 +36,7 @@ from actors.timing import CompletionModel
 from actors.tokens import TokenBroker
 from domain.application import VeoRelay
 from domain.errors import DomainError
+from domain.generation import Generation
 from domain.values import ErrorReason, Status
 
 __all__ = ["MAX_HANDLER_FAILURES", "Poller", "PollerSettings"]
@@ -122,8 +123,7 @@ class Poller:
                 continue
             self.sequence += 1
             job = Job.from_generation(generation, self.sequence, token)
-            if generation.batch_id is not None and delay_s is not None:
-                self.batch_delay[generation.batch_id] = delay_s
+            self.remember_batch(generation, delay_s)
             self.jobs[generation_id] = job
             if job.profile_id not in self.profiles:
                 self.finish_failed(job, ErrorReason.INVALID_REQUEST, f"Unknown profile {job.profile_id!r}.")
@@ -132,6 +132,12 @@ class Poller:
                 self.track_running(job, started_at=self.clock())
             else:
                 self.put_in_queue(job)
+
+    def remember_batch(self, generation: Generation, delay_s: float | None = None) -> None:
+        """The spacing of the generation's batch: as given now, else as recorded with the batch (restore)."""
+        delay = delay_s if delay_s is not None else generation.batch_delay_s
+        if generation.batch_id is not None and delay is not None:
+            self.batch_delay[generation.batch_id] = delay
 
     def put_in_queue(self, job: Job) -> None:
         """Queue a job for submission (priority first, then arrival order)."""

@@ -59,6 +59,7 @@ def restore(poller: Poller, rows: Sequence[HistoryRow], wall_now: datetime) -> R
             continue
         poller.sequence += 1
         job = Job.from_generation(generation, poller.sequence)
+        poller.remember_batch(generation)
         poller.jobs[generation_id] = job
         if job.profile_id not in poller.profiles:
             poller.finish_failed(job, ErrorReason.INVALID_REQUEST, f"Unknown profile {job.profile_id!r}.")

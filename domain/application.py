@@ -126,9 +126,12 @@ class VeoRelay(Application[UUID]):
         return generation_id, True
 
     def request_batch(
-        self, specs: Sequence[GenerationSpec], request_key: str | None = None
+        self, specs: Sequence[GenerationSpec], request_key: str | None = None, delay_s: float | None = None
     ) -> tuple[UUID, list[UUID], bool]:
-        """Record `Requested` for every prompt of a batch in one atomic save; (batch id, ids, created)."""
+        """Record `Requested` for every prompt of a batch in one atomic save; (batch id, ids, created).
+
+        `delay_s` (the spacing of the items' submissions) is recorded with each item, so a restarted poller keeps it.
+        """
         validate_request_key(request_key)
         if not specs:
             raise InvalidParameter("prompts", "a batch needs at least one prompt")
@@ -147,7 +150,9 @@ class VeoRelay(Application[UUID]):
                 self._check_same(self.get_generation(generation_id), spec, f"{request_key}:{index}")
             return batch_id, ids, False
         generations = [
-            self._new_generation(generation_id, spec, batch_id=str(batch_id), batch_size=len(specs))
+            self._new_generation(
+                generation_id, spec, batch_id=str(batch_id), batch_size=len(specs), batch_delay_s=delay_s
+            )
             for generation_id, spec in zip(ids, specs, strict=True)
         ]
         self.save(*generations)
@@ -279,6 +284,7 @@ class VeoRelay(Application[UUID]):
         batch_id: str | None = None,
         retry_of: str | None = None,
         batch_size: int | None = None,
+        batch_delay_s: float | None = None,
     ) -> Generation:
         seed = spec.seed if spec.seed is not None else self._random.randint(0, MAX_SEED)
         return Generation(
@@ -294,6 +300,7 @@ class VeoRelay(Application[UUID]):
             batch_id=batch_id,
             retry_of=retry_of,
             batch_size=batch_size,
+            batch_delay_s=batch_delay_s,
         )
 
     @staticmethod

@@ -47,6 +47,7 @@ class Generation(Aggregate):
         resolution: str | None
         retry_of: str | None
         batch_size: int | None
+        batch_delay_s: float | None
 
     class Submitted(Aggregate.Event):
         """A generate/upscale call is about to be sent: from here on Flow may have it."""
@@ -113,6 +114,7 @@ class Generation(Aggregate):
         resolution: str | None = None,
         retry_of: str | None = None,
         batch_size: int | None = None,
+        batch_delay_s: float | None = None,
     ) -> None:
         self.job_type = job_type
         self.prompt = prompt
@@ -127,6 +129,8 @@ class Generation(Aggregate):
         self.source_media_id = source_media_id
         self.resolution = resolution
         self.retry_of = retry_of
+        self.batch_delay_s = batch_delay_s
+        """Seconds between the submissions of this batch's items, as the client asked (None: the default)."""
         self.status = Status.PENDING
         self.remote_status: str | None = None
         self.attempts = 0

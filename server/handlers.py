@@ -222,7 +222,7 @@ class Handlers:
 
     def _batch(self, request: BatchGenerate) -> tuple[dict[str, Any], int]:
         specs = [self._spec(request, prompt) for prompt in request.prompts]
-        batch_id, ids, created = self.system.app.request_batch(specs, request.request_key)
+        batch_id, ids, created = self.system.app.request_batch(specs, request.request_key, request.delay_ms / 1000)
         if created:
             self.system.poller.enqueue(ids, request.recaptcha_token, request.delay_ms / 1000)
         return {"batch_id": str(batch_id), "generation_ids": [str(i) for i in ids]}, self._settled()

@@ -173,7 +173,7 @@ class Relay:
         if not 0 <= delay <= 60:
             raise InvalidParameter("delay", "must be between 0 and 60 seconds")
         specs = [self._spec(p, model, aspect_ratio, seed, priority, profile) for p in prompts]
-        batch_id, ids, created = self.system.app.request_batch(specs, request_key)
+        batch_id, ids, created = self.system.app.request_batch(specs, request_key, delay)
         if created:
             self.system.poller.enqueue(ids, recaptcha_token, delay)
         return BatchJobs(batch_id, ids)
