@@ -21,15 +21,17 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 
 from domain.requests import GenerationSpec
 from domain.values import TERMINAL_STATUSES
 from projections.rows import HistoryRow
 from server.bootstrap import Settings, System
 from server.simulator import SimulatorConfig
+from tests.reliability.storage import break_event_store, break_read_model
 from tests.reliability.verify import FailureKinds, classify_failures, matches_rebuild
 
-__all__ = ["BatchPlan", "BatchReport", "RequestLog", "max_in_window", "run_batch"]
+__all__ = ["BatchPlan", "BatchReport", "Outage", "RequestLog", "max_in_window", "run_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,10 @@ class BatchPlan:
     crashes: int = 0
     """PollerActor crashes injected at random moments while the batch runs."""
     crash_gap: tuple[float, float] = (0.2, 1.0)
+    store_fault: tuple[float, float] | None = None
+    """(after, for): the event store refuses writes ("disk full") from `after` s into the batch, `for` s."""
+    read_model_fault: tuple[float, float] | None = None
+    """(after, for): the read model refuses writes ("read-only") from `after` s into the batch, `for` s."""
     finish_timeout: float = 90.0
 
 
@@ -68,6 +74,7 @@ class BatchReport:
     restore_seconds: list[float]
     rebuild_differs: list[str]
     elapsed: float
+    outages: list[Outage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -104,6 +111,19 @@ class BatchReport:
         if self.rebuild_differs:
             problems.append(f"the read model differs from a rebuild in {self.rebuild_differs}")
         return problems
+
+
+@dataclass(frozen=True)
+class Outage:
+    """One injected storage fault and how the relay came back from it."""
+
+    what: str
+    seconds: float
+    refused_writes: int
+    waiting_max: int
+    """The most Flow answers (event store) or events (read model) waiting to be recorded at once."""
+    recovery_s: float
+    """From the fault's end until nothing waited any more (mailbox empty, read model caught up)."""
 
 
 class RequestLog:
@@ -176,12 +196,13 @@ def run_batch(tmp_path: Path, plan: BatchPlan) -> BatchReport:
     try:
         log = watch_requests(system)
         specs = [GenerationSpec(prompt=f"reliability scene {index}") for index in range(plan.jobs)]
-        _, ids, _ = system.app.request_batch(specs)
+        _, ids, _ = system.app.request_batch(specs, delay_s=plan.delay_s)
         system.poller.enqueue(ids, delay_s=plan.delay_s)
         restores: list[float] = []
         for _ in range(plan.crashes):
             time.sleep(rng.uniform(*plan.crash_gap))
             restores.append(crash_poller(system))
+        outages = _outages(system, plan, started)
         rows = wait_terminal(system, ids, plan.finish_timeout)
         elapsed = time.monotonic() - started
         assert system.simulator is not None
@@ -203,6 +224,41 @@ def run_batch(tmp_path: Path, plan: BatchPlan) -> BatchReport:
         restore_seconds=restores,
         rebuild_differs=differs,
         elapsed=elapsed,
+        outages=outages,
     )
     report.problems = report.check()
     return report
+
+
+def _outages(system: System, plan: BatchPlan, started: float) -> list[Outage]:
+    """Inject the plan's storage faults, one after the other, and measure each."""
+
+    def answers_waiting() -> int:
+        return len(system.poller.calls.pending())
+
+    def events_waiting() -> int:
+        return system.app.last_position() - system.projections.position
+
+    found: list[Outage] = []
+    for what, timing in (("event store full", plan.store_fault), ("read model read-only", plan.read_model_fault)):
+        if timing is None:
+            continue
+        after, seconds = timing
+        with pytest.MonkeyPatch.context() as patch:
+            if what == "event store full":
+                fault, waiting = break_event_store(patch, system.app), answers_waiting
+            else:
+                fault, waiting = break_read_model(patch, system.db), events_waiting
+            time.sleep(max(0.0, started + after - time.monotonic()))
+            fault.on()
+            most = 0
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                most = max(most, waiting())
+                time.sleep(0.01)
+            fault.off()
+            cleared = time.monotonic()
+            while waiting() > 0 and time.monotonic() < cleared + 60:
+                time.sleep(0.005)
+            found.append(Outage(what, seconds, fault.raised, most, time.monotonic() - cleared))
+    return found

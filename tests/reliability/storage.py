@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from domain.application import VeoRelay
-from projections.database import ReadModelDatabase
+from projections.database import Connection, ReadModelDatabase
 
 __all__ = ["DISK_FULL", "READ_ONLY", "WriterFault", "break_event_store", "break_read_model"]
 
@@ -70,8 +70,8 @@ def break_read_model(monkeypatch: pytest.MonkeyPatch, db: ReadModelDatabase, mes
     write = db.write
 
     @contextmanager
-    def failing_write() -> Iterator[sqlite3.Connection]:
-        manager: AbstractContextManager[sqlite3.Connection] = write()
+    def failing_write() -> Iterator[Connection]:
+        manager: AbstractContextManager[Connection] = write()
         with manager as conn:
             fault.check()
             yield conn
