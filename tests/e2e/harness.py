@@ -40,6 +40,7 @@ from server.relay_server import RelayServer
 from server.simulator import SimulatorConfig
 
 __all__ = [
+    "FAST_JOBS",
     "TOKEN",
     "Peer",
     "Relay",
