@@ -59,8 +59,10 @@ class CallResult:
 class CallRunner:
     """Performs calls on `workers` threads; outcomes wait in the mailbox until acknowledged."""
 
-    def __init__(self, client: FlowClient, *, workers: int = 10) -> None:
+    def __init__(self, client: FlowClient, *, workers: int = 10, gate: Callable[[], None] | None = None) -> None:
         self._client = client
+        self._gate = gate
+        """Called on the worker just before each call is sent; raising refuses it (e.g. a lost cluster lease)."""
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flow-call")
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -85,6 +87,8 @@ class CallRunner:
 
     def _perform(self, call: Call) -> None:
         try:
+            if self._gate is not None:
+                self._gate()
             result = CallResult(call, value=call.perform(self._client))
         except Exception as exc:  # noqa: BLE001 - every outcome must reach the mailbox, whatever it is
             result = CallResult(call, error=exc)

@@ -50,6 +50,7 @@ class PollerSupervisor:
         durations: Callable[[], dict[tuple[str, str], list[float]]] = dict,
         settings: PollerSettings | None = None,
         clock: Clock = time.monotonic,
+        gate: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
         self.profiles = profiles
@@ -57,7 +58,7 @@ class PollerSupervisor:
         self.clock = clock
         self.budget = Budget(self.settings.rate, margin=self.settings.budget_margin, clock=clock)
         self.model = CompletionModel()
-        self.calls = CallRunner(client, workers=self.budget.max_in_flight)
+        self.calls = CallRunner(client, workers=self.budget.max_in_flight, gate=gate)
         self.ticker = Ticker(self._tick, clock=clock)
         self.tokens = TokenBroker(clock=clock)
         self.tokens.add_listener(self._providers_changed)

@@ -25,7 +25,7 @@ from psycopg.rows import tuple_row
 from projections.database import ReadModelDatabase, ReadModelError
 from projections.dialect import POSTGRES, Connection, Cursor
 
-__all__ = ["READ_MODEL_LOCK", "PostgresReadModel", "StoreListener", "select_stored"]
+__all__ = ["READ_MODEL_LOCK", "PostgresReadModel", "StoreListener", "create_table", "select_stored"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,13 @@ def _wrap(raw: psycopg.Connection[Any]) -> Connection:
             cursor.executemany(_pg(statement), rows)
 
     return Connection(raw, POSTGRES, execute, executemany)
+
+
+def create_table(conn: psycopg.Connection[Any], statement: str) -> None:
+    """Run a CREATE ... IF NOT EXISTS alone among writers (concurrent ones can clash in the catalog)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (READ_MODEL_LOCK,))
+        conn.execute(statement)
 
 
 class PostgresReadModel(ReadModelDatabase):
@@ -164,7 +171,9 @@ class StoreListener:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop listening and close the connection."""
+        """Stop listening and close the connection (once; later calls do nothing)."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         os.write(self._stop_w, b"x")
         if self._thread.is_alive():

@@ -27,6 +27,8 @@ from server.store import StoreLocation, locate
 
 if TYPE_CHECKING:
     from projections.postgres import StoreListener
+    from server.cluster import ClusterNode
+    from server.forwarding import PollerHandle
 
 __all__ = ["SIMULATOR_PROFILE", "Settings", "System"]
 
@@ -38,6 +40,8 @@ SIMULATOR_STATE = "simulator-state.json"
 SIMULATOR_PORT = "simulator.json"
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=5.0)
 SHARED_FALLBACK_POLL = 30.0
+CLUSTER_DECISION_TIMEOUT = 30.0
+"""How long start-up waits to learn whether this node leads (a takeover waits out its predecessor's grace)."""
 """On PostgreSQL the runner is woken by the store's notifications (every node's writes); this is a safety net."""
 
 
@@ -59,7 +63,7 @@ class Settings:
     allow_origins: tuple[str, ...] = ()
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     run_poller: bool = True
-    """False: serve clients and follow the store without ever calling Flow (another node does)."""
+    """False (PostgreSQL only): never lead the cluster, so never call Flow; commands go to the leader."""
 
     def poller_settings(self) -> PollerSettings:
         """The poller's tunables."""
@@ -79,6 +83,7 @@ class System:
         self._listener: StoreListener | None = None
         self._projections: ProjectionRunner | None = None
         self._poller: PollerSupervisor | None = None
+        self._cluster: ClusterNode | None = None
         self._http: httpx.Client | None = None
         self.history = HistoryView()
         self.analytics = AnalyticsView()
@@ -100,12 +105,26 @@ class System:
 
     @property
     def poller(self) -> PollerSupervisor:
-        """The PollerActor's supervisor: the system's handle on every Flow call."""
+        """This node's PollerActor supervisor (in a cluster only the leader has one: NotLeading elsewhere)."""
+        if self._cluster is not None:
+            return self._cluster.supervisor
         return _started(self._poller)
+
+    @property
+    def commands(self) -> PollerHandle:
+        """Where commands for the poller go: the local supervisor, or (on a node that does not lead a
+        cluster) the store, for the leader to run."""
+        if self._cluster is not None:
+            return self._cluster.handle
+        return _started(self._poller)
+
+    @property
+    def cluster(self) -> ClusterNode | None:
+        """This node's part in a cluster (PostgreSQL stores only)."""
+        return self._cluster
 
     def start(self) -> None:
         """Open the store, catch the read models up, start the simulator if no profiles, start the poller."""
-        settings = self.settings
         self._app = app = self.location.open_app()
         self._db = db = self.location.open_read_model()
         shared = self.location.postgres is not None
@@ -116,30 +135,52 @@ class System:
         projections.start()
         if self.location.postgres is not None:
             self._listener = follow_store(self.location.postgres.conninfo(), app, projections.wake)
-        if not settings.run_poller:
+            self._cluster = self._join_cluster(self.location.postgres.conninfo())
             return
+        self._poller = self._make_supervisor()
+        self._poller.start()
+
+    def _make_supervisor(self, gate: Callable[[], None] | None = None) -> PollerSupervisor:
+        """A PollerSupervisor on the configured Flow (the built-in simulator when none is named)."""
         profiles, flow_url, labs_url = self._flow_target()
-        self._http = httpx.Client(timeout=HTTP_TIMEOUT, limits=httpx.Limits(max_connections=20))
-        client = FlowClient(self._http, flow_url=flow_url, labs_url=labs_url)
-        self._poller = PollerSupervisor(
-            app,
-            client,
+        if self._http is None:
+            self._http = httpx.Client(timeout=HTTP_TIMEOUT, limits=httpx.Limits(max_connections=20))
+        return PollerSupervisor(
+            self.app,
+            FlowClient(self._http, flow_url=flow_url, labs_url=labs_url),
             profiles,
             non_terminal=self._non_terminal,
             durations=self._durations,
-            settings=settings.poller_settings(),
+            settings=self.settings.poller_settings(),
+            gate=gate,
         )
-        self._poller.start()
 
-    def _flow_target(self) -> tuple[dict[str, Profile], str, str]:
+    def _join_cluster(self, conninfo: dict[str, Any]) -> ClusterNode:
+        """Follow the shared store; lead (run the poller) while holding the lease, unless run_poller is off."""
+        from server.cluster import ClusterNode  # noqa: PLC0415 - imports psycopg
+        from server.lease import node_name  # noqa: PLC0415
+
+        settings = self.settings
+        cluster = ClusterNode(
+            conninfo,
+            node_name(settings.port or None),
+            make_supervisor=self._make_supervisor,
+            profiles=self._profiles()[0],
+            rate=settings.rate,
+            can_lead=settings.run_poller,
+        )
+        cluster.start()
+        if not cluster.wait_decided(timeout=CLUSTER_DECISION_TIMEOUT):
+            logger.warning("not yet known whether this node leads the cluster; serving meanwhile")
+        return cluster
+
+    def _profiles(self) -> tuple[dict[str, Profile], bool]:
+        """The configured profiles, or the stand-in profile (True) when Flow is the simulator."""
         settings = self.settings
         if settings.profiles is not None:
             loaded = load_profiles(settings.profiles)
             self.warnings.extend(loaded.warnings)
-            return dict(loaded), settings.flow_url or DEFAULT_FLOW_URL, settings.labs_url or DEFAULT_LABS_URL
-        if settings.flow_url is None:  # no Flow named at all: the built-in simulator stands in for it
-            self.simulator = self._start_simulator()
-        url = settings.flow_url or self._simulator_url()
+            return dict(loaded), False
         profile = Profile(
             name=SIMULATOR_PROFILE,
             project_id="simulator-project",
@@ -147,7 +188,17 @@ class System:
             session_cookie="simulator-session",
             recaptcha="required" if settings.simulator.require_captcha else "off",  # the simulator checks none
         )
-        return {SIMULATOR_PROFILE: profile}, url, settings.labs_url or url
+        return {SIMULATOR_PROFILE: profile}, True
+
+    def _flow_target(self) -> tuple[dict[str, Profile], str, str]:
+        settings = self.settings
+        profiles, simulated = self._profiles()
+        if not simulated:
+            return profiles, settings.flow_url or DEFAULT_FLOW_URL, settings.labs_url or DEFAULT_LABS_URL
+        if settings.flow_url is None and self.simulator is None:  # no Flow named: the built-in simulator
+            self.simulator = self._start_simulator()
+        url = settings.flow_url or self._simulator_url()
+        return profiles, url, settings.labs_url or url
 
     def _simulator_url(self) -> str:
         assert self.simulator is not None
@@ -184,6 +235,8 @@ class System:
 
     def stop(self) -> None:
         """Stop everything in reverse order; safe after a partial start."""
+        if self._cluster is not None:
+            self._cluster.stop()
         if self._poller is not None:
             self._poller.stop()
         if self._http is not None:

@@ -119,11 +119,11 @@ class Handlers:
             case Refresh(generation_id=generation_id):
                 return await self._refresh(generation_id)
             case QueueStatus():
-                return await self._run(lambda: (self.system.poller.queue_status(), self.hub.position))
+                return await self._run(lambda: (self.system.commands.queue_status(), self.hub.position))
             case RegisterProvider(profile_id=profile_id):
                 return self._register_provider(client, profile_id), self.hub.position
             case ProvideCaptchaToken(request_id=captcha_request, token=token):
-                tokens = self.system.poller.tokens
+                tokens = self.system.commands.tokens
                 accepted = client.provider_id is not None and tokens.provide(client.provider_id, captcha_request, token)
                 return {"accepted": accepted}, self.hub.position
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"unsupported request {request!r}", "type", request.id)
@@ -138,10 +138,10 @@ class Handlers:
 
     def _register_provider(self, client: Client, profile_id: str | None) -> dict[str, str]:
         """This connection will receive `captcha_request`s (for one profile, or any) and answer them."""
-        if profile_id is not None and profile_id not in self.system.poller.profiles:
-            known = ", ".join(sorted(self.system.poller.profiles))
+        if profile_id is not None and profile_id not in self.system.commands.profiles:
+            known = ", ".join(sorted(self.system.commands.profiles))
             raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
-        tokens = self.system.poller.tokens
+        tokens = self.system.commands.tokens
         if client.provider_id is not None:
             tokens.unregister(client.provider_id)
         loop = asyncio.get_running_loop()
@@ -201,8 +201,8 @@ class Handlers:
 
     def _spec(self, request: Generate | BatchGenerate, prompt: str) -> GenerationSpec:
         profile_id = request.profile_id or DEFAULT_PROFILE
-        if profile_id not in self.system.poller.profiles:
-            known = ", ".join(sorted(self.system.poller.profiles))
+        if profile_id not in self.system.commands.profiles:
+            known = ", ".join(sorted(self.system.commands.profiles))
             raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
         return GenerationSpec(
             prompt=prompt,
@@ -217,14 +217,14 @@ class Handlers:
         spec = self._spec(request, request.prompt)
         generation_id, created = self.system.app.request_generation(spec, request.request_key)
         if created:
-            self.system.poller.enqueue([generation_id], request.recaptcha_token)
+            self.system.commands.enqueue([generation_id], request.recaptcha_token)
         return {"generation_id": str(generation_id), "created": created}, self._settled()
 
     def _batch(self, request: BatchGenerate) -> tuple[dict[str, Any], int]:
         specs = [self._spec(request, prompt) for prompt in request.prompts]
         batch_id, ids, created = self.system.app.request_batch(specs, request.request_key, request.delay_ms / 1000)
         if created:
-            self.system.poller.enqueue(ids, request.recaptcha_token, request.delay_ms / 1000)
+            self.system.commands.enqueue(ids, request.recaptcha_token, request.delay_ms / 1000)
         return {"batch_id": str(batch_id), "generation_ids": [str(i) for i in ids]}, self._settled()
 
     def _upscale(self, request: Upscale) -> tuple[dict[str, Any], int]:
@@ -233,13 +233,13 @@ class Handlers:
             request.generation_id, resolution=resolution, request_key=request.request_key
         )
         if created:
-            self.system.poller.enqueue([generation_id], request.recaptcha_token)
+            self.system.commands.enqueue([generation_id], request.recaptcha_token)
         return {"generation_id": str(generation_id), "created": created}, self._settled()
 
     def _retry(self, generation_id: UUID) -> tuple[dict[str, Any], int]:
         new_id, created = self.system.app.request_retry(generation_id)
         if created:
-            self.system.poller.enqueue([new_id])
+            self.system.commands.enqueue([new_id])
         return {"generation_id": str(new_id)}, self._settled()
 
     def _settled(self) -> int:
@@ -252,7 +252,7 @@ class Handlers:
         row, _ = self._row(generation_id)
         if row.status in TERMINAL_STATUSES:
             raise IllegalTransition(f"cannot cancel generation {generation_id}: it is already {row.status}")
-        if not self.system.poller.cancel(generation_id):
+        if not self.system.commands.cancel(generation_id):
             raise IllegalTransition(f"cannot cancel generation {generation_id}: Flow has already finished it")
         self.system.projections.wait_for(self.system.app.last_position(), PROJECTION_WAIT)
         return self._row(generation_id)
@@ -261,7 +261,7 @@ class Handlers:
         row, position = await self._run(lambda: self._row(generation_id))
         if row.status in TERMINAL_STATUSES:
             return row, position
-        done = self.system.poller.refresh(generation_id)
+        done = self.system.commands.refresh(generation_id)
         try:
             await asyncio.wait_for(asyncio.wrap_future(done), REFRESH_WAIT)
         except TimeoutError:

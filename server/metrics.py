@@ -13,7 +13,7 @@ __all__ = ["render_metrics"]
 def render_metrics(server: RelayServer) -> str:
     """The current figures (from cheap snapshots: never blocks on the PollerActor)."""
     system = server.system
-    status = system.poller.last_status
+    status = system.commands.last_status
 
     def num(key: str) -> float:
         value = status.get(key, 0)
@@ -27,7 +27,7 @@ def render_metrics(server: RelayServer) -> str:
             "Flow and labs requests started in the last second.",
             num("requests_last_second"),
         ),
-        ("veo_flow_budget_rate", "gauge", "Allowed Flow requests per second.", system.poller.budget.rate),
+        ("veo_flow_budget_rate", "gauge", "Allowed Flow requests per second.", system.commands.budget.rate),
         ("veo_flow_throttled_total", "counter", "429 answers received from Flow.", num("throttled")),
         ("veo_flow_in_flight", "gauge", "Flow requests in flight.", num("in_flight")),
         (
@@ -48,7 +48,7 @@ def render_metrics(server: RelayServer) -> str:
             "Mean bound on the time between a job finishing on Flow and the relay noticing (last minute).",
             num("detection_latency"),
         ),
-        ("veo_poller_restarts_total", "counter", "PollerActor restarts after a crash.", system.poller.restarts),
+        ("veo_poller_restarts_total", "counter", "PollerActor restarts after a crash.", system.commands.restarts),
         ("veo_connected_clients", "gauge", "Open websocket connections.", len(server.clients)),
         ("veo_projection_lag_events", "gauge", "Events recorded but not yet in the read models.", lag),
         (

@@ -172,7 +172,7 @@ class RelayServer:
             self.hub.unsubscribe_all(client)
             self.clients.discard(client)
             if client.provider_id is not None:
-                self.system.poller.tokens.unregister(client.provider_id)
+                self.system.commands.tokens.unregister(client.provider_id)
             for task in tasks:
                 task.cancel()
             await client.stop()

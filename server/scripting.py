@@ -125,8 +125,8 @@ class Relay:
         profile: str | None,
     ) -> GenerationSpec:
         profile_id = profile or DEFAULT_PROFILE
-        if profile_id not in self.system.poller.profiles:
-            known = ", ".join(sorted(self.system.poller.profiles))
+        if profile_id not in self.system.commands.profiles:
+            known = ", ".join(sorted(self.system.commands.profiles))
             raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
         return GenerationSpec(
             prompt=prompt,
@@ -153,7 +153,7 @@ class Relay:
         spec = self._spec(prompt, model, aspect_ratio, seed, priority, profile)
         generation_id, created = self.system.app.request_generation(spec, request_key)
         if created:
-            self.system.poller.enqueue([generation_id], recaptcha_token)
+            self.system.commands.enqueue([generation_id], recaptcha_token)
         return generation_id
 
     def batch(
@@ -175,21 +175,21 @@ class Relay:
         specs = [self._spec(p, model, aspect_ratio, seed, priority, profile) for p in prompts]
         batch_id, ids, created = self.system.app.request_batch(specs, request_key, delay)
         if created:
-            self.system.poller.enqueue(ids, recaptcha_token, delay)
+            self.system.commands.enqueue(ids, recaptcha_token, delay)
         return BatchJobs(batch_id, ids)
 
     def upscale(self, generation_id: UUID, resolution: str = Resolution.P1080, request_key: str | None = None) -> UUID:
         """Upscale a completed generation; the upscale's id."""
         upscale_id, created = self.system.app.request_upscale(generation_id, resolution, request_key=request_key)
         if created:
-            self.system.poller.enqueue([upscale_id])
+            self.system.commands.enqueue([upscale_id])
         return upscale_id
 
     def retry(self, generation_id: UUID) -> UUID:
         """A new generation with a failed one's parameters (`retry_of` links them); its id."""
         new_id, created = self.system.app.request_retry(generation_id)
         if created:
-            self.system.poller.enqueue([new_id])
+            self.system.commands.enqueue([new_id])
         return new_id
 
     def cancel(self, generation_id: UUID) -> HistoryRow:
@@ -197,7 +197,7 @@ class Relay:
         row = self.status(generation_id)
         if row.status in TERMINAL_STATUSES:
             raise IllegalTransition(f"cannot cancel generation {generation_id}: it is already {row.status}")
-        if not self.system.poller.cancel(generation_id):
+        if not self.system.commands.cancel(generation_id):
             raise IllegalTransition(f"cannot cancel generation {generation_id}: Flow has already finished it")
         return self.status(generation_id)
 
@@ -207,7 +207,7 @@ class Relay:
         if row.status in TERMINAL_STATUSES:
             return row
         try:
-            self.system.poller.refresh(generation_id).result(timeout)
+            self.system.commands.refresh(generation_id).result(timeout)
         except FutureTimeout:
             logger.info("refresh of %s took over %.0f s; answering with the current row", generation_id, timeout)
         return self.status(generation_id)
@@ -216,7 +216,7 @@ class Relay:
 
     def queue_status(self) -> dict[str, object]:
         """The PollerActor's queue, in-flight calls and budget (the `queue_status` data)."""
-        return self.system.poller.queue_status()
+        return self.system.commands.queue_status()
 
     def _caught_up(self) -> None:
         """Read-your-writes: the read model has applied everything recorded so far."""

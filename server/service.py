@@ -38,13 +38,16 @@ async def run_service(settings: Settings, say: Callable[[str], None], stop: asyn
             say(f"warning: {warning}")
         say(f"veo-relay listening on {server.url} (websocket {server.url.replace('http', 'ws', 1)}/ws)")
         say(f"events: {system.location.description}")
+        if system.cluster is not None:
+            role = "leads: it calls Flow" if system.cluster.leadership.leading else "follows: another node calls Flow"
+            say(f"cluster: this node ({system.cluster.node}) {role}; the lease moves to another node if it dies")
         if system.simulator is not None:
             times = f"{settings.simulator.lo:g}-{settings.simulator.hi:g} s"
             say(f"Flow: built-in simulator at {system.simulator.url} (no --profiles given; videos take {times})")
         elif settings.profiles is None:
             say(f"Flow: {settings.flow_url} with a stand-in profile (no --profiles given; for a simulator)")
         else:
-            say(f"Flow: {len(system.poller.profiles)} profile(s) from {settings.profiles}")
+            say(f"Flow: {len(system.commands.profiles)} profile(s) from {settings.profiles}")
         say(f"dashboard: {server.url}/#token={token}")
         if new_token:
             say(f"a new client token was generated and saved in {settings.data_dir / 'token'}")

@@ -1,0 +1,269 @@
+"""Commands for the poller travel through the store: a node that does not lead writes them, the leader runs them.
+
+`veo_commands` (in the store's PostgreSQL database) holds each command (enqueue, refresh, cancel) with
+the generation ids; inserting one NOTIFYs `veo_commands`, which the leader LISTENs on. The leader runs
+it on its PollerActor, marks it done (with cancel's answer) and NOTIFYs `veo_commands_done`, on which
+the waiting nodes resolve their futures. Nothing secret is written: a reCAPTCHA token given with a
+request made on a follower is not forwarded (the leader asks the registered token providers).
+
+If the leader dies first, nothing is lost: its successor restores every non-terminal generation from
+the store, and runs the commands still marked pending that are younger than `STALE_AFTER_S`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any, Protocol
+from uuid import UUID
+
+import msgspec
+import psycopg
+from psycopg.rows import tuple_row
+
+from actors.budget import Budget
+from actors.profiles import Profile
+from actors.tokens import TokenBroker
+from projections.postgres import create_table
+
+__all__ = ["CommandQueue", "CommandServer", "ForwardingPoller", "PollerHandle"]
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "veo_commands"
+DONE_CHANNEL = "veo_commands_done"
+STALE_AFTER_S = 30.0
+ANSWER_TIMEOUT_S = 10.0
+KEEP_DONE_S = 3600.0
+_TABLE = (
+    "CREATE TABLE IF NOT EXISTS veo_commands (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, "
+    "generation_ids TEXT NOT NULL, delay_ms INTEGER, created TIMESTAMPTZ NOT NULL DEFAULT now(), "
+    "done BOOLEAN NOT NULL DEFAULT false, ok BOOLEAN)"
+)
+
+
+class PollerHandle(Protocol):
+    """What the server asks of the poller, on the leader (the PollerSupervisor) or on any other node."""
+
+    @property
+    def profiles(self) -> dict[str, Profile]: ...
+
+    @property
+    def tokens(self) -> TokenBroker: ...
+
+    @property
+    def budget(self) -> Budget: ...
+
+    @property
+    def restarts(self) -> int: ...
+
+    @property
+    def last_status(self) -> dict[str, object]: ...
+
+    def enqueue(
+        self, generation_ids: Sequence[UUID], token: str | None = None, delay_s: float | None = None
+    ) -> None: ...
+
+    def refresh(self, generation_id: UUID) -> Future[None]: ...
+
+    def cancel(self, generation_id: UUID) -> bool: ...
+
+    def queue_status(self) -> dict[str, object]: ...
+
+
+class CommandQueue:
+    """The `veo_commands` table: write, read pending, finish, and see what is finished."""
+
+    def __init__(self, conninfo: Mapping[str, Any]) -> None:
+        self._conninfo = dict(conninfo)
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(autocommit=True, row_factory=tuple_row, **self._conninfo)
+            create_table(self._conn, _TABLE)
+        return self._conn
+
+    def submit(self, kind: str, generation_ids: Sequence[UUID], delay_ms: int | None = None) -> int:
+        """Record a command and wake the leader; its id."""
+        with self._lock:
+            conn = self._connection()
+            with conn.transaction():
+                row = conn.execute(
+                    "INSERT INTO veo_commands (kind, generation_ids, delay_ms) VALUES (%s, %s, %s) RETURNING id",
+                    (kind, json.dumps([str(i) for i in generation_ids]), delay_ms),
+                ).fetchone()
+                conn.execute(f"NOTIFY {CHANNEL}")
+        assert row is not None
+        return int(row[0])
+
+    def pending(self) -> list[tuple[int, str, list[UUID], int | None, float]]:
+        """(id, kind, ids, delay_ms, age in seconds) of every command not yet done, oldest first."""
+        with self._lock:
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT id, kind, generation_ids, delay_ms, EXTRACT(EPOCH FROM now() - created) "
+                    "FROM veo_commands WHERE NOT done ORDER BY id"
+                )
+                .fetchall()
+            )
+        return [(i, kind, [UUID(g) for g in json.loads(ids)], delay, float(age)) for i, kind, ids, delay, age in rows]
+
+    def finish(self, command_id: int, ok: bool) -> None:
+        """Mark a command done with its answer, and wake the nodes waiting for it."""
+        with self._lock:
+            conn = self._connection()
+            with conn.transaction():
+                conn.execute("UPDATE veo_commands SET done = true, ok = %s WHERE id = %s", (ok, command_id))
+                conn.execute(f"NOTIFY {DONE_CHANNEL}")
+
+    def answers(self, command_ids: Sequence[int]) -> dict[int, bool]:
+        """The answers of those of `command_ids` that are done."""
+        with self._lock:
+            rows = (
+                self._connection()
+                .execute("SELECT id, ok FROM veo_commands WHERE done AND id = ANY(%s)", (list(command_ids),))
+                .fetchall()
+            )
+        return {int(i): bool(ok) for i, ok in rows}
+
+    def prune(self) -> None:
+        """Forget commands done long ago."""
+        with self._lock:
+            self._connection().execute(
+                "DELETE FROM veo_commands WHERE done AND created < now() - make_interval(secs => %s)", (KEEP_DONE_S,)
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class ForwardingPoller:
+    """The poller as seen from a node that does not lead: commands are written to the store for the leader."""
+
+    def __init__(
+        self,
+        queue: CommandQueue,
+        profiles: dict[str, Profile],
+        *,
+        rate: float,
+        leader_status: Callable[[], dict[str, object]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.queue = queue
+        self.profiles = profiles
+        self.tokens = TokenBroker(clock=clock)
+        self.budget = Budget(rate, clock=clock)
+        self.restarts = 0
+        self._leader_status = leader_status
+        self._waiting: dict[int, Future[bool]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def last_status(self) -> dict[str, object]:
+        """The leader's latest published queue status."""
+        return self._leader_status()
+
+    def enqueue(self, generation_ids: Sequence[UUID], token: str | None = None, delay_s: float | None = None) -> None:
+        """Ask the leader to take these generations in (a token is not forwarded: it is a secret)."""
+        delay_ms = round(delay_s * 1000) if delay_s is not None else None
+        self.queue.submit("enqueue", generation_ids, delay_ms)
+
+    def refresh(self, generation_id: UUID) -> Future[None]:
+        """Ask the leader for a status check; the future resolves once it is recorded."""
+        answer = self._ask("refresh", generation_id)
+        done: Future[None] = Future()
+        answer.add_done_callback(lambda _: done.set_result(None))
+        return done
+
+    def cancel(self, generation_id: UUID) -> bool:
+        """Ask the leader to cancel; its answer (False also when no leader answered in time)."""
+        try:
+            return self._ask("cancel", generation_id).result(timeout=ANSWER_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning("no leader answered the cancel of %s in %.0f s", generation_id, ANSWER_TIMEOUT_S)
+            return False
+
+    def queue_status(self) -> dict[str, object]:
+        """The leader's latest published queue status, marked as seen from here."""
+        return {**self._leader_status(), "served_by": "follower"}
+
+    def _ask(self, kind: str, generation_id: UUID) -> Future[bool]:
+        answer: Future[bool] = Future()
+        command_id = self.queue.submit(kind, [generation_id])
+        with self._lock:
+            self._waiting[command_id] = answer
+        self.answers_may_be_ready()
+        return answer
+
+    def answers_may_be_ready(self) -> None:
+        """A command was finished somewhere (or the listener reconnected): resolve the answered ones."""
+        with self._lock:
+            waiting = list(self._waiting)
+        if not waiting:
+            return
+        for command_id, ok in self.queue.answers(waiting).items():
+            with self._lock:
+                answer = self._waiting.pop(command_id, None)
+            if answer is not None:
+                answer.set_result(ok)
+
+
+class CommandServer:
+    """On the leader: runs the forwarded commands on the local poller and answers them."""
+
+    def __init__(self, queue: CommandQueue, poller: PollerHandle) -> None:
+        self.queue = queue
+        self.poller = poller
+        self._lock = threading.Lock()
+        self._running: set[int] = set()
+
+    def run_pending(self) -> None:
+        """Run every pending command (stale cancels and refreshes are answered False, not run)."""
+        with self._lock:
+            pending = [c for c in self.queue.pending() if c[0] not in self._running]
+            self._running.update(c[0] for c in pending)
+        for command_id, kind, ids, delay_ms, age in pending:
+            try:
+                self._run(command_id, kind, ids, delay_ms, age)
+            except Exception:
+                logger.exception("running forwarded command %d (%s) failed", command_id, kind)
+                self._finish(command_id, ok=False)
+
+    def _run(self, command_id: int, kind: str, ids: list[UUID], delay_ms: int | None, age: float) -> None:
+        if kind == "enqueue":
+            self.poller.enqueue(ids, None, delay_ms / 1000 if delay_ms is not None else None)
+            self._finish(command_id, ok=True)
+        elif age > STALE_AFTER_S:
+            logger.info("forwarded %s %d is %.0f s old: not run", kind, command_id, age)
+            self._finish(command_id, ok=False)
+        elif kind == "cancel":
+            self._finish(command_id, ok=self.poller.cancel(ids[0]))
+        elif kind == "refresh":
+            self.poller.refresh(ids[0]).add_done_callback(lambda _: self._finish(command_id, ok=True))
+        else:
+            logger.error("unknown forwarded command %r (%d)", kind, command_id)
+            self._finish(command_id, ok=False)
+
+    def _finish(self, command_id: int, *, ok: bool) -> None:
+        self.queue.finish(command_id, ok)
+        with self._lock:
+            self._running.discard(command_id)
+
+
+def encode_status(status: Mapping[str, object]) -> str:
+    """A queue status as JSON text for the leader row."""
+    return msgspec.json.encode(dict(status)).decode()
+
+
+__all__ += ["encode_status"]
