@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -25,4 +26,4 @@ def test_the_scripting_example_completes_a_prompt_and_a_batch_of_three() -> None
     report = [line.split() for line in lines[-4:]]
     assert [status for _, status, _ in report] == ["completed"] * 4
     assert report[0][0] == submitted[1]
-    assert all(url.startswith("http://127.0.0.1:") and url.endswith(".mp4") for _, _, url in report)
+    assert all(url.startswith("http://127.0.0.1:") and urlsplit(url).path.endswith(".mp4") for _, _, url in report)
