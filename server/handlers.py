@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
 from eventsourcing.persistence import PersistenceError
 
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 REFRESH_WAIT = 10.0
+MAX_REPLY_ROWS_BYTES = 900_000
+_ENCODE = msgspec.json.Encoder().encode
 PROJECTION_WAIT = 5.0
 
 
@@ -180,13 +183,20 @@ class Handlers:
         tz = self._zone(request.tz)
         before = _cursor(request.before) if request.before else None
         rows, position = self._read(lambda c: self.system.history.page(c, request.limit, before))
+        full = len(rows) == request.limit
+        size = 0
+        for index, row in enumerate(rows):  # a reply frame stays under 1 MiB: long prompts shorten the page
+            size += len(_ENCODE(row)) + 1
+            if size > MAX_REPLY_ROWS_BYTES and index > 0:
+                rows, full = rows[:index], True
+                break
         groups: list[dict[str, Any]] = []
         for row in rows:
             day = datetime.fromisoformat(row.created_at).astimezone(tz).date().isoformat()
             if not groups or groups[-1]["date"] != day:
                 groups.append({"date": day, "items": []})
             groups[-1]["items"].append(row)
-        last = rows[-1] if len(rows) == request.limit else None
+        last = rows[-1] if full else None
         return {"groups": groups, "next": f"{last.created_at}|{last.id}" if last else None}, position
 
     def _zone(self, name: str | None) -> ZoneInfo | None:

@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from domain.requests import GenerationSpec
 from server.protocol import (
     Cancel,
     ErrorCode,
     ErrorReply,
     Generate,
     GetBatch,
+    GetHistory,
     GetStatus,
     QueueStatus,
     Refresh,
@@ -129,6 +131,26 @@ def test_cancel_stops_a_running_job_and_a_finished_one_is_a_conflict(tmp_path: P
             batch = await error(peer, GetBatch, batch_id=uuid4())
             assert (batch.code, batch.field) == (ErrorCode.NOT_FOUND, "batch_id")
             assert target.store_position() == before
+            await peer.close()
+
+    run(scenario())
+
+
+def test_a_history_page_of_long_prompts_stays_under_one_mebibyte(tmp_path: Path) -> None:
+    """500 rows of 5,000-character prompts would be 2.5 MB: the page is cut short and `next` continues it."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            target.system.app.request_batch([GenerationSpec(prompt=f"{i} " + "x" * 5000) for i in range(400)])
+            await target.settled()
+            peer = await target.connect(max_size=2**20)
+            first = await peer.ok(GetHistory, limit=500)
+            rows = [r for g in first.data["groups"] for r in g["items"]]
+            assert 0 < len(rows) < 400
+            assert first.data["next"] is not None
+            second = await peer.ok(GetHistory, limit=500, before=first.data["next"])
+            more = [r for g in second.data["groups"] for r in g["items"]]
+            assert len({r["id"] for r in rows + more}) == len(rows) + len(more)
             await peer.close()
 
     run(scenario())
