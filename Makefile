@@ -23,8 +23,11 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)
-	$(BIN)/python bench/store.py
+bench: $(STAMP)   # every figure of docs/BENCHMARKS.md at moderate sizes (about 9 minutes)
+	$(BIN)/python bench/store.py --events 100000
+	$(BIN)/python bench/scheduler_model.py --seed 1
+	$(BIN)/python bench/poller.py --n 100 --contract auto
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
