@@ -1,5 +1,7 @@
-"""A batch through an in-process System (real SQLite store, projections, PollerActor, built-in simulator),
-with Flow faults and PollerActor crashes injected, and everything the promises are checked against.
+"""A batch through an in-process System (real SQLite store, projections, PollerActor) against a `veo simulator`
+process, with Flow faults, PollerActor crashes and storage outages injected, and everything the promises
+are checked against. The simulator runs apart so that its own threads do not compete with the relay's for
+the interpreter: the instants it records requests at are the instants they arrived.
 
 The relay's own record of its requests comes from an httpx request hook on the System's client: the
 instant each request to Flow or labs starts, as the relay sends it. The simulator's audit counts what
@@ -27,7 +29,7 @@ from domain.requests import GenerationSpec
 from domain.values import TERMINAL_STATUSES
 from projections.rows import HistoryRow
 from server.bootstrap import Settings, System
-from server.simulator import SimulatorConfig
+from tests.reliability.processes import simulator_process
 from tests.reliability.storage import break_event_store, break_read_model
 from tests.reliability.verify import FailureKinds, classify_failures, matches_rebuild
 
@@ -186,32 +188,32 @@ def crash_poller(system: System, timeout: float = 10.0) -> float:
 
 def run_batch(tmp_path: Path, plan: BatchPlan) -> BatchReport:
     """Run the plan on a fresh System; the report with its problems filled in."""
-    rng = random.Random(plan.seed)
-    simulator = SimulatorConfig(
-        lo=plan.lo, hi=plan.hi, seed=plan.seed, rate=plan.rate, faults=dict(plan.faults), timeout_s=plan.timeout_s
+    faults = ",".join(f"{name}={p}" for name, p in plan.faults.items())
+    simulator = simulator_process(
+        tmp_path / "simulator",
+        lo=plan.lo,
+        hi=plan.hi,
+        seed=plan.seed,
+        rate=plan.rate,
+        faults=faults,
+        timeout_s=plan.timeout_s,
     )
-    system = System(Settings(data_dir=tmp_path, rate=plan.rate, simulator=simulator))
-    started = time.monotonic()
-    system.start()
-    try:
-        log = watch_requests(system)
-        specs = [GenerationSpec(prompt=f"reliability scene {index}") for index in range(plan.jobs)]
-        _, ids, _ = system.app.request_batch(specs, delay_s=plan.delay_s)
-        system.poller.enqueue(ids, delay_s=plan.delay_s)
-        restores: list[float] = []
-        for _ in range(plan.crashes):
-            time.sleep(rng.uniform(*plan.crash_gap))
-            restores.append(crash_poller(system))
-        outages = _outages(system, plan, started)
-        rows = wait_terminal(system, ids, plan.finish_timeout)
-        elapsed = time.monotonic() - started
-        assert system.simulator is not None
-        audit = system.simulator.audit()
-        system.projections.wait_for(system.app.last_position(), 10.0)
-        differs = matches_rebuild(system.app, system.db)
-        restarts = system.poller.restarts
-    finally:
-        system.stop()
+    with simulator as sim:
+        settings = Settings(data_dir=tmp_path / "relay", rate=plan.rate, flow_url=sim.url, labs_url=sim.url)
+        system = System(settings)
+        started = time.monotonic()
+        system.start()
+        try:
+            log = watch_requests(system)
+            ids, restores, outages = _inject(system, plan, started)
+            rows = wait_terminal(system, ids, plan.finish_timeout)
+            elapsed = time.monotonic() - started
+            audit = sim.audit()
+            system.projections.wait_for(system.app.last_position(), 10.0)
+            differs = matches_rebuild(system.app, system.db)
+            restarts = system.poller.restarts
+        finally:
+            system.stop()
     report = BatchReport(
         plan=plan,
         statuses=Counter(row.status for row in rows),
@@ -228,6 +230,19 @@ def run_batch(tmp_path: Path, plan: BatchPlan) -> BatchReport:
     )
     report.problems = report.check()
     return report
+
+
+def _inject(system: System, plan: BatchPlan, started: float) -> tuple[list[UUID], list[float], list[Outage]]:
+    """Record the batch and hand it to the poller, then crash it and break the storage as planned."""
+    rng = random.Random(plan.seed)
+    specs = [GenerationSpec(prompt=f"reliability scene {index}") for index in range(plan.jobs)]
+    _, ids, _ = system.app.request_batch(specs, delay_s=plan.delay_s)
+    system.poller.enqueue(ids, delay_s=plan.delay_s)
+    restores: list[float] = []
+    for _ in range(plan.crashes):
+        time.sleep(rng.uniform(*plan.crash_gap))
+        restores.append(crash_poller(system))
+    return ids, restores, _outages(system, plan, started)
 
 
 def _outages(system: System, plan: BatchPlan, started: float) -> list[Outage]:
