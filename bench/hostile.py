@@ -1,0 +1,509 @@
+"""Hostile clients against a real `veo serve`: does a well-behaved client notice, and does memory stay bounded?
+
+A `veo serve` process (built-in simulator, fast jobs) starts on a store seeded with a long history
+(large rows, so a client replaying the journal pulls tens of MB). A producer submits one generation
+every 200 ms in both phases, so deltas keep flowing. A well-behaved client sends `get_status` requests
+one after another, 25 ms apart (40 a second, under the per-connection flood limit of 50), and times
+each round trip:
+
+- quiet: nothing else is connected;
+- attack: another process runs the attackers at once, until the fuzzers have sent their frames:
+  fuzzers (8 connections; mutated requests, JSON junk, truncated JSON, deep nesting, huge strings,
+  binary frames; each sent once the previous one is answered, each connection replaced after 150 frames,
+  so every frame is decoded and answered), flooders (2 connections; valid requests as fast as the socket
+  takes them, until closed with 1008, then again), oversize frames (1 MiB + 1 byte every 250 ms: closed
+  with 1009), unauthenticated upgrades (20 a second: 401) and slow readers (subscribe to every channel
+  from position 0, then never read).
+
+Printed: the well-behaved client's p50/p90/p99 in each phase and the attack/quiet ratio (target: within
+10%), what the attackers got (replies, close codes), the server's RSS before, at its peak during and
+after the attack, and whether it still answers. `--attackers` runs a subset, to see which one costs.
+
+    .venv/bin/python bench/hostile.py                        # 10,000 fuzzed frames, all attackers (~1 minute)
+    .venv/bin/python bench/hostile.py --attackers flood      # one attacker alone (10 s)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import string
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the relay process helper lives in tests/reliability
+
+from domain.requests import GenerationSpec
+from server.protocol import Channel, Generate, GetStatus
+from server.relay_client import AUTO_ID, RelayClient
+from server.store import locate
+from tests.reliability.processes import KillableRelay, free_port
+
+SEED_JOBS = 2000
+SEED_PROMPT_CHARS = 4000
+PER_CONNECTION = 150
+READ_ONLY_TYPES = (
+    "subscribe",
+    "unsubscribe",
+    "get_status",
+    "get_statuses",
+    "get_history",
+    "get_batch",
+    "get_analytics",
+    "queue_status",
+    "refresh",
+    "cancel",
+    "retry",
+    "provide_captcha_token",
+)
+CHANNELS = [str(channel) for channel in Channel]
+ATTACKERS = ("fuzz", "flood", "oversize", "unauth", "slow")
+
+
+# --- the store and the server ---------------------------------------------------------------------
+
+
+def seed_store(data: Path, jobs: int, rng: random.Random) -> UUID:
+    """Record `jobs` finished generations with long prompts (a long journal); one id to ask about."""
+    app = locate(data, None).open_app()
+    try:
+        words = [("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9)))) for _ in range(400)]
+        first: UUID | None = None
+        for start in range(0, jobs, 100):
+            specs = [
+                GenerationSpec(prompt=" ".join(rng.choices(words, k=SEED_PROMPT_CHARS // 6))[:SEED_PROMPT_CHARS])
+                for _ in range(min(100, jobs - start))
+            ]
+            _, ids, _ = app.request_batch(specs)
+            for index, generation_id in enumerate(ids):
+                app.record_submitted(generation_id)
+                app.record_started(generation_id, f"seed-op-{start + index}", None, "MEDIA_GENERATION_STATUS_PENDING")
+                app.record_completed(generation_id, f"seed-mg-{start + index}", "http://127.0.0.1:9/seed.mp4")
+            first = first or ids[0]
+        assert first is not None
+        return first
+    finally:
+        app.close()
+
+
+class RssSampler:
+    """Samples a process's resident set size every 50 ms in a thread."""
+
+    def __init__(self, relay: KillableRelay) -> None:
+        self.relay = relay
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.relay.rss_kib())
+            self._stop.wait(0.05)
+
+
+# --- the well-behaved client and the producer ------------------------------------------------------
+
+
+async def probe(
+    url: str, token: str, generation_id: UUID, keep: Callable[[], bool], stop: Callable[[], bool], minimum: int
+) -> list[float]:
+    """`get_status` round trips (seconds), 25 ms apart, kept while `keep()`, until `stop()` and `minimum` kept."""
+    samples: list[float] = []
+    async with RelayClient(url, token) as client:
+        while len(samples) < minimum or not stop():
+            began = time.perf_counter()
+            await client.call(GetStatus(id=AUTO_ID, generation_id=generation_id))
+            elapsed = time.perf_counter() - began
+            if keep():
+                samples.append(elapsed)
+            await asyncio.sleep(0.025)
+    return samples
+
+
+async def produce(url: str, token: str, stop: asyncio.Event) -> int:
+    """One generation every 200 ms until `stop`: deltas keep flowing."""
+    made = 0
+    async with RelayClient(url, token) as client:
+        while not stop.is_set():
+            await client.call(Generate(id=AUTO_ID, prompt=f"background {made}"))
+            made += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+    return made
+
+
+# --- the attackers (run in their own process) ------------------------------------------------------
+
+
+def _junk(rng: random.Random, depth: int = 0) -> Any:
+    pick = rng.randrange(9 if depth < 3 else 6)
+    if pick == 0:
+        return None
+    if pick == 1:
+        return rng.random() < 0.5
+    if pick == 2:
+        return rng.randint(-(2**70), 2**70)
+    if pick == 3:
+        return rng.uniform(-1e300, 1e300)
+    if pick == 4:
+        return "".join(chr(rng.randint(32, 0x2FFF)) for _ in range(rng.randint(0, 30)))
+    if pick == 5:
+        return str(uuid4())
+    if pick == 6:
+        return "x" * rng.randint(1_000, 60_000)
+    if pick == 7:
+        return [_junk(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {_text(rng): _junk(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def _text(rng: random.Random) -> str:
+    return "".join(rng.choices(string.ascii_letters + string.digits + "_-", k=rng.randint(0, 12)))
+
+
+def fuzzed_frame(rng: random.Random, known: str) -> str | bytes:
+    """One hostile frame: a mutated read-only request, junk JSON, truncated JSON, deep nesting or binary."""
+    pick = rng.randrange(10)
+    if pick == 0:
+        return json.dumps(_junk(rng))
+    if pick == 1:
+        depth = rng.randint(100, 50_000)
+        return "[" * depth + "]" * depth
+    if pick == 2:
+        return bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))
+    message: dict[str, Any] = {"type": rng.choice(READ_ONLY_TYPES), "id": _text(rng) or "x"}
+    fields = {
+        "generation_id": rng.choice([known, str(uuid4()), "not-a-uuid"]),
+        "generation_ids": [known] * rng.randint(0, 3),
+        "channels": rng.sample(CHANNELS, rng.randint(0, 3)),
+        "limit": rng.randint(-5, 600),
+        "batch_id": str(uuid4()),
+        "request_id": _text(rng),
+        "token": _text(rng),
+        "window": rng.choice(["all", "1h", "1d"]),
+    }
+    for name in rng.sample(sorted(fields), rng.randint(0, 4)):
+        message[name] = fields[name]
+    for _ in range(rng.randint(0, 3)):
+        match rng.randrange(4):
+            case 0 if message:
+                message.pop(rng.choice(sorted(message)))
+            case 2 if message:
+                message[rng.choice(sorted(message))] = _junk(rng)
+            case 3:
+                message["type"] = rng.choice([_text(rng), "generate ", "GET_STATUS", ""])
+            case _:
+                message[_text(rng)] = _junk(rng)
+    text = json.dumps(message)
+    if pick == 3:
+        return text[: rng.randint(0, len(text))]
+    if pick == 4:
+        return text.encode()
+    return text
+
+
+@dataclass
+class AttackTally:
+    """What the attackers sent and got back."""
+
+    fuzz_sent: int = 0
+    fuzz_connections: int = 0
+    fuzz_replies: Counter[str] = field(default_factory=Counter)
+    error_replies: Counter[str] = field(default_factory=Counter)
+    closes: Counter[str] = field(default_factory=Counter)
+    flood_sent: int = 0
+    oversize_sent: int = 0
+    unauthenticated: Counter[str] = field(default_factory=Counter)
+    slow_readers: int = 0
+
+
+async def _drain(ws: ClientConnection, tally: AttackTally) -> None:
+    try:
+        async for raw in ws:
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and message.get("type") == "error":
+                tally.error_replies[str(message.get("code"))] += 1
+    except ConnectionClosed:
+        pass
+    code = ws.close_code
+    tally.closes[str(code) if code is not None else "aborted"] += 1
+
+
+async def _open(ws_url: str, token: str | None) -> ClientConnection:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return await connect(
+        ws_url, additional_headers=headers, proxy=None, compression=None, max_size=None, open_timeout=10
+    )
+
+
+async def fuzzer(ws_url: str, token: str, known: str, quota: list[int], tally: AttackTally, seed: int) -> None:
+    """Send fuzzed frames until the shared quota is used up, each once the previous one is answered, 150 per
+    connection (under the flood limit, so the server decodes and answers every one of them)."""
+    rng = random.Random(seed)
+    while quota[0] > 0:
+        try:
+            ws = await _open(ws_url, token)
+        except (OSError, InvalidHandshake, TimeoutError):
+            await asyncio.sleep(0.05)
+            continue
+        tally.fuzz_connections += 1
+        try:
+            for _ in range(PER_CONNECTION):
+                if quota[0] <= 0:
+                    break
+                quota[0] -= 1
+                await ws.send(fuzzed_frame(rng, known))
+                tally.fuzz_sent += 1
+                tally.fuzz_replies[await _reply(ws)] += 1
+        except ConnectionClosed:
+            tally.closes[str(ws.close_code)] += 1
+        await ws.close()
+
+
+async def _reply(ws: ClientConnection) -> str:
+    """The kind of the next reply (`result` or the error code), skipping deltas; `none` after 10 s."""
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                message = json.loads(await ws.recv())
+                if message.get("type") == "result":
+                    return "result"
+                if message.get("type") == "error":
+                    return str(message.get("code"))
+    except TimeoutError:
+        return "none"
+
+
+async def flooder(ws_url: str, token: str, stop: asyncio.Event, tally: AttackTally) -> None:
+    """Valid requests as fast as the socket takes them, until closed (1008); then again."""
+    while not stop.is_set():
+        try:
+            ws = await _open(ws_url, token)
+        except (OSError, InvalidHandshake, TimeoutError):
+            await asyncio.sleep(0.05)
+            continue
+        reader = asyncio.create_task(_drain(ws, tally))
+        try:
+            index = 0
+            while not stop.is_set():
+                index += 1
+                await ws.send(json.dumps({"type": "queue_status", "id": f"flood-{index}"}))
+                tally.flood_sent += 1
+                if index % 50 == 0:
+                    await asyncio.sleep(0)
+        except ConnectionClosed:
+            pass
+        await ws.close()
+        await reader
+
+
+async def oversize(ws_url: str, token: str, stop: asyncio.Event, tally: AttackTally) -> None:
+    """A frame one byte over 1 MiB every 250 ms (each closes its connection with 1009)."""
+    frame = json.dumps({"type": "get_status", "id": "big", "generation_id": "x" * (1 << 20)})
+    while not stop.is_set():
+        try:
+            ws = await _open(ws_url, token)
+        except (OSError, InvalidHandshake, TimeoutError):
+            await asyncio.sleep(0.05)
+            continue
+        reader = asyncio.create_task(_drain(ws, tally))
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(frame)
+            tally.oversize_sent += 1
+        await reader
+        await asyncio.sleep(0.25)
+
+
+async def unauthenticated(ws_url: str, stop: asyncio.Event, tally: AttackTally) -> None:
+    """Upgrades without a token or with a wrong one, 20 a second."""
+    rng = random.Random(7)
+    while not stop.is_set():
+        try:
+            ws = await _open(ws_url, rng.choice([None, "wrong-token"]))
+            tally.unauthenticated["accepted!"] += 1
+            await ws.close()
+        except InvalidStatus as exc:
+            tally.unauthenticated[str(exc.response.status_code)] += 1
+        except (OSError, TimeoutError):
+            tally.unauthenticated["failed"] += 1
+        await asyncio.sleep(0.05)
+
+
+async def slow_reader(ws_url: str, token: str, stop: asyncio.Event, tally: AttackTally) -> None:
+    """Subscribe to every channel from position 0, then never read."""
+    ws = await _open(ws_url, token)
+    tally.slow_readers += 1
+    await ws.send(json.dumps({"type": "subscribe", "id": "s", "channels": CHANNELS, "after": 0}))
+    assert ws.transport is not None
+    ws.transport.pause_reading()
+    await stop.wait()
+    ws.transport.abort()
+
+
+async def attack(ws_url: str, token: str, known: str, fuzz: int, slow: int, kinds: set[str]) -> AttackTally:
+    """The chosen attackers at once, until the fuzzers have sent `fuzz` frames (or for 10 s without fuzzers)."""
+    tally = AttackTally()
+    stop = asyncio.Event()
+    quota = [fuzz]
+    background = []
+    if "slow" in kinds:
+        background += [asyncio.create_task(slow_reader(ws_url, token, stop, tally)) for _ in range(slow)]
+    if "flood" in kinds:
+        background += [asyncio.create_task(flooder(ws_url, token, stop, tally)) for _ in range(2)]
+    if "oversize" in kinds:
+        background += [asyncio.create_task(oversize(ws_url, token, stop, tally))]
+    if "unauth" in kinds:
+        background += [asyncio.create_task(unauthenticated(ws_url, stop, tally))]
+    if "fuzz" in kinds:
+        await asyncio.gather(*(fuzzer(ws_url, token, known, quota, tally, seed) for seed in range(8)))
+    else:
+        await asyncio.sleep(10.0)
+    stop.set()
+    await asyncio.gather(*background)
+    return tally
+
+
+def attack_process(
+    ws_url: str, token: str, known: str, fuzz: int, slow: int, kinds: set[str], started: Any, out: Any
+) -> None:
+    """The attackers' process: say it started, run the attack, send back the tally."""
+    started.set()
+    tally = asyncio.run(attack(ws_url, token, known, fuzz, slow, kinds))
+    out.send(tally)
+    out.close()
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+def quantiles(samples: Sequence[float]) -> tuple[float, float, float]:
+    """p50, p90, p99 in milliseconds."""
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return cuts[49] * 1000, cuts[89] * 1000, cuts[98] * 1000
+
+
+async def phase(
+    relay: KillableRelay, known: UUID, minimum: int, attacker: BaseProcess | None = None, started: Any = None
+) -> tuple[list[float], float]:
+    """One measured phase (the attacker's lifetime, or `minimum` round trips); (round trips, seconds)."""
+    stop = asyncio.Event()
+    producer = asyncio.create_task(produce(relay.url, relay.token, stop))
+    if attacker is not None:
+        attacker.start()
+        await asyncio.to_thread(started.wait, 60)
+    began = time.monotonic()
+    alive = attacker.is_alive if attacker is not None else lambda: False
+    samples = await probe(
+        relay.url, relay.token, known, lambda: attacker is None or alive(), lambda: not alive(), minimum
+    )
+    seconds = time.monotonic() - began
+    stop.set()
+    await producer
+    return samples, seconds
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run both phases and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--fuzz", type=int, default=10_000, help="fuzzed messages to send (10,000)")
+    parser.add_argument("--slow-readers", type=int, default=5, help="connections that never read (5)")
+    parser.add_argument("--samples", type=int, default=500, help="round trips measured in the quiet phase (500)")
+    parser.add_argument("--seed-jobs", type=int, default=SEED_JOBS, help=f"history recorded first ({SEED_JOBS})")
+    parser.add_argument(
+        "--attackers", default=",".join(ATTACKERS), help=f"comma-separated subset of {', '.join(ATTACKERS)} (all)"
+    )
+    args = parser.parse_args(argv)
+    kinds = {kind.strip() for kind in args.attackers.split(",") if kind.strip()}
+    if kinds - set(ATTACKERS):
+        parser.error(f"unknown attackers {sorted(kinds - set(ATTACKERS))}")
+    print(
+        f"hostile-clients bench on {platform.node()}: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    with tempfile.TemporaryDirectory(prefix="veo-hostile-") as scratch:
+        data = Path(scratch) / "relay"
+        known = seed_store(data, args.seed_jobs, random.Random(1))
+        relay = KillableRelay(data, free_port(), ["--simulator-times", "0.3,0.8"])
+        try:
+            relay.start()
+            rss_start = relay.rss_kib()
+            quiet, quiet_s = asyncio.run(phase(relay, known, args.samples, None))
+            rss_quiet = relay.rss_kib()
+            spawn = multiprocessing.get_context("spawn")
+            receiver, sender = spawn.Pipe(duplex=False)
+            started = spawn.Event()
+            ws_url = relay.url.replace("http", "ws", 1) + "/ws"
+            attacker = spawn.Process(
+                target=attack_process,
+                args=(ws_url, relay.token, str(known), args.fuzz, args.slow_readers, kinds, started, sender),
+            )
+            with RssSampler(relay) as sampler:
+                hostile, hostile_s = asyncio.run(phase(relay, known, 1, attacker, started))
+            tally: AttackTally = receiver.recv() if receiver.poll(30) else AttackTally()
+            attacker.join(30)
+            time.sleep(2.0)
+            rss_after = relay.rss_kib()
+            health = httpx.get(relay.url + "/healthz", timeout=5).text.strip()
+            code = relay.stop()
+        finally:
+            relay.close()
+    q, h = quantiles(quiet), quantiles(hostile)
+    print(
+        f"\nattackers: {', '.join(sorted(kinds))}; store seeded with {args.seed_jobs} finished generations "
+        f"of {SEED_PROMPT_CHARS}-character prompts"
+    )
+    print(f"{'phase':10} {'round trips':>11} {'seconds':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
+    print(f"{'quiet':10} {len(quiet):11d} {quiet_s:8.1f} {q[0]:8.2f} {q[1]:8.2f} {q[2]:8.2f}")
+    print(f"{'attack':10} {len(hostile):11d} {hostile_s:8.1f} {h[0]:8.2f} {h[1]:8.2f} {h[2]:8.2f}")
+    print(
+        f"attack/quiet: p50 x{h[0] / q[0]:.2f}, p90 x{h[1] / q[1]:.2f}, p99 x{h[2] / q[2]:.2f} "
+        "(target: within 10%, x1.10)"
+    )
+    print(
+        f"attackers: {tally.fuzz_sent:,} fuzzed frames over {tally.fuzz_connections} connections, "
+        f"{tally.flood_sent:,} flood frames, {tally.oversize_sent} oversize frames, "
+        f"{sum(tally.unauthenticated.values())} unauthenticated upgrades {dict(tally.unauthenticated)}, "
+        f"{tally.slow_readers} slow readers"
+    )
+    print(f"  fuzzed frames' replies {dict(tally.fuzz_replies)}")
+    print(f"  other attackers' error replies {dict(tally.error_replies)}; close codes {dict(tally.closes)}")
+    print(
+        f"server RSS: {rss_start / 1024:.0f} MiB at start, {rss_quiet / 1024:.0f} MiB after the quiet phase, "
+        f"peak {sampler.peak / 1024:.0f} MiB under attack, {rss_after / 1024:.0f} MiB 2 s after it"
+    )
+    print(f"server after the attack: /healthz {health!r}, exit code {code} on SIGTERM")
+    return 0 if health == "ok" and code == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
