@@ -126,6 +126,10 @@ class Lease:
             except psycopg.Error:
                 logger.info("could not record stepping down; a successor waits the full grace")
         if conn is not None:
+            try:  # unlock on this session now: a closed socket frees the lock only when the server notices
+                conn.execute("SELECT pg_advisory_unlock_all()")
+            except psycopg.Error:
+                logger.debug("unlocking before close failed; closing frees the lock", exc_info=True)
             try:
                 conn.close()
             except psycopg.Error:  # pragma: no cover - closing a broken connection is best effort
