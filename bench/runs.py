@@ -44,7 +44,7 @@ BEARER = "ya29.bench-simulator"
 COOKIE = "bench-session"  # the labs URL look-up needs a session cookie; the simulator accepts any
 ContractChoice = Literal["auto", "operations", "media"]
 OURS_NAMES: dict[ContractChoice, str] = {
-    "auto": "ours, auto (media + URL look-up)",
+    "auto": "ours, auto (operations first, media on a 400)",
     "media": "ours, media + URL look-up",
     "operations": "ours, operations (URL inline)",
 }
