@@ -84,6 +84,17 @@ class BatchReport:
         """Scenes the simulator created and then answered ambiguously (500, timeout, unreadable body)."""
         return {op["scene_id"] for op in self.audit["operations"] if op["ambiguous"]}
 
+    def _unrecorded_operations(self) -> list[str]:
+        """Every operation Flow created is recorded on its generation, unless Flow's answer was ambiguous."""
+        by_scene = {row.scene_id: row for row in self.rows}
+        lost = [
+            op["name"]
+            for op in self.audit["operations"]
+            if (row := by_scene.get(op["scene_id"])) is None
+            or (row.operation_name != op["name"] and row.id not in self.failures.interrupted_by_answer)
+        ]
+        return [f"operations Flow created but the relay never recorded: {lost}"] if lost else []
+
     def check(self) -> list[str]:
         """Every broken promise, in words."""
         problems: list[str] = []
@@ -104,6 +115,7 @@ class BatchReport:
             )
         if audit["duplicate_scene_ids"]:
             problems.append(f"scenes created twice: {audit['duplicate_scene_ids']}")
+        problems += self._unrecorded_operations()
         if audit["max_in_any_1s_window"] > self.plan.rate or audit["throttled_429"]:
             problems.append(f"Flow saw {audit['max_in_any_1s_window']} requests in one second")
         if self.relay_max_in_1s > self.plan.rate:

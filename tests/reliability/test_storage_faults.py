@@ -136,7 +136,8 @@ def test_a_read_only_read_model_stops_deltas_then_catches_up_with_each_delta_onc
             watcher, client, ids = await start_batch(target)
             await watcher.until(lambda: len(watcher.deltas) >= JOBS + 4, what="the batch to be under way")
             fault.on()
-            stuck_at = system.projections.position
+            await wait_until(lambda: system.projections.errors >= 1, what="the projection to fail")
+            stuck_at = system.projections.position  # a page begun before the fault may have committed meanwhile
             await wait_until(lambda: system.projections.errors >= 3, what="the projection to retry")
             await wait_until(lambda: system.app.last_position() > stuck_at + 5, what="events recorded meanwhile")
             assert system.projections.position == stuck_at
