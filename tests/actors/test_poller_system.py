@@ -128,4 +128,3 @@ def test_a_restart_of_the_service_keeps_the_built_in_simulators_jobs(tmp_path: P
     assert first_port == second_port
     assert done.video_url is not None
     assert f":{second_port}/" in done.video_url
-
