@@ -2,20 +2,21 @@
 
 Every call of `process` applies a run of events in ONE write transaction together with the view's
 tracking position, so each event is applied exactly once even across crashes (positions at or below the
-tracked one are skipped). Each changed row also becomes a delta in the journal, at the event's position.
+tracked one are skipped). Each changed row also becomes a delta in the journal, at the event's position
+(the journal stores them in pages: `projections/journal.py`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from projections.dialect import Column, Connection, Dialect
 from projections.events import ViewEvent
+from projections.journal import Delta, JournalPages, deltas_after, journal_table, prune
 from projections.rows import BATCH_COLUMNS, HISTORY_COLUMNS, BatchRow, HistoryRow, apply_event, iso_ms
 from projections.tracking import TrackedView
 
@@ -33,13 +34,6 @@ _ROW_COLUMNS: tuple[Column, ...] = tuple(
     (name, "integer" if name in _INTEGERS else "text") for name in (*HISTORY_COLUMNS, "seq")
 )
 _BATCH_COLUMNS: tuple[Column, ...] = tuple((name, "integer" if name in _INTEGERS else "text") for name in BATCH_COLUMNS)
-_JOURNAL_COLUMNS: tuple[Column, ...] = (
-    ("key", "integer"),
-    ("position", "integer"),
-    ("channel", "text"),
-    ("data", "blob"),
-    ("recorded_at", "text"),
-)
 
 
 def channel_for(row: HistoryRow) -> str:
@@ -47,21 +41,12 @@ def channel_for(row: HistoryRow) -> str:
     return UPSCALE_CHANNEL if row.job_type == "upscale" else GENERATION_CHANNEL
 
 
-@dataclass(frozen=True, slots=True)
-class Delta:
-    """One row change at one store position; `data` is the row, JSON-encoded once."""
-
-    position: int
-    channel: str
-    data: bytes
-
-
 class HistoryView(TrackedView):
     """`veo3_video_generations`, `veo3_batches` and `delta_journal` (tables may carry a build-aside suffix)."""
 
     name = "history"
     base_tables = ("veo3_video_generations", "veo3_batches", "delta_journal")
-    schema = 2  # 2: rows carry seq, the position of their Requested event (restore order)
+    schema = 3  # 2: rows carry seq, the position of their Requested event (restore order); 3: journal pages
     indexes = (("by_created", 0, "created_at, id"), ("by_status", 0, "status"), ("by_batch", 0, "batch_id"))
 
     def table_statements(self, dialect: Dialect) -> list[str]:
@@ -73,22 +58,20 @@ class HistoryView(TrackedView):
             f"CREATE TABLE IF NOT EXISTS {batches} (batch_id TEXT PRIMARY KEY, total {integer}, "
             f"pending {integer}, processing {integer}, completed {integer}, failed {integer}, "
             "created_at TEXT, updated_at TEXT)",
-            # key = position * 2 + seq: an append-only rowid table (rows are too wide for WITHOUT ROWID).
-            f"CREATE TABLE IF NOT EXISTS {journal} (key {integer} PRIMARY KEY, position {integer} NOT NULL, "
-            f"channel TEXT NOT NULL, data {dialect.blob} NOT NULL, recorded_at TEXT NOT NULL)",
+            journal_table(journal, dialect),
         ]
 
     # --- writing ------------------------------------------------------------------------------------
 
     def apply(self, conn: Connection, items: Sequence[ViewEvent], journal_after: int) -> None:
         """Apply events (position order) inside the caller's transaction; journal positions > journal_after."""
-        _, batches_table, journal_table = self.tables
+        _, batches_table, journal_name = self.tables
         rows = self._load_rows(conn, {item.generation_id for item in items})
         seqs: dict[str, int] = {}
         batches: dict[str, BatchRow] = {}
         touched_rows: set[str] = set()
         touched_batches: set[str] = set()
-        journal: list[tuple[int, int, str, bytes, str]] = []
+        journal = JournalPages()
         for item in items:
             key = item.generation_id
             before = rows.get(key)
@@ -100,7 +83,7 @@ class HistoryView(TrackedView):
             touched_rows.add(key)
             keep = item.position > journal_after
             if keep:
-                journal.append((item.position * 2, item.position, channel_for(row), _ENCODE(row), item.at))
+                journal.add(item.position, channel_for(row), _ENCODE(row), item.at)
             if row.batch_id is not None and before_status != row.status:
                 batch = self._batch(conn, batches, row.batch_id, item.at)
                 if before_status is None:  # a Requested: the batch's size is known from its first item
@@ -112,7 +95,7 @@ class HistoryView(TrackedView):
                 batch.updated_at = item.at
                 touched_batches.add(row.batch_id)
                 if keep:
-                    journal.append((item.position * 2 + 1, item.position, BATCH_CHANNEL, _ENCODE(batch), item.at))
+                    journal.add(item.position, BATCH_CHANNEL, _ENCODE(batch), item.at)
         upsert = conn.dialect.upsert_rows
         row_values = [(*msgspec.structs.astuple(rows[k]), seqs.get(k, 0)) for k in touched_rows]
         upsert(conn, self.tables[0], _ROW_COLUMNS, "id", row_values, keep=("seq",))  # seq: set once, by Requested
@@ -123,7 +106,7 @@ class HistoryView(TrackedView):
             "batch_id",
             [msgspec.structs.astuple(batches[k]) for k in touched_batches],
         )
-        upsert(conn, journal_table, _JOURNAL_COLUMNS, "key", journal)
+        journal.write(conn, journal_name)
 
     def _load_rows(self, conn: Connection, ids: Iterable[str]) -> dict[str, HistoryRow]:
         wanted = list(ids)
@@ -149,21 +132,10 @@ class HistoryView(TrackedView):
         return batch
 
     def prune_journal(self, conn: Connection, older_than: str, keep_last: int) -> int:
-        """Delete journal rows recorded before `older_than` that are not among the last `keep_last`."""
-        journal = self.tables[2]
-        cutoff = conn.execute(
-            f"SELECT position FROM {journal} ORDER BY key DESC LIMIT 1 OFFSET ?", (keep_last,)
-        ).fetchone()
-        if cutoff is None:
-            return 0
-        doomed = conn.execute(
-            f"SELECT MAX(position) FROM {journal} WHERE position <= ? AND recorded_at < ?",
-            (cutoff[0], older_than),
-        ).fetchone()[0]
-        if doomed is None:
-            return 0
-        deleted = conn.execute(f"DELETE FROM {journal} WHERE key <= ?", (doomed * 2 + 1,)).rowcount
-        self.set_pruned_through(conn, doomed)
+        """Delete journal deltas recorded before `older_than` that are not among the last `keep_last`."""
+        deleted, through = prune(conn, self.tables[2], older_than, keep_last)
+        if deleted:
+            self.set_pruned_through(conn, through)
         return deleted
 
     # --- reading ------------------------------------------------------------------------------------
@@ -208,14 +180,7 @@ class HistoryView(TrackedView):
 
     def deltas_after(self, conn: Connection, position: int, limit: int) -> list[Delta]:
         """Journal deltas with positions > `position`, in order (whole positions only)."""
-        rows = conn.execute(
-            f"SELECT position, channel, data FROM {self.tables[2]} WHERE key > ? ORDER BY key LIMIT ?",
-            (position * 2 + 1, limit),
-        ).fetchall()
-        if len(rows) == limit and rows:
-            last = rows[-1][0]
-            rows = [r for r in rows if r[0] != last] or rows
-        return [Delta(p, c, bytes(d)) for p, c, d in rows]
+        return deltas_after(conn, self.tables[2], position, limit)
 
     def counts(self, conn: Connection) -> dict[str, int]:
         """Generations by status."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from typing import Any
@@ -13,7 +14,7 @@ from domain.requests import GenerationSpec
 from projections.analytics import AnalyticsView
 from projections.database import ReadModelDatabase
 from projections.dialect import Connection
-from projections.history import HistoryView
+from projections.history import BATCH_CHANNEL, Delta, HistoryView
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from tests.projections.conftest import random_history
@@ -22,11 +23,27 @@ VIEWS = [HistoryView, AnalyticsView]
 
 
 def snapshot(db: ReadModelDatabase) -> dict[str, list[Any]]:
+    """Every table's rows; the journal as its deltas (its pages are cut where each run's pages were)."""
     conn = db.reader()
-    tables = ["veo3_video_generations", "veo3_batches", "delta_journal", "analytics_jobs"]
+    tables = ["veo3_video_generations", "veo3_batches", "analytics_jobs"]
     found = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables}
+    found["journal"] = HistoryView().deltas_after(conn, 0, 10**9)
     found["tracking"] = [HistoryView().position(conn), AnalyticsView().position(conn)]
+    found["pruned_through"] = [HistoryView().pruned_through(conn)]
     return found
+
+
+def row_delta_positions(deltas: list[Delta]) -> list[int]:
+    """The positions of the generation-row deltas (one per applied event)."""
+    return [d.position for d in deltas if d.channel != BATCH_CHANNEL]
+
+
+def pages_are_disjoint_and_ordered(db: ReadModelDatabase) -> bool:
+    """Each journal page starts after the previous one ends."""
+    spans = db.reader().execute("SELECT first_position, last_position FROM delta_journal ORDER BY 1").fetchall()
+    return all(first <= last for first, last in spans) and all(
+        later[0] > earlier[1] for earlier, later in itertools.pairwise(spans)
+    )
 
 
 def incremental(app: VeoRelay, db: ReadModelDatabase, page_size: int) -> None:
@@ -77,9 +94,7 @@ def test_a_crash_between_events_applies_nothing_twice(
     batch = HistoryView().batch(conn, app.get_generation(ids[0]).batch_id or "")
     assert batch is not None
     assert (batch.total, batch.pending, batch.processing) == (4, 0, 4)
-    journal_positions = [
-        p for (p,) in conn.execute("SELECT position FROM delta_journal WHERE channel != 'batch:progress'")
-    ]
+    journal_positions = row_delta_positions(HistoryView().deltas_after(conn, 0, 10**9))
     assert journal_positions == sorted(set(journal_positions))
     assert len(journal_positions) == app.last_position()
     after = snapshot(db)
@@ -123,9 +138,7 @@ def test_rebuild_while_events_keep_coming_misses_nothing(app: VeoRelay, db: Read
     assert runner.wait_for(app.last_position(), timeout=10.0)
     runner.stop()
     live = snapshot(db)
-    keys = [row[0] for row in live["delta_journal"]]
-    assert keys == sorted(keys)
-    generation_deltas = [row[1] for row in live["delta_journal"] if row[0] % 2 == 0]
-    assert generation_deltas == list(range(1, app.last_position() + 1))
+    assert pages_are_disjoint_and_ordered(db)
+    assert row_delta_positions(live["journal"]) == list(range(1, app.last_position() + 1))
     rebuild(app, db, VIEWS)
     assert snapshot(db) == live
