@@ -176,18 +176,25 @@ class OutcomeHandler:
             self.need_token(job.profile_id)
 
     def need_token(self, profile_id: str) -> None:
-        """The bearer token expired: refresh it once from the session cookie, or pause the profile."""
+        """The bearer token expired: refresh it once from the session cookie, or pause the profile until a
+        usable cookie arrives (a cookie labs refused is not tried again)."""
         poller = self.poller
         state = poller.profiles[profile_id]
         now = poller.clock()
         if state.refreshing:
             return
-        if state.profile.session_cookie:
+        if state.profile.session_cookie and not state.needs_session:
             state.refreshing = True
             state.pause(now, "refreshing the bearer token", seconds=30.0)
             poller.token_refreshes.append(profile_id)
         else:
-            state.pause(now, "bearer token expired and no session cookie to refresh it: update the profiles file")
+            state.needs_session = True
+            cookie = "the session cookie was refused" if state.profile.session_cookie else "no session cookie"
+            state.pause(
+                now,
+                f"bearer token expired and {cookie} to refresh it: update the profiles file "
+                "(or let the token bridge extension provide the session)",
+            )
 
     def token_refreshed(self, result: CallResult) -> None:
         poller = self.poller
@@ -195,12 +202,30 @@ class OutcomeHandler:
         if state is None:
             return
         state.refreshing = False
+        again, state.refresh_again = state.refresh_again, False
         if result.error is None:
+            state.needs_session = False
             state.paused_until = poller.clock()
             state.resume()
             logger.info("refreshed the bearer token of profile %s", result.call.profile_id)
+        elif again:  # a new session cookie arrived meanwhile: try that one at once
+            self.need_token(result.call.profile_id)
         else:
+            state.needs_session = isinstance(result.error, Unauthenticated)
             state.pause(poller.clock(), f"token refresh failed: {result.error}")
+
+    def session_provided(self, profile_id: str, session_cookie: str, provider_id: str) -> None:
+        """A provider's fresh session cookie: the next refresh uses it; a profile waiting for one refreshes now."""
+        state = self.poller.profiles.get(profile_id)
+        if state is None:
+            return
+        state.profile.session_cookie = session_cookie
+        logger.info("session cookie for profile %s updated by provider %s", profile_id, provider_id)
+        if state.refreshing:
+            state.refresh_again = True  # the refresh in flight uses the old cookie
+        elif state.needs_session:
+            state.needs_session = False
+            self.need_token(profile_id)
 
     # --- status checks ------------------------------------------------------------------------------
 

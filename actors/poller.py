@@ -160,6 +160,10 @@ class Poller:
             return
         self.waiters.setdefault(generation_id, []).append(done)
 
+    def provide_session(self, profile_id: str, session_cookie: str, provider_id: str) -> None:
+        """A token provider's fresh session cookie for its profile (see OutcomeHandler.session_provided)."""
+        self.outcomes.session_provided(profile_id, session_cookie, provider_id)
+
     def cancel(self, generation_id: UUID) -> bool:
         """Stop working on a job and record Failed(cancelled); False when it is not active here."""
         job = self.jobs.get(generation_id)

@@ -84,6 +84,11 @@ class PollerActor(pykka.ThreadingActor):
         self._work()
         return cancelled
 
+    def provide_session(self, profile_id: str, session_cookie: str, provider_id: str) -> None:
+        """A token provider's fresh session cookie for its profile."""
+        self._p.provide_session(profile_id, session_cookie, provider_id)
+        self._work()
+
     def queue_status(self) -> dict[str, object]:
         """`queue_status` data."""
         return self._p.status()

@@ -24,6 +24,10 @@ class ProfileState:
     pause_reason: str | None = None
     pause_level: int = 0
     refreshing: bool = False
+    needs_session: bool = False
+    """The bearer token expired and the session cookie is missing or refused: waiting for a new cookie."""
+    refresh_again: bool = False
+    """A new session cookie arrived while a refresh with the old one was in flight."""
     contract_switches: int = 0
 
     @classmethod

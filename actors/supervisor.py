@@ -190,6 +190,14 @@ class PollerSupervisor:
             done.set_result(None)
         return done
 
+    def provide_session(self, profile_id: str, session_cookie: str, provider_id: str) -> bool:
+        """Hand a provider's fresh session cookie to the poller; True (this node calls Flow, so it takes it)."""
+        if not self._tell("provide_session", profile_id, session_cookie, provider_id):
+            profile = self.profiles.get(profile_id)  # restarting: the successor reads the profile as it starts
+            if profile is not None:
+                profile.session_cookie = session_cookie
+        return True
+
     def cancel(self, generation_id: UUID) -> bool:
         """Cancel a job the poller is working on (False: it has no such active job)."""
         result: bool = self.actor.proxy().cancel(generation_id).get(timeout=ASK_TIMEOUT)

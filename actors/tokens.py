@@ -86,6 +86,11 @@ class TokenBroker:
         for pending in orphans:
             self._dispatch(pending)
 
+    def profile_of(self, provider_id: str) -> str | None:
+        """The profile a registered provider serves (None: every profile); KeyError when it is not registered."""
+        with self._lock:
+            return self._providers[provider_id].profile_id
+
     def provide(self, provider_id: str, request_id: str, token: str) -> bool:
         """A provider answers; False when the request is unknown, already answered, or not asked of it."""
         with self._lock:

@@ -255,8 +255,9 @@ class FlowClient:
         """fetch_access_token with the profile's cookie; store what it gives in the profile (in memory)."""
         if not creds.session_cookie:
             raise Unauthenticated(f"Profile {creds.name!r} has no session cookie to refresh its token from.")
-        tokens = self.fetch_access_token(creds.session_cookie)
-        if tokens.session_cookie:
+        used = creds.session_cookie
+        tokens = self.fetch_access_token(used)
+        if tokens.session_cookie and creds.session_cookie == used:  # not if a provider sent a newer one meanwhile
             creds.session_cookie = tokens.session_cookie
         if tokens.access_token:
             creds.bearer_token = tokens.access_token

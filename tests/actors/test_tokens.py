@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+import pytest
+
 from actors.clock import FakeClock
 from actors.tokens import TokenBroker
 
@@ -104,3 +106,16 @@ def test_only_the_asked_provider_may_answer() -> None:
     request_id = asked.asked[0][0]
     assert broker.provide(other_id, request_id, "tok") is False
     assert broker.provide(asked_id, request_id, "tok") is True
+
+
+def test_a_providers_profile_is_known_until_it_leaves() -> None:
+    """profile_of names the profile a provider serves (None: every profile); KeyError once it unregistered."""
+    broker = TokenBroker(clock=FakeClock())
+    one = broker.register("default", FakeProvider())
+    every = broker.register(None, FakeProvider())
+    assert (broker.profile_of(one), broker.profile_of(every)) == ("default", None)
+    broker.unregister(one)
+    with pytest.raises(KeyError):
+        broker.profile_of(one)
+    with pytest.raises(KeyError):
+        broker.profile_of("p-never-registered")

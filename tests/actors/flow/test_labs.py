@@ -121,6 +121,21 @@ def test_refresh_bearer_stores_token_and_cookie_in_the_profile(
     assert profile.session_cookie == "renewed"
 
 
+def test_refresh_bearer_keeps_a_cookie_provided_while_it_ran(
+    client: FlowClient, router: respx.MockRouter, profile: Profile
+) -> None:
+    """A session cookie a provider sent during the refresh is not replaced by the one the old session renewed."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        profile.session_cookie = "provided-meanwhile"
+        return httpx.Response(200, json=SESSION_BODY, headers={"set-cookie": f"{SESSION_COOKIE}=renewed; Secure"})
+
+    router.get(SESSION).mock(side_effect=answer)
+    client.refresh_bearer(profile)
+    assert profile.bearer_token == "ya29.fresh-token"
+    assert profile.session_cookie == "provided-meanwhile"
+
+
 def test_refresh_bearer_without_a_cookie_sends_nothing(client: FlowClient, router: respx.MockRouter) -> None:
     """A bearer-only profile cannot refresh itself."""
     with pytest.raises(Unauthenticated):
