@@ -72,6 +72,8 @@ class PollerHandle(Protocol):
 
     def cancel(self, generation_id: UUID) -> bool: ...
 
+    def provide_session(self, profile_id: str, session_cookie: str, provider_id: str) -> bool: ...
+
     def queue_status(self) -> dict[str, object]: ...
 
 
@@ -193,6 +195,13 @@ class ForwardingPoller:
         except TimeoutError:
             logger.warning("no leader answered the cancel of %s in %.0f s", generation_id, ANSWER_TIMEOUT_S)
             return False
+
+    def provide_session(self, profile_id: str, session_cookie: str, provider_id: str) -> bool:
+        """False: a session cookie is a secret, so it is not written to the store for the leader."""
+        logger.info(
+            "session cookie for profile %s from provider %s refused: this node does not lead", profile_id, provider_id
+        )
+        return False
 
     def queue_status(self) -> dict[str, object]:
         """The leader's latest published queue status, marked as seen from here."""

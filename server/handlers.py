@@ -37,6 +37,7 @@ from server.protocol import (
     GetStatuses,
     ProtocolError,
     ProvideCaptchaToken,
+    ProvideSession,
     QueueStatus,
     Refresh,
     RegisterProvider,
@@ -129,6 +130,8 @@ class Handlers:
                 tokens = self.system.commands.tokens
                 accepted = client.provider_id is not None and tokens.provide(client.provider_id, captcha_request, token)
                 return {"accepted": accepted}, self.hub.position
+            case ProvideSession():
+                return self._provide_session(client, request), self.hub.position
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"unsupported request {request!r}", "type", request.id)
 
     async def _subscribe(self, request: Subscribe, client: Client) -> None:
@@ -155,6 +158,39 @@ class Handlers:
 
         client.provider_id = tokens.register(profile_id, send)
         return {"provider_id": client.provider_id}
+
+    def _provide_session(self, client: Client, request: ProvideSession) -> dict[str, bool]:
+        """A provider's labs session cookie for its own profile goes to the poller (in memory only)."""
+        profile_id = request.profile_id
+        commands = self.system.commands
+        if profile_id not in commands.profiles:
+            known = ", ".join(sorted(commands.profiles))
+            raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
+        provider_id = client.provider_id
+        try:
+            if provider_id is None:
+                raise KeyError(provider_id)
+            served = commands.tokens.profile_of(provider_id)
+        except KeyError:
+            message = "provide_session is accepted only from a token provider: send register_provider first"
+            raise ProtocolError(ErrorCode.CONFLICT, message) from None
+        if served is None:
+            message = (
+                "this connection provides tokens for every profile: register_provider with a profile_id "
+                "to provide that profile's session"
+            )
+            raise ProtocolError(ErrorCode.CONFLICT, message)
+        if served != profile_id:
+            message = (
+                f"this connection provides tokens for profile {served!r}: it may provide only that profile's session"
+            )
+            raise InvalidParameter("profile_id", message)
+        if not commands.provide_session(profile_id, request.session_cookie, provider_id):
+            message = (
+                "this relay node does not call Flow (another node of the cluster leads): connect to the leading node"
+            )
+            raise ProtocolError(ErrorCode.CONFLICT, message)
+        return {"accepted": True}
 
     @staticmethod
     async def _run(work: Callable[[], T]) -> T:

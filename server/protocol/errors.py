@@ -38,7 +38,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     """No generation or batch has the id given."""
     CONFLICT = "conflict"
-    """The request does not fit the job's state (cancel of a finished job, upscale of an unfinished one)."""
+    """The request does not fit the job's or the connection's state (cancel of a finished job, upscale of an
+    unfinished one, `provide_session` from a connection that is not its profile's token provider)."""
     RATE_LIMITED = "rate_limited"
     """The client sends too fast; it is closed with 1008 when it keeps on."""
     OVERLOADED = "overloaded"

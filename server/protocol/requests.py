@@ -24,6 +24,7 @@ __all__ = [
     "MAX_DELAY_MS",
     "MAX_HISTORY_LIMIT",
     "MAX_ID_CHARS",
+    "MAX_SESSION_COOKIE_CHARS",
     "MAX_STATUS_IDS",
     "REQUEST_TYPES",
     "SECRET_FIELDS",
@@ -37,6 +38,7 @@ __all__ = [
     "GetStatus",
     "GetStatuses",
     "ProvideCaptchaToken",
+    "ProvideSession",
     "QueueStatus",
     "Refresh",
     "RegisterProvider",
@@ -58,7 +60,8 @@ DEFAULT_DELAY_MS: Final = 500
 MAX_HISTORY_LIMIT: Final = 500
 DEFAULT_HISTORY_LIMIT: Final = 50
 MAX_POSITION: Final = 2**63 - 1
-SECRET_FIELDS: Final = frozenset({"recaptcha_token", "token"})
+MAX_SESSION_COOKIE_CHARS: Final = 8_192
+SECRET_FIELDS: Final = frozenset({"recaptcha_token", "token", "session_cookie"})
 """Fields whose values never appear in a repr, a log line or an error message."""
 
 
@@ -101,6 +104,18 @@ Model = Annotated[
 Seed = Annotated[int, Meta(ge=0, le=MAX_SEED)]
 RequestKey = Annotated[str, Meta(min_length=1, max_length=MAX_REQUEST_KEY_CHARS)]
 Token = Annotated[str, Meta(min_length=1)]
+SessionCookie = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_SESSION_COOKIE_CHARS,
+        pattern=r"^[!#-+\--:<-\[\]-~]+\Z",  # RFC 6265 cookie-octets: nothing that could end the value
+        description=(
+            f"a cookie value of 1 to {MAX_SESSION_COOKIE_CHARS:,} characters, without spaces, quotes, "
+            "commas, semicolons or backslashes"
+        ),
+    ),
+]
 Cursor = Annotated[str, Meta(min_length=1, max_length=1_000)]
 TimeZone = Annotated[
     str,
@@ -248,6 +263,13 @@ class ProvideCaptchaToken(_Request, frozen=True, tag="provide_captcha_token"):
     token: Token
 
 
+class ProvideSession(_Request, frozen=True, tag="provide_session"):
+    """A token provider hands over its profile's labs session cookie (kept in memory, never stored)."""
+
+    profile_id: ProfileId
+    session_cookie: SessionCookie
+
+
 Request: TypeAlias = (
     Subscribe
     | Unsubscribe
@@ -265,6 +287,7 @@ Request: TypeAlias = (
     | QueueStatus
     | RegisterProvider
     | ProvideCaptchaToken
+    | ProvideSession
 )
 
 REQUEST_TYPES: Final[dict[str, type[Request]]] = {str(cls.__struct_config__.tag): cls for cls in get_args(Request)}

@@ -23,6 +23,7 @@ from server.protocol import (
     GetStatuses,
     ProtocolError,
     ProvideCaptchaToken,
+    ProvideSession,
     QueueStatus,
     Refresh,
     RegisterProvider,
@@ -117,6 +118,11 @@ EXAMPLES: list[tuple[str, dict[str, Any], Request]] = [
         {"request_id": "c1", "token": "t"},
         ProvideCaptchaToken(id="r1", request_id="c1", token="t"),
     ),
+    (
+        "provide_session",
+        {"profile_id": "p", "session_cookie": "eyJ.abc-_"},
+        ProvideSession(id="r1", profile_id="p", session_cookie="eyJ.abc-_"),
+    ),
 ]
 
 
@@ -128,9 +134,9 @@ def test_each_request_type_decodes_to_its_struct(type_: str, fields: dict[str, A
 
 
 def test_every_request_type_of_the_contract_has_an_example() -> None:
-    """The examples above cover all sixteen request types, and no others exist."""
+    """The examples above cover all seventeen request types, and no others exist."""
     assert {type_ for type_, _, _ in EXAMPLES} == set(REQUEST_TYPES)
-    assert len(REQUEST_TYPES) == 16
+    assert len(REQUEST_TYPES) == 17
 
 
 def test_contract_defaults() -> None:
@@ -296,7 +302,7 @@ def test_typical_mistakes_name_the_field_in_plain_words(raw: str, field: str, wo
 
 
 def test_unknown_type_lists_every_type() -> None:
-    """The message for an unknown type names all sixteen types."""
+    """The message for an unknown type names all seventeen types."""
     message = rejected(frame("generat")).message
     assert all(type_ in message for type_ in REQUEST_TYPES)
 
