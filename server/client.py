@@ -1,8 +1,13 @@
-"""One websocket client's outbound side: its subscriptions, a bounded queue, and the task that writes it.
+"""One websocket client's outbound side: its subscriptions, a direct write path, a bounded queue and its writer.
 
-Frames are encoded once by the hub and shared; the writer coalesces whatever is queued into one `deltas`
-frame. A client whose queue overflows is closed with 1013 (it resumes from its last position); if even
-the close cannot be delivered, its connection is aborted, so one slow reader never holds up the rest.
+Server frames are unmasked and uncompressed, so a frame's wire bytes are the same for every client: the hub
+frames a page of deltas once and `push_bundle` writes those bytes straight to each transport. That direct
+path is taken only while nothing of the client is queued or being sent and its transport holds little, so
+it never overtakes or splits an earlier frame (websockets, too, writes each frame whole and synchronously).
+Otherwise frames wait in the queue, whose writer task sends them with websockets' backpressure,
+coalescing queued deltas into one `deltas` frame. The transport's buffer plus the queue is the client's
+backlog: over its limit the client is closed with 1013 (it resumes from its last position), and if even
+the close cannot be delivered, aborted, so one slow reader never holds up the rest.
 """
 
 from __future__ import annotations
@@ -12,21 +17,50 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from server.protocol import CLOSE_REASONS, CLOSE_TOO_FAR_BEHIND, encode_deltas
 
-__all__ = ["Client"]
+__all__ = ["Bundle", "Client", "text_frame"]
 
 logger = logging.getLogger(__name__)
 
 MAX_QUEUED_FRAMES = 20_000
 MAX_QUEUED_BYTES = 16 << 20
 MAX_COALESCED_BYTES = 256 << 10
+DIRECT_WRITE_LIMIT = 64 << 10
+"""Direct writes stop while the transport holds more than this; later frames queue behind the writer."""
 SEND_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
+
+
+def text_frame(payload: bytes) -> bytes:
+    """The wire bytes of a final, unmasked, uncompressed text frame (what a server sends) carrying `payload`."""
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = b"\x81\x7e" + size.to_bytes(2, "big")
+    else:
+        header = b"\x81\x7f" + size.to_bytes(8, "big")
+    return header + payload
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """Delta frames that travel as one websocket frame: each `delta` frame, and the framed wire bytes of all."""
+
+    frames: list[bytes]
+    wire: bytes
+
+    @classmethod
+    def of(cls, frames: list[bytes]) -> Bundle:
+        """Bundle `frames` (in position order) into one `delta` or `deltas` frame."""
+        return cls(frames, text_frame(frames[0] if len(frames) == 1 else encode_deltas(frames)))
 
 
 class Client:
@@ -38,6 +72,7 @@ class Client:
         *,
         max_frames: int = MAX_QUEUED_FRAMES,
         max_bytes: int = MAX_QUEUED_BYTES,
+        direct_limit: int = DIRECT_WRITE_LIMIT,
     ) -> None:
         self.connection = connection
         self.channels: set[str] = set()
@@ -45,9 +80,11 @@ class Client:
         """Set when this connection registered as a reCAPTCHA token provider."""
         self.max_frames = max_frames
         self.max_bytes = max_bytes
+        self.direct_limit = direct_limit if not connection.protocol.extensions else -1  # compressed: never direct
         self._queue: deque[tuple[bool, list[bytes]]] = deque()
         self._queued_frames = 0
         self._queued_bytes = 0
+        self._sending = False
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -59,25 +96,52 @@ class Client:
         """The client is being dropped."""
         return self._closing
 
+    def backlog(self) -> int:
+        """Bytes waiting for this client: its transport's write buffer plus its queue."""
+        transport = self.connection.transport
+        return self._queued_bytes + (transport.get_write_buffer_size() if transport is not None else 0)
+
     def start(self) -> None:
         """Start the writer task."""
         self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.connection.id}")
+
+    def push_bundle(self, bundle: Bundle) -> None:
+        """Deliver a framed bundle of deltas: written at once when the client keeps up, else queued."""
+        if not self._write_direct(bundle.wire):
+            self.push(bundle.frames)
 
     def push(self, frames: Sequence[bytes]) -> None:
         """Queue delta frames that travel together (one position's); overflow drops the client with 1013."""
         if self._closing:
             return
         size = sum(len(f) for f in frames)
-        if self._queued_frames + len(frames) > self.max_frames or self._queued_bytes + size > self.max_bytes:
+        if self._queued_frames + len(frames) > self.max_frames or self.backlog() + size > self.max_bytes:
             logger.warning("client %s is too far behind; closing it with 1013", self.connection.remote_address)
             self.drop(CLOSE_TOO_FAR_BEHIND)
             return
         self._enqueue(True, list(frames), size)
 
     def send_now(self, frame: bytes) -> None:
-        """Queue a reply (replies are never dropped for being behind; they are small and few)."""
-        if not self._closing:
+        """Send a reply (replies are never dropped for being behind; they are small and few)."""
+        if not self._closing and not self._write_direct(text_frame(frame)):
             self._enqueue(False, [frame], len(frame))
+
+    def _write_direct(self, wire: bytes) -> bool:
+        """Write framed bytes to the transport if that keeps this client's order; False when they must queue."""
+        if self._closing or self._queue or self._sending:
+            return False
+        connection = self.connection
+        transport = connection.transport
+        if (
+            connection.protocol.state is not State.OPEN
+            or connection.send_in_progress is not None
+            or transport is None
+            or transport.is_closing()
+            or transport.get_write_buffer_size() + len(wire) > self.direct_limit
+        ):
+            return False
+        transport.write(wire)
+        return True
 
     def _enqueue(self, deltas: bool, frames: list[bytes], size: int) -> None:
         self._queue.append((deltas, frames))
@@ -87,7 +151,7 @@ class Client:
         self._ready.set()
 
     async def drained(self, timeout: float) -> None:
-        """Wait until everything queued so far has been written (at most `timeout` seconds)."""
+        """Wait until everything queued so far has been handed to the connection (at most `timeout` seconds)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout)
 
@@ -121,22 +185,33 @@ class Client:
                 await self._writer
 
     async def _write_loop(self) -> None:
-        while not self._closing:
-            await self._ready.wait()
-            self._ready.clear()
-            while self._queue and not self._closing:
-                frame = self._next_frame()
-                try:
-                    await asyncio.wait_for(self.connection.send(frame, text=True), SEND_TIMEOUT)
-                except TimeoutError:
-                    logger.warning("client %s stopped reading; aborting it", self.connection.remote_address)
-                    self.drop(CLOSE_TOO_FAR_BEHIND)
-                    return
-                except ConnectionClosed:
-                    self._closing = True
-                    return
-            if not self._queue:
-                self._idle.set()
+        try:
+            while not self._closing:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._queue and not self._closing:
+                    if not await self._send(self._next_frame()):
+                        return
+                if not self._queue:
+                    self._idle.set()
+        finally:
+            self._idle.set()  # nothing more will be written: no one should wait for it
+
+    async def _send(self, frame: bytes) -> bool:
+        """Send one frame with websockets' backpressure; False when the connection is done for."""
+        self._sending = True  # until send returns: wait_for may start it only on a later loop turn
+        try:
+            await asyncio.wait_for(self.connection.send(frame, text=True), SEND_TIMEOUT)
+        except TimeoutError:
+            logger.warning("client %s stopped reading; aborting it", self.connection.remote_address)
+            self.drop(CLOSE_TOO_FAR_BEHIND)
+            return False
+        except ConnectionClosed:
+            self._closing = True
+            return False
+        finally:
+            self._sending = False
+        return True
 
     def _next_frame(self) -> bytes:
         """The next frame to send: queued deltas coalesced into one `deltas` frame (up to 256 KiB)."""

@@ -4,7 +4,8 @@ Live and resumed delivery share one source, the journal, so they cannot disagree
 event loop; the projection runner wakes it after each commit (`wake_threadsafe`). A client subscribing
 `after: P` is fed from the journal until it reaches the hub's own position and only then joins the live
 set; both steps happen on the loop with no await in between, so the switch-over skips and doubles
-nothing. Each delta is encoded once and the same bytes go to every client.
+nothing. Each delta is encoded once; each page is framed once per distinct channel set, and those wire
+bytes go to every client with that set (`Client.push_bundle`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from projections.history import Delta
-from server.client import Client
+from server.client import MAX_COALESCED_BYTES, Bundle, Client
 from server.protocol import encode_delta
 
-__all__ = ["DeltaHub", "JournalReader", "SubscribeOutcome"]
+__all__ = ["DeltaHub", "JournalReader", "SubscribeOutcome", "bundle_page"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,25 @@ class SubscribeOutcome:
 
     position: int
     resumed: bool
+
+
+def bundle_page(encoded: Sequence[tuple[str, int, bytes]], channels: frozenset[str]) -> list[Bundle]:
+    """A page's encoded deltas on `channels` as bundles of up to 256 KiB, never splitting one position's."""
+    bundles: list[Bundle] = []
+    frames: list[bytes] = []
+    size = 0
+    for _, group in groupby(encoded, key=lambda e: e[1]):
+        position_frames = [frame for channel, _, frame in group if channel in channels]
+        if not position_frames:
+            continue
+        if frames and size >= MAX_COALESCED_BYTES:
+            bundles.append(Bundle.of(frames))
+            frames, size = [], 0
+        frames.extend(position_frames)
+        size += sum(len(f) for f in position_frames)
+    if frames:
+        bundles.append(Bundle.of(frames))
+    return bundles
 
 
 class DeltaHub:
@@ -107,18 +127,31 @@ class DeltaHub:
                 self._ahead = {client: after for client, after in self._ahead.items() if after > self.position}
 
     def _fan_out(self, deltas: Sequence[Delta]) -> None:
-        for position, group in groupby(deltas, key=lambda d: d.position):
-            encoded = [(d.channel, encode_delta(d.channel, d.position, d.data)) for d in group]
-            for client in list(self.live):
-                if client.closing:
-                    self.live.discard(client)
-                    continue
-                if self._ahead and self._ahead.get(client, 0) >= position:
-                    continue  # its snapshot was read after this position
-                frames = [frame for channel, frame in encoded if channel in client.channels]
-                if frames:
-                    client.push(frames)
-                    self.frames_sent += 1
+        """Frame the page once per distinct channel set and hand each live client its bundles."""
+        encoded = [(d.channel, d.position, encode_delta(d.channel, d.position, d.data)) for d in deltas]
+        by_channels: dict[frozenset[str], list[Bundle]] = {}
+        for client in list(self.live):
+            if client.closing:
+                self.live.discard(client)
+                continue
+            if self._ahead and client in self._ahead:
+                self._push_after(client, encoded, self._ahead[client])
+                continue
+            key = frozenset(client.channels)
+            bundles = by_channels.get(key)
+            if bundles is None:
+                bundles = by_channels[key] = bundle_page(encoded, key)
+            for bundle in bundles:
+                client.push_bundle(bundle)
+            self.frames_sent += len(bundles)
+
+    def _push_after(self, client: Client, encoded: Sequence[tuple[str, int, bytes]], after: int) -> None:
+        """A client whose snapshot was read after `after`: only the later positions, queued one by one."""
+        for position, group in groupby(encoded, key=lambda e: e[1]):
+            frames = [frame for channel, _, frame in group if channel in client.channels]
+            if frames and position > after:
+                client.push(frames)
+                self.frames_sent += 1
 
     async def outcome(self, client: Client, after: int | None) -> SubscribeOutcome:
         """Whether a subscription `after` a position can be served from the journal, and from where."""
