@@ -96,6 +96,7 @@ class Audit:
             "faults_injected": dict(self.faults_injected),
             "tokens_expired": tokens.expired_count,
             "sessions_issued": tokens.issued,
+            "session_cookies_presented": list(tokens.cookies_presented),
             "generate_calls_per_scene": dict(self.generate_calls_per_scene),
             "generate_attempts_per_scene": dict(self.generate_attempts_per_scene),
             "duplicate_scene_ids": sorted(s for s, n in self.generate_calls_per_scene.items() if n > 1),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import Callable
 
 import msgspec
@@ -14,6 +15,7 @@ __all__ = ["AuthState", "CaptchaBook", "TokenBook", "digest", "digest_prefix"]
 logger = logging.getLogger(__name__)
 
 _PREFIX_CHARS = 12
+_SESSIONS_REMEMBERED = 1_000
 
 
 def digest(secret: str) -> str:
@@ -47,6 +49,8 @@ class TokenBook:
         self._expired: set[str] = set()
         self.issued = 0
         self.expired_count = 0
+        self.cookies_presented: deque[str] = deque(maxlen=_SESSIONS_REMEMBERED)
+        """Digest prefixes of the session cookies the session endpoint was asked with, oldest first."""
 
     def is_valid(self, token: str) -> bool:
         """False for an empty token or one the simulator expired."""
@@ -61,6 +65,7 @@ class TokenBook:
     def session_token(self, cookie: str) -> str:
         """The access token of this session cookie, a new one when it has none or it expired."""
         key = digest(cookie)
+        self.cookies_presented.append(key[:_PREFIX_CHARS])
         token = self._sessions.get(key)
         if token is None or not self.is_valid(token):
             token = self._mint()
