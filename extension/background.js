@@ -5,8 +5,12 @@
 // small request every 20 s (queue_status, which also feeds the options page) keeps the worker and its
 // connection alive; should Chrome stop the worker anyway (browser shutdown, update, a crash), an alarm
 // wakes it every 30 s and it reconnects. While it is down the relay has no provider and submissions wait.
+//
+// Optionally (off by default) it also keeps the relay's copy of the profile's labs session cookie fresh
+// (session.js).
 
 import { mintToken } from "./mint.js";
+import { SessionKeeper } from "./session.js";
 import { checkSettings, loadSettings, SETTING_KEYS, STATUS_KEY } from "./settings.js";
 
 const KEEPALIVE_MS = 20_000;
@@ -35,6 +39,7 @@ const status = {
   failed: 0,
   lastRequestAt: null,
   lastError: "",
+  session: { state: "off", message: "off" }, // the session bridge: never the cookie itself
   updatedAt: null,
 };
 
@@ -53,6 +58,16 @@ function report(change) {
 function send(ws, message) {
   if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
 }
+
+// The session bridge sends on whatever connection is current; false when there is none.
+const session = new SessionKeeper(
+  (message) => {
+    if (!socket || socket.readyState !== WebSocket.OPEN || status.state !== "registered") return false;
+    socket.send(JSON.stringify(message));
+    return true;
+  },
+  (change) => report({ session: { ...change, updatedAt: Date.now() } }),
+);
 
 function nextId(kind) {
   sequence += 1;
@@ -115,6 +130,7 @@ async function open() {
     if (socket !== ws) return;
     socket = null;
     stopKeepalive();
+    session.stop();
     if (status.state === "refused") return void scheduleReconnect();
     const delay = scheduleReconnect();
     const why = event.code === 1006
@@ -146,6 +162,9 @@ function receive(ws, raw) {
         const profile = settings.profileId || "every profile";
         report({ state: "registered", message: `serving ${profile}`, profileId: settings.profileId, providerId: message.data.provider_id });
         send(ws, { type: "queue_status", id: nextId("keepalive") });
+        session.start(settings).catch((error) => report({ session: { state: "refused", message: `could not read the cookie: ${error.message}` } }));
+      } else if (String(message.id).startsWith("session")) {
+        session.answered(message);
       } else if (String(message.id).startsWith("keepalive")) {
         report({ relayProviders: message.data.providers, relayWaitingForTokens: message.data.waiting_token });
       } else if (String(message.id).startsWith("token") && !message.data.accepted) {
@@ -157,6 +176,8 @@ function receive(ws, raw) {
         report({ state: "refused", message: `the relay refused the registration: ${message.message}`, providerId: "" });
         failures = Math.max(failures, 10); // a configuration problem: retry slowly until the options change
         ws.close(1000, "registration refused");
+      } else if (String(message.id).startsWith("session")) {
+        session.answered(message);
       } else {
         report({ lastError: `relay error ${message.code}: ${message.message}` });
       }
@@ -190,6 +211,7 @@ chrome.storage.onChanged.addListener(async (changes, area) => {
   const old = socket;
   socket = null;
   stopKeepalive();
+  session.stop();
   if (old) old.close(1000, "reconfigured");
   connect();
 });
@@ -202,6 +224,16 @@ chrome.runtime.onMessage.addListener((message, sender, reply) => {
     .then((token) => reply({ ok: true, length: token.length }), (error) => reply({ ok: false, error: error.message }));
   return true; // the reply comes later
 });
+
+// Cookie changes reach the session bridge only once the optional "cookies" permission is granted.
+let watchingCookies = false;
+function watchCookies() {
+  if (watchingCookies || !chrome.cookies) return;
+  chrome.cookies.onChanged.addListener((info) => session.changed(info));
+  watchingCookies = true;
+}
+watchCookies();
+chrome.permissions.onAdded.addListener(() => watchCookies());
 
 chrome.alarms.onAlarm.addListener((alarm) => {
   if (alarm.name === ALARM) connect();

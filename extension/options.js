@@ -1,6 +1,6 @@
 // The options page: edit the settings, ask Chrome for access to a custom labs host, show the worker's status.
 
-import { checkSettings, DEFAULTS, loadSettings, originOf, STATUS_KEY } from "./settings.js";
+import { checkSettings, DEFAULTS, loadSettings, originOf, sessionProblem, STATUS_KEY } from "./settings.js";
 
 const form = document.getElementById("settings");
 const TEXT_FIELDS = ["relayUrl", "token", "profileId", "labsPattern", "labsPage", "siteKey"];
@@ -46,7 +46,33 @@ function when(ms) {
   return ms ? new Date(ms).toLocaleString() : "—";
 }
 
+const SESSION_STATES = {
+  off: "Off",
+  blocked: "On, but not sent",
+  "no-permission": "On, but not sent",
+  "no-cookie": "On, no cookie yet",
+  sending: "Sending…",
+  sent: "Sent",
+  unsupported: "Unsupported by this relay",
+  refused: "Refused",
+};
+
+// The worker's word on the session bridge, or (before it has spoken) what the saved settings imply.
+function showSession(session) {
+  const slot = $("session-state");
+  let shown = session;
+  if (!current?.keepSessionFresh) shown = { state: "off", message: "" };
+  else if (sessionProblem(current)) shown = { state: "blocked", message: sessionProblem(current) };
+  else if (!shown || shown.state === "off") shown = { state: "waiting", message: "sent once the relay has accepted the registration" };
+  slot.dataset.state = shown.state;
+  slot.dataset.accepted = String(session?.accepted ?? 0);
+  const label = SESSION_STATES[shown.state] ?? "On";
+  const when = shown.state === "sent" && shown.sentAt ? ` at ${new Date(shown.sentAt).toLocaleTimeString()}` : "";
+  slot.textContent = `${label}${when}${shown.message && shown.state !== "sent" ? ` — ${shown.message}` : ""}`;
+}
+
 function showStatus(status) {
+  showSession(status?.session);
   if (!status) return;
   const state = $("state");
   state.dataset.state = status.state;
@@ -60,11 +86,15 @@ function showStatus(status) {
   $("last-error").textContent = status.lastError || "—";
 }
 
-// Ask for access to a custom labs host first, while the click still counts as a user gesture.
-async function grantAccess(pattern) {
+// Ask for access to a custom labs host (and, for the session bridge, to cookies) in one prompt, while the
+// click still counts as a user gesture.
+async function grantAccess(pattern, cookies) {
   const origin = originOf(pattern);
-  if (!origin || origin === BUILT_IN_ORIGIN) return true;
-  return chrome.permissions.request({ origins: [origin] });
+  const wanted = {};
+  if (origin && origin !== BUILT_IN_ORIGIN) wanted.origins = [origin];
+  if (cookies && !(await chrome.permissions.contains({ permissions: ["cookies"] }))) wanted.permissions = ["cookies"];
+  if (!wanted.origins && !wanted.permissions) return true;
+  return chrome.permissions.request(wanted);
 }
 
 async function dropAccess(pattern, keep) {
@@ -84,18 +114,22 @@ form.addEventListener("submit", async (event) => {
   }
   let granted = false;
   try {
-    granted = await grantAccess(values.labsPattern);
+    granted = await grantAccess(values.labsPattern, values.keepSessionFresh);
   } catch (error) {
     showProblems([{ field: "labsPattern", message: `Chrome refused: ${error.message}` }]);
   }
   if (!granted) {
-    $("saved").textContent = "Not saved: this extension needs access to the labs host to mint tokens there.";
+    $("saved").textContent = values.keepSessionFresh
+      ? "Not saved: keeping the session fresh needs the cookies permission, and minting needs access to the labs host."
+      : "Not saved: this extension needs access to the labs host to mint tokens there.";
     return;
   }
   if (current && current.labsPattern !== values.labsPattern) await dropAccess(current.labsPattern, values.labsPattern);
+  if (!values.keepSessionFresh) await chrome.permissions.remove({ permissions: ["cookies"] }).catch(() => false);
   await chrome.storage.local.set(values);
   current = values;
   $("saved").textContent = `Saved at ${new Date().toLocaleTimeString()}.`;
+  showSession(null);
 });
 
 $("test-mint").addEventListener("click", async () => {

@@ -88,6 +88,29 @@ export function checkSettings(settings) {
   return problems;
 }
 
+// Why the session cookie may not be sent with these settings, or "" when it may (the switch aside).
+export function sessionProblem(settings) {
+  let relay = null;
+  try {
+    relay = new URL(settings.relayUrl);
+  } catch {
+    return "the relay URL is not a URL";
+  }
+  if (relay.protocol !== "wss:" && !(relay.protocol === "ws:" && LOOPBACK.has(relay.hostname))) {
+    return "not sent: the relay URL is neither wss:// nor ws:// on this machine, and a session cookie never travels unencrypted to another host";
+  }
+  if (!settings.profileId) return "not sent: set the profile this browser serves (a session belongs to one profile)";
+  if (!sessionHost(settings.labsPattern)) return "not sent: the labs host pattern names no single host to read the cookie of";
+  return "";
+}
+
+// The host whose labs session cookie is read: the labs pattern's host (`*.example.com` gives example.com).
+export function sessionHost(pattern) {
+  const parts = parsePattern(pattern);
+  if (!parts || parts.host === "*") return null;
+  return parts.host.startsWith("*.") ? parts.host.slice(2) : parts.host;
+}
+
 // The origin pattern Chrome's permissions API takes for a labs pattern (its path replaced by /*).
 export function originOf(pattern) {
   const parts = parsePattern(pattern);
