@@ -90,6 +90,8 @@ def cli(verbose: int) -> None:
     """veo-relay: drive Google Flow (Veo 3) generations under a strict request budget."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # websockets' debug lines quote the start of every frame, reCAPTCHA tokens and session cookies included
+    logging.getLogger("websockets").setLevel(max(level, logging.INFO))
 
 
 @cli.command()
