@@ -26,6 +26,7 @@ from eventsourcing.persistence import PersistenceError
 from actors.budget import Budget
 from actors.calls import Call, CallKind, CallRunner
 from actors.clock import Clock
+from actors.fault_log import FaultLog
 from actors.flow import FlowClient, UpscaleSpec
 from actors.jobs import Job, Phase
 from actors.outcomes import OutcomeHandler
@@ -44,6 +45,8 @@ __all__ = ["MAX_HANDLER_FAILURES", "Poller", "PollerSettings"]
 logger = logging.getLogger(__name__)
 
 MAX_HANDLER_FAILURES = 3
+STORAGE_ERRORS = (PersistenceError, sqlite3.Error, OSError)
+"""What a write to the store raises while the store is unavailable (full, read-only, unreachable)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class Poller:
         self.submits: deque[float] = deque()  # instants of recent submissions (the share rule)
         self.sequence = 0
         self.handler_errors = 0
+        self.storage = FaultLog(logger, clock)
         self.failed_results: dict[int, int] = {}  # call id -> failed handling attempts (not storage faults)
         self.throttled = 0
         self.errors: Counter[str] = Counter()  # answers that were errors, by call kind and error class
@@ -315,10 +319,15 @@ class Poller:
                 del self.queue[index]
                 job.phase = Phase.DONE
                 return None
+            except STORAGE_ERRORS:
+                self.storage.failed(f"recording Submitted for {job.generation_id} (retried in 1 s)")
+                job.not_before = now + 1.0
+                return None
             except Exception:
                 logger.exception("cannot record Submitted for %s; retrying in 1 s", job.generation_id)
                 job.not_before = now + 1.0
                 return None
+            self.storage.succeeded()
             del self.queue[index]
             job.phase = Phase.SUBMITTING
             self.submits.append(now)
@@ -428,9 +437,10 @@ class Poller:
         for result in self.runner.pending():
             try:
                 self.outcomes.handle(result)
-            except (PersistenceError, sqlite3.Error, OSError):
+                self.storage.succeeded()
+            except STORAGE_ERRORS:
                 self.handler_errors += 1
-                logger.exception("recording the answer of a %s call failed; it stays in the mailbox", result.call.kind)
+                self.storage.failed(f"recording the answer of a {result.call.kind} call (it stays in the mailbox)")
                 break
             except Exception:
                 self.handler_errors += 1
