@@ -16,7 +16,7 @@ import msgspec
 
 from projections.dialect import Column, Connection, Dialect
 from projections.events import ViewEvent
-from projections.journal import Delta, JournalPages, deltas_after, journal_table, prune
+from projections.journal import Delta, Entry, deltas_after, journal_table, prune, write_pages
 from projections.rows import BATCH_COLUMNS, HISTORY_COLUMNS, BatchRow, HistoryRow, apply_event, iso_ms
 from projections.tracking import TrackedView
 
@@ -71,7 +71,8 @@ class HistoryView(TrackedView):
         batches: dict[str, BatchRow] = {}
         touched_rows: set[str] = set()
         touched_batches: set[str] = set()
-        journal = JournalPages()
+        journal: list[Entry] = []
+        times: list[str] = []
         for item in items:
             key = item.generation_id
             before = rows.get(key)
@@ -83,7 +84,8 @@ class HistoryView(TrackedView):
             touched_rows.add(key)
             keep = item.position > journal_after
             if keep:
-                journal.add(item.position, channel_for(row), _ENCODE(row), item.at)
+                journal.append((item.position, channel_for(row), _ENCODE(row)))
+                times.append(item.at)
             if row.batch_id is not None and before_status != row.status:
                 batch = self._batch(conn, batches, row.batch_id, item.at)
                 if before_status is None:  # a Requested: the batch's size is known from its first item
@@ -95,7 +97,8 @@ class HistoryView(TrackedView):
                 batch.updated_at = item.at
                 touched_batches.add(row.batch_id)
                 if keep:
-                    journal.add(item.position, BATCH_CHANNEL, _ENCODE(batch), item.at)
+                    journal.append((item.position, BATCH_CHANNEL, _ENCODE(batch)))
+                    times.append(item.at)
         upsert = conn.dialect.upsert_rows
         row_values = [(*msgspec.structs.astuple(rows[k]), seqs.get(k, 0)) for k in touched_rows]
         upsert(conn, self.tables[0], _ROW_COLUMNS, "id", row_values, keep=("seq",))  # seq: set once, by Requested
@@ -106,7 +109,7 @@ class HistoryView(TrackedView):
             "batch_id",
             [msgspec.structs.astuple(batches[k]) for k in touched_batches],
         )
-        journal.write(conn, journal_name)
+        write_pages(conn, journal_name, journal, times)
 
     def _load_rows(self, conn: Connection, ids: Iterable[str]) -> dict[str, HistoryRow]:
         wanted = list(ids)

@@ -1,22 +1,24 @@
 """The delta journal: row changes by store position, stored as pages of deltas (one table row per page).
 
 A page holds the deltas of whole positions from one applied run of events, at most `PAGE_DELTAS` of them,
-msgpack-encoded; its key is its last position (pages never overlap, so keys only grow). The live runner
-applies a few events at a time and writes a small page each time; a rebuild writes few large ones, which
-costs a fraction of one row per delta. Readers see the same deltas either way: `deltas_after` filters
+msgpack-encoded and zlib-compressed (rows repeat their field names and most values); its key is its last
+position (pages never overlap, so keys only grow). The live runner applies a few events at a time and
+writes a small page each time; a rebuild writes few large ones, which costs a fraction of one row per
+delta. Readers see the same deltas either way: `deltas_after` filters
 and cuts them exactly as a row per delta would.
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass
 
 import msgspec
 
 from projections.dialect import Column, Connection, Dialect
 
-__all__ = ["PAGE_DELTAS", "Delta", "JournalPages", "journal_table"]
+__all__ = ["PAGE_DELTAS", "Delta", "Entry", "deltas_after", "journal_table", "prune", "write_pages"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +31,22 @@ COLUMNS: tuple[Column, ...] = (
     ("recorded_at", "text"),
     ("data", "blob"),
 )
-_Entry = tuple[int, str, bytes]
-_ENCODE = msgspec.msgpack.Encoder().encode
-_DECODE = msgspec.msgpack.Decoder(list[tuple[int, str, bytes]]).decode
+Entry = tuple[int, str, bytes]
+"""A delta as a page stores it: (position, channel, data)."""
+_PACK = msgspec.msgpack.Encoder().encode
+_UNPACK = msgspec.msgpack.Decoder(list[tuple[int, str, bytes]]).decode
+_LEVEL = 1
+"""zlib's fastest level: it already shrinks a page of rows several times."""
 _FIRST_READ = 16
 """Pages read by the first query of `deltas_after`; each further query reads four times as many."""
+
+
+def _encode(entries: list[Entry]) -> bytes:
+    return zlib.compress(_PACK(entries), _LEVEL)
+
+
+def _decode(data: bytes) -> list[Entry]:
+    return _UNPACK(zlib.decompress(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,36 +68,21 @@ def journal_table(table: str, dialect: Dialect) -> str:
     )
 
 
-class JournalPages:
-    """Deltas collected in position order while a run of events is applied, then written as pages."""
+def write_pages(conn: Connection, table: str, deltas: list[Entry], times: list[str]) -> None:
+    """Insert `deltas` (position order; `times[i]` is when the i-th was recorded) as pages, in the caller's transaction.
 
-    __slots__ = ("_entries", "_pages", "_recorded_at", "_start")
-
-    def __init__(self) -> None:
-        self._entries: list[_Entry] = []
-        self._pages: list[tuple[int, int, int, str, bytes]] = []
-        self._start = 0
-        self._recorded_at = ""
-
-    def add(self, position: int, channel: str, data: bytes, at: str) -> None:
-        """Append a delta (positions never decrease; the deltas of one position are added together)."""
-        entries = self._entries
-        if len(entries) - self._start >= PAGE_DELTAS and entries[-1][0] != position:
-            self._close()
-        entries.append((position, channel, data))
-        self._recorded_at = max(self._recorded_at, at)
-
-    def _close(self) -> None:
-        page = self._entries[self._start :]
-        if page:
-            self._pages.append((page[-1][0], page[0][0], len(page), self._recorded_at, _ENCODE(page)))
-        self._start = len(self._entries)
-        self._recorded_at = ""
-
-    def write(self, conn: Connection, table: str) -> None:
-        """Insert the pages collected (inside the caller's transaction)."""
-        self._close()
-        conn.dialect.upsert_rows(conn, table, COLUMNS, "last_position", self._pages)
+    The deltas of one position always share a page.
+    """
+    pages: list[tuple[int, int, int, str, bytes]] = []
+    start, count = 0, len(deltas)
+    while start < count:
+        end = min(start + PAGE_DELTAS, count)
+        while end < count and deltas[end][0] == deltas[end - 1][0]:
+            end += 1
+        page = deltas[start:end]
+        pages.append((page[-1][0], page[0][0], end - start, max(times[start:end]), _encode(page)))
+        start = end
+    conn.dialect.upsert_rows(conn, table, COLUMNS, "last_position", pages)
 
 
 def deltas_after(conn: Connection, table: str, position: int, limit: int) -> list[Delta]:
@@ -102,7 +100,7 @@ def deltas_after(conn: Connection, table: str, position: int, limit: int) -> lis
             (after, batch),
         ).fetchall()
         for _, data in pages:
-            found.extend(Delta(p, c, d) for p, c, d in _DECODE(data) if p > position)
+            found.extend(Delta(p, c, d) for p, c, d in _decode(data) if p > position)
         if len(pages) < batch:
             break
         after = pages[-1][0]
@@ -131,7 +129,7 @@ def prune(conn: Connection, table: str, older_than: str, keep_last: int) -> tupl
     last, _, count, recorded_at, data, total = boundary
     total = int(total)  # PostgreSQL's SUM of BIGINT is NUMERIC
     if recorded_at < older_than:  # the newest delta beyond the last `keep_last` is in this page, and old
-        entries = _DECODE(data)
+        entries = _decode(data)
         doomed = entries[count - (keep_last - (total - count)) - 1][0]
     else:
         doomed = conn.execute(
@@ -147,11 +145,11 @@ def prune(conn: Connection, table: str, older_than: str, keep_last: int) -> tupl
         f"SELECT last_position, data FROM {table} WHERE first_position <= ? ORDER BY last_position LIMIT 1", (doomed,)
     ).fetchone()
     if cut is not None:  # the page holding `doomed` keeps its later positions only
-        entries = _DECODE(cut[1])
+        entries = _decode(cut[1])
         kept = [entry for entry in entries if entry[0] > doomed]
         conn.execute(
             f"UPDATE {table} SET first_position = ?, deltas = ?, data = ? WHERE last_position = ?",
-            (kept[0][0], len(kept), _ENCODE(kept), cut[0]),
+            (kept[0][0], len(kept), _encode(kept), cut[0]),
         )
         removed += len(entries) - len(kept)
     return removed, doomed
