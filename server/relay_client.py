@@ -32,7 +32,6 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from projections.history import BATCH_CHANNEL
 from server.client_results import HistoryRow, Subscribed, is_terminal_status
 from server.protocol import (
-    MAX_FRAME_BYTES,
     MAX_STATUS_IDS,
     CaptchaRequest,
     Channel,
@@ -50,6 +49,7 @@ from server.protocol import (
 
 __all__ = [
     "AUTO_ID",
+    "MAX_REPLY_BYTES",
     "ClientError",
     "RelayClient",
     "RelayError",
@@ -65,6 +65,9 @@ T = TypeVar("T")
 AUTO_ID = ""
 """Build requests with `id=AUTO_ID`: the client gives every request it sends a fresh id."""
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_REPLY_BYTES = 64 << 20
+"""The largest frame the client reads. Every server frame keeps to 1 MiB except a `get_statuses` reply, which
+holds up to 1,000 whole rows: with 10,000-character prompts (up to 60 KB of JSON each) it can reach ~62 MB."""
 
 
 class ClientError(Exception):
@@ -141,7 +144,7 @@ class RelayClient:
                 self.url,
                 additional_headers=headers,
                 open_timeout=self.open_timeout,
-                max_size=MAX_FRAME_BYTES,
+                max_size=MAX_REPLY_BYTES,
                 max_queue=None,
                 compression=None,
                 proxy=None if host in _LOOPBACK else True,
