@@ -8,8 +8,6 @@ ones, and positions stay valid because they are the store's, not the view's.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.application import VeoRelay
 from projections.database import ReadModelDatabase
-from projections.events import ViewEvent, read_events
+from projections.events import read_events
 from projections.rows import iso_ms
 from projections.runner import JOURNAL_KEEP_DELTAS, JOURNAL_KEEP_SECONDS
 from projections.tracking import TrackedView
@@ -28,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 ASIDE = "__rebuild"
 RETIRED = "__retired"
-_Page = tuple[list[ViewEvent], int]
 
 
 @dataclass(frozen=True)
@@ -45,20 +42,6 @@ class RebuildReport:
     def events_per_second(self) -> float:
         """Throughput of the whole rebuild."""
         return self.events / self.seconds if self.seconds > 0 else float("inf")
-
-
-def _read_ahead(app: VeoRelay, stop_at: int, page_size: int, pages: queue.Queue[_Page | None]) -> None:
-    """Producer thread: decode pages up to `stop_at` while the caller writes the previous ones."""
-    position = 0
-    try:
-        while position < stop_at:
-            items, last = read_events(app, position, page_size)
-            if last == position:
-                break
-            pages.put((items, last))
-            position = last
-    finally:
-        pages.put(None)
 
 
 def rebuild(
@@ -87,11 +70,10 @@ def rebuild(
     journal_after = 0
     position = 0
     events = 0
-    pages: queue.Queue[_Page | None] = queue.Queue(maxsize=4)
-    reader = threading.Thread(target=_read_ahead, args=(app, store_max, page_size, pages), daemon=True)
-    reader.start()
-    while (page := pages.get()) is not None:
-        items, last = page
+    while position < store_max:  # read and apply in turn: a read-ahead thread only fought over the GIL
+        items, last = read_events(app, position, page_size)
+        if last == position:
+            break
         for item in items:
             if item.position <= old_enough and item.at < cutoff:
                 journal_after = item.position
@@ -100,7 +82,6 @@ def rebuild(
                 view.process(conn, items, journal_after, last=last)
         position = last
         events += len(items)
-    reader.join()
     with db.write() as conn:  # the last catch-up and the swap: one transaction, so readers never see a gap
         while True:
             items, last = read_events(app, position, page_size)
