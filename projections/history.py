@@ -65,50 +65,42 @@ class HistoryView(TrackedView):
 
     def apply(self, conn: Connection, items: Sequence[ViewEvent], journal_after: int) -> None:
         """Apply events (position order) inside the caller's transaction; journal positions > journal_after."""
-        _, batches_table, journal_name = self.tables
-        rows = self._load_rows(conn, {item.generation_id for item in items})
+        rows_table, batches_table, journal_name = self.tables
+        rows = self._load_rows(conn, {item.generation_id for item in items})  # every one of them is changed below
         seqs: dict[str, int] = {}
-        batches: dict[str, BatchRow] = {}
-        touched_rows: set[str] = set()
-        touched_batches: set[str] = set()
+        batches: dict[str, BatchRow] = {}  # only the batches changed
         journal: list[Entry] = []
         times: list[str] = []
+        add_delta, add_time, encode = journal.append, times.append, _ENCODE
         for item in items:
-            key = item.generation_id
+            key, position, at = item.generation_id, item.position, item.at
             before = rows.get(key)
             before_status = before.status if before is not None else None
-            row = apply_event(before, item.kind, item.data, item.at, key)
+            row = apply_event(before, item.kind, item.data, at, key)
             if before is None:
-                seqs[key] = item.position
+                seqs[key] = position
             rows[key] = row
-            touched_rows.add(key)
-            keep = item.position > journal_after
+            keep = position > journal_after
             if keep:
-                journal.append((item.position, channel_for(row), _ENCODE(row)))
-                times.append(item.at)
+                add_delta((position, channel_for(row), encode(row)))
+                add_time(at)
             if row.batch_id is not None and before_status != row.status:
-                batch = self._batch(conn, batches, row.batch_id, item.at)
+                batch = batches.get(row.batch_id) or self._batch(conn, batches, row.batch_id, at)
                 if before_status is None:  # a Requested: the batch's size is known from its first item
                     size = getattr(item.data, "batch_size", None)
                     batch.total = size if size else batch.total + 1
                 else:
                     setattr(batch, before_status, getattr(batch, before_status) - 1)
                 setattr(batch, row.status, getattr(batch, row.status) + 1)
-                batch.updated_at = item.at
-                touched_batches.add(row.batch_id)
+                batch.updated_at = at
                 if keep:
-                    journal.append((item.position, BATCH_CHANNEL, _ENCODE(batch)))
-                    times.append(item.at)
+                    add_delta((position, BATCH_CHANNEL, encode(batch)))
+                    add_time(at)
         upsert = conn.dialect.upsert_rows
-        row_values = [(*msgspec.structs.astuple(rows[k]), seqs.get(k, 0)) for k in touched_rows]
-        upsert(conn, self.tables[0], _ROW_COLUMNS, "id", row_values, keep=("seq",))  # seq: set once, by Requested
-        upsert(
-            conn,
-            batches_table,
-            _BATCH_COLUMNS,
-            "batch_id",
-            [msgspec.structs.astuple(batches[k]) for k in touched_batches],
-        )
+        astuple = msgspec.structs.astuple
+        row_values = [(*astuple(row), seqs.get(key, 0)) for key, row in rows.items()]
+        upsert(conn, rows_table, _ROW_COLUMNS, "id", row_values, keep=("seq",))  # seq: set once, by Requested
+        upsert(conn, batches_table, _BATCH_COLUMNS, "batch_id", [astuple(batch) for batch in batches.values()])
         write_pages(conn, journal_name, journal, times)
 
     def _load_rows(self, conn: Connection, ids: Iterable[str]) -> dict[str, HistoryRow]:
