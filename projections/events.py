@@ -177,7 +177,9 @@ def read_events(app: VeoRelay, after: int, limit: int) -> tuple[list[ViewEvent],
             name = names.get(originator_id)
             if name is None:
                 name = names[originator_id] = _dashed(originator_id)
-            decoded.append(ViewEvent(position, kind, name, row_time(data.timestamp.data), data))
+            iso = data.timestamp.data
+            at = iso[:23] + "Z" if len(iso) == 32 and iso.endswith("+00:00") else row_time(iso)  # row_time, inlined
+            decoded.append(ViewEvent(position, kind, name, at, data))
             continue
         view_event = _slow(app, position, topic, state, originator_id)
         if view_event is not None:
