@@ -13,6 +13,7 @@ events/s.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
@@ -118,6 +119,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=10_000, help="events for the per-event baseline")
     parser.add_argument("--store", default=None, help="an empty postgresql://... database (default: SQLite files)")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         location = locate(Path(tmp), args.store)
         app = location.open_app()
@@ -134,7 +136,9 @@ def main() -> None:
         db.close()
         app.close()
     kind = "PostgreSQL" if location.postgres is not None else "SQLite file (WAL)"
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {python}")
+    print(f"load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(f"store: {kind}, {total:,} events")
     print(f"append, one event per transaction:     {single:>10,.0f} events/s")
     print(f"append, 100 lifecycles per transaction: {batched:>10,.0f} events/s")
