@@ -5,9 +5,10 @@ frames a page of deltas once and `push_bundle` writes those bytes straight to ea
 path is taken only while nothing of the client is queued or being sent and its transport holds little, so
 it never overtakes or splits an earlier frame (websockets, too, writes each frame whole and synchronously).
 Otherwise frames wait in the queue, whose writer task sends them with websockets' backpressure,
-coalescing queued deltas into one `deltas` frame. The transport's buffer plus the queue is the client's
-backlog: over its limit the client is closed with 1013 (it resumes from its last position), and if even
-the close cannot be delivered, aborted, so one slow reader never holds up the rest.
+coalescing queued deltas into one `deltas` frame. The queue plus what the transport holds (after the last
+reply, see `backlog`) is the client's backlog: over its limit the client is closed with 1013 (it resumes
+from its last position), and if even the close cannot be delivered, aborted, so one slow reader never
+holds up the rest.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Client:
         self._queued_frames = 0
         self._queued_bytes = 0
         self._sending = False
+        self._since_reply: int | None = None  # bytes written after the last reply (None: no reply yet)
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -97,9 +99,17 @@ class Client:
         return self._closing
 
     def backlog(self) -> int:
-        """Bytes waiting for this client: its transport's write buffer plus its queue."""
+        """Bytes of deltas waiting for this client: its queue, and its transport's buffer after the last reply.
+
+        A reply still in the transport (a `get_statuses` reply may be megabytes) is not the client being
+        behind on deltas; what the transport holds of deltas written before that reply is bounded anyway,
+        since direct writes stop at `direct_limit` and the writer waits for the buffer to drain.
+        """
         transport = self.connection.transport
-        return self._queued_bytes + (transport.get_write_buffer_size() if transport is not None else 0)
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        if self._since_reply is not None:
+            buffered = min(buffered, self._since_reply)
+        return self._queued_bytes + buffered
 
     def start(self) -> None:
         """Start the writer task."""
@@ -107,7 +117,7 @@ class Client:
 
     def push_bundle(self, bundle: Bundle) -> None:
         """Deliver a framed bundle of deltas: written at once when the client keeps up, else queued."""
-        if not self._write_direct(bundle.wire):
+        if not self._write_direct(bundle.wire, reply=False):
             self.push(bundle.frames)
 
     def push(self, frames: Sequence[bytes]) -> None:
@@ -123,11 +133,14 @@ class Client:
 
     def send_now(self, frame: bytes) -> None:
         """Send a reply (replies are never dropped for being behind; they are small and few)."""
-        if not self._closing and not self._write_direct(text_frame(frame)):
+        if not self._closing and not self._write_direct(text_frame(frame), reply=True):
             self._enqueue(False, [frame], len(frame))
 
-    def _write_direct(self, wire: bytes) -> bool:
-        """Write framed bytes to the transport if that keeps this client's order; False when they must queue."""
+    def _write_direct(self, wire: bytes, *, reply: bool) -> bool:
+        """Write framed bytes to the transport if that keeps this client's order; False when they must queue.
+
+        An empty transport takes a frame of any size (websockets' own send would write it whole too).
+        """
         if self._closing or self._queue or self._sending:
             return False
         connection = self.connection
@@ -137,11 +150,21 @@ class Client:
             or connection.send_in_progress is not None
             or transport is None
             or transport.is_closing()
-            or transport.get_write_buffer_size() + len(wire) > self.direct_limit
+            or self.direct_limit < 0
         ):
             return False
+        buffered = transport.get_write_buffer_size()
+        if buffered and buffered + len(wire) > self.direct_limit:
+            return False
         transport.write(wire)
+        self._written(len(wire), reply)
         return True
+
+    def _written(self, size: int, reply: bool) -> None:
+        if reply:
+            self._since_reply = 0
+        elif self._since_reply is not None:
+            self._since_reply += size
 
     def _enqueue(self, deltas: bool, frames: list[bytes], size: int) -> None:
         self._queue.append((deltas, frames))
@@ -190,16 +213,17 @@ class Client:
                 await self._ready.wait()
                 self._ready.clear()
                 while self._queue and not self._closing:
-                    if not await self._send(self._next_frame()):
+                    if not await self._send(*self._next_frame()):
                         return
                 if not self._queue:
                     self._idle.set()
         finally:
             self._idle.set()  # nothing more will be written: no one should wait for it
 
-    async def _send(self, frame: bytes) -> bool:
+    async def _send(self, frame: bytes, reply: bool) -> bool:
         """Send one frame with websockets' backpressure; False when the connection is done for."""
         self._sending = True  # until send returns: wait_for may start it only on a later loop turn
+        self._written(len(frame) + 10, reply)  # send writes the frame (and its header) before it waits
         try:
             await asyncio.wait_for(self.connection.send(frame, text=True), SEND_TIMEOUT)
         except TimeoutError:
@@ -213,8 +237,8 @@ class Client:
             self._sending = False
         return True
 
-    def _next_frame(self) -> bytes:
-        """The next frame to send: queued deltas coalesced into one `deltas` frame (up to 256 KiB)."""
+    def _next_frame(self) -> tuple[bytes, bool]:
+        """The next frame to send and whether it is a reply: queued deltas coalesce into one `deltas` frame."""
         deltas, frames = self._take()
         if deltas:
             size = sum(len(f) for f in frames)
@@ -222,7 +246,7 @@ class Client:
                 more = self._take()[1]
                 frames.extend(more)
                 size += sum(len(f) for f in more)
-        return frames[0] if len(frames) == 1 else encode_deltas(frames)
+        return (frames[0] if len(frames) == 1 else encode_deltas(frames)), not deltas
 
     def _take(self) -> tuple[bool, list[bytes]]:
         deltas, frames = self._queue.popleft()

@@ -75,7 +75,7 @@ def test_a_reply_waits_behind_a_send_in_flight_and_deltas_wait_behind_the_reply(
         client = client_on(connection)
         connection.transport.buffered = DIRECT_WRITE_LIMIT  # full: the next bundle queues for the writer
         client.push_bundle(Bundle.of([delta(1)]))
-        await connection.sending.wait()  # the writer's send has written and now waits for the buffer to drain
+        await asyncio.wait_for(connection.sending.wait(), 5.0)  # the writer's send wrote; it waits to drain
         connection.transport.buffered = 0
         client.send_now(encode_result("r1", None, 1))
         client.push_bundle(Bundle.of([delta(2)]))
@@ -191,6 +191,45 @@ def test_backlog_counts_the_transport_buffer_and_the_queue() -> None:
         frame = delta(1)
         client.push([frame])
         assert client.backlog() == DIRECT_WRITE_LIMIT + len(frame)
+        connection.gate.set_result(None)
+        await client.stop()
+
+    run(scenario())
+
+
+def test_an_empty_transport_takes_a_frame_larger_than_the_direct_limit() -> None:
+    """A large bundle is written at once when nothing is buffered; the next one waits for the writer."""
+
+    async def scenario() -> None:
+        connection = FakeConnection()
+        client = client_on(connection)
+        client.push_bundle(Bundle.of([delta(1, size=DIRECT_WRITE_LIMIT)]))
+        connection.transport.buffered = DIRECT_WRITE_LIMIT
+        client.push_bundle(Bundle.of([delta(2)]))
+        assert (positions(payloads(connection.transport.data)), connection.sends) == ([[1]], 0)
+        await client.drained(5.0)
+        assert (positions(payloads(connection.transport.data)), connection.sends) == ([[1], [2]], 1)
+        await client.stop()
+
+    run(scenario())
+
+
+def test_a_large_reply_still_in_the_transport_is_not_counted_as_being_behind_on_deltas() -> None:
+    """Megabytes of `get_statuses` reply in the transport do not get the client closed; deltas after it count."""
+
+    async def scenario() -> None:
+        connection = FakeConnection()
+        connection.gate = asyncio.get_running_loop().create_future()
+        client = client_on(connection, max_bytes=100_000)
+        reply = encode_result("big", "x" * 1_000_000, 1)
+        client.send_now(reply)
+        connection.transport.buffered = len(reply)
+        client.push_bundle(Bundle.of([delta(2, size=40_000)]))
+        await asyncio.wait_for(connection.sending.wait(), 5.0)  # the writer sent it (~40 KB after the reply)
+        client.push_bundle(Bundle.of([delta(3, size=40_000)]))
+        assert not client.closing
+        client.push_bundle(Bundle.of([delta(4, size=40_000)]))  # 40 KB sent + 80 KB queued > 100,000
+        assert client.closing
         connection.gate.set_result(None)
         await client.stop()
 
