@@ -13,7 +13,7 @@ subscribe, divided by their number. The baseline in the same run is the same loa
 (and 1 client, the floor set by store, projection and hub). Target: p99 <= 100 ms at 1,000 clients.
 The figures depend on what else the machine runs: each scenario's summary gives the load average.
 
-    .venv/bin/python bench/fanout.py [--clients 1000] [--baseline 100] [--rate 50] [--seconds 20]
+    .venv/bin/python bench/fanout.py [--clients 1000] [--baseline 100] [--rate 50] [--seconds 20] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import cProfile
 import multiprocessing
 import os
 import platform
+import pstats
 import resource
 import statistics
 import tempfile
@@ -488,7 +491,12 @@ async def run(args: argparse.Namespace, system: System) -> list[Outcome]:
         await asyncio.to_thread(driver.run, args.rate, 2.0)  # warm up the store, projection and hub
         outcomes = []
         for clients in (1, args.baseline, args.clients):
-            outcomes.append(await scenario(server, driver, clients, args.rate, args.seconds, args.library_client))
+            profile = cProfile.Profile() if args.profile and clients == args.clients else None
+            with profile or contextlib.nullcontext():  # the event loop's thread only: the hub and the writes
+                outcomes.append(await scenario(server, driver, clients, args.rate, args.seconds, args.library_client))
+            if profile is not None:
+                profile.dump_stats(args.profile)
+                pstats.Stats(profile).sort_stats("tottime").print_stats(15)
         return outcomes
     finally:
         await server.stop()
@@ -501,6 +509,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="status changes recorded per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each scenario records")
     parser.add_argument("--library-client", action="store_true", help="clients use websockets, not the lean client")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the server's event loop in the last scenario")
     args = parser.parse_args()
     raise_fd_limit(args.clients + 200)
     with tempfile.TemporaryDirectory() as tmp:
