@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -11,8 +12,10 @@ from zoneinfo import ZoneInfo
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from actors.clock import Clock
 from server.bootstrap import System
 from server.client import Client
+from server.flood import FloodGuard, Verdict
 from server.handlers import Handlers
 from server.http_front import HttpFront
 from server.hub import DeltaHub, JournalReader
@@ -22,6 +25,7 @@ from server.protocol import (
     MAX_FRAME_BYTES,
     ErrorCode,
     ProtocolError,
+    Request,
     decode_request,
     encode_error,
     encode_protocol_error,
@@ -33,27 +37,10 @@ __all__ = ["RelayServer"]
 logger = logging.getLogger(__name__)
 
 MAX_CONCURRENT_REQUESTS = 16
+"""Requests of one connection answered at once; the next frame is read when one of them is done."""
+MAX_QUEUED_FRAMES = 4
+"""Frames websockets parses ahead of the read loop before it stops reading the socket (bounds memory)."""
 FLUSH_TIMEOUT = 2.0
-
-
-class TokenBucket:
-    """Per-connection flood control: `rate` messages a second on average, bursts up to `burst`."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        """One message; False when the client is over its rate."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
 
 
 class RelayServer:
@@ -69,7 +56,9 @@ class RelayServer:
         allow_origins: Sequence[str] = (),
         message_rate: float = 50.0,
         message_burst: float = 200.0,
-        warnings_before_close: int = 50,
+        warnings_before_close: int = 3,
+        flood_pause: float = 1.0,
+        clock: Clock = time.monotonic,
         server_tz: ZoneInfo | None = None,
     ) -> None:
         self.system = system
@@ -80,6 +69,8 @@ class RelayServer:
         self.message_rate = message_rate
         self.message_burst = message_burst
         self.warnings_before_close = warnings_before_close
+        self.flood_pause = flood_pause
+        self.clock = clock
         history, db = system.history, system.db
         self.hub = DeltaHub(
             JournalReader(
@@ -114,7 +105,7 @@ class RelayServer:
             self.port,
             process_request=front,
             max_size=MAX_FRAME_BYTES,
-            max_queue=32,
+            max_queue=MAX_QUEUED_FRAMES,
             ping_interval=20,
             ping_timeout=20,
             close_timeout=5,
@@ -137,35 +128,19 @@ class RelayServer:
         client = Client(connection)
         client.start()
         self.clients.add(client)
-        bucket = TokenBucket(self.message_rate, self.message_burst)
-        warnings = 0
+        guard = FloodGuard(
+            self.message_rate,
+            self.message_burst,
+            warnings_before_close=self.warnings_before_close,
+            pause=self.flood_pause,
+            clock=self.clock,
+        )
         tasks: set[asyncio.Task[None]] = set()
         try:
-            async for message in connection:
-                if client.closing:
-                    continue  # read on until the close handshake ends: returning now would close with 1000
-                if not bucket.take():
-                    warnings += 1
-                    if warnings > self.warnings_before_close:
-                        await client.drained(FLUSH_TIMEOUT)  # the warnings reach the client before the close
-                        client.drop(CLOSE_POLICY_VIOLATION)
-                        continue
-                    client.send_now(
-                        encode_error(request_id_of(message), ErrorCode.RATE_LIMITED, "too many messages: slow down")
-                    )
-                    continue
-                if len(tasks) >= MAX_CONCURRENT_REQUESTS:
-                    client.send_now(
-                        encode_error(
-                            request_id_of(message),
-                            ErrorCode.OVERLOADED,
-                            "too many requests in progress: wait for replies",
-                        )
-                    )
-                    continue
-                task = asyncio.create_task(self._answer(client, message))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+            await self._read(connection, client, guard, tasks)
+            # Closing: unread frames stay unread (a flooder's would cost a parse each); the close
+            # handshake ends, or the client's close aborts the connection when it cannot.
+            await connection.wait_closed()
         except ConnectionClosed:
             pass
         finally:
@@ -177,17 +152,47 @@ class RelayServer:
                 task.cancel()
             await client.stop()
 
-    async def _answer(self, client: Client, message: str | bytes) -> None:
-        request_id: str | None = None
+    async def _read(
+        self, connection: ServerConnection, client: Client, guard: FloodGuard, tasks: set[asyncio.Task[None]]
+    ) -> None:
+        """Read and dispatch frames until the client is being closed; a frame stays unread while it must wait."""
+        while not client.closing:
+            if len(tasks) >= MAX_CONCURRENT_REQUESTS:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            message = await connection.recv()
+            if client.closing:
+                return
+            verdict = guard.admit()
+            if verdict is Verdict.SERVE:
+                try:  # a bad frame is answered at once, without a task of its own
+                    request = decode_request(message)
+                except ProtocolError as exc:
+                    client.send_now(encode_protocol_error(exc))
+                    continue
+                task = asyncio.create_task(self._answer(client, request))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            elif verdict is Verdict.WARN:
+                client.send_now(
+                    encode_error(request_id_of(message), ErrorCode.RATE_LIMITED, "too many messages: slow down")
+                )
+                with contextlib.suppress(TimeoutError):  # unread meanwhile: TCP backpressure stalls the sender
+                    await asyncio.wait_for(connection.wait_closed(), guard.pause)
+            else:  # the replies to what was read, the warnings among them, reach the client before the close
+                if tasks:
+                    await asyncio.wait(tasks, timeout=FLUSH_TIMEOUT)
+                await client.drained(FLUSH_TIMEOUT)
+                client.drop(CLOSE_POLICY_VIOLATION)
+
+    async def _answer(self, client: Client, request: Request) -> None:
         try:
-            request = decode_request(message)
-            request_id = request.id
             reply = await self.handlers.handle(request, client)
             if reply is None:
                 return
         except ProtocolError as exc:
             reply = encode_protocol_error(exc)
         except Exception:
-            logger.exception("request %s failed", request_id)
-            reply = encode_error(request_id, ErrorCode.INTERNAL, "the server failed to handle this request")
+            logger.exception("request %s failed", request.id)
+            reply = encode_error(request.id, ErrorCode.INTERNAL, "the server failed to handle this request")
         client.send_now(reply)
