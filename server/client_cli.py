@@ -34,7 +34,6 @@ from server.protocol import (
     Generate,
     GetHistory,
     GetStatus,
-    GetStatuses,
     QueueStatus,
     Refresh,
     Request,
@@ -163,8 +162,7 @@ async def _batch(client: RelayClient, options: ClientOptions, request: BatchGene
 
 
 async def _statuses(client: RelayClient, ids: Sequence[UUID]) -> list[HistoryRow]:
-    data = await client.request(GetStatuses(id=AUTO_ID, generation_ids=list(ids)))
-    return convert_data(data, list[HistoryRow], "get_statuses")
+    return [row async for _, rows, _ in client.statuses(ids) for row in rows]
 
 
 @cli.command()

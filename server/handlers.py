@@ -110,9 +110,7 @@ class Handlers:
             case GetStatus(generation_id=generation_id):
                 return await self._run(lambda: self._row(generation_id))
             case GetStatuses(generation_ids=ids):
-                return await self._run(
-                    lambda: self._read(lambda c: self.system.history.get_many(c, [str(i) for i in ids]))
-                )
+                return await self._run(lambda: self._statuses([str(i) for i in ids]))
             case GetHistory():
                 return await self._run(lambda: self._history(request))
             case GetBatch(batch_id=batch_id):
@@ -214,6 +212,20 @@ class Handlers:
         if row is None:
             raise ProtocolError(ErrorCode.NOT_FOUND, f"batch {batch_id} not found", "batch_id")
         return row, position
+
+    def _statuses(self, ids: list[str]) -> tuple[list[HistoryRow], int]:
+        """The rows found, refused when they would not fit one frame (≤ 1 MiB): the error says how many do."""
+        rows, position = self._read(lambda c: self.system.history.get_many(c, ids))
+        size = 0
+        for index, row in enumerate(rows):
+            size += len(_ENCODE(row)) + 1
+            if size > MAX_REPLY_ROWS_BYTES:
+                message = (
+                    f"the rows of these {len(ids)} ids do not fit one reply frame (1 MiB; their prompts are long): "
+                    f"ask for at most {max(index, 1)} ids at a time"
+                )
+                raise ProtocolError(ErrorCode.BAD_MESSAGE, message, "generation_ids")
+        return rows, position
 
     def _history(self, request: GetHistory) -> tuple[dict[str, Any], int]:
         tz = self._zone(request.tz)

@@ -37,6 +37,7 @@ from server.protocol import (
     Channel,
     DeltaMessage,
     DeltasMessage,
+    ErrorCode,
     ErrorReply,
     GetStatuses,
     ProtocolError,
@@ -66,8 +67,8 @@ AUTO_ID = ""
 """Build requests with `id=AUTO_ID`: the client gives every request it sends a fresh id."""
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_REPLY_BYTES = 64 << 20
-"""The largest frame the client reads. Every server frame keeps to 1 MiB except a `get_statuses` reply, which
-holds up to 1,000 whole rows: with 10,000-character prompts (up to 60 KB of JSON each) it can reach ~62 MB."""
+"""The largest frame the client reads. This relay's frames keep to 1 MiB; a larger limit costs nothing and
+still reads a relay from before `get_statuses` replies were bounded (1,000 long rows came to ~62 MB)."""
 
 
 class ClientError(Exception):
@@ -222,6 +223,28 @@ class RelayClient:
         while True:
             yield await self.next_delta()
 
+    async def statuses(
+        self, generation_ids: Sequence[UUID | str]
+    ) -> AsyncIterator[tuple[list[str], list[HistoryRow], int]]:
+        """`get_statuses` for any number of ids: each group asked, the rows found in it, and their position.
+
+        Groups start at the protocol's 1,000 ids; a group whose rows do not fit one reply frame (long
+        prompts: the relay refuses it with `bad_message` on `generation_ids`) is asked again in halves.
+        """
+        wanted = [str(i) for i in generation_ids]
+        groups = [wanted[start : start + MAX_STATUS_IDS] for start in range(0, len(wanted), MAX_STATUS_IDS)]
+        while groups:
+            group = groups.pop(0)
+            try:
+                result = await self.call(GetStatuses(id=AUTO_ID, generation_ids=[UUID(i) for i in group]))
+            except RelayError as exc:
+                if exc.code != ErrorCode.BAD_MESSAGE or exc.field != "generation_ids" or len(group) == 1:
+                    raise
+                half = len(group) // 2
+                groups[:0] = [group[:half], group[half:]]
+                continue
+            yield group, convert_data(result.data, list[HistoryRow], "get_statuses"), result.position
+
     async def wait_for_jobs(self, generation_ids: Sequence[UUID | str]) -> AsyncIterator[HistoryRow]:
         """Each job's current row, then every change of it, until all are completed or failed.
 
@@ -231,12 +254,10 @@ class RelayClient:
         wanted = [str(i) for i in generation_ids]
         rows: dict[str, HistoryRow] = {}
         seen_at: dict[str, int] = {}
-        for start in range(0, len(wanted), MAX_STATUS_IDS):
-            chunk = wanted[start : start + MAX_STATUS_IDS]
-            result = await self.call(GetStatuses(id=AUTO_ID, generation_ids=[UUID(i) for i in chunk]))
-            found = {row.id: row for row in convert_data(result.data, list[HistoryRow], "get_statuses")}
+        async for chunk, found_rows, position in self.statuses(wanted):
+            found = {row.id: row for row in found_rows}
             for generation_id in chunk:
-                seen_at[generation_id] = result.position
+                seen_at[generation_id] = position
                 if generation_id in found:
                     rows[generation_id] = found[generation_id]
                     yield found[generation_id]
