@@ -87,6 +87,7 @@ READ_ONLY_TYPES = (
     "cancel",
     "retry",
     "provide_captcha_token",
+    "provide_session",
 )
 CHANNELS = [str(channel) for channel in Channel]
 ATTACKERS = ("fuzz", "flood", "oversize", "unauth", "slow")

@@ -140,7 +140,8 @@ def valid_requests(ids: list[UUID], batch_id: UUID) -> dict[str, dict[str, st.Se
         "refresh": {"generation_id": generation_id},
         "queue_status": {},
         "register_provider": {"profile_id": st.just("default")},
-        "provide_captcha_token": {"request_id": st.just("nobody-asked"), "token": st.just("a-token")},
+        "provide_captcha_token": {"request_id": st.just("nobody-asked"), "token": st.just(TOKEN_VALUE)},
+        "provide_session": {"profile_id": st.just("default"), "session_cookie": st.sampled_from(SECRETS)},
     }
 
 
@@ -192,6 +193,11 @@ def frames(fields_of: dict[str, dict[str, st.SearchStrategy[Any]]]) -> st.Search
     return st.integers(0, 2).flatmap(lambda pick: noise if pick == 0 else as_json)
 
 
+COOKIE = "c00kie-s3cret"
+TOKEN_VALUE = "t0ken-s3cret"
+SECRETS = [COOKIE, f"not a cookie {COOKIE}"]  # the second breaks the cookie rules: refused, never quoted
+
+
 # --- the oracle -----------------------------------------------------------------------------------
 
 
@@ -204,7 +210,8 @@ def verdict(frame: str | bytes) -> Request | ProtocolError:
 
 
 def check_reply(frame: str | bytes, reply: ServerMessage | int) -> None:
-    """The reply is a well-formed result or error, and agrees with what the pure decoder says of the frame."""
+    """The reply is a well-formed result or error, agrees with what the pure decoder says, and echoes no secret."""
+    assert not any(secret in repr(reply) for secret in (COOKIE, TOKEN_VALUE)), reply
     size = len(frame if isinstance(frame, bytes) else frame.encode())
     if size > MAX_FRAME_BYTES:
         assert reply == CLOSE_FRAME_TOO_LARGE, (size, reply)
