@@ -178,6 +178,18 @@ class Client:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout)
 
+    async def writable(self, timeout: float) -> bool:
+        """Wait until nothing of this client is queued or being sent and its transport has drained to its low-water
+        mark (websockets' flow control); False after `timeout` seconds, or when the client is being dropped."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+                if not self._closing:
+                    await self.connection.drain()
+        except (TimeoutError, OSError):  # OSError: the connection was lost while its transport held data
+            return False
+        return not self._closing
+
     def drop(self, code: int) -> None:
         """Close the connection with `code`, aborting it if the close cannot be delivered."""
         if self._closing:

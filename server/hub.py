@@ -5,7 +5,10 @@ event loop; the projection runner wakes it after each commit (`wake_threadsafe`)
 `after: P` is fed from the journal until it reaches the hub's own position and only then joins the live
 set; both steps happen on the loop with no await in between, so the switch-over skips and doubles
 nothing. Each delta is encoded once; each page is framed once per distinct channel set, and those wire
-bytes go to every client with that set (`Client.push_bundle`).
+bytes go to every client with that set (`Client.push_bundle`). A resuming client is replayed the same
+way: a page read from the journal is decoded, encoded and bundled once and kept for a few pages, so clients
+resuming from the same position share the work, and the client is handed one bundle at a time, the next
+only once its transport has drained (`Client.writable`): one that does not read holds at most one bundle.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 
 from projections.history import Delta
@@ -30,7 +34,10 @@ PAGE = 256
 so it must stay well under a client's queue limit (16 MiB) even when every row is as large as rows get
 (a 10,000-character prompt at up to 4 bytes a character: about 40 KB)."""
 REPLAY_PACE_TIMEOUT = 10.0
-"""How long a resuming client's replay waits for the client to read a page before pushing the next."""
+"""How long a resuming client's replay waits at a time for the client to read a bundle (it then checks the
+connection is still there and goes on waiting: a resuming client goes at its own pace)."""
+REPLAY_PAGES = 4
+"""Replay pages kept (and shared by clients resuming at the same position), most recently used first."""
 
 
 class JournalReader:
@@ -45,6 +52,29 @@ class JournalReader:
         self.deltas_after = deltas_after
         self.floor = floor
         self.head = head
+
+
+@dataclass
+class ReplayPage:
+    """A page of the journal read for replay: its deltas encoded once, bundled once per channel set."""
+
+    last: int
+    encoded: list[tuple[str, int, bytes]]
+    bundles: dict[frozenset[str], list[Bundle]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, deltas: Sequence[Delta]) -> ReplayPage:
+        """Encode a page of deltas (not empty, whole positions, in order)."""
+        return cls(
+            deltas[-1].position, [(d.channel, d.position, encode_delta(d.channel, d.position, d.data)) for d in deltas]
+        )
+
+    def bundles_for(self, channels: frozenset[str]) -> list[Bundle]:
+        """The page's bundles on `channels` (built on first use)."""
+        bundles = self.bundles.get(channels)
+        if bundles is None:
+            bundles = self.bundles[channels] = bundle_page(self.encoded, channels)
+        return bundles
 
 
 @dataclass(frozen=True)
@@ -74,6 +104,11 @@ def bundle_page(encoded: Sequence[tuple[str, int, bytes]], channels: frozenset[s
     return bundles
 
 
+def _retrieved(task: asyncio.Task[ReplayPage | None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class DeltaHub:
     """Journal follower and fan-out (loop thread only)."""
 
@@ -83,6 +118,7 @@ class DeltaHub:
         self.live: set[Client] = set()
         self.frames_sent = 0
         self._ahead: dict[Client, int] = {}  # live clients that already have the state up to a later position
+        self._replay: OrderedDict[int, asyncio.Task[ReplayPage | None]] = OrderedDict()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -171,20 +207,45 @@ class DeltaHub:
             return
         cursor = outcome.position if outcome.resumed else self.position
         while cursor < self.position:
-            target = self.position
-            deltas = await asyncio.to_thread(self.journal.deltas_after, cursor, PAGE)
-            deltas = [d for d in deltas if d.position <= target]
-            if not deltas:
+            page = await self._replay_page(cursor)
+            if page is None:
                 break
-            for _, group in groupby(deltas, key=lambda d: d.position):
-                frames = [encode_delta(d.channel, d.position, d.data) for d in group if d.channel in client.channels]
-                if frames:
-                    client.push(frames)
-            cursor = deltas[-1].position
-            await client.drained(REPLAY_PACE_TIMEOUT)  # at the client's pace: a long backlog is no reason to drop it
-        if cursor > self.position:  # a snapshot read ahead of the hub: skip what it already holds
+            for bundle in page.bundles_for(frozenset(client.channels)):
+                client.push_bundle(bundle)
+                self.frames_sent += 1
+                while not await client.writable(REPLAY_PACE_TIMEOUT):  # at the client's pace
+                    if client.closing:
+                        return
+            cursor = page.last
+        if client.closing:
+            return
+        if cursor > self.position:  # replayed or read ahead of the hub: skip what the client already holds
             self._ahead[client] = cursor
         self.live.add(client)  # no await since the last check of self.position: nothing skipped or doubled
+
+    async def _replay_page(self, cursor: int) -> ReplayPage | None:
+        """The journal's page after `cursor`, read and encoded once for every client replaying from there."""
+        task = self._replay.get(cursor)
+        if task is None:
+            task = self._replay[cursor] = asyncio.ensure_future(self._read_page(cursor))
+            task.add_done_callback(_retrieved)  # its readers may all have gone; a failure is re-raised to those left
+            while len(self._replay) > REPLAY_PAGES:
+                self._replay.popitem(last=False)
+        else:
+            self._replay.move_to_end(cursor)
+        try:
+            page = await asyncio.shield(task)  # one client leaving does not cancel the others' read
+        except Exception:
+            if self._replay.get(cursor) is task:
+                del self._replay[cursor]
+            raise
+        if page is None and self._replay.get(cursor) is task:  # the head: later deltas may come; read again
+            del self._replay[cursor]
+        return page
+
+    async def _read_page(self, cursor: int) -> ReplayPage | None:
+        deltas = await asyncio.to_thread(self.journal.deltas_after, cursor, PAGE)
+        return ReplayPage.of(deltas) if deltas else None
 
     def unsubscribe_all(self, client: Client) -> None:
         """The connection is gone."""

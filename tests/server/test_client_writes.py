@@ -234,3 +234,52 @@ def test_a_large_reply_still_in_the_transport_is_not_counted_as_being_behind_on_
         await client.stop()
 
     run(scenario())
+
+
+class DrainingConnection(FakeConnection):
+    """A connection whose transport drains (websockets' `drain`) when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drains = asyncio.Event()
+
+    async def drain(self) -> None:
+        await self.drains.wait()
+
+
+def test_a_client_is_writable_once_its_queue_is_sent_and_its_transport_has_drained() -> None:
+    """`writable` waits for the queued frames to be handed over, then for the transport to drain."""
+
+    async def scenario() -> None:
+        connection = DrainingConnection()
+        connection.gate = asyncio.get_running_loop().create_future()
+        client = client_on(connection)
+        connection.transport.buffered = DIRECT_WRITE_LIMIT
+        client.push_bundle(Bundle.of([delta(1)]))  # queued: the writer's send waits on the gate
+        waiting = asyncio.create_task(client.writable(5.0))
+        await asyncio.wait_for(connection.sending.wait(), 5.0)
+        connection.gate.set_result(None)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert not waiting.done()  # sent, but the transport still holds it
+        connection.drains.set()
+        assert await asyncio.wait_for(waiting, 5.0) is True
+        await client.stop()
+
+    run(scenario())
+
+
+def test_a_client_dropped_while_waiting_to_be_writable_is_not_writable() -> None:
+    """A 1013 drop ends the wait with False, so a replay stops feeding it."""
+
+    async def scenario() -> None:
+        connection = DrainingConnection()
+        client = client_on(connection)
+        waiting = asyncio.create_task(client.writable(5.0))
+        await asyncio.sleep(0)
+        client.drop(1013)
+        connection.drains.set()
+        assert await asyncio.wait_for(waiting, 5.0) is False
+        await client.stop()
+
+    run(scenario())

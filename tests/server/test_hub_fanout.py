@@ -8,7 +8,7 @@ import msgspec
 
 from projections.history import Delta
 from server.client import MAX_COALESCED_BYTES, Client
-from server.hub import DeltaHub, JournalReader, SubscribeOutcome, bundle_page
+from server.hub import PAGE, DeltaHub, JournalReader, SubscribeOutcome, bundle_page
 from server.protocol import encode_delta
 from tests.server.fake_connection import FakeConnection, client_on, payloads
 
@@ -24,16 +24,31 @@ def encoded(deltas: list[Delta]) -> list[tuple[str, int, bytes]]:
 
 
 class Journal:
-    """An in-memory journal with the reader's three calls."""
+    """An in-memory journal with the reader's three calls; counts the reads of deltas."""
 
     def __init__(self) -> None:
         self.deltas: list[Delta] = []
+        self.reads: list[int] = []
 
     def reader(self) -> JournalReader:
         return JournalReader(self.after, lambda: 0, lambda: self.deltas[-1].position if self.deltas else 0)
 
     def after(self, position: int, limit: int) -> list[Delta]:
+        self.reads.append(position)
         return [d for d in self.deltas if d.position > position][:limit]
+
+
+class ReadingConnection(FakeConnection):
+    """A connection whose transport drains (websockets' `drain`) only while its reader reads."""
+
+    def __init__(self, reading: bool = True) -> None:
+        super().__init__()
+        self.reading = asyncio.Event()
+        if reading:
+            self.reading.set()
+
+    async def drain(self) -> None:
+        await self.reading.wait()
 
 
 def seen(connection: FakeConnection) -> list[tuple[int, str]]:
@@ -109,6 +124,89 @@ def test_a_client_whose_snapshot_is_ahead_of_the_hub_gets_only_later_positions()
         await stop(hub, [client])
 
     asyncio.run(scenario())
+
+
+def test_a_replay_to_a_client_that_does_not_read_holds_at_most_one_bundle() -> None:
+    """Replay hands over one bundle, then waits for the transport to drain; once it reads, every delta follows once."""
+
+    async def scenario() -> None:
+        _, hub, connection, client, joining = await replaying(20, 100_000, after=0)  # 2 MB: 8 bundles
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert len(payloads(connection.transport.data)) == 1
+        assert len(connection.transport.data) <= MAX_COALESCED_BYTES + 2 * 100_100
+        assert client.backlog() == 0 and not joining.done()
+        connection.reading.set()
+        await asyncio.wait_for(joining, 5.0)
+        assert seen(connection) == [(p, GEN) for p in range(1, 21)]
+        assert client in hub.live
+        await stop(hub, [client])
+
+    asyncio.run(scenario())
+
+
+def test_clients_resuming_from_the_same_position_share_one_read_and_encoding_per_page() -> None:
+    """Two clients replaying at once, and a third later, cost one journal read per page; all get the same bytes."""
+
+    async def scenario() -> None:
+        journal = Journal()
+        journal.deltas += [Delta(p, GEN, row(p, 1_000)) for p in range(1, 601)]  # 3 pages
+        hub = DeltaHub(journal.reader())
+        await hub.start()
+        connections = [ReadingConnection() for _ in range(3)]
+        clients = [client_on(c) for c in connections]
+        for client in clients:
+            client.channels.add(GEN)
+        await asyncio.gather(*(hub.join(c, SubscribeOutcome(0, resumed=True)) for c in clients[:2]))
+        await hub.join(clients[2], SubscribeOutcome(0, resumed=True))
+        assert journal.reads == [0, PAGE, 2 * PAGE]
+        assert seen(connections[0]) == [(p, GEN) for p in range(1, 601)]
+        assert connections[0].transport.data == connections[1].transport.data == connections[2].transport.data
+        await stop(hub, clients)
+
+    asyncio.run(scenario())
+
+
+def test_a_replay_is_followed_by_live_deltas_with_no_gap_or_double() -> None:
+    """Deltas recorded while a client replays reach it once, in order: by replay or live, never both."""
+
+    async def scenario() -> None:
+        journal, hub, connection, client, joining = await replaying(10, 50_000, after=3)
+        journal.deltas += [Delta(p, GEN, row(p)) for p in range(11, 14)]
+        hub.wake_threadsafe(13)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        connection.reading.set()
+        await asyncio.wait_for(joining, 5.0)
+        journal.deltas += [Delta(14, GEN, row(14))]
+        hub.wake_threadsafe(14)
+        await asyncio.wait_for(hub_at(hub, 14), 5.0)
+        await client.drained(5.0)
+        assert seen(connection) == [(p, GEN) for p in range(4, 15)]
+        await stop(hub, [client])
+
+    asyncio.run(scenario())
+
+
+async def replaying(
+    count: int, pad: int, after: int
+) -> tuple[Journal, DeltaHub, ReadingConnection, Client, asyncio.Task[None]]:
+    """A hub over `count` recorded deltas and a client that does not read, replaying them from `after`."""
+    journal = Journal()
+    journal.deltas += [Delta(p, GEN, row(p, pad)) for p in range(1, count + 1)]
+    hub = DeltaHub(journal.reader())
+    await hub.start()
+    connection = ReadingConnection(reading=False)
+    client = client_on(connection)
+    client.channels.add(GEN)
+    joining = asyncio.create_task(hub.join(client, SubscribeOutcome(after, resumed=True)))
+    await asyncio.wait_for(connection.transport.wrote.wait(), 5.0)
+    return journal, hub, connection, client, joining
+
+
+async def hub_at(hub: DeltaHub, position: int) -> None:
+    while hub.position < position:
+        await asyncio.sleep(0)
 
 
 async def stop(hub: DeltaHub, clients: list[Client]) -> None:
