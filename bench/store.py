@@ -7,6 +7,7 @@ applied one event per transaction (the eventsourcing TrackingRecorder pattern). 
 events/s.
 
     .venv/bin/python bench/store.py --events 100000
+    .venv/bin/python bench/store.py --events 100000 --prompt-chars 600   # realistic prompt lengths
     .venv/bin/python bench/store.py --store postgresql://user@127.0.0.1:5432/empty_db
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import tempfile
 import time
 from pathlib import Path
@@ -65,7 +67,29 @@ def append_single(app: VeoRelay, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def append_batched(app: VeoRelay, generations: int, per_save: int = 100) -> float:
+VOCABULARY = (
+    "cinematic slow motion drone shot over a misty pine forest at dawn golden light volumetric fog "
+    "a red fox trots across fresh snow close up shallow depth of field 35mm film grain handheld "
+    "neon city street at night rain reflections crowd umbrellas wide angle tracking shot soft focus"
+)
+WORDS = VOCABULARY.split()
+
+
+def prompt_text(index: int, chars: int) -> str:
+    """A prompt of about `chars` characters of English-like words (seeded, so every run writes the same)."""
+    if chars <= 0:
+        return f"prompt {index}"
+    rng = random.Random(index)
+    words = [f"shot {index}:"]
+    length = len(words[0])
+    while length < chars:
+        word = rng.choice(WORDS)
+        words.append(word)
+        length += len(word) + 1
+    return " ".join(words)
+
+
+def append_batched(app: VeoRelay, generations: int, per_save: int = 100, prompt_chars: int = 0) -> float:
     """Whole lifecycles of `per_save` generations per transaction."""
     started = time.perf_counter()
     batch: list[Generation] = []
@@ -73,7 +97,7 @@ def append_batched(app: VeoRelay, generations: int, per_save: int = 100) -> floa
         generation = Generation(
             generation_id=UUID(int=index + 1),
             job_type="generation",
-            prompt=f"prompt {index}",
+            prompt=prompt_text(index, prompt_chars),
             model="veo_3_1_t2v_fast",
             aspect_ratio="landscape",
             seed=index,
@@ -117,6 +141,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="events in the store for the rebuild")
     parser.add_argument("--single", type=int, default=2_000, help="saves for the one-event-per-transaction figure")
     parser.add_argument("--baseline", type=int, default=10_000, help="events for the per-event baseline")
+    parser.add_argument(
+        "--prompt-chars", type=int, default=0, help="prompt length of the batched lifecycles (0: 'prompt N')"
+    )
     parser.add_argument("--store", default=None, help="an empty postgresql://... database (default: SQLite files)")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
@@ -127,7 +154,7 @@ def main() -> None:
             parser.error(f"{location.description} is not empty")
         db = location.open_read_model()
         single = append_single(app, args.single)
-        batched = append_batched(app, args.events // EVENTS_PER_GENERATION)
+        batched = append_batched(app, args.events // EVENTS_PER_GENERATION, prompt_chars=args.prompt_chars)
         total = app.last_position()
         fast_read, library_read = read_rate(app, total)
         report = rebuild(app, db, [HistoryView, AnalyticsView])
@@ -139,7 +166,8 @@ def main() -> None:
     python = f"{platform.python_implementation()} {platform.python_version()}"
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {python}")
     print(f"load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print(f"store: {kind}, {total:,} events")
+    prompts = f"{args.prompt_chars}-character prompts" if args.prompt_chars else "short prompts"
+    print(f"store: {kind}, {total:,} events, {prompts}")
     print(f"append, one event per transaction:     {single:>10,.0f} events/s")
     print(f"append, 100 lifecycles per transaction: {batched:>10,.0f} events/s")
     print(f"read+decode, projections' fast reader:  {fast_read:>10,.0f} events/s")
