@@ -101,7 +101,9 @@ def deltas_after(conn: Connection, table: str, position: int, limit: int) -> lis
         ).fetchall()
         for _, data in pages:
             found.extend(Delta(p, c, d) for p, c, d in _decode(data) if p > position)
-        if len(pages) < batch:
+            if len(found) >= limit:  # the cut below needs nothing beyond: leave the other pages undecoded
+                break
+        if len(found) >= limit or len(pages) < batch:
             break
         after = pages[-1][0]
         batch = min(batch * 4, limit)

@@ -133,12 +133,17 @@ class Handlers:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"unsupported request {request!r}", "type", request.id)
 
     async def _subscribe(self, request: Subscribe, client: Client) -> None:
-        """Reply first (with the position the deltas will follow), then replay and go live."""
-        client.channels.update(str(c) for c in request.channels)
-        outcome = await self.hub.outcome(client, request.after)
-        data = {"channels": sorted(client.channels), "position": outcome.position, "resumed": outcome.resumed}
-        client.send_now(encode_result(request.id, data, outcome.position))
-        await self.hub.join(client, outcome)
+        """Reply first (with the position the deltas will follow), then replay and go live.
+
+        One at a time per connection: a second `subscribe` sent while the first still replays waits for it
+        (two replays of one connection would deliver the same deltas twice).
+        """
+        async with client.subscribing:
+            client.channels.update(str(c) for c in request.channels)
+            outcome = await self.hub.outcome(client, request.after)
+            data = {"channels": sorted(client.channels), "position": outcome.position, "resumed": outcome.resumed}
+            client.send_now(encode_result(request.id, data, outcome.position))
+            await self.hub.join(client, outcome)
 
     def _register_provider(self, client: Client, profile_id: str | None) -> dict[str, str]:
         """This connection will receive `captcha_request`s (for one profile, or any) and answer them."""

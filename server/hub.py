@@ -23,7 +23,7 @@ from itertools import groupby
 
 from projections.history import Delta
 from server.client import MAX_COALESCED_BYTES, Bundle, Client
-from server.protocol import encode_delta
+from server.protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 
 __all__ = ["DeltaHub", "JournalReader", "SubscribeOutcome", "bundle_page"]
 
@@ -210,6 +210,10 @@ class DeltaHub:
             page = await self._replay_page(cursor)
             if page is None:
                 break
+            if cursor < await asyncio.to_thread(self.journal.floor):  # pruned under the replay: a gap is possible
+                logger.warning("the journal was pruned past a replay's position %d; closing it with 1013", cursor)
+                client.drop(CLOSE_TOO_FAR_BEHIND)  # it resumes, and learns from `resumed: false` to re-read
+                return
             for bundle in page.bundles_for(frozenset(client.channels)):
                 client.push_bundle(bundle)
                 self.frames_sent += 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from domain.requests import GenerationSpec
 from projections.history import Delta
-from server.protocol import BatchGenerate, Generate, GetStatuses, Subscribe
+from server.protocol import BatchGenerate, Channel, Generate, GetStatuses, Result, Subscribe, encode_request
 from tests.e2e.harness import caught_up, journal, keys, relay, run
 
 CHANNELS = ["generation:status", "batch:progress"]
@@ -158,5 +158,28 @@ def test_subscribing_after_a_snapshot_newer_than_the_hub_sends_no_older_deltas(t
             assert keys(reader.deltas) == [k for k in keys(witness.deltas) if k[0] > snapshot.position]
             await reader.close()
             await witness.close()
+
+    run(scenario())
+
+
+def test_a_second_subscribe_sent_during_a_replay_doubles_nothing(tmp_path: Path) -> None:
+    """Two `subscribe after: 0` sent back to back on one connection: the journal once, in order, no duplicate."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            target.system.app.request_batch([GenerationSpec(prompt=f"{i} " + "z" * 2000) for i in range(600)])
+            await target.settled()
+            peer = await target.connect()
+            first, second = peer.next_id(), peer.next_id()
+            for request_id in (first, second):  # the second arrives while the first is still replaying
+                request = Subscribe(id=request_id, channels=[Channel(c) for c in CHANNELS], after=0)
+                await peer.ws.send(encode_request(request).decode())
+            answers = [await peer.reply(first), await peer.reply(second)]
+            # the second waited for the first replay; nothing of the past is replayed twice: resumed is false
+            assert [a.data["resumed"] for a in answers if isinstance(a, Result)] == [True, False]
+            last = await caught_up(target, peer)
+            assert isinstance(answers[1], Result) and answers[1].data["position"] == last
+            assert keys(peer.deltas) == [(d.position, d.channel) for d in journal(target, 0)]
+            await peer.close()
 
     run(scenario())

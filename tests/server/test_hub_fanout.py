@@ -9,7 +9,7 @@ import msgspec
 from projections.history import Delta
 from server.client import MAX_COALESCED_BYTES, Client
 from server.hub import PAGE, DeltaHub, JournalReader, SubscribeOutcome, bundle_page
-from server.protocol import encode_delta
+from server.protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 from tests.server.fake_connection import FakeConnection, client_on, payloads
 
 GEN, BATCH = "generation:status", "batch:progress"
@@ -29,9 +29,10 @@ class Journal:
     def __init__(self) -> None:
         self.deltas: list[Delta] = []
         self.reads: list[int] = []
+        self.floor = 0
 
     def reader(self) -> JournalReader:
-        return JournalReader(self.after, lambda: 0, lambda: self.deltas[-1].position if self.deltas else 0)
+        return JournalReader(self.after, lambda: self.floor, lambda: self.deltas[-1].position if self.deltas else 0)
 
     def after(self, position: int, limit: int) -> list[Delta]:
         self.reads.append(position)
@@ -55,7 +56,8 @@ def seen(connection: FakeConnection) -> list[tuple[int, str]]:
     """(position, channel) of every delta that reached the connection, in order."""
     out: list[tuple[int, str]] = []
     for frame in payloads(connection.transport.data):
-        assert isinstance(frame, dict)
+        if not isinstance(frame, dict):  # a close frame
+            continue
         for d in frame["deltas"] if frame["type"] == "deltas" else [frame]:
             out.append((d["position"], d["channel"]))
     return out
@@ -183,6 +185,23 @@ def test_a_replay_is_followed_by_live_deltas_with_no_gap_or_double() -> None:
         await asyncio.wait_for(hub_at(hub, 14), 5.0)
         await client.drained(5.0)
         assert seen(connection) == [(p, GEN) for p in range(4, 15)]
+        await stop(hub, [client])
+
+    asyncio.run(scenario())
+
+
+def test_a_replay_overtaken_by_pruning_is_closed_with_1013_rather_than_given_a_gap() -> None:
+    """The journal is pruned past a replaying client's position: it gets no later page, only a 1013 close."""
+
+    async def scenario() -> None:
+        journal, hub, connection, client, joining = await replaying(600, 1_000, after=0)
+        journal.floor = 400  # pruned up to 400 while the client held its first bundle
+        connection.reading.set()
+        await asyncio.wait_for(joining, 5.0)
+        await asyncio.sleep(0)
+        assert seen(connection) == [(p, GEN) for p in range(1, PAGE + 1)]  # the page read before: no gap
+        assert client.closing and client not in hub.live
+        assert connection.close_codes == [CLOSE_TOO_FAR_BEHIND]
         await stop(hub, [client])
 
     asyncio.run(scenario())
