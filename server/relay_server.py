@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from actors.clock import Clock
 from server.bootstrap import System
 from server.client import Client
-from server.flood import FloodGuard, Verdict
+from server.flood import FloodGuard, MeteredConnection, Verdict, may_start
 from server.handlers import Handlers
 from server.http_front import HttpFront
 from server.hub import DeltaHub, JournalReader
@@ -36,8 +36,6 @@ __all__ = ["RelayServer"]
 
 logger = logging.getLogger(__name__)
 
-MAX_CONCURRENT_REQUESTS = 16
-"""Requests of one connection answered at once; the next frame is read when one of them is done."""
 MAX_QUEUED_FRAMES = 4
 """Frames websockets parses ahead of the read loop before it stops reading the socket (bounds memory)."""
 FLUSH_TIMEOUT = 2.0
@@ -81,6 +79,7 @@ class RelayServer:
         )
         self.handlers = Handlers(system, self.hub, server_tz)
         self.clients: set[Client] = set()
+        self.requests_in_progress = 0
         self.started = time.time()
         self._server: Server | None = None
 
@@ -104,6 +103,7 @@ class RelayServer:
             self.host,
             self.port,
             process_request=front,
+            create_connection=MeteredConnection,
             max_size=MAX_FRAME_BYTES,
             max_queue=MAX_QUEUED_FRAMES,
             ping_interval=20,
@@ -157,10 +157,13 @@ class RelayServer:
     ) -> None:
         """Read and dispatch frames until the client is being closed; a frame stays unread while it must wait."""
         while not client.closing:
-            if len(tasks) >= MAX_CONCURRENT_REQUESTS:
+            if not may_start(len(tasks), self.requests_in_progress):
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 continue
             message = await connection.recv()
+            if client.closing:
+                return
+            await asyncio.sleep(0)  # one frame per turn of the loop: a client with frames queued lets others in
             if client.closing:
                 return
             verdict = guard.admit()
@@ -172,6 +175,8 @@ class RelayServer:
                     continue
                 task = asyncio.create_task(self._answer(client, request))
                 tasks.add(task)
+                self.requests_in_progress += 1
+                task.add_done_callback(self._answered)
                 task.add_done_callback(tasks.discard)
             elif verdict is Verdict.WARN:
                 client.send_now(
@@ -184,6 +189,9 @@ class RelayServer:
                     await asyncio.wait(tasks, timeout=FLUSH_TIMEOUT)
                 await client.drained(FLUSH_TIMEOUT)
                 client.drop(CLOSE_POLICY_VIOLATION)
+
+    def _answered(self, _task: asyncio.Task[None]) -> None:
+        self.requests_in_progress -= 1
 
     async def _answer(self, client: Client, request: Request) -> None:
         try:

@@ -1,8 +1,22 @@
-"""Flood control decides per message: serve within the rate, warn and pause past it, close a persistent flooder."""
+"""Flood control: serve within the rate, warn and pause past it, close a persistent flooder; parse little ahead."""
 
 from __future__ import annotations
 
-from server.flood import FloodGuard, TokenBucket, Verdict
+import asyncio
+
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+
+from server.flood import (
+    BUSY_REQUESTS,
+    FEED_BYTES,
+    MAX_CONCURRENT_REQUESTS,
+    FloodGuard,
+    MeteredConnection,
+    TokenBucket,
+    Verdict,
+    may_start,
+)
 
 
 class FakeClock:
@@ -97,3 +111,59 @@ def test_a_client_warned_but_not_yet_refilled_keeps_its_warnings() -> None:
         flood.admit()
     clock.now += 1.0
     assert [flood.admit() for _ in range(11)] == [Verdict.SERVE] * 10 + [Verdict.CLOSE]
+
+
+def test_a_connection_has_its_own_requests_in_progress_up_to_its_cap_while_the_server_is_quiet() -> None:
+    """Below BUSY_REQUESTS in progress server-wide, a connection starts requests up to MAX_CONCURRENT_REQUESTS."""
+    assert may_start(0, 0)
+    assert may_start(MAX_CONCURRENT_REQUESTS - 1, BUSY_REQUESTS - 1)
+    assert not may_start(MAX_CONCURRENT_REQUESTS, 0)
+
+
+def test_a_busy_server_answers_each_connection_one_request_at_a_time() -> None:
+    """Once BUSY_REQUESTS are in progress, a connection with one in progress waits; one with none starts."""
+    assert not may_start(1, BUSY_REQUESTS)
+    assert may_start(0, 10 * BUSY_REQUESTS)
+
+
+async def _parsed_ahead(frames: int, payload: str) -> tuple[int, list[str]]:
+    """Send `frames` text frames at once to a MeteredConnection whose reader waits; how many websockets parsed
+    before the reader started, and every message the reader then got."""
+    go = asyncio.Event()
+    got: list[str] = []
+    connections: list[MeteredConnection] = []
+
+    async def handler(connection: ServerConnection) -> None:
+        assert isinstance(connection, MeteredConnection)
+        connections.append(connection)
+        await go.wait()
+        while len(got) < frames:
+            got.append(str(await connection.recv()))
+
+    async with serve(handler, "127.0.0.1", 0, create_connection=MeteredConnection, max_queue=4) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None, max_size=None) as client:
+            for index in range(frames):
+                await client.send(f"{index}:{payload}")
+            async with asyncio.timeout(10):  # until the server has stopped reading: its frame queue is full
+                while not connections or not connections[0].recv_messages.paused:
+                    await asyncio.sleep(0.01)
+            parsed = len(connections[0].recv_messages.frames)
+            go.set()
+            async with asyncio.timeout(10):
+                while len(got) < frames:
+                    await asyncio.sleep(0.01)
+    return parsed, got
+
+
+def test_a_metered_connection_parses_little_past_its_full_frame_queue_and_loses_nothing() -> None:
+    """Thousands of small frames sent at once: at most a slice's worth is parsed ahead; all arrive, in order."""
+    parsed, got = asyncio.run(_parsed_ahead(3000, "x" * 20))
+    assert parsed <= 4 + FEED_BYTES // 20
+    assert got == [f"{index}:{'x' * 20}" for index in range(3000)]
+
+
+def test_a_metered_connection_takes_large_frames_whole() -> None:
+    """Frames much larger than a slice are assembled intact."""
+    _, got = asyncio.run(_parsed_ahead(8, "y" * 300_000))
+    assert got == [f"{index}:{'y' * 300_000}" for index in range(8)]
