@@ -28,7 +28,9 @@ too), so a change of machine load affects both sides alike. Each round's p50/p90
 separately; the summary is the median over rounds of each, with the attack/quiet ratio of the medians
 (target: within 10%) and the range of the per-round ratios. Also printed: what the attackers got
 (replies, close codes), the server's RSS before the first round, its peak during any attack and 2 s after
-the last one, and whether it still answers. `--attackers` runs a subset, to see which one costs.
+the last one, the server's CPU use in each phase (all its threads, as a share of one CPU: on one CPU, the
+busier the server, the longer a request waits for it), and whether it still answers. `--attackers` runs a
+subset, to see which one costs.
 
     .venv/bin/python bench/hostile.py                        # 10,000 fuzzed frames a round, all attackers
     .venv/bin/python bench/hostile.py --attackers flood      # one attacker alone
@@ -479,6 +481,19 @@ def placements(choice: str) -> list[Placement]:
     return [pinned, unpinned]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process `pid` has used so far, every thread's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy(pid: int, work: Callable[[], list[float]]) -> tuple[list[float], float]:
+    """Run `work`; its result and the share of one CPU process `pid` used meanwhile."""
+    began, cpu = time.monotonic(), cpu_seconds(pid)
+    result = work()
+    return result, (cpu_seconds(pid) - cpu) / (time.monotonic() - began)
+
+
 def quantiles(samples: Sequence[float]) -> tuple[float, float, float]:
     """p50, p90, p99 in milliseconds."""
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
@@ -511,6 +526,8 @@ class Rounds:
     quiet: list[tuple[float, float, float]] = field(default_factory=list)
     attack: list[tuple[float, float, float]] = field(default_factory=list)
     samples: list[tuple[int, int]] = field(default_factory=list)
+    cpu: list[tuple[float, float]] = field(default_factory=list)
+    """Per round, the server's CPU use (share of one CPU) in the quiet and the attack phase."""
 
     def medians(self, phase_rounds: list[tuple[float, float, float]]) -> tuple[float, float, float]:
         """The median over rounds of p50, p90 and p99."""
@@ -523,12 +540,13 @@ class Rounds:
 
 def run_round(
     relay: KillableRelay, known: UUID, args: argparse.Namespace, kinds: set[str], where: Placement, tally: AttackTally
-) -> tuple[list[float], list[float], int]:
-    """A quiet phase, then an attack phase, with `where`'s placement; (quiet, attack, peak RSS KiB)."""
+) -> tuple[list[float], list[float], int, tuple[float, float]]:
+    """A quiet phase, then an attack phase, with `where`'s placement; (quiet, attack, peak RSS KiB, server CPU)."""
     assert relay.process is not None
-    place(relay.process.pid, where.server)
+    pid = relay.process.pid
+    place(pid, where.server)
     place(os.getpid(), where.server)
-    quiet = asyncio.run(phase(relay, known, args.seconds))
+    quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds)))
     spawn = multiprocessing.get_context("spawn")
     receiver, sender = spawn.Pipe(duplex=False)
     started = spawn.Event()
@@ -549,12 +567,12 @@ def run_round(
         ),
     )
     with RssSampler(relay) as sampler:
-        hostile = asyncio.run(phase(relay, known, args.seconds, attacker, started))
+        hostile, attack_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds, attacker, started)))
     if receiver.poll(30):
         tally.add(receiver.recv())
     attacker.join(30)
     receiver.close()
-    return quiet, hostile, sampler.peak
+    return quiet, hostile, sampler.peak, (quiet_cpu, attack_cpu)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -593,7 +611,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rss_start = relay.rss_kib()
             for number in range(1, args.rounds + 1):
                 for run in runs:
-                    quiet, hostile, round_peak = run_round(relay, known, args, kinds, run.placement, tally)
+                    quiet, hostile, round_peak, cpu = run_round(relay, known, args, kinds, run.placement, tally)
+                    run.cpu.append(cpu)
                     run.quiet.append(quantiles(quiet))
                     run.attack.append(quantiles(hostile))
                     run.samples.append((len(quiet), len(hostile)))
@@ -602,7 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(
                         f"round {number} {run.placement.name:8}: quiet p50/p90/p99 {q[0]:.2f}/{q[1]:.2f}/{q[2]:.2f} ms "
                         f"({len(quiet)}), attack {h[0]:.2f}/{h[1]:.2f}/{h[2]:.2f} ms ({len(hostile)}), "
-                        f"load {os.getloadavg()[0]:.2f}",
+                        f"server CPU {cpu[0]:.0%} / {cpu[1]:.0%}, load {os.getloadavg()[0]:.2f}",
                         flush=True,
                     )
             place(os.getpid(), every)
@@ -641,6 +660,11 @@ def report(args: argparse.Namespace, kinds: set[str], runs: list[Rounds], tally:
         print(
             f"{'':9} ratio   p50 x{h[0] / q[0]:.2f}, p90 x{h[1] / q[1]:.2f}, p99 x{h[2] / q[2]:.2f} "
             f"(target x1.10; per-round ranges {', '.join(spread)}) -- {run.placement.describe()}"
+        )
+        quiet_cpu = statistics.median(c[0] for c in run.cpu)
+        attack_cpu = statistics.median(c[1] for c in run.cpu)
+        print(
+            f"{'':9} server CPU (share of one CPU, median over rounds): quiet {quiet_cpu:.0%}, attack {attack_cpu:.0%}"
         )
     print(
         f"attackers in all: {tally.fuzz_sent:,} fuzzed frames over {tally.fuzz_connections} connections, "
