@@ -9,7 +9,7 @@ from pathlib import Path
 from domain.requests import GenerationSpec
 from projections.history import Delta
 from server.protocol import BatchGenerate, Channel, Generate, GetStatuses, Result, Subscribe, encode_request
-from tests.e2e.harness import caught_up, journal, keys, relay, run
+from tests.e2e.harness import caught_up, journal, keys, relay, run, wait_until
 
 CHANNELS = ["generation:status", "batch:progress"]
 PRUNE_EVERYTHING = "9999-12-31T23:59:59.999Z"
@@ -168,7 +168,9 @@ def test_a_second_subscribe_sent_during_a_replay_doubles_nothing(tmp_path: Path)
     async def scenario() -> None:
         async with relay(tmp_path) as target:
             target.system.app.request_batch([GenerationSpec(prompt=f"{i} " + "z" * 2000) for i in range(600)])
-            await target.settled()
+            recorded = await target.settled()
+            hub = target.server.hub
+            await wait_until(lambda: hub.position == recorded, what="the hub to follow the journal to its end")
             peer = await target.connect()
             first, second = peer.next_id(), peer.next_id()
             for request_id in (first, second):  # the second arrives while the first is still replaying
