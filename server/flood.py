@@ -38,6 +38,7 @@ __all__ = [
     "TokenBucket",
     "Verdict",
     "may_start",
+    "metering_supported",
 ]
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,25 @@ FEED_BYTES = 1024
 """Received bytes handed to websockets' parser at a time (about 20 frames of a small request)."""
 
 
+def metering_supported(assembler: object) -> bool:
+    """Whether websockets' frame queue has what metering relies on (websockets 17: `frames`, `paused`, `resume`).
+
+    These are not public API: on a release without them connections parse as websockets does, and the flood
+    control still holds; only a flooder's parse-ahead is no longer bounded (logged once).
+    """
+    frames = getattr(assembler, "frames", None)
+    supported = (
+        hasattr(frames, "__len__") and hasattr(assembler, "paused") and callable(getattr(assembler, "resume", None))
+    )
+    if not supported and not _warned:
+        _warned.append(True)
+        logger.warning("this websockets release's frame queue is unknown: received data is parsed unmetered")
+    return supported
+
+
+_warned: list[bool] = []
+
+
 class MeteredConnection(ServerConnection):
     """A server connection that parses what it receives a slice at a time, never far past a full frame queue.
 
@@ -142,14 +162,20 @@ class MeteredConnection(ServerConnection):
 
     _held = b""
     _feeding = False
+    _metered = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Set up as websockets does, then route the frame queue's resume through the held data."""
         super().connection_made(transport)
-        self.recv_messages.resume = self._resume
+        self._metered = metering_supported(self.recv_messages)
+        if self._metered:
+            self.recv_messages.resume = self._resume
 
     def data_received(self, data: bytes) -> None:
         """Parse `data` a slice at a time until the frame queue is full; hold the rest."""
+        if not self._metered:  # a websockets release whose frame queue we do not know: parse as it does
+            super().data_received(data)
+            return
         if self._held:  # only before a pause takes effect: keep the order
             self._held += data
             return

@@ -16,6 +16,7 @@ from server.flood import (
     TokenBucket,
     Verdict,
     may_start,
+    metering_supported,
 )
 
 
@@ -167,3 +168,8 @@ def test_a_metered_connection_takes_large_frames_whole() -> None:
     """Frames much larger than a slice are assembled intact."""
     _, got = asyncio.run(_parsed_ahead(8, "y" * 300_000))
     assert got == [f"{index}:{'y' * 300_000}" for index in range(8)]
+
+
+def test_an_unknown_frame_queue_is_parsed_unmetered_rather_than_broken() -> None:
+    """Metering relies on websockets 17's frame queue; without its attributes a connection parses as usual."""
+    assert not metering_supported(object())
