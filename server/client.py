@@ -78,9 +78,9 @@ class Client:
         self.connection = connection
         self.channels: set[str] = set()
         self.provider_id: str | None = None
+        """Set when this connection registered as a reCAPTCHA token provider."""
         self.subscribing = asyncio.Lock()
         """Held while a `subscribe` is answered and replayed: a second one waits, so no replay runs twice."""
-        """Set when this connection registered as a reCAPTCHA token provider."""
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self.direct_limit = direct_limit if not connection.protocol.extensions else -1  # compressed: never direct
