@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -59,6 +60,8 @@ REFRESH_WAIT = 10.0
 MAX_REPLY_ROWS_BYTES = 900_000
 _ENCODE = msgspec.json.Encoder().encode
 PROJECTION_WAIT = 5.0
+POINT_READ_THREADS = 2
+"""Threads for reads of one row by its key (`get_status`), apart from the pool that runs everything else."""
 
 
 class Handlers:
@@ -69,6 +72,7 @@ class Handlers:
         self.hub = hub
         self.server_tz = server_tz
         self._storage_errors: tuple[type[Exception], ...] = (PersistenceError, sqlite3.Error, *system.db.errors)
+        self._point_reads = ThreadPoolExecutor(POINT_READ_THREADS, thread_name_prefix="veo-point-read")
 
     async def handle(self, request: Request, client: Client) -> bytes | None:
         """The reply frame for `request` (None when already sent; ProtocolError for an error reply)."""
@@ -108,7 +112,7 @@ class Handlers:
             case Cancel(generation_id=generation_id):
                 return await self._run(lambda: self._cancel(generation_id))
             case GetStatus(generation_id=generation_id):
-                return await self._run(lambda: self._row(generation_id))
+                return await self._point(lambda: self._row(generation_id))
             case GetStatuses(generation_ids=ids):
                 return await self._run(lambda: self._statuses([str(i) for i in ids]))
             case GetHistory():
@@ -198,6 +202,14 @@ class Handlers:
     @staticmethod
     async def _run(work: Callable[[], T]) -> T:
         return await asyncio.to_thread(work)
+
+    async def _point(self, work: Callable[[], T]) -> T:
+        """A read of one row by its key: in its own small pool, never queued behind long reads and commands."""
+        return await asyncio.get_running_loop().run_in_executor(self._point_reads, work)
+
+    def close(self) -> None:
+        """Stop the point-read threads."""
+        self._point_reads.shutdown(wait=False, cancel_futures=True)
 
     # --- reads --------------------------------------------------------------------------------------
 

@@ -123,6 +123,7 @@ class RelayServer:
             self._server.close()
             await self._server.wait_closed()
         await self.hub.stop()
+        self.handlers.close()
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
         client = Client(connection)
