@@ -103,7 +103,7 @@ def deltas_after(conn: Connection, table: str, position: int, limit: int) -> lis
             found.extend(Delta(p, c, d) for p, c, d in _decode(data) if p > position)
             if len(found) >= limit:  # the cut below needs nothing beyond: leave the other pages undecoded
                 break
-        if len(found) >= limit or len(pages) < batch:
+        if len(pages) < batch:
             break
         after = pages[-1][0]
         batch = min(batch * 4, limit)

@@ -21,6 +21,7 @@ everyone else's in the thread pool that answers them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from enum import Enum
@@ -143,13 +144,15 @@ def metering_supported(assembler: object) -> bool:
     supported = (
         hasattr(frames, "__len__") and hasattr(assembler, "paused") and callable(getattr(assembler, "resume", None))
     )
-    if not supported and not _warned:
-        _warned.append(True)
-        logger.warning("this websockets release's frame queue is unknown: received data is parsed unmetered")
+    if not supported:
+        _warn_unmetered()
     return supported
 
 
-_warned: list[bool] = []
+@functools.cache
+def _warn_unmetered() -> None:
+    """Said once per process."""
+    logger.warning("this websockets release's frame queue is unknown: received data is parsed unmetered")
 
 
 class MeteredConnection(ServerConnection):

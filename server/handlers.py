@@ -151,9 +151,8 @@ class Handlers:
 
     def _register_provider(self, client: Client, profile_id: str | None) -> dict[str, str]:
         """This connection will receive `captcha_request`s (for one profile, or any) and answer them."""
-        if profile_id is not None and profile_id not in self.system.commands.profiles:
-            known = ", ".join(sorted(self.system.commands.profiles))
-            raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
+        if profile_id is not None:
+            self._check_profile(profile_id)
         tokens = self.system.commands.tokens
         if client.provider_id is not None:
             tokens.unregister(client.provider_id)
@@ -166,21 +165,25 @@ class Handlers:
         client.provider_id = tokens.register(profile_id, send)
         return {"provider_id": client.provider_id}
 
+    def _check_profile(self, profile_id: str) -> None:
+        """InvalidParameter naming `profile_id` when no profile has that name."""
+        if profile_id not in self.system.commands.profiles:
+            known = ", ".join(sorted(self.system.commands.profiles))
+            raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
+
     def _provide_session(self, client: Client, request: ProvideSession) -> dict[str, bool]:
         """A provider's labs session cookie for its own profile goes to the poller (in memory only)."""
         profile_id = request.profile_id
         commands = self.system.commands
-        if profile_id not in commands.profiles:
-            known = ", ".join(sorted(commands.profiles))
-            raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
+        self._check_profile(profile_id)
         provider_id = client.provider_id
+        not_provider = "provide_session is accepted only from a token provider: send register_provider first"
+        if provider_id is None:
+            raise ProtocolError(ErrorCode.CONFLICT, not_provider)
         try:
-            if provider_id is None:
-                raise KeyError(provider_id)
             served = commands.tokens.profile_of(provider_id)
-        except KeyError:
-            message = "provide_session is accepted only from a token provider: send register_provider first"
-            raise ProtocolError(ErrorCode.CONFLICT, message) from None
+        except KeyError:  # the broker dropped it since (a token request could not be sent to it)
+            raise ProtocolError(ErrorCode.CONFLICT, not_provider) from None
         if served is None:
             message = (
                 "this connection provides tokens for every profile: register_provider with a profile_id "
