@@ -190,7 +190,18 @@ def frames(fields_of: dict[str, dict[str, st.SearchStrategy[Any]]]) -> st.Search
         ),
     )
     # Two frames in three are mutated requests, which get past the JSON layer to the fields and handlers.
-    return st.integers(0, 2).flatmap(lambda pick: noise if pick == 0 else as_json)
+    return st.integers(0, 2).flatmap(lambda pick: noise if pick == 0 else as_json).map(sendable)
+
+
+def sendable(frame: str | bytes) -> str | bytes:
+    """A text frame must be UTF-8: text holding lone surrogates (which no client can send) goes as the bytes
+    a sender would produce with `surrogatepass`, a binary frame of invalid UTF-8."""
+    if isinstance(frame, str):
+        try:
+            frame.encode()
+        except UnicodeEncodeError:
+            return frame.encode("utf-8", "surrogatepass")
+    return frame
 
 
 COOKIE = "c00kie-s3cret"
