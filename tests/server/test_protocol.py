@@ -256,6 +256,13 @@ def test_request_id_limits() -> None:
 # --- field paths and messages for typical mistakes -----------------------------------------------------------
 
 
+def test_a_field_name_that_looks_like_a_path_is_quoted_not_parsed() -> None:
+    """An unknown field named like msgspec's path suffix is named as it is, not taken for a path."""
+    error = rejected(frame("generate", prompt="a", **{"p - at `$.prompt`": 1}))
+    assert (error.code, error.field) == (ErrorCode.BAD_MESSAGE, "p - at `$.prompt`")
+    assert "unknown field 'p - at `$.prompt`'" in error.message
+
+
 @pytest.mark.parametrize(
     ("raw", "field", "words"),
     [
@@ -288,6 +295,8 @@ def test_request_id_limits() -> None:
         (json.dumps({"type": "queue_status"}), "id", ["id is required", "1 to 200 characters"]),
         (json.dumps({"type": "queue_status", "id": 5}), "id", ["id must be a string", "not an integer"]),
         ('{"type":"generate","id":"r1","prompt":"a","seed":1e400}', "seed", ["far out of range"]),
+        (frame("generate", prompt="a", **{"x" * 60_000: 1}), "x" * 60 + "…", ["unknown field 'xxx", "prompt"]),
+        (frame("x" * 60_000), "type", ["unknown request type 'xxx", "…'"]),
     ],
 )
 def test_typical_mistakes_name_the_field_in_plain_words(raw: str, field: str, words: list[str]) -> None:
