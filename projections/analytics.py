@@ -50,8 +50,12 @@ class Summary(msgspec.Struct, kw_only=True):
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of an ascending, non-empty sequence (q in 0..100)."""
-    rank = max(1, -(-len(sorted_values) * q // 100))  # ceil(n*q/100), at least 1
-    return float(sorted_values[int(rank) - 1])
+    return float(sorted_values[_rank(len(sorted_values), q) - 1])
+
+
+def _rank(count: int, q: float) -> int:
+    """The nearest rank (1-based) of percentile `q` among `count` values: ceil(count*q/100), at least 1."""
+    return max(1, int(-(-count * q // 100)))
 
 
 class AnalyticsView(TrackedView):
@@ -59,7 +63,11 @@ class AnalyticsView(TrackedView):
 
     name = "analytics"
     base_tables = ("analytics_jobs",)
-    indexes = (("by_created", 0, "created_at"), ("by_finished", 0, "finished_at"))
+    indexes = (
+        ("by_created", 0, "created_at"),
+        ("by_finished", 0, "finished_at"),
+        ("by_outcome", 0, "status, model, job_type, duration"),
+    )
 
     def table_statements(self, dialect: Dialect) -> list[str]:
         real = dialect.real
@@ -114,41 +122,43 @@ class AnalyticsView(TrackedView):
     # --- reading ------------------------------------------------------------------------------------
 
     def summary(self, conn: Connection, window: str, now: float) -> Summary:
-        """Counts by status, completion percentiles per model and job type, failures by reason."""
+        """Counts by status, completion percentiles per model and job type, failures by reason.
+
+        The database does the work (counts and groups along the `by_outcome` index, each percentile one
+        ordered walk of it), so no row is copied into Python and the reply is a handful of small queries.
+        """
         span = WINDOWS[window]
-        since = now - span if span is not None else float("-inf")
+        since = () if span is None else (now - span,)
+        created = "" if span is None else " WHERE created_at >= ?"
+        finished = "" if span is None else " AND finished_at >= ?"
         table = self.tables[0]
         counts = {status.value: 0 for status in Status}
-        for status, count in conn.execute(
-            f"SELECT status, COUNT(*) FROM {table} WHERE created_at >= ? GROUP BY status", (since,)
-        ):
+        for status, count in conn.execute(f"SELECT status, COUNT(*) FROM {table}{created} GROUP BY status", since):
             counts[status] = count
-        durations: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for model, job_type, duration in conn.execute(
-            f"SELECT model, job_type, duration FROM {table} WHERE status = 'completed' "
-            "AND finished_at >= ? AND duration IS NOT NULL ORDER BY duration",
-            (since,),
-        ):
-            durations[(model, job_type)].append(duration)
-        completion = [
-            CompletionStats(
-                model=model,
-                job_type=job_type,
-                count=len(values),
-                p50=round(percentile(values, 50), 3),
-                p90=round(percentile(values, 90), 3),
-                p99=round(percentile(values, 99), 3),
-            )
-            for (model, job_type), values in sorted(durations.items())
-        ]
-        failures = dict(
-            conn.execute(
-                f"SELECT error_reason, COUNT(*) FROM {table} WHERE status = 'failed' AND finished_at >= ? "
-                "GROUP BY error_reason ORDER BY error_reason",
-                (since,),
-            ).fetchall()
+        done = f"status = 'completed' AND duration IS NOT NULL{finished}"
+        groups = conn.execute(
+            f"SELECT model, job_type, COUNT(*) FROM {table} WHERE {done} GROUP BY model, job_type", since
         )
+        completion = []
+        for model, job_type, count in sorted(groups.fetchall()):
+            cuts = [self._nth_duration(conn, done, (model, job_type, *since), _rank(count, q)) for q in (50, 90, 99)]
+            completion.append(
+                CompletionStats(model=model, job_type=job_type, count=count, p50=cuts[0], p90=cuts[1], p99=cuts[2])
+            )
+        failed = conn.execute(
+            f"SELECT error_reason, COUNT(*) FROM {table} WHERE status = 'failed'{finished} GROUP BY error_reason", since
+        )
+        failures = dict(sorted(failed.fetchall()))  # sorted here: the backends' collations order text differently
         return Summary(window=window, counts=counts, completion=completion, failures=failures)
+
+    def _nth_duration(self, conn: Connection, done: str, parameters: tuple[Any, ...], rank: int) -> float:
+        """The `rank`-th shortest completion time (1-based) among one model and job type's `done` rows."""
+        model_job = "model = ? AND job_type = ?"
+        (duration,) = conn.execute(
+            f"SELECT duration FROM {self.tables[0]} WHERE {model_job} AND {done} ORDER BY duration LIMIT 1 OFFSET ?",
+            (*parameters, rank - 1),
+        ).fetchone()
+        return round(float(duration), 3)
 
     def recent_durations(self, conn: Connection, per_key: int = 500) -> dict[tuple[str, str], list[float]]:
         """The last `per_key` completion times of each (model, job type), for the poller's timing model."""
