@@ -9,7 +9,7 @@ tracked one are skipped). Each changed row also becomes a delta in the journal, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -147,6 +147,10 @@ class HistoryView(TrackedView):
 
     def page(self, conn: Connection, limit: int, before: tuple[str, str] | None) -> list[HistoryRow]:
         """Newest first, `limit` rows strictly before the (created_at, id) cursor."""
+        return list(self.iter_page(conn, limit, before))
+
+    def iter_page(self, conn: Connection, limit: int, before: tuple[str, str] | None) -> Iterator[HistoryRow]:
+        """`page`'s rows one at a time, as the cursor yields them (a reader that stops early reads no more)."""
         cols = ", ".join(HISTORY_COLUMNS)
         table = self.tables[0]
         if before is None:
@@ -156,7 +160,7 @@ class HistoryView(TrackedView):
                 f"SELECT {cols} FROM {table} WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
                 (*before, limit),
             )
-        return [_history_row(values) for values in cursor]
+        return (_history_row(values) for values in cursor)
 
     def non_terminal(self, conn: Connection) -> list[HistoryRow]:
         """Every pending or processing generation, oldest first (what the poller restores)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -233,38 +233,40 @@ class Handlers:
             raise ProtocolError(ErrorCode.NOT_FOUND, f"batch {batch_id} not found", "batch_id")
         return row, position
 
-    def _statuses(self, ids: list[str]) -> tuple[list[HistoryRow], int]:
-        """The rows found, refused when they would not fit one frame (≤ 1 MiB): the error says how many do."""
+    def _statuses(self, ids: list[str]) -> tuple[list[msgspec.Raw], int]:
+        """The rows found, each encoded once; refused when they would not fit one frame (≤ 1 MiB): the error says
+        how many do."""
         rows, position = self._read(lambda c: self.system.history.get_many(c, ids))
-        size = 0
+        encoded, size = [], 0
         for index, row in enumerate(rows):
-            size += len(_ENCODE(row)) + 1
+            encoded.append(msgspec.Raw(_ENCODE(row)))
+            size += len(encoded[-1]) + 1
             if size > MAX_REPLY_ROWS_BYTES:
                 message = (
                     f"the rows of these {len(ids)} ids do not fit one reply frame (1 MiB; their prompts are long): "
                     f"ask for at most {max(index, 1)} ids at a time"
                 )
                 raise ProtocolError(ErrorCode.BAD_MESSAGE, message, "generation_ids")
-        return rows, position
+        return encoded, position
 
     def _history(self, request: GetHistory) -> tuple[dict[str, Any], int]:
+        """A page grouped by day; rows are read and encoded (once) only while the reply stays under 1 MiB."""
         tz = self._zone(request.tz)
         before = _cursor(request.before) if request.before else None
-        rows, position = self._read(lambda c: self.system.history.page(c, request.limit, before))
-        full = len(rows) == request.limit
-        size = 0
-        for index, row in enumerate(rows):  # a reply frame stays under 1 MiB: long prompts shorten the page
-            size += len(_ENCODE(row)) + 1
-            if size > MAX_REPLY_ROWS_BYTES and index > 0:
-                rows, full = rows[:index], True
-                break
+        page, position = self._read(lambda c: _fitting(self.system.history.iter_page(c, request.limit, before)))
+        rows, trimmed = page
+        full = trimmed or len(rows) == request.limit
+        days: dict[str, str] = {}  # a row's minute -> its day in `tz` (zone offsets are whole minutes)
         groups: list[dict[str, Any]] = []
-        for row in rows:
-            day = datetime.fromisoformat(row.created_at).astimezone(tz).date().isoformat()
+        for row, encoded in rows:
+            minute = row.created_at[:16]
+            day = days.get(minute)
+            if day is None:
+                day = days[minute] = datetime.fromisoformat(row.created_at).astimezone(tz).date().isoformat()
             if not groups or groups[-1]["date"] != day:
                 groups.append({"date": day, "items": []})
-            groups[-1]["items"].append(row)
-        last = rows[-1] if full else None
+            groups[-1]["items"].append(encoded)
+        last = rows[-1][0] if full and rows else None
         return {"groups": groups, "next": f"{last.created_at}|{last.id}" if last else None}, position
 
     def _zone(self, name: str | None) -> ZoneInfo | None:
@@ -353,3 +355,16 @@ def _cursor(text: str) -> tuple[str, str]:
     if not sep or not created_at or not generation_id:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "before must be the `next` cursor of a previous page", "before")
     return created_at, generation_id
+
+
+def _fitting(rows: Iterator[HistoryRow]) -> tuple[list[tuple[HistoryRow, msgspec.Raw]], bool]:
+    """Rows with their encoding while they fit one reply frame (the first always); True when some were left."""
+    kept: list[tuple[HistoryRow, msgspec.Raw]] = []
+    size = 0
+    for row in rows:
+        encoded = _ENCODE(row)
+        size += len(encoded) + 1
+        if size > MAX_REPLY_ROWS_BYTES and kept:
+            return kept, True
+        kept.append((row, msgspec.Raw(encoded)))
+    return kept, False
