@@ -25,6 +25,7 @@ from domain.values import DEFAULT_MODEL, TERMINAL_STATUSES, AspectRatio, Priorit
 from projections.rows import HistoryRow
 from server.bootstrap import System
 from server.client import Client
+from server.coalesce import Coalesced
 from server.hub import DeltaHub
 from server.protocol import (
     BatchGenerate,
@@ -73,6 +74,8 @@ class Handlers:
         self.server_tz = server_tz
         self._storage_errors: tuple[type[Exception], ...] = (PersistenceError, sqlite3.Error, *system.db.errors)
         self._point_reads = ThreadPoolExecutor(POINT_READ_THREADS, thread_name_prefix="veo-point-read")
+        # one PollerActor ask serves every queue_status that arrives meanwhile (a flood asks the actor twice)
+        self._queue_status = Coalesced(lambda: self._run(lambda: (system.commands.queue_status(), hub.position)))
 
     async def handle(self, request: Request, client: Client) -> bytes | None:
         """The reply frame for `request` (None when already sent; ProtocolError for an error reply)."""
@@ -125,7 +128,7 @@ class Handlers:
             case Refresh(generation_id=generation_id):
                 return await self._refresh(generation_id)
             case QueueStatus():
-                return await self._run(lambda: (self.system.commands.queue_status(), self.hub.position))
+                return await self._queue_status()
             case RegisterProvider(profile_id=profile_id):
                 return self._register_provider(client, profile_id), self.hub.position
             case ProvideCaptchaToken(request_id=captcha_request, token=token):
