@@ -7,21 +7,25 @@ every 200 ms in every phase, so deltas keep flowing. A well-behaved client (the 
 of 50), and times each round trip:
 
 - quiet: nothing else is connected;
-- attack: another process runs the attackers at once, until the fuzzers have sent their frames and at
-  least `--seconds` have passed: fuzzers (8 connections; mutated requests, JSON junk, truncated JSON, deep
-  nesting, huge strings, binary frames; each sent once the previous one is answered, each connection
-  replaced after 150 frames, so every frame is decoded and answered), flooders (2 connections; valid
-  requests as fast as the socket takes them, until closed with 1008, then again), oversize frames (1 MiB +
-  1 byte every 250 ms: closed with 1009), unauthenticated upgrades (20 a second: 401) and slow readers
-  (subscribe to every channel from position 0, then never read).
+- attack: another process runs the attackers at once for `--seconds`, and on until the fuzzers have sent
+  `--fuzz` frames at `--fuzz-rate` a second (15,000 at 1,000/s; `--fuzz-rate 0`: as fast as the server
+  answers, a stress run rather than the issue's scenario): fuzzers (8 connections; mutated requests, JSON
+  junk, truncated JSON, deep nesting, huge strings, binary frames; each sent once the previous one is
+  answered, each connection replaced after 150 frames, so every frame is decoded and answered), flooders
+  (2 connections; valid requests as fast as the socket takes them, until closed with 1008, then again),
+  oversize frames (1 MiB + 1 byte every 250 ms: closed with 1009), unauthenticated upgrades (20 a second:
+  401) and slow readers (subscribe to every channel from position 0, then never read).
 
-Placement. In production the attackers are other machines: their CPU is not the server's. Here they share
-the machine, so by default the attackers' process is pinned to one CPU and the server (every thread of
-`veo serve`, its simulator included) and the probe to another (`os.sched_setaffinity`), in the quiet
-phases as well as the attack phases, so that both are measured with the same placement and the
-comparison shows what the hostile traffic costs the server, not what the attackers' own CPU use takes
-from it. The same rounds are then run unpinned (everything free to use every CPU) and printed as a
-second line, for transparency: there the attackers' own work competes with the server's.
+Placement. In production the attackers and the well-behaved client are other machines: neither their CPU
+nor the client's is the server's. Here everything shares the machine, so by default (`apart`) the server
+(every thread of `veo serve`, its simulator included) runs alone on one CPU and the probe on another, where
+the attackers' process runs too, at idle priority (SCHED_IDLE: it gets the CPU only when the probe does not
+want it). Quiet and attack phases use the same placement, so the comparison shows what the hostile traffic
+costs the server, not what the attackers' own CPU use or the server's takes from the probe's client.
+`pinned` (server and probe share one CPU, attackers on the other, at normal priority) and `unpinned`
+(everything free to use every CPU) are there for transparency: with them, the probe's own client work
+waits behind the server's or the attackers', which is the machine's sharing, not the server's behaviour.
+`--placement all` runs the three, alternating.
 
 Rounds. Quiet and attack phases alternate (`--rounds` of each per placement, the placements alternating
 too), so a change of machine load affects both sides alike. Each round's p50/p90/p99 are computed
@@ -32,9 +36,10 @@ the last one, the server's CPU use in each phase (all its threads, as a share of
 busier the server, the longer a request waits for it), and whether it still answers. `--attackers` runs a
 subset, to see which one costs.
 
-    .venv/bin/python bench/hostile.py                        # 10,000 fuzzed frames a round, all attackers
+    .venv/bin/python bench/hostile.py                        # 15,000 fuzzed frames a round, all attackers
+    .venv/bin/python bench/hostile.py --fuzz-rate 0          # the fuzzers as fast as the server answers
     .venv/bin/python bench/hostile.py --attackers flood      # one attacker alone
-    .venv/bin/python bench/hostile.py --placement pinned --rounds 5
+    .venv/bin/python bench/hostile.py --placement all --rounds 5
 """
 
 from __future__ import annotations
@@ -293,11 +298,31 @@ async def _open(ws_url: str, token: str | None) -> ClientConnection:
     )
 
 
-async def fuzzer(ws_url: str, token: str, known: str, quota: list[int], tally: AttackTally, seed: int) -> None:
-    """Send fuzzed frames until the shared quota is used up, each once the previous one is answered, 150 per
-    connection (under the flood limit, so the server decodes and answers every one of them)."""
+class FuzzBudget:
+    """The fuzzers' shared budget: `frames` frames, paced at `rate` a second overall (0: as fast as answered)."""
+
+    def __init__(self, frames: int, rate: float) -> None:
+        self.frames = frames
+        self.rate = rate
+        self.taken = 0
+        self.began = time.monotonic()
+
+    async def take(self) -> bool:
+        """Wait for the next frame's turn; False once every frame is spoken for."""
+        if self.taken >= self.frames:
+            return False
+        self.taken += 1
+        if self.rate > 0:
+            await asyncio.sleep(max(0.0, self.began + (self.taken - 1) / self.rate - time.monotonic()))
+        return True
+
+
+async def fuzzer(ws_url: str, token: str, known: str, budget: FuzzBudget, tally: AttackTally, seed: int) -> None:
+    """Send fuzzed frames while the budget lasts, each once the previous one is answered, 150 per connection
+    (under the flood limit, so the server decodes and answers every one of them)."""
     rng = random.Random(seed)
-    while quota[0] > 0:
+    more = await budget.take()
+    while more:
         try:
             ws = await _open(ws_url, token)
         except (OSError, InvalidHandshake, TimeoutError):
@@ -306,12 +331,12 @@ async def fuzzer(ws_url: str, token: str, known: str, quota: list[int], tally: A
         tally.fuzz_connections += 1
         try:
             for _ in range(PER_CONNECTION):
-                if quota[0] <= 0:
-                    break
-                quota[0] -= 1
                 await ws.send(fuzzed_frame(rng, known))
                 tally.fuzz_sent += 1
                 tally.fuzz_replies[await _reply(ws)] += 1
+                more = await budget.take()
+                if not more:
+                    break
         except ConnectionClosed:
             tally.closes[str(ws.close_code)] += 1
         await ws.close()
@@ -398,13 +423,13 @@ async def slow_reader(ws_url: str, token: str, stop: asyncio.Event, tally: Attac
 
 
 async def attack(
-    ws_url: str, token: str, known: str, fuzz: int, slow: int, kinds: set[str], seconds: float
+    ws_url: str, token: str, known: str, fuzz: tuple[int, float], slow: int, kinds: set[str], seconds: float
 ) -> AttackTally:
-    """The chosen attackers at once, until the fuzzers have sent `fuzz` frames and `seconds` have passed."""
+    """The chosen attackers at once for `seconds`, and on until the fuzzers have sent `fuzz` = (frames, rate)."""
     tally = AttackTally()
     ends = time.monotonic() + seconds
     stop = asyncio.Event()
-    quota = [fuzz]
+    budget = FuzzBudget(*fuzz)
     background = []
     if "slow" in kinds:
         background += [asyncio.create_task(slow_reader(ws_url, token, stop, tally)) for _ in range(slow)]
@@ -415,7 +440,7 @@ async def attack(
     if "unauth" in kinds:
         background += [asyncio.create_task(unauthenticated(ws_url, stop, tally))]
     if "fuzz" in kinds:
-        await asyncio.gather(*(fuzzer(ws_url, token, known, quota, tally, seed) for seed in range(8)))
+        await asyncio.gather(*(fuzzer(ws_url, token, known, budget, tally, seed) for seed in range(8)))
     await asyncio.sleep(max(0.0, ends - time.monotonic()))
     stop.set()
     await asyncio.gather(*background)
@@ -426,16 +451,19 @@ def attack_process(
     ws_url: str,
     token: str,
     known: str,
-    fuzz: int,
+    fuzz: tuple[int, float],
     slow: int,
     kinds: set[str],
     seconds: float,
     cpus: set[int],
+    idle: bool,
     started: Any,
     out: Any,
 ) -> None:
-    """The attackers' process: move to `cpus`, say it started, run the attack, send back the tally."""
+    """The attackers' process: move to `cpus` (at idle priority if `idle`), say it started, attack, send the tally."""
     place(os.getpid(), cpus)
+    if idle:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     started.set()
     tally = asyncio.run(attack(ws_url, token, known, fuzz, slow, kinds, seconds))
     out.send(tally)
@@ -454,31 +482,39 @@ def place(pid: int, cpus: set[int]) -> None:
 
 @dataclass(frozen=True)
 class Placement:
-    """Which CPUs the server and the probe use, and which the attackers use."""
+    """Which CPUs the server, the probe and the attackers use, and whether the attackers run at idle priority."""
 
     name: str
     server: set[int]
+    probe: set[int]
     attackers: set[int]
+    idle_attackers: bool = False
 
     def describe(self) -> str:
         """In words."""
         if self.server == self.attackers:
             return f"unpinned: server, probe and attackers free to use CPUs {sorted(self.server)}"
+        if self.idle_attackers:
+            return (
+                f"apart: server alone on CPU {sorted(self.server)}; probe on CPU {sorted(self.probe)} with the "
+                "attackers, which run at idle priority (SCHED_IDLE) so that they never delay the probe"
+            )
         return f"pinned: server + probe on CPU {sorted(self.server)}, attackers on CPU {sorted(self.attackers)}"
 
 
 def placements(choice: str) -> list[Placement]:
-    """The placements to run: pinned (two CPUs at least) and/or unpinned."""
+    """The placements to run: apart and pinned (two CPUs at least) and/or unpinned."""
     every = sorted(os.sched_getaffinity(0))
-    pinned = Placement("pinned", {every[-1]}, {every[-2]}) if len(every) >= 2 else None
-    unpinned = Placement("unpinned", set(every), set(every))
-    if choice == "pinned":
-        if pinned is None:
-            raise SystemExit("--placement pinned needs two CPUs")
-        return [pinned]
-    if choice == "unpinned" or pinned is None:
+    if choice != "unpinned" and len(every) < 2:
+        raise SystemExit(f"--placement {choice} needs two CPUs")
+    unpinned = Placement("unpinned", set(every), set(every), set(every))
+    if choice == "unpinned":
         return [unpinned]
-    return [pinned, unpinned]
+    one, other = {every[-1]}, {every[-2]}
+    apart = Placement("apart", one, other, other, idle_attackers=True)
+    pinned = Placement("pinned", one, one, other)
+    chosen = {"apart": [apart], "pinned": [pinned], "all": [apart, pinned, unpinned]}
+    return chosen[choice]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -545,7 +581,7 @@ def run_round(
     assert relay.process is not None
     pid = relay.process.pid
     place(pid, where.server)
-    place(os.getpid(), where.server)
+    place(os.getpid(), where.probe)
     quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds)))
     spawn = multiprocessing.get_context("spawn")
     receiver, sender = spawn.Pipe(duplex=False)
@@ -557,11 +593,12 @@ def run_round(
             ws_url,
             relay.token,
             str(known),
-            args.fuzz,
+            (args.fuzz, args.fuzz_rate),
             args.slow_readers,
             kinds,
             args.seconds,
             where.attackers,
+            where.idle_attackers,
             started,
             sender,
         ),
@@ -578,12 +615,18 @@ def run_round(
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the rounds and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--fuzz", type=int, default=10_000, help="fuzzed messages per attack phase (10,000)")
+    parser.add_argument("--fuzz", type=int, default=15_000, help="fuzzed messages per attack phase (15,000)")
+    parser.add_argument(
+        "--fuzz-rate",
+        type=float,
+        default=1000.0,
+        help="fuzzed messages a second, all fuzzers together; 0: as fast as the server answers (1,000)",
+    )
     parser.add_argument("--slow-readers", type=int, default=5, help="connections that never read (5)")
-    parser.add_argument("--seconds", type=float, default=8.0, help="shortest phase, quiet or attack (8)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="shortest phase, quiet or attack (15)")
     parser.add_argument("--rounds", type=int, default=3, help="quiet/attack rounds per placement (3)")
     parser.add_argument(
-        "--placement", choices=("both", "pinned", "unpinned"), default="both", help="CPU placement (both)"
+        "--placement", choices=("apart", "pinned", "unpinned", "all"), default="apart", help="CPU placement (apart)"
     )
     parser.add_argument("--seed-jobs", type=int, default=SEED_JOBS, help=f"history recorded first ({SEED_JOBS})")
     parser.add_argument(
