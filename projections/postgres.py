@@ -98,8 +98,11 @@ class PostgresReadModel(ReadModelDatabase):
         return conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A consistent snapshot across several queries (a read-only repeatable-read transaction)."""
+    def read(self, *, wait: bool = True) -> Iterator[Connection]:
+        """A consistent snapshot across several queries (a read-only repeatable-read transaction).
+
+        Readers never wait for writers here (MVCC), so `wait` changes nothing; reads go over the network,
+        so callers do not run them on the event loop (`local_reads` is False)."""
         conn = self.reader()
         with conn.raw.transaction():
             conn.raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
