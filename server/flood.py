@@ -184,6 +184,10 @@ class MeteredConnection(ServerConnection):
             return
         self._feed(data)
 
+    def frames_waiting(self) -> bool:
+        """Are frames already received beyond the one just taken (parsed and queued, or held)? True if unknown."""
+        return not self._metered or len(self.recv_messages.frames) > 0 or bool(self._held)
+
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget what was held: the connection is gone."""
         self._held = b""

@@ -164,15 +164,20 @@ class RelayServer:
             message = await connection.recv()
             if client.closing:
                 return
-            await asyncio.sleep(0)  # one frame per turn of the loop: a client with frames queued lets others in
-            if client.closing:
-                return
+            if not isinstance(connection, MeteredConnection) or connection.frames_waiting():
+                await asyncio.sleep(0)  # one frame per turn of the loop: a client with frames queued lets others in
+                if client.closing:
+                    return
             verdict = guard.admit()
             if verdict is Verdict.SERVE:
-                try:  # a bad frame is answered at once, without a task of its own
+                try:  # a bad frame, and a request that needs no waiting, are answered at once, without a task
                     request = decode_request(message)
+                    reply = self._in_place(request)
                 except ProtocolError as exc:
                     client.send_now(encode_protocol_error(exc))
+                    continue
+                if reply is not None:
+                    client.send_now(reply)
                     continue
                 task = asyncio.create_task(self._answer(client, request))
                 tasks.add(task)
@@ -190,6 +195,16 @@ class RelayServer:
                     await asyncio.wait(tasks, timeout=FLUSH_TIMEOUT)
                 await client.drained(FLUSH_TIMEOUT)
                 client.drop(CLOSE_POLICY_VIOLATION)
+
+    def _in_place(self, request: Request) -> bytes | None:
+        """`Handlers.in_place`, with a failure answered as `_answer` answers it."""
+        try:
+            return self.handlers.in_place(request)
+        except ProtocolError:
+            raise
+        except Exception:
+            logger.exception("request %s failed", request.id)
+            return encode_error(request.id, ErrorCode.INTERNAL, "the server failed to handle this request")
 
     def _answered(self, _task: asyncio.Task[None]) -> None:
         self.requests_in_progress -= 1

@@ -4,6 +4,7 @@ the file locked, and every other request, goes to a pool, so long reads and comm
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from domain.requests import GenerationSpec
 from projections.database import Connection, SQLiteReadModel
-from server.protocol import GetStatus
+from server.protocol import ErrorCode, ErrorReply, GetStatus
 from tests.e2e.harness import relay, run
 from tests.locks import lock_error
 
@@ -90,6 +91,44 @@ def test_a_locked_file_sends_get_status_to_the_pool_which_waits_for_it(
                 answer = await asyncio.wait_for(peer.ok(GetStatus, generation_id=str(made)), 5.0)
                 assert answer.data["prompt"] == "a lighthouse"
                 assert waits == [False, True]
+            finally:
+                await peer.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [
+        (sqlite3.DatabaseError("disk I/O error"), "the store cannot be used right now (disk I/O error)"),
+        (RuntimeError("a bug"), "the server failed to handle this request"),
+    ],
+)
+def test_a_read_in_place_that_fails_is_answered_with_internal_and_the_connection_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception, words: str
+) -> None:
+    """A storage fault or a bug during a read in place: an `internal` error for that request, then service."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            made, _ = target.system.app.request_generation(GenerationSpec(prompt="a lighthouse"))
+            await target.settled()
+            history = target.system.history
+            original = history.get
+
+            def get(conn: Connection, generation_id: str) -> object:
+                monkeypatch.setattr(history, "get", original)  # fails once
+                raise failure
+
+            monkeypatch.setattr(history, "get", get)
+            peer = await target.connect()
+            try:
+                reply = await peer.request(GetStatus, generation_id=str(made))
+                assert isinstance(reply, ErrorReply)
+                assert (reply.code, reply.id) == (ErrorCode.INTERNAL, "r1")
+                assert words in reply.message
+                answer = await peer.ok(GetStatus, generation_id=str(made))
+                assert answer.data["prompt"] == "a lighthouse"
             finally:
                 await peer.close()
 
