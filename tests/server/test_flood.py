@@ -173,3 +173,35 @@ def test_a_metered_connection_takes_large_frames_whole() -> None:
 def test_an_unknown_frame_queue_is_parsed_unmetered_rather_than_broken() -> None:
     """Metering relies on websockets 17's frame queue; without its attributes a connection parses as usual."""
     assert not metering_supported(object())
+
+
+def test_a_metered_connection_says_whether_frames_wait_beyond_the_one_taken() -> None:
+    """Three frames received: after taking the first and the second, more wait; after the third, none."""
+
+    async def scenario() -> list[bool]:
+        ready, waiting = asyncio.Event(), []
+        connections: list[MeteredConnection] = []
+
+        async def handler(connection: ServerConnection) -> None:
+            assert isinstance(connection, MeteredConnection)
+            connections.append(connection)
+            await ready.wait()
+            for _ in range(3):
+                await connection.recv()
+                waiting.append(connection.frames_waiting())
+
+        async with serve(handler, "127.0.0.1", 0, create_connection=MeteredConnection, max_queue=4) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            async with connect(f"ws://127.0.0.1:{port}", compression=None) as client:
+                for index in range(3):
+                    await client.send(str(index))
+                async with asyncio.timeout(10):  # until all three are parsed and queued
+                    while not connections or len(connections[0].recv_messages.frames) < 3:
+                        await asyncio.sleep(0.01)
+                ready.set()
+                async with asyncio.timeout(10):
+                    while len(waiting) < 3:
+                        await asyncio.sleep(0.01)
+        return waiting
+
+    assert asyncio.run(scenario()) == [True, True, False]
