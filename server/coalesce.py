@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from actors.clock import Clock, monotonic
-
 __all__ = ["Coalesced"]
 
 T = TypeVar("T")
@@ -21,29 +19,14 @@ class Coalesced(Generic[T]):
     it). So however many callers arrive, at most one call runs and one waits, and every answer was read
     after its caller asked (a caller never gets an answer that may predate its own earlier writes).
 
-    A call also begins no sooner than `spacing` seconds after the previous one ended (callers arriving
-    meanwhile wait and share it), so however fast callers come, there are at most 1/spacing calls a second;
-    a caller after a quiet spell waits for nothing.
-
     For reads that cost more than their answer is worth repeating: `queue_status` asks the PollerActor,
     and a thousand dashboards (or one flooder) asking at once would otherwise put a thousand messages in
     the actor's inbox ahead of its real work. A call's exception reaches every caller that shared it; a
     caller that is cancelled leaves the call running for the others.
     """
 
-    def __init__(
-        self,
-        read: Callable[[], Awaitable[T]],
-        *,
-        spacing: float = 0.0,
-        clock: Clock = monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
         self._read = read
-        self._spacing = spacing
-        self._clock = clock
-        self._sleep = sleep
-        self._ended = float("-inf")
         self._running: asyncio.Future[T] | None = None
         self._next: asyncio.Future[T] | None = None
 
@@ -65,17 +48,10 @@ class Coalesced(Generic[T]):
         task.add_done_callback(lambda done: self._finished(done, answer))
 
     async def _call(self, answer: asyncio.Future[T]) -> T:
-        """The read, once `spacing` has passed since the last one ended; callers that arrived before it begins
-        share it, later ones wait for the next."""
-        wait = self._ended + self._spacing - self._clock()
-        if wait > 0:
-            await self._sleep(wait)
+        """The read; callers that arrived before it begins share it, later ones wait for the next."""
         if self._next is answer:
             self._next = None
-        try:
-            return await self._read()
-        finally:
-            self._ended = self._clock()
+        return await self._read()
 
     def _finished(self, task: asyncio.Future[T], answer: asyncio.Future[T]) -> None:
         self._running = None

@@ -63,8 +63,6 @@ REFRESH_WAIT = 10.0
 MAX_REPLY_ROWS_BYTES = 900_000
 _ENCODE = msgspec.json.Encoder().encode
 PROJECTION_WAIT = 5.0
-QUEUE_STATUS_SPACING = 0.05
-"""Seconds between two PollerActor asks for `queue_status` (callers meanwhile share the next; see Coalesced)."""
 POINT_READ_THREADS = 2
 """Threads for reads of one row by its key (`get_status`), apart from the pool that runs everything else."""
 
@@ -78,10 +76,8 @@ class Handlers:
         self.server_tz = server_tz
         self._storage_errors: tuple[type[Exception], ...] = (PersistenceError, sqlite3.Error, *system.db.errors)
         self._point_reads = ThreadPoolExecutor(POINT_READ_THREADS, thread_name_prefix="veo-point-read")
-        # one PollerActor ask serves every queue_status that arrives meanwhile, at most 1/QUEUE_STATUS_SPACING a second
-        self._queue_status = Coalesced(
-            lambda: self._run(lambda: (system.commands.queue_status(), hub.position)), spacing=QUEUE_STATUS_SPACING
-        )
+        # one PollerActor ask serves every queue_status that arrives meanwhile (one in the actor's inbox at most)
+        self._queue_status = Coalesced(lambda: self._run(lambda: (system.commands.queue_status(), hub.position)))
 
     async def handle(self, request: Request, client: Client) -> bytes | None:
         """The reply frame for `request` (None when already sent; ProtocolError for an error reply)."""

@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from actors.clock import FakeClock
 from server.coalesce import Coalesced
 
 
@@ -104,46 +103,5 @@ def test_a_cancelled_caller_leaves_the_call_to_the_others() -> None:
         await settle()
         reads.calls[1].set_exception(RuntimeError("nobody listens"))  # retrieved: no "never retrieved" warning
         await settle()
-
-    asyncio.run(scenario())
-
-
-def test_calls_are_spaced_and_callers_arriving_in_the_gap_share_the_next() -> None:
-    """A call begins no sooner than `spacing` after the last one ended, callers arriving meanwhile share it,
-    and a caller after a quiet spell waits for nothing."""
-
-    async def scenario() -> None:
-        clock, slept, gate = FakeClock(100.0), [], asyncio.Event()
-
-        async def sleep(seconds: float) -> None:
-            slept.append(seconds)
-            await gate.wait()
-            clock.advance(seconds)
-
-        reads = Reads()
-        coalesced = Coalesced(reads.read, spacing=0.05, clock=clock, sleep=sleep)
-        first = asyncio.ensure_future(coalesced())
-        await settle()
-        assert (len(reads.calls), slept) == (1, [])  # no call before it: no wait
-        clock.advance(0.01)
-        reads.calls[0].set_result(1)
-        assert await first == 1
-        spaced = [asyncio.ensure_future(coalesced()) for _ in range(3)]
-        await settle()
-        assert len(reads.calls) == 1
-        assert slept == [pytest.approx(0.05)]
-        spaced.append(asyncio.ensure_future(coalesced()))  # arrives in the gap
-        await settle()
-        gate.set()
-        await settle()
-        assert len(reads.calls) == 2
-        reads.calls[1].set_result(2)
-        assert await asyncio.gather(*spaced) == [2] * 4
-        clock.advance(1.0)  # a quiet spell
-        after = asyncio.ensure_future(coalesced())
-        await settle()
-        assert (len(reads.calls), len(slept)) == (3, 1)
-        reads.calls[2].set_result(3)
-        assert await after == 3
 
     asyncio.run(scenario())
