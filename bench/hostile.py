@@ -256,6 +256,7 @@ class AttackTally:
     """What the attackers sent and got back."""
 
     fuzz_sent: int = 0
+    fuzz_seconds: float = 0.0
     fuzz_connections: int = 0
     fuzz_replies: Counter[str] = field(default_factory=Counter)
     error_replies: Counter[str] = field(default_factory=Counter)
@@ -268,6 +269,7 @@ class AttackTally:
     def add(self, other: AttackTally) -> None:
         """Count another attack's tally in."""
         self.fuzz_sent += other.fuzz_sent
+        self.fuzz_seconds += other.fuzz_seconds
         self.fuzz_connections += other.fuzz_connections
         self.fuzz_replies += other.fuzz_replies
         self.error_replies += other.error_replies
@@ -442,7 +444,9 @@ async def attack(
     if "unauth" in kinds:
         background += [asyncio.create_task(unauthenticated(ws_url, stop, tally))]
     if "fuzz" in kinds:
+        began = time.monotonic()
         await asyncio.gather(*(fuzzer(ws_url, token, known, budget, tally, seed) for seed in range(8)))
+        tally.fuzz_seconds = time.monotonic() - began
     await asyncio.sleep(max(0.0, ends - time.monotonic()))
     stop.set()
     await asyncio.gather(*background)
@@ -722,7 +726,8 @@ def report(args: argparse.Namespace, kinds: set[str], runs: list[Rounds], tally:
             f"{'':9} server CPU (share of one CPU, median over rounds): quiet {quiet_cpu:.0%}, attack {attack_cpu:.0%}"
         )
     print(
-        f"attackers in all: {tally.fuzz_sent:,} fuzzed frames over {tally.fuzz_connections} connections, "
+        f"attackers in all: {tally.fuzz_sent:,} fuzzed frames over {tally.fuzz_connections} connections "
+        f"({tally.fuzz_sent / max(tally.fuzz_seconds, 1e-9):,.0f} a second while fuzzing), "
         f"{tally.flood_sent:,} flood frames, {tally.oversize_sent} oversize frames, "
         f"{sum(tally.unauthenticated.values())} unauthenticated upgrades {dict(tally.unauthenticated)}, "
         f"{tally.slow_readers} slow readers"
