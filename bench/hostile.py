@@ -9,7 +9,8 @@ of 50), and times each round trip:
 - quiet: nothing else is connected;
 - attack: another process runs the attackers at once for `--seconds`, and on until the fuzzers have sent
   `--fuzz` frames at `--fuzz-rate` a second (15,000 at 1,000/s; `--fuzz-rate 0`: as fast as the server
-  answers, a stress run rather than the issue's scenario): fuzzers (8 connections; mutated requests, JSON
+  answers, as earlier sessions did, so they finish early and the rest of the phase has the other attackers
+  only): fuzzers (8 connections; mutated requests, JSON
   junk, truncated JSON, deep nesting, huge strings, binary frames; each sent once the previous one is
   answered, each connection replaced after 150 frames, so every frame is decoded and answered), flooders
   (2 connections; valid requests as fast as the socket takes them, until closed with 1008, then again),
@@ -39,7 +40,7 @@ busier the server, the longer a request waits for it), and whether it still answ
 subset, to see which one costs.
 
     .venv/bin/python bench/hostile.py                        # 15,000 fuzzed frames a round, all attackers
-    .venv/bin/python bench/hostile.py --fuzz-rate 0          # the fuzzers as fast as the server answers
+    .venv/bin/python bench/hostile.py --fuzz-rate 0          # the fuzzers as fast as answered, then done
     .venv/bin/python bench/hostile.py --attackers flood      # one attacker alone
     .venv/bin/python bench/hostile.py --placement all --rounds 5
 """
