@@ -75,10 +75,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the relay process helper lives in tests/reliability
 
-from domain.requests import GenerationSpec
+from seeding import seed_finished
+
 from server.protocol import Channel, Generate, GetStatus
 from server.relay_client import AUTO_ID, RelayClient
-from server.store import locate
 from tests.reliability.processes import KillableRelay, free_port
 
 SEED_JOBS = 2000
@@ -104,29 +104,6 @@ ATTACKERS = ("fuzz", "flood", "oversize", "unauth", "slow")
 
 
 # --- the store and the server ---------------------------------------------------------------------
-
-
-def seed_store(data: Path, jobs: int, rng: random.Random) -> UUID:
-    """Record `jobs` finished generations with long prompts (a long journal); one id to ask about."""
-    app = locate(data, None).open_app()
-    try:
-        words = [("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9)))) for _ in range(400)]
-        first: UUID | None = None
-        for start in range(0, jobs, 100):
-            specs = [
-                GenerationSpec(prompt=" ".join(rng.choices(words, k=SEED_PROMPT_CHARS // 6))[:SEED_PROMPT_CHARS])
-                for _ in range(min(100, jobs - start))
-            ]
-            _, ids, _ = app.request_batch(specs)
-            for index, generation_id in enumerate(ids):
-                app.record_submitted(generation_id)
-                app.record_started(generation_id, f"seed-op-{start + index}", None, "MEDIA_GENERATION_STATUS_PENDING")
-                app.record_completed(generation_id, f"seed-mg-{start + index}", "http://127.0.0.1:9/seed.mp4")
-            first = first or ids[0]
-        assert first is not None
-        return first
-    finally:
-        app.close()
 
 
 class RssSampler:
@@ -656,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     peak = 0
     with tempfile.TemporaryDirectory(prefix="veo-hostile-") as scratch:
         data = Path(scratch) / "relay"
-        known = seed_store(data, args.seed_jobs, random.Random(1))
+        known = seed_finished(data, args.seed_jobs, SEED_PROMPT_CHARS, random.Random(1))
         relay = KillableRelay(data, free_port(), ["--simulator-times", "0.3,0.8"])
         try:
             relay.start()

@@ -1,4 +1,5 @@
-"""Jobs already running on Flow, recorded in a store: how benchmarks start N jobs at once (CONTRACT §7).
+"""Jobs already running on Flow, recorded in a store: how benchmarks start N jobs at once (CONTRACT §7);
+and finished generations with long prompts (`seed_finished`): a long history for the read benchmarks.
 
 The simulator's `create_operations` makes N running operations without N submissions; `seed_running_jobs`
 records the matching generations (Requested, Submitted, Started with the operation's name and scene id)
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,11 @@ from uuid import UUID, uuid4
 
 from domain.application import VeoRelay
 from domain.generation import Generation
-from domain.requests import DEFAULT_PROFILE
+from domain.requests import DEFAULT_PROFILE, GenerationSpec
 from domain.values import DEFAULT_MODEL, MAX_SEED, AspectRatio, JobType, Priority
 from server.store import locate
 
-__all__ = ["ACTIVE", "completion_offsets", "record_running", "seed_running_jobs"]
+__all__ = ["ACTIVE", "completion_offsets", "record_running", "seed_finished", "seed_running_jobs"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,5 +76,29 @@ def seed_running_jobs(
     app = location.open_app()
     try:
         return record_running(app, operations, profile_id)
+    finally:
+        app.close()
+
+
+def seed_finished(data: Path, jobs: int, prompt_chars: int, rng: random.Random) -> UUID:
+    """Record `jobs` finished generations with prompts of `prompt_chars` words' characters in the store of a data
+    directory (a long history and journal); the first one's id, to ask about."""
+    app = locate(data, None).open_app()
+    try:
+        words = [("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9)))) for _ in range(400)]
+        first: UUID | None = None
+        for start in range(0, jobs, 100):
+            specs = [
+                GenerationSpec(prompt=" ".join(rng.choices(words, k=prompt_chars // 6))[:prompt_chars])
+                for _ in range(min(100, jobs - start))
+            ]
+            _, ids, _ = app.request_batch(specs)
+            for index, generation_id in enumerate(ids):
+                app.record_submitted(generation_id)
+                app.record_started(generation_id, f"seed-op-{start + index}", None, "MEDIA_GENERATION_STATUS_PENDING")
+                app.record_completed(generation_id, f"seed-mg-{start + index}", "http://127.0.0.1:9/seed.mp4")
+            first = first or ids[0]
+        assert first is not None
+        return first
     finally:
         app.close()
