@@ -153,9 +153,9 @@ class AnalyticsView(TrackedView):
 
     def _nth_duration(self, conn: Connection, done: str, parameters: tuple[Any, ...], rank: int) -> float:
         """The `rank`-th shortest completion time (1-based) among one model and job type's `done` rows."""
-        model_job = "model = ? AND job_type = ?"
         (duration,) = conn.execute(
-            f"SELECT duration FROM {self.tables[0]} WHERE {model_job} AND {done} ORDER BY duration LIMIT 1 OFFSET ?",
+            f"SELECT duration FROM {self.tables[0]} WHERE model = ? AND job_type = ? AND {done} "
+            "ORDER BY duration LIMIT 1 OFFSET ?",
             (*parameters, rank - 1),
         ).fetchone()
         return round(float(duration), 3)

@@ -118,8 +118,7 @@ class SQLiteReadModel(ReadModelDatabase):
 
     def busy(self, error: Exception) -> bool:
         """SQLITE_BUSY or SQLITE_LOCKED (extended codes included), as `read(wait=False)` raises them."""
-        code = getattr(error, "sqlite_errorcode", None)
-        return isinstance(error, sqlite3.OperationalError) and code is not None and code & 0xFF in _LOCK_CODES
+        return isinstance(error, sqlite3.OperationalError) and error.sqlite_errorcode & 0xFF in _LOCK_CODES
 
     def _prompt_reader(self) -> Connection:
         """This thread's connection that never waits for a lock (busy_timeout 0)."""

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-__all__ = ["Coalesced"]
+__all__ = ["Coalesced", "retrieved"]
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ class Coalesced(Generic[T]):
         answer = self._next
         assert answer is not None
         self._running = answer
-        answer.add_done_callback(_retrieved)  # every caller may have been cancelled: nobody else would look
+        answer.add_done_callback(retrieved)  # every caller may have been cancelled: nobody else would look
         task = asyncio.ensure_future(self._call(answer))
         task.add_done_callback(lambda done: self._finished(done, answer))
 
@@ -65,6 +65,8 @@ class Coalesced(Generic[T]):
             self._start()
 
 
-def _retrieved(answer: asyncio.Future[T]) -> None:
-    if not answer.cancelled():
-        answer.exception()
+def retrieved(future: asyncio.Future[T]) -> None:
+    """A done-callback that looks at a shared future's outcome, so a failure nobody awaited anymore is not
+    reported as "never retrieved" (its awaiters, if any, still get it)."""
+    if not future.cancelled():
+        future.exception()

@@ -23,6 +23,7 @@ from itertools import groupby
 
 from projections.history import Delta
 from server.client import MAX_COALESCED_BYTES, Bundle, Client
+from server.coalesce import retrieved
 from server.protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 
 __all__ = ["DeltaHub", "JournalReader", "SubscribeOutcome", "bundle_page"]
@@ -102,11 +103,6 @@ def bundle_page(encoded: Sequence[tuple[str, int, bytes]], channels: frozenset[s
     if frames:
         bundles.append(Bundle.of(frames))
     return bundles
-
-
-def _retrieved(task: asyncio.Task[ReplayPage | None]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 class DeltaHub:
@@ -232,7 +228,7 @@ class DeltaHub:
         task = self._replay.get(cursor)
         if task is None:
             task = self._replay[cursor] = asyncio.ensure_future(self._read_page(cursor))
-            task.add_done_callback(_retrieved)  # its readers may all have gone; a failure is re-raised to those left
+            task.add_done_callback(retrieved)  # its readers may all have gone; a failure is re-raised to those left
             while len(self._replay) > REPLAY_PAGES:
                 self._replay.popitem(last=False)
         else:

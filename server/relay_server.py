@@ -204,7 +204,7 @@ class RelayServer:
             raise
         except Exception:
             logger.exception("request %s failed", request.id)
-            return encode_error(request.id, ErrorCode.INTERNAL, "the server failed to handle this request")
+            return _failed(request)
 
     def _answered(self, _task: asyncio.Task[None]) -> None:
         self.requests_in_progress -= 1
@@ -218,5 +218,10 @@ class RelayServer:
             reply = encode_protocol_error(exc)
         except Exception:
             logger.exception("request %s failed", request.id)
-            reply = encode_error(request.id, ErrorCode.INTERNAL, "the server failed to handle this request")
+            reply = _failed(request)
         client.send_now(reply)
+
+
+def _failed(request: Request) -> bytes:
+    """The `internal` reply to a request whose handling raised (a bug; the caller logs its traceback)."""
+    return encode_error(request.id, ErrorCode.INTERNAL, "the server failed to handle this request")
