@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -11,11 +12,13 @@ from zoneinfo import ZoneInfo
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Data
 
 from actors.clock import Clock
 from server.bootstrap import System
 from server.client import Client
-from server.flood import FloodGuard, MeteredConnection, Verdict, may_start
+from server.connection import MeteredConnection
+from server.flood import FloodGuard, Verdict, may_start
 from server.handlers import Handlers
 from server.http_front import HttpFront
 from server.hub import DeltaHub, JournalReader
@@ -137,6 +140,8 @@ class RelayServer:
             clock=self.clock,
         )
         tasks: set[asyncio.Task[None]] = set()
+        if isinstance(connection, MeteredConnection):
+            connection.frame_handler = functools.partial(self._at_once, client, guard, tasks)
         try:
             await self._read(connection, client, guard, tasks)
             # Closing: unread frames stay unread (a flooder's would cost a parse each); the close
@@ -145,6 +150,8 @@ class RelayServer:
         except ConnectionClosed:
             pass
         finally:
+            if isinstance(connection, MeteredConnection):
+                connection.frame_handler = None
             self.hub.unsubscribe_all(client)
             self.clients.discard(client)
             if client.provider_id is not None:
@@ -170,20 +177,7 @@ class RelayServer:
                     return
             verdict = guard.admit()
             if verdict is Verdict.SERVE:
-                try:  # a bad frame, and a request that needs no waiting, are answered at once, without a task
-                    request = decode_request(message)
-                    reply = self._in_place(request)
-                except ProtocolError as exc:
-                    client.send_now(encode_protocol_error(exc))
-                    continue
-                if reply is not None:
-                    client.send_now(reply)
-                    continue
-                task = asyncio.create_task(self._answer(client, request))
-                tasks.add(task)
-                self.requests_in_progress += 1
-                task.add_done_callback(self._answered)
-                task.add_done_callback(tasks.discard)
+                self._serve(message, client, tasks)
             elif verdict is Verdict.WARN:
                 client.send_now(
                     encode_error(request_id_of(message), ErrorCode.RATE_LIMITED, "too many messages: slow down")
@@ -195,6 +189,32 @@ class RelayServer:
                     await asyncio.wait(tasks, timeout=FLUSH_TIMEOUT)
                 await client.drained(FLUSH_TIMEOUT)
                 client.drop(CLOSE_POLICY_VIOLATION)
+
+    def _at_once(self, client: Client, guard: FloodGuard, tasks: set[asyncio.Task[None]], message: Data) -> bool:
+        """A frame taken in the callback that received it (`MeteredConnection.frame_handler`): served now if the
+        read loop would serve it without waiting; False leaves it to the read loop."""
+        if client.closing or not may_start(len(tasks), self.requests_in_progress) or not guard.admit_if_served():
+            return False
+        self._serve(message, client, tasks)
+        return True
+
+    def _serve(self, message: Data, client: Client, tasks: set[asyncio.Task[None]]) -> None:
+        """Answer a message admitted by the flood guard: a bad frame, and a request that needs no waiting, at
+        once; any other request in a task."""
+        try:
+            request = decode_request(message)
+            reply = self._in_place(request)
+        except ProtocolError as exc:
+            client.send_now(encode_protocol_error(exc))
+            return
+        if reply is not None:
+            client.send_now(reply)
+            return
+        task = asyncio.create_task(self._answer(client, request))
+        tasks.add(task)
+        self.requests_in_progress += 1
+        task.add_done_callback(self._answered)
+        task.add_done_callback(tasks.discard)
 
     def _in_place(self, request: Request) -> bytes | None:
         """`Handlers.in_place`, with a failure answered as `_answer` answers it."""

@@ -1,22 +1,14 @@
-"""Flood control: serve within the rate, warn and pause past it, close a persistent flooder; parse little ahead."""
+"""Flood control: serve within the rate, warn and pause past it, close a persistent flooder."""
 
 from __future__ import annotations
 
-import asyncio
-
-from websockets.asyncio.client import connect
-from websockets.asyncio.server import ServerConnection, serve
-
 from server.flood import (
     BUSY_REQUESTS,
-    FEED_BYTES,
     MAX_CONCURRENT_REQUESTS,
     FloodGuard,
-    MeteredConnection,
     TokenBucket,
     Verdict,
     may_start,
-    metering_supported,
 )
 
 
@@ -114,6 +106,20 @@ def test_a_client_warned_but_not_yet_refilled_keeps_its_warnings() -> None:
     assert [flood.admit() for _ in range(11)] == [Verdict.SERVE] * 10 + [Verdict.CLOSE]
 
 
+def test_admitting_only_what_is_served_takes_a_token_or_nothing() -> None:
+    """Within the burst a message is admitted with its token; past it, admit_if_served refuses without a warning
+    (the message is left to `admit`, which then warns)."""
+    clock = FakeClock()
+    flood = guard(clock)
+    assert [flood.admit_if_served() for _ in range(21)] == [True] * 20 + [False]
+    assert not flood.admit_if_served()
+    assert flood.warnings == 0
+    assert flood.admit() is Verdict.WARN
+    clock.now += 0.15  # one token refilled (10 a second)
+    assert flood.admit_if_served()
+    assert flood.warnings == 1
+
+
 def test_a_connection_has_its_own_requests_in_progress_up_to_its_cap_while_the_server_is_quiet() -> None:
     """Below BUSY_REQUESTS in progress server-wide, a connection starts requests up to MAX_CONCURRENT_REQUESTS."""
     assert may_start(0, 0)
@@ -125,83 +131,3 @@ def test_a_busy_server_answers_each_connection_one_request_at_a_time() -> None:
     """Once BUSY_REQUESTS are in progress, a connection with one in progress waits; one with none starts."""
     assert not may_start(1, BUSY_REQUESTS)
     assert may_start(0, 10 * BUSY_REQUESTS)
-
-
-async def _parsed_ahead(frames: int, payload: str) -> tuple[int, list[str]]:
-    """Send `frames` text frames at once to a MeteredConnection whose reader waits; how many websockets parsed
-    before the reader started, and every message the reader then got."""
-    go = asyncio.Event()
-    got: list[str] = []
-    connections: list[MeteredConnection] = []
-
-    async def handler(connection: ServerConnection) -> None:
-        assert isinstance(connection, MeteredConnection)
-        connections.append(connection)
-        await go.wait()
-        while len(got) < frames:
-            got.append(str(await connection.recv()))
-
-    async with serve(handler, "127.0.0.1", 0, create_connection=MeteredConnection, max_queue=4) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}", compression=None, max_size=None) as client:
-            for index in range(frames):
-                await client.send(f"{index}:{payload}")
-            async with asyncio.timeout(10):  # until the server has stopped reading: its frame queue is full
-                while not connections or not connections[0].recv_messages.paused:
-                    await asyncio.sleep(0.01)
-            parsed = len(connections[0].recv_messages.frames)
-            go.set()
-            async with asyncio.timeout(10):
-                while len(got) < frames:
-                    await asyncio.sleep(0.01)
-    return parsed, got
-
-
-def test_a_metered_connection_parses_little_past_its_full_frame_queue_and_loses_nothing() -> None:
-    """Thousands of small frames sent at once: at most a slice's worth is parsed ahead; all arrive, in order."""
-    parsed, got = asyncio.run(_parsed_ahead(3000, "x" * 20))
-    assert parsed <= 4 + FEED_BYTES // 20
-    assert got == [f"{index}:{'x' * 20}" for index in range(3000)]
-
-
-def test_a_metered_connection_takes_large_frames_whole() -> None:
-    """Frames much larger than a slice are assembled intact."""
-    _, got = asyncio.run(_parsed_ahead(8, "y" * 300_000))
-    assert got == [f"{index}:{'y' * 300_000}" for index in range(8)]
-
-
-def test_an_unknown_frame_queue_is_parsed_unmetered_rather_than_broken() -> None:
-    """Metering relies on websockets 17's frame queue; without its attributes a connection parses as usual."""
-    assert not metering_supported(object())
-
-
-def test_a_metered_connection_says_whether_frames_wait_beyond_the_one_taken() -> None:
-    """Three frames received: after taking the first and the second, more wait; after the third, none."""
-
-    async def scenario() -> list[bool]:
-        ready, waiting = asyncio.Event(), []
-        connections: list[MeteredConnection] = []
-
-        async def handler(connection: ServerConnection) -> None:
-            assert isinstance(connection, MeteredConnection)
-            connections.append(connection)
-            await ready.wait()
-            for _ in range(3):
-                await connection.recv()
-                waiting.append(connection.frames_waiting())
-
-        async with serve(handler, "127.0.0.1", 0, create_connection=MeteredConnection, max_queue=4) as server:
-            port = next(iter(server.sockets)).getsockname()[1]
-            async with connect(f"ws://127.0.0.1:{port}", compression=None) as client:
-                for index in range(3):
-                    await client.send(str(index))
-                async with asyncio.timeout(10):  # until all three are parsed and queued
-                    while not connections or len(connections[0].recv_messages.frames) < 3:
-                        await asyncio.sleep(0.01)
-                ready.set()
-                async with asyncio.timeout(10):
-                    while len(waiting) < 3:
-                        await asyncio.sleep(0.01)
-        return waiting
-
-    assert asyncio.run(scenario()) == [True, True, False]
