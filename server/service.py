@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
+import sys
 from collections.abc import Callable
 
 from server.bootstrap import Settings, System
@@ -15,6 +17,18 @@ __all__ = ["run_service"]
 
 logger = logging.getLogger(__name__)
 
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread holds the GIL while another waits for it (Python's default: 5 ms). The event loop shares the
+GIL with the PollerActor, the projection runner and the thread pools: with the default, any of them could hold
+a reply up for 5 ms, and a read the loop answers in place gives the GIL away inside SQLite and waits as long to
+get it back."""
+
+
+def _settle_interpreter() -> None:
+    """Tune the interpreter for serving, once the system has started."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    gc.freeze()  # what start-up built lives as long as the process: full collections no longer walk it
+
 
 async def run_service(settings: Settings, say: Callable[[str], None], stop: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or `stop` is set); returns the exit code."""
@@ -22,6 +36,7 @@ async def run_service(settings: Settings, say: Callable[[str], None], stop: asyn
     token, new_token = load_or_create_token(settings.data_dir, settings.token)
     system = System(settings)
     await asyncio.to_thread(system.start)
+    _settle_interpreter()
     server = RelayServer(
         system, host=settings.host, port=settings.port, token=token, allow_origins=settings.allow_origins
     )
