@@ -71,7 +71,8 @@ class ReplayPage:
         )
 
     def bundles_for(self, channels: frozenset[str]) -> list[Bundle]:
-        """The page's bundles on `channels` (built on first use)."""
+        """The page's bundles on `channels` (built on first use, in a worker thread: two threads building the
+        same channel set at once both build it, and either result is kept)."""
         bundles = self.bundles.get(channels)
         if bundles is None:
             bundles = self.bundles[channels] = bundle_page(self.encoded, channels)
@@ -210,7 +211,11 @@ class DeltaHub:
                 logger.warning("the journal was pruned past a replay's position %d; closing it with 1013", cursor)
                 client.drop(CLOSE_TOO_FAR_BEHIND)  # it resumes, and learns from `resumed: false` to re-read
                 return
-            for bundle in page.bundles_for(frozenset(client.channels)):
+            channels = frozenset(client.channels)
+            bundles = page.bundles.get(channels)
+            if bundles is None:  # a page of up to 256 deltas framed: milliseconds of CPU, off the loop
+                bundles = await asyncio.to_thread(page.bundles_for, channels)
+            for bundle in bundles:
                 client.push_bundle(bundle)
                 self.frames_sent += 1
                 while not await client.writable(REPLAY_PACE_TIMEOUT):  # at the client's pace
@@ -244,7 +249,11 @@ class DeltaHub:
         return page
 
     async def _read_page(self, cursor: int) -> ReplayPage | None:
-        deltas = await asyncio.to_thread(self.journal.deltas_after, cursor, PAGE)
+        return await asyncio.to_thread(self._page_after, cursor)
+
+    def _page_after(self, cursor: int) -> ReplayPage | None:
+        """Read and encode a page (in a worker thread: encoding up to 256 deltas takes milliseconds)."""
+        deltas = self.journal.deltas_after(cursor, PAGE)
         return ReplayPage.of(deltas) if deltas else None
 
     def unsubscribe_all(self, client: Client) -> None:
