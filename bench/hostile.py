@@ -33,15 +33,18 @@ too), so a change of machine load affects both sides alike. Each round's p50/p90
 separately; the summary is the median over rounds of each, with the attack/quiet ratio of the medians
 (target: within 10%) and the range of the per-round ratios; then the same quantiles over every round trip
 of every round pooled (three times the samples: p99 is the ~17th slowest of ~1,700, not the 6th of ~600,
-so it moves less from run to run). Also printed: what the attackers got
+so it moves less from run to run), each pooled ratio with the central 95% of its bootstrap resamples (how
+much it moves with which round trips happen to be drawn). Also printed: what the attackers got
 (replies, close codes), the server's RSS before the first round, its peak during any attack and 2 s after
 the last one, the server's CPU use in each phase (all its threads, as a share of one CPU: on one CPU, the
 busier the server, the longer a request waits for it), and whether it still answers. `--attackers` runs a
-subset, to see which one costs.
+subset, to see which one costs; `--attackers none` is the control: "attack" phases without attackers, so
+the ratios it prints are what the machine alone makes of two quiet phases (the bench's noise floor).
 
     .venv/bin/python bench/hostile.py                        # 15,000 fuzzed frames a round, all attackers
     .venv/bin/python bench/hostile.py --fuzz-rate 0          # the fuzzers as fast as answered, then done
     .venv/bin/python bench/hostile.py --attackers flood      # one attacker alone
+    .venv/bin/python bench/hostile.py --attackers none       # the control: quiet against quiet
     .venv/bin/python bench/hostile.py --placement all --rounds 5
 """
 
@@ -75,6 +78,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the relay process helper lives in tests/reliability
 
+from quantile_ratio import quantiles, ratio_interval
 from seeding import seed_finished
 
 from server.protocol import Channel, Generate, GetStatus
@@ -514,12 +518,6 @@ def busy(pid: int, work: Callable[[], list[float]]) -> tuple[list[float], float]
     return result, (cpu_seconds(pid) - cpu) / (time.monotonic() - began)
 
 
-def quantiles(samples: Sequence[float]) -> tuple[float, float, float]:
-    """p50, p90, p99 in milliseconds."""
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return cuts[49] * 1000, cuts[89] * 1000, cuts[98] * 1000
-
-
 async def phase(
     relay: KillableRelay, known: UUID, seconds: float, attacker: BaseProcess | None = None, started: Any = None
 ) -> list[float]:
@@ -616,10 +614,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed-jobs", type=int, default=SEED_JOBS, help=f"history recorded first ({SEED_JOBS})")
     parser.add_argument(
-        "--attackers", default=",".join(ATTACKERS), help=f"comma-separated subset of {', '.join(ATTACKERS)} (all)"
+        "--attackers",
+        default=",".join(ATTACKERS),
+        help=f"comma-separated subset of {', '.join(ATTACKERS)} (all), or none: the control, quiet against quiet",
     )
     args = parser.parse_args(argv)
-    kinds = {kind.strip() for kind in args.attackers.split(",") if kind.strip()}
+    kinds = set() if args.attackers == "none" else {kind.strip() for kind in args.attackers.split(",") if kind.strip()}
+    if not kinds and args.attackers != "none":
+        parser.error("no attackers named (--attackers none runs the control)")
     if kinds - set(ATTACKERS):
         parser.error(f"unknown attackers {sorted(kinds - set(ATTACKERS))}")
     where = placements(args.placement)
@@ -673,8 +675,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report(args: argparse.Namespace, kinds: set[str], runs: list[Rounds], tally: AttackTally) -> None:
     """The summary: per placement, medians over rounds and the attack/quiet ratio with its spread."""
+    named = ", ".join(sorted(kinds)) or "none (the control: both phases quiet)"
     print(
-        f"\nattackers: {', '.join(sorted(kinds))}; {args.rounds} rounds of quiet and attack phases of at least "
+        f"\nattackers: {named}; {args.rounds} rounds of quiet and attack phases of at least "
         f"{args.seconds:g} s; store seeded with {args.seed_jobs} finished generations of "
         f"{SEED_PROMPT_CHARS}-character prompts"
     )
@@ -693,10 +696,14 @@ def report(args: argparse.Namespace, kinds: set[str], runs: list[Rounds], tally:
             f"(target x1.10; per-round ranges {', '.join(spread)}) -- {run.placement.describe()}"
         )
         pq, ph = quantiles(run.pooled[0]), quantiles(run.pooled[1])
+        ratios = ", ".join(
+            f"p{level} x{ph[i] / pq[i]:.2f} ({low:.2f}-{high:.2f})"
+            for i, (level, (low, high)) in enumerate(zip((50, 90, 99), ratio_interval(*run.pooled), strict=True))
+        )
         print(
             f"{'':9} pooled  quiet {pq[0]:.2f}/{pq[1]:.2f}/{pq[2]:.2f} ms ({len(run.pooled[0])}), attack "
-            f"{ph[0]:.2f}/{ph[1]:.2f}/{ph[2]:.2f} ms ({len(run.pooled[1])}): ratio p50 x{ph[0] / pq[0]:.2f}, "
-            f"p90 x{ph[1] / pq[1]:.2f}, p99 x{ph[2] / pq[2]:.2f} (every round trip of every round together)"
+            f"{ph[0]:.2f}/{ph[1]:.2f}/{ph[2]:.2f} ms ({len(run.pooled[1])}): ratio {ratios} (every round trip of "
+            "every round together; in brackets the central 95% of the ratio over 1,000 bootstrap resamples)"
         )
         quiet_cpu = statistics.median(c[0] for c in run.cpu)
         attack_cpu = statistics.median(c[1] for c in run.cpu)
