@@ -107,6 +107,7 @@ async def _reading(scenario: Scenario, *, takes: bool = True) -> list[Data]:
     """Run `scenario` on a server connection whose reader waits in `recv` and whose frame handler takes what it
     is given (or declines it: `takes=False`); what the handler got, in order."""
     handled: list[Data] = []
+    failures: list[BaseException] = []
     done = asyncio.Event()
 
     def handler(message: Data) -> bool:
@@ -118,14 +119,20 @@ async def _reading(scenario: Scenario, *, takes: bool = True) -> list[Data]:
         connection.frame_handler = handler
         reader = asyncio.create_task(connection.recv())
         await asyncio.sleep(0)  # the reader now waits in recv
-        await scenario(connection, reader)
-        done.set()
+        try:
+            await scenario(connection, reader)
+        except (AssertionError, pytest.fail.Exception) as exc:  # re-raised in the test, not only logged
+            failures.append(exc)
+        finally:
+            done.set()
 
     async with serve(serve_one, "127.0.0.1", 0, create_connection=MeteredConnection, max_queue=4) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         async with connect(f"ws://127.0.0.1:{port}", compression=None):
             async with asyncio.timeout(10):
                 await done.wait()
+    if failures:
+        raise failures[0]
     return handled
 
 
