@@ -118,8 +118,12 @@ class Budget:
     def requests_last_second(self) -> int:
         """Calls started in the last second."""
         now = self._clock()
-        self._forget(now)
-        return sum(1 for start in self._starts if start + 1.0 > now)
+        return sum(1 for start in self.recent_starts() if start + 1.0 > now)
+
+    def recent_starts(self) -> tuple[float, ...]:
+        """The instants of the calls started within the window ending now (a little over a second)."""
+        self._forget(self._clock())
+        return tuple(self._starts)
 
     def _forget(self, now: float) -> None:
         """Drop starts that no longer fall inside the window ending now."""

@@ -32,6 +32,7 @@ from actors.jobs import Job, Phase
 from actors.outcomes import OutcomeHandler
 from actors.profile_state import ProfileState
 from actors.profiles import Profile
+from actors.queue_status import DETECTION_WINDOW_S, Pause, QueueSnapshot
 from actors.scheduler import CheckScheduler
 from actors.timing import CompletionModel
 from actors.tokens import TokenBroker
@@ -479,36 +480,35 @@ class Poller:
     # --- introspection ------------------------------------------------------------------------------
 
     def status(self) -> dict[str, object]:
-        """`queue_status` data (CONTRACT §4)."""
+        """`queue_status` data (CONTRACT §4) now."""
+        return self.snapshot().at(self.clock())
+
+    def snapshot(self) -> QueueSnapshot:
+        """`queue_status` as of now, to be read at any later instant until the poller's state changes."""
         now = self.clock()
         phases = [job.phase for job in self.jobs.values()]
         running = [job for job in self.jobs.values() if job.phase in (Phase.RUNNING, Phase.RESOLVING)]
         processing = sum(1 for job in running if job.remote_status == "MEDIA_GENERATION_STATUS_ACTIVE")
-        return {
-            "queued": phases.count(Phase.QUEUED),
-            "waiting_token": phases.count(Phase.WAITING_TOKEN)
+        return QueueSnapshot(
+            queued=phases.count(Phase.QUEUED),
+            waiting_token=phases.count(Phase.WAITING_TOKEN)
             + sum(1 for job in self.jobs.values() if job.phase == Phase.QUEUED and self.waiting_for_provider(job)),
-            "submitting": phases.count(Phase.SUBMITTING),
-            "pending": len(running) - processing,
-            "processing": processing,
-            "in_flight": self.budget.in_flight,
-            "requests_last_second": self.budget.requests_last_second(),
-            "budget": {"rate": self.budget.rate, "max_in_flight": self.budget.max_in_flight},
-            "providers": self.tokens.providers() if self.tokens is not None else 0,
-            "throttled": self.throttled,
-            "errors": dict(sorted(self.errors.items())),
-            "detection_latency": self.detection_latency(now),
-            "paused_profiles": [
-                {"profile_id": name, "seconds_left": round(state.paused_until - now, 1), "reason": state.pause_reason}
+            submitting=phases.count(Phase.SUBMITTING),
+            pending=len(running) - processing,
+            processing=processing,
+            in_flight=self.budget.in_flight,
+            starts=self.budget.recent_starts(),
+            budget={"rate": self.budget.rate, "max_in_flight": self.budget.max_in_flight},
+            providers=self.tokens.providers() if self.tokens is not None else 0,
+            throttled=self.throttled,
+            errors=dict(sorted(self.errors.items())),
+            detections=tuple(d for d in self.detections if d[0] >= now - DETECTION_WINDOW_S),
+            pauses=tuple(
+                Pause(name, state.paused_until, state.pause_reason)
                 for name, state in sorted(self.profiles.items())
                 if state.is_paused(now)
-            ],
-        }
-
-    def detection_latency(self, now: float) -> float:
-        """Mean over the last minute of half the gap between the last running check and the finding check."""
-        recent = [bound for at, bound in self.detections if at >= now - 60.0]
-        return round(sum(recent) / len(recent) / 2, 3) if recent else 0.0
+            ),
+        )
 
     def status_of(self, generation_id: UUID) -> str | None:
         """The client status the poller believes a job has (None when not active here)."""

@@ -12,6 +12,7 @@ from uuid import UUID
 import pykka
 
 from actors.poller import Poller
+from actors.queue_status import QueueSnapshot
 from actors.restore import RestoreReport, restore
 from actors.ticker import Ticker
 from projections.rows import HistoryRow
@@ -32,8 +33,9 @@ class PollerActor(pykka.ThreadingActor):
         ticker: Ticker,
         non_terminal: Callable[[], Sequence[HistoryRow]],
         on_death: Callable[[BaseException | None], None],
-        publish: Callable[[dict[str, object]], None] = lambda _: None,
+        publish: Callable[[QueueSnapshot, int], None] = lambda _snapshot, _seen: None,
         restored: Callable[[], None] = lambda: None,
+        seen: int = 0,
     ) -> None:
         super().__init__()
         self._make_poller = make_poller
@@ -42,6 +44,9 @@ class PollerActor(pykka.ThreadingActor):
         self._on_death = on_death
         self._publish = publish
         self._restored = restored
+        self._seen = seen
+        """The number of the last `told` message handled (the successor of a crashed actor starts with the
+        supervisor's count: what was told to its predecessor is in the store it restores from)."""
         self.poller: Poller | None = None
         self.restored: RestoreReport | None = None
 
@@ -67,6 +72,11 @@ class PollerActor(pykka.ThreadingActor):
         return self.poller
 
     # --- messages -----------------------------------------------------------------------------------
+
+    def told(self, seen: int, method: str, *args: object) -> None:
+        """The supervisor's `seen`-th message: call `method`; the snapshot published after it says it was seen."""
+        self._seen = seen
+        getattr(self, method)(*args)
 
     def enqueue(self, generation_ids: Sequence[UUID], token: str | None = None, delay_s: float | None = None) -> None:
         """New generations were recorded: queue them for submission."""
@@ -117,4 +127,4 @@ class PollerActor(pykka.ThreadingActor):
         self._ticker.schedule(poller.tick())
         if poller.runner.pending():  # an answer could not be recorded (storage fault): try again soon
             self._ticker.schedule(poller.clock() + 1.0)
-        self._publish(poller.status())
+        self._publish(poller.snapshot(), self._seen)

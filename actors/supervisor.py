@@ -24,6 +24,7 @@ from actors.flow import FlowClient
 from actors.poller import Poller, PollerSettings
 from actors.poller_actor import PollerActor
 from actors.profiles import Profile
+from actors.queue_status import QueueSnapshot
 from actors.ticker import Ticker
 from actors.timing import CompletionModel
 from actors.tokens import TokenBroker
@@ -66,8 +67,11 @@ class PollerSupervisor:
         self.last_restart_seconds: float | None = None
         """From a crash to the successor's completed restore, for the last restart."""
         self._died_at: float | None = None
-        self.last_status: dict[str, object] = {}
-        """The poller's latest `queue_status` snapshot (refreshed by the actor; read without asking it)."""
+        self._published: tuple[QueueSnapshot, int] | None = None
+        """The actor's latest `queue_status` snapshot, and how many of the messages told it had been seen."""
+        self._told = 0
+        """Messages told to the actor (`_tell`), counted under `_tell_lock` in the order they reach its inbox."""
+        self._tell_lock = threading.Lock()
         self._non_terminal = non_terminal
         self._durations = durations
         self._ref: pykka.ActorRef[PollerActor] | None = None
@@ -115,14 +119,26 @@ class PollerSupervisor:
 
     def _spawn(self) -> None:
         ref = PollerActor.start(
-            self._make_poller, self.ticker, self._non_terminal, self._on_death, self._publish, self._restored
+            self._make_poller,
+            self.ticker,
+            self._non_terminal,
+            self._on_death,
+            self._publish,
+            self._restored,
+            seen=self._told,
         )
         with self._lock:
             self._ref = ref
         self.ticker.taken()
 
-    def _publish(self, status: dict[str, object]) -> None:
-        self.last_status = status
+    def _publish(self, snapshot: QueueSnapshot, seen: int) -> None:
+        self._published = (snapshot, seen)
+
+    @property
+    def last_status(self) -> dict[str, object]:
+        """The `queue_status` data of the actor's latest snapshot, without asking it (empty before its first)."""
+        published = self._published
+        return published[0].at(self.clock()) if published is not None else {}
 
     def _restored(self) -> None:
         if self._died_at is not None:
@@ -132,6 +148,7 @@ class PollerSupervisor:
 
     def _on_death(self, exc: BaseException | None) -> None:
         self._died_at = self.clock()
+        self._published = None  # what it saw is gone with it: ask the successor until it publishes
         self._died.set()
 
     def _watch(self) -> None:
@@ -160,10 +177,14 @@ class PollerSupervisor:
             return self._ref
 
     def _tell(self, method: str, *args: object) -> bool:
-        try:
-            getattr(self.actor.proxy(), method).defer(*args)
-        except pykka.ActorDeadError:
-            return False  # the successor's restore will find the work in the store
+        """Send the actor a message without waiting; False when it is dead (then its successor's restore will
+        find the work in the store)."""
+        with self._tell_lock:
+            try:
+                self.actor.proxy().told.defer(self._told + 1, method, *args)
+            except pykka.ActorDeadError:
+                return False
+            self._told += 1
         return True
 
     def _tick(self) -> None:
@@ -204,10 +225,23 @@ class PollerSupervisor:
         return result
 
     def queue_status(self) -> dict[str, object]:
-        """`queue_status` data, plus the restart count."""
-        status: dict[str, object] = self.actor.proxy().queue_status().get(timeout=ASK_TIMEOUT)
-        status["restarts"] = self.restarts
-        status["last_restart_seconds"] = self.last_restart_seconds
+        """`queue_status` data, plus the restart count: from the actor's snapshot when it has seen every message
+        told it so far (`published_status`), otherwise asked of the actor, behind those messages."""
+        status = self.published_status()
+        if status is None:
+            status = self.actor.proxy().queue_status().get(timeout=ASK_TIMEOUT)
+            status.update(restarts=self.restarts, last_restart_seconds=self.last_restart_seconds)
+        return status
+
+    def published_status(self) -> dict[str, object] | None:
+        """`queue_status` data from the actor's latest snapshot, if it has seen every message told it so far
+        (what a caller enqueued, refreshed or provided before asking is counted); None otherwise. Costs no
+        message and never waits: for the server's event loop."""
+        published = self._published
+        if published is None or published[1] < self._told:
+            return None
+        status = published[0].at(self.clock())
+        status.update(restarts=self.restarts, last_restart_seconds=self.last_restart_seconds)
         return status
 
     def crash(self, message: str = "injected fault") -> None:

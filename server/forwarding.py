@@ -76,6 +76,8 @@ class PollerHandle(Protocol):
 
     def queue_status(self) -> dict[str, object]: ...
 
+    def published_status(self) -> dict[str, object] | None: ...
+
 
 class CommandQueue:
     """The `veo_commands` table: write, read pending, finish, and see what is finished."""
@@ -206,6 +208,10 @@ class ForwardingPoller:
     def queue_status(self) -> dict[str, object]:
         """The leader's latest published queue status, marked as seen from here."""
         return {**self._leader_status(), "served_by": "follower"}
+
+    def published_status(self) -> None:
+        """None: the leader's status is read from the store (`queue_status`), not at hand."""
+        return
 
     def _ask(self, kind: str, generation_id: UUID) -> Future[bool]:
         answer: Future[bool] = Future()

@@ -91,11 +91,15 @@ class Handlers:
     def in_place(self, request: Request) -> bytes | None:
         """The reply to a request answered here and now without waiting for anything, or None (then `handle`).
 
-        That is `get_status` on a local file (SQLite) that no other connection has locked: a read of one row
+        That is `queue_status` while the PollerActor's latest snapshot is current (it has seen every message
+        told it), and `get_status` on a local file (SQLite) that no other connection has locked: a read of one row
         by key, ~0.2 ms, cheaper than the thread hand-offs and the loop turns a task would add, whose tails
         reach 1-2 ms on a busy server. PostgreSQL (reads cross the network) and a locked file take the task
         path: a small pool of point-read threads.
         """
+        if isinstance(request, QueueStatus):
+            status = self.system.commands.published_status()
+            return encode_result(request.id, status, self.hub.position) if status is not None else None
         db = self.system.db
         if not (isinstance(request, GetStatus) and db.local_reads):
             return None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 from domain.requests import GenerationSpec
 from server.simulator import SimulatorConfig
@@ -89,6 +91,7 @@ def test_a_crashed_poller_is_restarted_and_loses_nothing(tmp_path: Path, store: 
         wait_for(lambda: "pending" in statuses(system, ids))
         system.poller.crash("injected for the test")
         wait_for(lambda: system.poller.restarts == 1, what="the restart")
+        wait_for(lambda: system.poller.published_status() is not None, what="the successor's first snapshot")
         wait_for(all_terminal(system, ids), timeout=30)
         final = statuses(system, ids)
         audit = system.simulator.audit()
@@ -128,3 +131,37 @@ def test_a_restart_of_the_service_keeps_the_built_in_simulators_jobs(tmp_path: P
     assert first_port == second_port
     assert done.video_url is not None
     assert f":{second_port}/" in done.video_url
+
+
+ACTIVE = ("queued", "waiting_token", "submitting", "pending", "processing")
+
+
+def test_the_published_status_is_read_only_once_it_counts_every_message_told_before(
+    tmp_path: Path, store: str | None
+) -> None:
+    """`queue_status` without asking the actor is what asking it answers, and never misses a job enqueued
+    before it was read: while the actor has not handled that message yet, there is none (ask it instead)."""
+    with running_system(tmp_path, store=store, simulator=SimulatorConfig(lo=5.0, hi=5.0, seed=3)) as system:
+        supervisor = system.poller
+        wait_for(lambda: supervisor.published_status() is not None, what="the first snapshot")
+        asked = supervisor.actor.proxy().queue_status().get(timeout=5)
+        assert supervisor.published_status() == {**asked, "restarts": 0, "last_restart_seconds": None}
+        poller = supervisor.actor.proxy().poller.get(timeout=5)
+        original, entered, release = poller.enqueue, threading.Event(), threading.Event()
+
+        def held(*args: Any) -> None:
+            entered.set()
+            release.wait(10)
+            original(*args)
+
+        poller.enqueue = held
+        made, _ = system.app.request_generation(GenerationSpec(prompt="count me"))
+        supervisor.enqueue([made])
+        assert supervisor.published_status() is None  # told, not yet seen
+        assert entered.wait(5)
+        assert supervisor.published_status() is None  # being handled
+        release.set()
+        wait_for(lambda: supervisor.published_status() is not None, what="the snapshot after the enqueue")
+        status = supervisor.published_status()
+        assert status is not None
+        assert sum(status[k] for k in ACTIVE) == 1, status  # type: ignore[misc]

@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import pytest
+
+from actors.poller_actor import PollerActor
 from domain.requests import GenerationSpec
 from server.protocol import (
     Cancel,
@@ -22,7 +25,7 @@ from server.protocol import (
     Upscale,
 )
 from server.simulator import SimulatorConfig
-from tests.e2e.harness import Peer, relay, run
+from tests.e2e.harness import Peer, relay, run, wait_until
 
 QUEUE_STATUS_FIELDS = {
     "queued",
@@ -96,6 +99,29 @@ def test_queue_status_has_the_contracts_fields(tmp_path: Path) -> None:
             assert status.data["budget"]["rate"] == 10.0
             assert status.data["paused_profiles"] == []
             assert status.position == 0
+            await peer.close()
+
+    run(scenario())
+
+
+def test_queue_status_is_answered_from_the_pollers_snapshot_without_a_message_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the PollerActor has handled everything told it, queue_status costs it nothing (no ask in its inbox)."""
+
+    def asked(_actor: PollerActor) -> dict[str, object]:
+        raise AssertionError("queue_status asked the PollerActor")
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            await target.settled()
+            supervisor = target.system.poller
+            await wait_until(lambda: supervisor.published_status() is not None, what="the poller's first snapshot")
+            monkeypatch.setattr(PollerActor, "queue_status", asked)
+            peer = await target.connect()
+            status = await peer.ok(QueueStatus)
+            assert set(status.data) >= QUEUE_STATUS_FIELDS
+            assert status.data["queued"] == 0
             await peer.close()
 
     run(scenario())

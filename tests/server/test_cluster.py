@@ -105,6 +105,9 @@ class RecordingPoller:
     def queue_status(self) -> dict[str, object]:
         return {}
 
+    def published_status(self) -> dict[str, object] | None:
+        return None
+
 
 def test_forwarded_commands_run_on_the_leader_and_their_answers_come_back(tmp_path: Path, store: str) -> None:
     """enqueue keeps its delay but not the token (a secret); cancel and refresh are answered to the asker."""
