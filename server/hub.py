@@ -39,6 +39,10 @@ REPLAY_PACE_TIMEOUT = 10.0
 connection is still there and goes on waiting: a resuming client goes at its own pace)."""
 REPLAY_PAGES = 4
 """Replay pages kept (and shared by clients resuming at the same position), most recently used first."""
+REPLAY_BUNDLE_BYTES = 64 << 10
+"""The largest bundle a replay writes at once. Each bundle is one write, and a write of 256 KiB to a socket
+took ~2 ms of the loop's CPU here (the kernel's copy on loopback): a replay writes smaller ones and lets the
+loop run other clients' callbacks between them."""
 
 
 class JournalReader:
@@ -75,7 +79,7 @@ class ReplayPage:
         same channel set at once both build it, and either result is kept)."""
         bundles = self.bundles.get(channels)
         if bundles is None:
-            bundles = self.bundles[channels] = bundle_page(self.encoded, channels)
+            bundles = self.bundles[channels] = bundle_page(self.encoded, channels, REPLAY_BUNDLE_BYTES)
         return bundles
 
 
@@ -87,8 +91,11 @@ class SubscribeOutcome:
     resumed: bool
 
 
-def bundle_page(encoded: Sequence[tuple[str, int, bytes]], channels: frozenset[str]) -> list[Bundle]:
-    """A page's encoded deltas on `channels` as bundles of up to 256 KiB, never splitting one position's."""
+def bundle_page(
+    encoded: Sequence[tuple[str, int, bytes]], channels: frozenset[str], limit: int = MAX_COALESCED_BYTES
+) -> list[Bundle]:
+    """A page's encoded deltas on `channels` as bundles of about `limit` bytes (a bundle is closed once it
+    reaches `limit`), never splitting one position's."""
     bundles: list[Bundle] = []
     frames: list[bytes] = []
     size = 0
@@ -96,7 +103,7 @@ def bundle_page(encoded: Sequence[tuple[str, int, bytes]], channels: frozenset[s
         position_frames = [frame for channel, _, frame in group if channel in channels]
         if not position_frames:
             continue
-        if frames and size >= MAX_COALESCED_BYTES:
+        if frames and size >= limit:
             bundles.append(Bundle.of(frames))
             frames, size = [], 0
         frames.extend(position_frames)
@@ -221,6 +228,7 @@ class DeltaHub:
                 while not await client.writable(REPLAY_PACE_TIMEOUT):  # at the client's pace
                     if client.closing:
                         return
+                await asyncio.sleep(0)  # a client that keeps up is writable at once: others' callbacks go first
             cursor = page.last
         if client.closing:
             return

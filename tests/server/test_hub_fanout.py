@@ -8,7 +8,7 @@ import msgspec
 
 from projections.history import Delta
 from server.client import MAX_COALESCED_BYTES, Client
-from server.hub import PAGE, DeltaHub, JournalReader, SubscribeOutcome, bundle_page
+from server.hub import PAGE, REPLAY_BUNDLE_BYTES, DeltaHub, JournalReader, SubscribeOutcome, bundle_page
 from server.protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 from tests.server.fake_connection import FakeConnection, client_on, payloads
 
@@ -132,7 +132,7 @@ def test_a_replay_to_a_client_that_does_not_read_holds_at_most_one_bundle() -> N
     """Replay hands over one bundle, then waits for the transport to drain; once it reads, every delta follows once."""
 
     async def scenario() -> None:
-        _, hub, connection, client, joining = await replaying(20, 100_000, after=0)  # 2 MB: 8 bundles
+        _, hub, connection, client, joining = await replaying(20, 100_000, after=0)  # 2 MB: 20 bundles
         for _ in range(20):
             await asyncio.sleep(0)
         assert len(payloads(connection.transport.data)) == 1
@@ -165,6 +165,41 @@ def test_clients_resuming_from_the_same_position_share_one_read_and_encoding_per
         assert seen(connections[0]) == [(p, GEN) for p in range(1, 601)]
         assert connections[0].transport.data == connections[1].transport.data == connections[2].transport.data
         await stop(hub, clients)
+
+    asyncio.run(scenario())
+
+
+def test_a_replay_writes_bundles_of_at_most_64_kib_and_lets_other_callbacks_run_between_them() -> None:
+    """A client that keeps up is writable at once; its replay still yields after each bundle, so other clients'
+    callbacks are not held up behind a whole page of writes (each write of a large bundle costs the loop)."""
+
+    async def scenario() -> None:
+        journal = Journal()
+        journal.deltas += [Delta(p, GEN, row(p, 2_000)) for p in range(1, PAGE + 1)]  # one page, ~0.5 MB
+        hub = DeltaHub(journal.reader())
+        await hub.start()
+        connection = ReadingConnection()
+        writes: list[int] = []
+        write = connection.transport.write
+
+        def counted(data: bytes) -> None:
+            writes.append(len(data))
+            write(data)
+
+        connection.transport.write = counted  # type: ignore[method-assign]
+        client = client_on(connection)
+        client.channels.add(GEN)
+        joining = asyncio.create_task(hub.join(client, SubscribeOutcome(0, resumed=True)))
+        seen_by_neighbour: set[int] = set()
+        while not joining.done():  # another client's callbacks, one per loop turn
+            seen_by_neighbour.add(len(writes))
+            await asyncio.sleep(0)
+        await joining
+        assert seen(connection) == [(p, GEN) for p in range(1, PAGE + 1)]
+        assert len(writes) >= 8
+        assert max(writes) <= REPLAY_BUNDLE_BYTES + 2_100
+        assert set(range(1, len(writes))) <= seen_by_neighbour  # a turn between every two writes
+        await stop(hub, [client])
 
     asyncio.run(scenario())
 
