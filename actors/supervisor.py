@@ -75,6 +75,7 @@ class PollerSupervisor:
         self._non_terminal = non_terminal
         self._durations = durations
         self._ref: pykka.ActorRef[PollerActor] | None = None
+        self._proxy: pykka.ActorProxy[PollerActor] | None = None
         self._lock = threading.Lock()
         self._died = threading.Event()
         self._stopping = threading.Event()
@@ -176,12 +177,22 @@ class PollerSupervisor:
                 raise RuntimeError("the poller is not started")
             return self._ref
 
+    def proxy(self) -> pykka.ActorProxy[PollerActor]:
+        """A proxy of the current PollerActor, made once per actor (making one walks the actor's attributes);
+        ActorDeadError when it is dead."""
+        with self._lock:
+            if self._ref is None:
+                raise RuntimeError("the poller is not started")
+            if self._proxy is None or self._proxy.actor_ref is not self._ref:
+                self._proxy = self._ref.proxy()
+            return self._proxy
+
     def _tell(self, method: str, *args: object) -> bool:
         """Send the actor a message without waiting; False when it is dead (then its successor's restore will
         find the work in the store)."""
         with self._tell_lock:
             try:
-                self.actor.proxy().told.defer(self._told + 1, method, *args)
+                self.proxy().told.defer(self._told + 1, method, *args)
             except pykka.ActorDeadError:
                 return False
             self._told += 1
@@ -221,7 +232,7 @@ class PollerSupervisor:
 
     def cancel(self, generation_id: UUID) -> bool:
         """Cancel a job the poller is working on (False: it has no such active job)."""
-        result: bool = self.actor.proxy().cancel(generation_id).get(timeout=ASK_TIMEOUT)
+        result: bool = self.proxy().cancel(generation_id).get(timeout=ASK_TIMEOUT)
         return result
 
     def queue_status(self) -> dict[str, object]:
@@ -229,7 +240,7 @@ class PollerSupervisor:
         told it so far (`published_status`), otherwise asked of the actor, behind those messages."""
         status = self.published_status()
         if status is None:
-            status = self.actor.proxy().queue_status().get(timeout=ASK_TIMEOUT)
+            status = self.proxy().queue_status().get(timeout=ASK_TIMEOUT)
             status.update(restarts=self.restarts, last_restart_seconds=self.last_restart_seconds)
         return status
 
