@@ -46,6 +46,7 @@ the ratios it prints are what the machine alone makes of two quiet phases (the b
     .venv/bin/python bench/hostile.py --attackers flood      # one attacker alone
     .venv/bin/python bench/hostile.py --attackers none       # the control: quiet against quiet
     .venv/bin/python bench/hostile.py --placement all --rounds 5
+    .venv/bin/python bench/hostile.py --trace trace.jsonl    # each round trip, to see when the slow ones happen
 """
 
 from __future__ import annotations
@@ -137,10 +138,18 @@ class RssSampler:
 
 
 async def probe(
-    url: str, token: str, generation_id: UUID, keep: Callable[[], bool], stop: Callable[[], bool], minimum: int
+    url: str,
+    token: str,
+    generation_id: UUID,
+    keep: Callable[[], bool],
+    stop: Callable[[], bool],
+    minimum: int,
+    trace: list[tuple[float, float]],
 ) -> list[float]:
-    """`get_status` round trips (seconds), 25 ms apart, kept while `keep()`, until `stop()` and `minimum` kept."""
+    """`get_status` round trips (seconds), 25 ms apart, kept while `keep()`, until `stop()` and `minimum` kept;
+    each kept one also goes to `trace` as (seconds since the probe began, milliseconds)."""
     samples: list[float] = []
+    start = time.perf_counter()
     async with RelayClient(url, token) as client:
         while len(samples) < minimum or not stop():
             began = time.perf_counter()
@@ -148,6 +157,7 @@ async def probe(
             elapsed = time.perf_counter() - began
             if keep():
                 samples.append(elapsed)
+                trace.append((round(began - start, 4), round(elapsed * 1000, 3)))
             await asyncio.sleep(0.025)
     return samples
 
@@ -519,18 +529,24 @@ def busy(pid: int, work: Callable[[], list[float]]) -> tuple[list[float], float]
 
 
 async def phase(
-    relay: KillableRelay, known: UUID, seconds: float, attacker: BaseProcess | None = None, started: Any = None
+    relay: KillableRelay,
+    known: UUID,
+    seconds: float,
+    trace: list[tuple[float, float]],
+    attacker: BaseProcess | None = None,
+    started: Any = None,
 ) -> list[float]:
     """One measured phase: `seconds` of round trips, or the attacker's lifetime."""
     stop = asyncio.Event()
     producer = asyncio.create_task(produce(relay.url, relay.token, stop))
+    url, token = relay.url, relay.token
     if attacker is None:
         ends = time.monotonic() + seconds
-        samples = await probe(relay.url, relay.token, known, lambda: True, lambda: time.monotonic() >= ends, 1)
+        samples = await probe(url, token, known, lambda: True, lambda: time.monotonic() >= ends, 1, trace)
     else:
         attacker.start()
         await asyncio.to_thread(started.wait, 60)
-        samples = await probe(relay.url, relay.token, known, attacker.is_alive, lambda: not attacker.is_alive(), 1)
+        samples = await probe(url, token, known, attacker.is_alive, lambda: not attacker.is_alive(), 1, trace)
     stop.set()
     await producer
     return samples
@@ -566,7 +582,9 @@ def run_round(
     pid = relay.process.pid
     place(pid, where.server)
     place(os.getpid(), where.probe)
-    quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds)))
+    traces: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
+    began = time.time()
+    quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[0])))
     spawn = multiprocessing.get_context("spawn")
     receiver, sender = spawn.Pipe(duplex=False)
     started = spawn.Event()
@@ -588,11 +606,19 @@ def run_round(
         ),
     )
     with RssSampler(relay) as sampler:
-        hostile, attack_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds, attacker, started)))
+        attack_began = time.time()
+        hostile, attack_cpu = busy(
+            pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[1], attacker, started))
+        )
     if receiver.poll(30):
         tally.add(receiver.recv())
     attacker.join(30)
     receiver.close()
+    if args.trace is not None:
+        with args.trace.open("a") as out:
+            for name, at, trace in (("quiet", began, traces[0]), ("attack", attack_began, traces[1])):
+                record = {"placement": where.name, "phase": name, "began": at, "round_trips": trace}
+                out.write(json.dumps(record) + "\n")
     return quiet, hostile, sampler.peak, (quiet_cpu, attack_cpu)
 
 
@@ -609,6 +635,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--slow-readers", type=int, default=5, help="connections that never read (5)")
     parser.add_argument("--seconds", type=float, default=15.0, help="shortest phase, quiet or attack (15)")
     parser.add_argument("--rounds", type=int, default=3, help="quiet/attack rounds per placement (3)")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        help="append each phase's round trips to this file as JSON lines: [seconds into the phase, ms] each, "
+        "with the phase's start (Unix time), to see where in a phase the slow ones fall",
+    )
     parser.add_argument(
         "--placement", choices=("apart", "pinned", "unpinned", "all"), default="apart", help="CPU placement (apart)"
     )
