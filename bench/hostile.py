@@ -15,7 +15,8 @@ of 50), and times each round trip:
   answered, each connection replaced after 150 frames, so every frame is decoded and answered), flooders
   (2 connections; valid requests as fast as the socket takes them, until closed with 1008, then again),
   oversize frames (1 MiB + 1 byte every 250 ms: closed with 1009), unauthenticated upgrades (20 a second:
-  401) and slow readers (subscribe to every channel from position 0, then never read).
+  401) and slow readers (subscribe to every channel from position 0, then never read). The phase (and its
+  round trips) goes on after the attackers' process ends until the server has closed all their connections.
 
 Placement. In production the attackers and the well-behaved client are other machines: neither their CPU
 nor the client's is the server's. Here everything shares the machine, so by default (`apart`) the server
@@ -29,7 +30,9 @@ waits behind the server's or the attackers', which is the machine's sharing, not
 `--placement all` runs the three, alternating.
 
 Rounds. Quiet and attack phases alternate (`--rounds` of each per placement, the placements alternating
-too), so a change of machine load affects both sides alike. Each round's p50/p90/p99 are computed
+too), so a change of machine load affects both sides alike; a quiet phase begins once the server has closed
+every connection of the attack before it, and 1 s later (`settle`: the end of an attack is still the attack's
+cost, not quiet). Each round's p50/p90/p99 are computed
 separately; the summary is the median over rounds of each, with the attack/quiet ratio of the medians
 (target: within 10%) and the range of the per-round ratios; then the same quantiles over every round trip
 of every round pooled (three times the samples: p99 is the ~17th slowest of ~1,700, not the 6th of ~600,
@@ -89,6 +92,9 @@ from tests.reliability.processes import KillableRelay, free_port
 SEED_JOBS = 2000
 SEED_PROMPT_CHARS = 4000
 PER_CONNECTION = 150
+SETTLE_SECONDS = 1.0
+OWN_CONNECTIONS = 2
+"""The bench's own connections to the server during a phase: the probe and the producer."""
 READ_ONLY_TYPES = (
     "subscribe",
     "unsubscribe",
@@ -546,7 +552,11 @@ async def phase(
     else:
         attacker.start()
         await asyncio.to_thread(started.wait, 60)
-        samples = await probe(url, token, known, attacker.is_alive, lambda: not attacker.is_alive(), 1, trace)
+
+        def over() -> bool:  # the attackers are gone, and so are their connections: their end is their cost too
+            return not attacker.is_alive() and connected_clients(relay) <= OWN_CONNECTIONS
+
+        samples = await probe(url, token, known, lambda: True, over, 1, trace)
     stop.set()
     await producer
     return samples
@@ -574,6 +584,23 @@ class Rounds:
         )
 
 
+def connected_clients(relay: KillableRelay) -> int:
+    """The server's open websocket connections (its `/metrics`)."""
+    for line in httpx.get(relay.url + "/metrics", timeout=5).text.splitlines():
+        if line.startswith("veo_connected_clients "):
+            return int(float(line.split()[1]))
+    raise RuntimeError("/metrics has no veo_connected_clients")
+
+
+def settle(relay: KillableRelay, timeout: float = 30.0) -> None:
+    """Wait until the previous attack's connections are all gone from the server, then `SETTLE_SECONDS` more:
+    a quiet phase must not measure the end of an attack (closing handshakes, aborts, freed buffers)."""
+    deadline = time.monotonic() + timeout
+    while connected_clients(relay) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(SETTLE_SECONDS)
+
+
 def run_round(
     relay: KillableRelay, known: UUID, args: argparse.Namespace, kinds: set[str], where: Placement, tally: AttackTally
 ) -> tuple[list[float], list[float], int, tuple[float, float]]:
@@ -582,6 +609,7 @@ def run_round(
     pid = relay.process.pid
     place(pid, where.server)
     place(os.getpid(), where.probe)
+    settle(relay)
     traces: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
     began = time.time()
     quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[0])))
