@@ -66,6 +66,8 @@ class ReplayPage:
     last: int
     encoded: list[tuple[str, int, bytes]]
     bundles: dict[frozenset[str], list[Bundle]] = field(default_factory=dict)
+    building: dict[frozenset[str], asyncio.Future[list[Bundle]]] = field(default_factory=dict)
+    """Bundles being built (loop thread only): clients replaying the page together wait for one build."""
 
     @classmethod
     def of(cls, deltas: Sequence[Delta]) -> ReplayPage:
@@ -74,13 +76,26 @@ class ReplayPage:
             deltas[-1].position, [(d.channel, d.position, encode_delta(d.channel, d.position, d.data)) for d in deltas]
         )
 
-    def bundles_for(self, channels: frozenset[str]) -> list[Bundle]:
-        """The page's bundles on `channels` (built on first use, in a worker thread: two threads building the
-        same channel set at once both build it, and either result is kept)."""
+    async def bundles_for(self, channels: frozenset[str]) -> list[Bundle]:
+        """The page's bundles on `channels`, built on first use in a worker thread (a page of up to 256 deltas
+        framed: milliseconds of CPU, off the loop), once however many clients ask at the same time (each worker
+        thread busy at once is one more taker of the GIL the loop needs)."""
         bundles = self.bundles.get(channels)
-        if bundles is None:
-            bundles = self.bundles[channels] = bundle_page(self.encoded, channels, REPLAY_BUNDLE_BYTES)
-        return bundles
+        if bundles is not None:
+            return bundles
+        building = self.building.get(channels)
+        if building is None:
+            building = self.building[channels] = asyncio.ensure_future(
+                asyncio.to_thread(bundle_page, self.encoded, channels, REPLAY_BUNDLE_BYTES)
+            )
+            building.add_done_callback(retrieved)  # its waiters may all have gone
+            building.add_done_callback(lambda done: self._built(channels, done))
+        return await asyncio.shield(building)
+
+    def _built(self, channels: frozenset[str], done: asyncio.Future[list[Bundle]]) -> None:
+        del self.building[channels]
+        if not done.cancelled() and done.exception() is None:
+            self.bundles[channels] = done.result()
 
 
 @dataclass(frozen=True)
@@ -199,8 +214,7 @@ class DeltaHub:
             return SubscribeOutcome(self.position, resumed=False)
         if client in self.live:  # a channel added now cannot have its past replayed without doubling the others'
             return SubscribeOutcome(self.position, resumed=after == self.position)
-        floor = await asyncio.to_thread(self.journal.floor)
-        head = await asyncio.to_thread(self.journal.head)
+        floor, head = await asyncio.to_thread(lambda: (self.journal.floor(), self.journal.head()))
         if after < floor or after > max(self.position, head):
             return SubscribeOutcome(self.position, resumed=False)
         return SubscribeOutcome(after, resumed=True)
@@ -218,11 +232,7 @@ class DeltaHub:
                 logger.warning("the journal was pruned past a replay's position %d; closing it with 1013", cursor)
                 client.drop(CLOSE_TOO_FAR_BEHIND)  # it resumes, and learns from `resumed: false` to re-read
                 return
-            channels = frozenset(client.channels)
-            bundles = page.bundles.get(channels)
-            if bundles is None:  # a page of up to 256 deltas framed: milliseconds of CPU, off the loop
-                bundles = await asyncio.to_thread(page.bundles_for, channels)
-            for bundle in bundles:
+            for bundle in await page.bundles_for(frozenset(client.channels)):
                 client.push_bundle(bundle)
                 self.frames_sent += 1
                 while not await client.writable(REPLAY_PACE_TIMEOUT):  # at the client's pace

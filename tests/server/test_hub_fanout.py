@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import msgspec
+import pytest
 
 from projections.history import Delta
-from server.client import MAX_COALESCED_BYTES, Client
+from server import hub as hub_module
+from server.client import MAX_COALESCED_BYTES, Bundle, Client
 from server.hub import PAGE, REPLAY_BUNDLE_BYTES, DeltaHub, JournalReader, SubscribeOutcome, bundle_page
 from server.protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 from tests.server.fake_connection import FakeConnection, client_on, payloads
@@ -147,8 +150,19 @@ def test_a_replay_to_a_client_that_does_not_read_holds_at_most_one_bundle() -> N
     asyncio.run(scenario())
 
 
-def test_clients_resuming_from_the_same_position_share_one_read_and_encoding_per_page() -> None:
-    """Two clients replaying at once, and a third later, cost one journal read per page; all get the same bytes."""
+def test_clients_resuming_from_the_same_position_share_one_read_and_encoding_per_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two clients replaying at once, and a third later, cost one journal read and one framing per page; all get
+    the same bytes."""
+    framings: list[int] = []
+
+    def counted(encoded: list[tuple[str, int, bytes]], channels: frozenset[str], limit: int) -> list[Bundle]:
+        framings.append(encoded[0][1])
+        time.sleep(0.05)  # a slow framing: a second client asking meanwhile must wait for it, not frame again
+        return bundle_page(encoded, channels, limit)
+
+    monkeypatch.setattr(hub_module, "bundle_page", counted)
 
     async def scenario() -> None:
         journal = Journal()
@@ -162,6 +176,7 @@ def test_clients_resuming_from_the_same_position_share_one_read_and_encoding_per
         await asyncio.gather(*(hub.join(c, SubscribeOutcome(0, resumed=True)) for c in clients[:2]))
         await hub.join(clients[2], SubscribeOutcome(0, resumed=True))
         assert journal.reads == [0, PAGE, 2 * PAGE]
+        assert framings == [1, PAGE + 1, 2 * PAGE + 1]
         assert seen(connections[0]) == [(p, GEN) for p in range(1, 601)]
         assert connections[0].transport.data == connections[1].transport.data == connections[2].transport.data
         await stop(hub, clients)
