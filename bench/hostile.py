@@ -43,11 +43,15 @@ the last one, the server's CPU use in each phase (all its threads, as a share of
 busier the server, the longer a request waits for it), and whether it still answers. `--attackers` runs a
 subset, to see which one costs; `--attackers none` is the control: "attack" phases without attackers, so
 the ratios it prints are what the machine alone makes of two quiet phases (the bench's noise floor).
+`--attackers load` is the other control, meant alone: no connection to the server at all, only a thread
+in the attackers' process (their CPU, their idle priority) busy about half the time, as the attackers are
+on that CPU: what the machine makes of a busy neighbour CPU, with the server as quiet as in a quiet phase.
 
     .venv/bin/python bench/hostile.py                        # 15,000 fuzzed frames a round, all attackers
     .venv/bin/python bench/hostile.py --fuzz-rate 0          # the fuzzers as fast as answered, then done
     .venv/bin/python bench/hostile.py --attackers flood      # one attacker alone
     .venv/bin/python bench/hostile.py --attackers none       # the control: quiet against quiet
+    .venv/bin/python bench/hostile.py --attackers load       # the other control: a busy neighbour CPU only
     .venv/bin/python bench/hostile.py --placement all --rounds 5
     .venv/bin/python bench/hostile.py --trace trace.jsonl    # each round trip, to see when the slow ones happen
 """
@@ -112,6 +116,10 @@ READ_ONLY_TYPES = (
 )
 CHANNELS = [str(channel) for channel in Channel]
 ATTACKERS = ("fuzz", "flood", "oversize", "unauth", "slow")
+CONTROLS = ("load",)
+"""Pseudo-attackers that never connect, for `--attackers`: what the machine alone does to the probe."""
+LOAD_DUTY_MS = (2.0, 2.0)
+"""`load`: busy for the first, asleep for the second (ms), over and over: about half a CPU, as the attackers use."""
 
 
 # --- the store and the server ---------------------------------------------------------------------
@@ -424,6 +432,17 @@ async def slow_reader(ws_url: str, token: str, stop: asyncio.Event, tally: Attac
     ws.transport.abort()
 
 
+def busy_half(seconds: float) -> None:
+    """The `load` control: about half of the CPU it runs on, in 2 ms bursts, for `seconds`; no connection."""
+    ends = time.monotonic() + seconds
+    busy_s, idle_s = (ms / 1000 for ms in LOAD_DUTY_MS)
+    while time.monotonic() < ends:
+        burst = time.monotonic() + busy_s
+        while time.monotonic() < burst:
+            pass
+        time.sleep(idle_s)
+
+
 async def attack(
     ws_url: str, token: str, known: str, fuzz: tuple[int, float], slow: int, kinds: set[str], seconds: float
 ) -> AttackTally:
@@ -433,6 +452,8 @@ async def attack(
     stop = asyncio.Event()
     budget = FuzzBudget(*fuzz)
     background = []
+    if "load" in kinds:
+        background.append(asyncio.create_task(asyncio.to_thread(busy_half, seconds)))
     if "slow" in kinds:
         background += [asyncio.create_task(slow_reader(ws_url, token, stop, tally)) for _ in range(slow)]
     if "flood" in kinds:
@@ -676,14 +697,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--attackers",
         default=",".join(ATTACKERS),
-        help=f"comma-separated subset of {', '.join(ATTACKERS)} (all), or none: the control, quiet against quiet",
+        help=f"comma-separated subset of {', '.join(ATTACKERS)} (all), or none: the control, quiet against quiet; "
+        "or load: no connection, a thread of the attackers' process busy half the time (the machine's share)",
     )
     args = parser.parse_args(argv)
     kinds = set() if args.attackers == "none" else {kind.strip() for kind in args.attackers.split(",") if kind.strip()}
     if not kinds and args.attackers != "none":
         parser.error("no attackers named (--attackers none runs the control)")
-    if kinds - set(ATTACKERS):
-        parser.error(f"unknown attackers {sorted(kinds - set(ATTACKERS))}")
+    if kinds - set(ATTACKERS) - set(CONTROLS):
+        parser.error(f"unknown attackers {sorted(kinds - set(ATTACKERS) - set(CONTROLS))}")
     where = placements(args.placement)
     every = os.sched_getaffinity(0)
     print(
