@@ -54,6 +54,7 @@ on that CPU: what the machine makes of a busy neighbour CPU, with the server as 
     .venv/bin/python bench/hostile.py --attackers load       # the other control: a busy neighbour CPU only
     .venv/bin/python bench/hostile.py --placement all --rounds 5
     .venv/bin/python bench/hostile.py --trace trace.jsonl    # each round trip, to see when the slow ones happen
+    .venv/bin/python bench/hostile.py --breakdown /tmp/bd    # where the slowest round trips waited
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the relay process helper lives in tests/reliability
 
+from breakdown import breakdown
+from breakdown_hooks.loop_hooks import ATTACKER_AGENT, install
 from quantile_ratio import quantiles, ratio_interval
 from seeding import seed_finished
 
@@ -158,12 +161,13 @@ async def probe(
     keep: Callable[[], bool],
     stop: Callable[[], bool],
     minimum: int,
-    trace: list[tuple[float, float]],
+    trace: list[tuple[float, float, float]],
 ) -> list[float]:
     """`get_status` round trips (seconds), 25 ms apart, kept while `keep()`, until `stop()` and `minimum` kept;
-    each kept one also goes to `trace` as (seconds since the probe began, milliseconds)."""
+    each kept one also goes to `trace` as (seconds since the probe began, milliseconds, Unix time sent)."""
     samples: list[float] = []
     start = time.perf_counter()
+    unix = time.time() - start  # perf_counter() + unix: the Unix time, to line up with other processes' logs
     async with RelayClient(url, token) as client:
         while len(samples) < minimum or not stop():
             began = time.perf_counter()
@@ -171,7 +175,7 @@ async def probe(
             elapsed = time.perf_counter() - began
             if keep():
                 samples.append(elapsed)
-                trace.append((round(began - start, 4), round(elapsed * 1000, 3)))
+                trace.append((round(began - start, 4), round(elapsed * 1000, 3), round(unix + began, 6)))
             await asyncio.sleep(0.025)
     return samples
 
@@ -304,7 +308,13 @@ async def _drain(ws: ClientConnection, tally: AttackTally) -> None:
 async def _open(ws_url: str, token: str | None) -> ClientConnection:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return await connect(
-        ws_url, additional_headers=headers, proxy=None, compression=None, max_size=None, open_timeout=10
+        ws_url,
+        additional_headers=headers,
+        proxy=None,
+        compression=None,
+        max_size=None,
+        open_timeout=10,
+        user_agent_header=ATTACKER_AGENT,  # --breakdown leaves the attackers' connections out
     )
 
 
@@ -559,7 +569,7 @@ async def phase(
     relay: KillableRelay,
     known: UUID,
     seconds: float,
-    trace: list[tuple[float, float]],
+    trace: list[tuple[float, float, float]],
     attacker: BaseProcess | None = None,
     started: Any = None,
 ) -> list[float]:
@@ -613,6 +623,17 @@ def connected_clients(relay: KillableRelay) -> int:
     raise RuntimeError("/metrics has no veo_connected_clients")
 
 
+def trace_loops(directory: Path) -> None:
+    """--breakdown: log this process's loop events, and have `veo serve` (started after this) log its own."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in [*directory.glob("server-*.jsonl"), *directory.glob("bench-*.jsonl")]:
+        old.unlink()
+    hooks = Path(__file__).resolve().parent / "breakdown_hooks"
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))
+    os.environ["BENCH_BREAKDOWN_DIR"] = str(directory.resolve())
+    install(directory / f"bench-{os.getpid()}.jsonl")
+
+
 def settle(relay: KillableRelay, timeout: float = 30.0) -> None:
     """Wait until the previous attack's connections are all gone from the server, then `SETTLE_SECONDS` more:
     a quiet phase must not measure the end of an attack (closing handshakes, aborts, freed buffers)."""
@@ -623,15 +644,22 @@ def settle(relay: KillableRelay, timeout: float = 30.0) -> None:
 
 
 def run_round(
-    relay: KillableRelay, known: UUID, args: argparse.Namespace, kinds: set[str], where: Placement, tally: AttackTally
+    relay: KillableRelay,
+    known: UUID,
+    args: argparse.Namespace,
+    kinds: set[str],
+    where: Placement,
+    tally: AttackTally,
+    records: list[dict[str, Any]],
 ) -> tuple[list[float], list[float], int, tuple[float, float]]:
-    """A quiet phase, then an attack phase, with `where`'s placement; (quiet, attack, peak RSS KiB, server CPU)."""
+    """A quiet phase, then an attack phase, with `where`'s placement; (quiet, attack, peak RSS KiB, server CPU).
+    Each phase's round trips are appended to `records` (and to `--trace`'s file)."""
     assert relay.process is not None
     pid = relay.process.pid
     place(pid, where.server)
     place(os.getpid(), where.probe)
     settle(relay)
-    traces: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
+    traces: tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]] = ([], [])
     began = time.time()
     quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[0])))
     spawn = multiprocessing.get_context("spawn")
@@ -663,11 +691,11 @@ def run_round(
         tally.add(receiver.recv())
     attacker.join(30)
     receiver.close()
-    if args.trace is not None:
-        with args.trace.open("a") as out:
-            for name, at, trace in (("quiet", began, traces[0]), ("attack", attack_began, traces[1])):
-                record = {"placement": where.name, "phase": name, "began": at, "round_trips": trace}
-                out.write(json.dumps(record) + "\n")
+    for name, at, trace in (("quiet", began, traces[0]), ("attack", attack_began, traces[1])):
+        records.append({"placement": where.name, "phase": name, "began": at, "round_trips": trace})
+        if args.trace is not None:
+            with args.trace.open("a") as out:
+                out.write(json.dumps(records[-1]) + "\n")
     return quiet, hostile, sampler.peak, (quiet_cpu, attack_cpu)
 
 
@@ -687,8 +715,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--trace",
         type=Path,
-        help="append each phase's round trips to this file as JSON lines: [seconds into the phase, ms] each, "
-        "with the phase's start (Unix time), to see where in a phase the slow ones fall",
+        help="append each phase's round trips to this file as JSON lines: [seconds into the phase, ms, Unix time "
+        "sent] each, with the phase's start (Unix time), to see where in a phase the slow ones fall",
+    )
+    parser.add_argument(
+        "--breakdown",
+        type=Path,
+        metavar="DIR",
+        help="log the server's and the probe's loop events into DIR, then say where each phase's slowest round "
+        "trips waited (bench/breakdown.py); costs the server a little, so not for the headline figures",
     )
     parser.add_argument(
         "--placement", choices=("apart", "pinned", "unpinned", "all"), default="apart", help="CPU placement (apart)"
@@ -713,6 +748,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}"
     )
     runs = [Rounds(w) for w in where]
+    records: list[dict[str, Any]] = []
+    if args.breakdown is not None:
+        trace_loops(args.breakdown)
     tally = AttackTally()
     peak = 0
     with tempfile.TemporaryDirectory(prefix="veo-hostile-") as scratch:
@@ -724,7 +762,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             rss_start = relay.rss_kib()
             for number in range(1, args.rounds + 1):
                 for run in runs:
-                    quiet, hostile, round_peak, cpu = run_round(relay, known, args, kinds, run.placement, tally)
+                    quiet, hostile, round_peak, cpu = run_round(
+                        relay, known, args, kinds, run.placement, tally, records
+                    )
                     run.cpu.append(cpu)
                     run.quiet.append(quantiles(quiet))
                     run.attack.append(quantiles(hostile))
@@ -747,6 +787,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             relay.close()
     report(args, kinds, runs, tally)
+    if args.breakdown is not None:
+        print(f"where the slowest round trips waited (--breakdown, events in {args.breakdown}):")
+        for line in breakdown(records, args.breakdown).lines():
+            print(line)
     print(
         f"server RSS: {rss_start / 1024:.0f} MiB before the first round, peak {peak / 1024:.0f} MiB during the "
         f"attacks, {rss_after / 1024:.0f} MiB 2 s after the last one"
