@@ -86,12 +86,12 @@ class Breakdown:
                 spans = sorted(self.spans[kind][cause])
                 parts.append(f"{cause} {count} ({spans[0]:.1f}-{spans[-1]:.1f} ms)")
             unmatched = self.unmatched[kind]
-            out.append(f"  {kind}: {total} slowest round trips: " + ", ".join(parts) + f"; {unmatched} unmatched")
+            out.append(f"    {kind}: {total} slowest round trips: " + ", ".join(parts) + f"; {unmatched} unmatched")
             if kind in self.wakes:
                 blocking, late, seconds = self.wakes[kind]
                 share = late / blocking if blocking else 0.0
                 out.append(
-                    f"    server loop: {blocking / seconds:.0f} blocking select() a second, {share:.2%} of them "
+                    f"      server loop: {blocking / seconds:.0f} blocking select() a second, {share:.2%} of them "
                     "followed by > 1 ms runnable but not running"
                 )
         return out

@@ -741,6 +741,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("no attackers named (--attackers none runs the control)")
     if kinds - set(ATTACKERS) - set(CONTROLS):
         parser.error(f"unknown attackers {sorted(kinds - set(ATTACKERS) - set(CONTROLS))}")
+    if kinds & set(CONTROLS) and len(kinds) > 1:  # its thread spins holding the GIL: the attackers would starve
+        parser.error("--attackers load is a control: run it alone")
     where = placements(args.placement)
     every = os.sched_getaffinity(0)
     print(
@@ -789,8 +791,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report(args, kinds, runs, tally)
     if args.breakdown is not None:
         print(f"where the slowest round trips waited (--breakdown, events in {args.breakdown}):")
-        for line in breakdown(records, args.breakdown).lines():
-            print(line)
+        for run in runs:
+            print(f"  {run.placement.name}:")
+            mine = [record for record in records if record["placement"] == run.placement.name]
+            for line in breakdown(mine, args.breakdown).lines():
+                print(line)
     print(
         f"server RSS: {rss_start / 1024:.0f} MiB before the first round, peak {peak / 1024:.0f} MiB during the "
         f"attacks, {rss_after / 1024:.0f} MiB 2 s after the last one"
