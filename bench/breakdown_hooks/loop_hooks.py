@@ -3,9 +3,10 @@
 `install(out)` wraps, for the rest of the process's life, the epoll selector's `select()` (when it started and
 returned, how many sockets were ready, and how long this thread was runnable but not running meanwhile:
 `/proc/thread-self/schedstat`), and the socket transports' reads and writes (when, on which transport), for
-every connection but the attackers' (their `User-Agent` is `ATTACKER_AGENT`). Each `select()` event also
-carries the run-queue delay since the previous one returned: the loop preempted while it worked. Events are
-appended to a list and written as JSON lines to `out` every second and at exit. Linux only (schedstat).
+every connection but the attackers' (their `User-Agent` is `ATTACKER_AGENT`), in the main thread only. Each
+`select()` event also carries the run-queue delay since the previous one returned: the loop preempted while it
+worked. Events are appended to a list and written as JSON lines to `out` every second and at exit. Linux only
+(schedstat).
 """
 
 from __future__ import annotations
@@ -46,19 +47,23 @@ def install(out: Path) -> None:
     pid = os.getpid()
     events: list[tuple[Any, ...]] = []
 
+    def mine() -> bool:  # the main thread's loop (veo serve's, the bench's probe) in this process, not a child's
+        return os.getpid() == pid and threading.current_thread() is threading.main_thread()
+
     def wanted(transport: Any) -> bool:
-        return os.getpid() == pid and _agent(transport) != ATTACKER_AGENT
+        return mine() and _agent(transport) != ATTACKER_AGENT
 
     select = selectors.EpollSelector.select
     last = [0]
 
     def timed_select(self: selectors.EpollSelector, timeout: float | None = None) -> Any:
+        if not mine():
+            return select(self, timeout)
         delay, began = _run_delay_ns(), time.time()
         ready = select(self, timeout)
         returned, after = time.time(), _run_delay_ns()
-        if os.getpid() == pid:
-            working = (delay - last[0]) / 1e6 if last[0] else 0.0
-            events.append(("select", began, returned, len(ready), (after - delay) / 1e6, working))
+        working = (delay - last[0]) / 1e6 if last[0] else 0.0
+        events.append(("select", began, returned, len(ready), (after - delay) / 1e6, working))
         last[0] = after
         return ready
 
