@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quantile_ratio import quantiles
+
 __all__ = ["Breakdown", "breakdown"]
 
 
@@ -67,9 +69,8 @@ def _first_at(events: list[Any], at: float) -> int:
 
 @dataclass
 class Breakdown:
-    """Per phase kind: the slow round trips' causes (count and the ms of their largest piece) and wake costs."""
+    """Per phase kind: the slow round trips' causes (the ms of each one's largest piece, by cause) and wake costs."""
 
-    causes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     spans: dict[str, dict[str, list[float]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
     unmatched: Counter[str] = field(default_factory=Counter)
     wakes: dict[str, tuple[int, int, float]] = field(default_factory=dict)
@@ -78,13 +79,11 @@ class Breakdown:
     def lines(self) -> list[str]:
         out = []
         for kind in ("quiet", "attack"):
-            if kind not in self.causes and kind not in self.unmatched:
+            if kind not in self.spans and kind not in self.unmatched:
                 continue
-            total = sum(self.causes[kind].values())
-            parts = []
-            for cause, count in self.causes[kind].most_common():
-                spans = sorted(self.spans[kind][cause])
-                parts.append(f"{cause} {count} ({spans[0]:.1f}-{spans[-1]:.1f} ms)")
+            causes = sorted(self.spans[kind].items(), key=lambda item: -len(item[1]))
+            total = sum(len(spans) for _, spans in causes)
+            parts = [f"{cause} {len(spans)} ({min(spans):.1f}-{max(spans):.1f} ms)" for cause, spans in causes]
             unmatched = self.unmatched[kind]
             out.append(f"    {kind}: {total} slowest round trips: " + ", ".join(parts) + f"; {unmatched} unmatched")
             if kind in self.wakes:
@@ -108,8 +107,7 @@ def breakdown(records: list[dict[str, Any]], directory: Path) -> Breakdown:
         trips = sorted((sent, ms) for r in phases for _, ms, sent in r["round_trips"])
         if not trips:
             continue
-        durations = sorted(ms for _, ms in trips)
-        p99 = durations[min(len(durations) - 1, int(0.99 * len(durations)))]
+        p99 = quantiles([ms / 1000 for _, ms in trips])[2]  # the p99 the bench prints for these round trips
         for sent, ms in trips:
             if ms < p99:
                 continue
@@ -118,7 +116,6 @@ def breakdown(records: list[dict[str, Any]], directory: Path) -> Breakdown:
                 result.unmatched[kind] += 1
                 continue
             cause = max(pieces, key=lambda name: pieces[name])
-            result.causes[kind][cause] += 1
             result.spans[kind][cause].append(pieces[cause])
         blocking = late = 0
         windows = [(r["round_trips"][0][2], r["round_trips"][-1][2]) for r in phases if r["round_trips"]]
