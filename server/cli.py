@@ -25,6 +25,7 @@ from projections.history import HistoryView
 from projections.rebuild import rebuild as rebuild_views
 from projections.tracking import TrackedView
 from server.bootstrap import Settings
+from server.priority import PRIORITIES
 from server.replay import parse_moment, state_at, timeline
 from server.service import run_service
 from server.simulator import SimulatorConfig
@@ -185,6 +186,14 @@ def _simulator_config(times: str | None, require_captcha: bool) -> SimulatorConf
 @click.option("--check-batch", envvar="VEO_CHECK_BATCH", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--deadline", envvar="VEO_DEADLINE", type=click.FloatRange(1, None), default=3600.0, show_default=True)
 @click.option("--allow-origin", "allow_origins", multiple=True, help="Extra browser origin allowed (repeatable).")
+@click.option(
+    "--background-priority",
+    envvar="VEO_BACKGROUND_PRIORITY",
+    type=click.Choice(PRIORITIES),
+    default="idle",
+    show_default=True,
+    help="idle: background threads yield the CPU to the one answering clients; normal: as the OS starts them.",
+)
 @click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
 @click.option("--simulator-captcha", envvar="VEO_SIMULATOR_CAPTCHA", is_flag=True, hidden=True)
 def serve(
@@ -200,6 +209,7 @@ def serve(
     check_batch: int,
     deadline: float,
     allow_origins: tuple[str, ...],
+    background_priority: str,
     simulator_times: str | None,
     simulator_captcha: bool,
 ) -> None:
@@ -218,6 +228,7 @@ def serve(
         check_batch=check_batch,
         deadline=deadline,
         allow_origins=origins,
+        background_priority=background_priority,
         simulator=_simulator_config(simulator_times, simulator_captcha),
     )
     try:

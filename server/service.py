@@ -8,9 +8,11 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from server.bootstrap import Settings, System
 from server.credentials import load_or_create_token, remove_server_info, write_server_info
+from server.priority import initializer
 from server.relay_server import RelayServer
 
 __all__ = ["run_service"]
@@ -35,6 +37,10 @@ async def run_service(settings: Settings, say: Callable[[str], None], stop: asyn
     stop = stop or asyncio.Event()
     token, new_token = load_or_create_token(settings.data_dir, settings.token)
     system = System(settings)
+    # the default pool's threads start at the background priority, and so does every thread system.start starts
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(thread_name_prefix="veo-worker", initializer=initializer(settings.background_priority))
+    )
     await asyncio.to_thread(system.start)
     _settle_interpreter()
     server = RelayServer(

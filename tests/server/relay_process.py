@@ -43,10 +43,11 @@ def _restore_sigint() -> None:
 
 
 @contextmanager
-def running_relay(data: Path, *, timeout: float = 30.0) -> Iterator[RelayProcess]:
-    """Start `veo serve --port 0` with fast simulated jobs; stop it with SIGTERM (its exit code is checked)."""
+def running_relay(data: Path, *, args: Sequence[str] = (), timeout: float = 30.0) -> Iterator[RelayProcess]:
+    """Start `veo serve --port 0` with fast simulated jobs (and `args`); stop it with SIGTERM (its exit code is
+    checked)."""
     log = (data / "serve.log").open("wb")
-    command = [str(VEO), "serve", "--port", "0", "--data", str(data), "--simulator-times", FAST_JOBS]
+    command = [str(VEO), "serve", "--port", "0", "--data", str(data), "--simulator-times", FAST_JOBS, *args]
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=client_env())
     try:
         deadline = time.monotonic() + timeout
