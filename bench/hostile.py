@@ -55,6 +55,8 @@ on that CPU: what the machine makes of a busy neighbour CPU, with the server as 
     .venv/bin/python bench/hostile.py --placement all --rounds 5
     .venv/bin/python bench/hostile.py --trace trace.jsonl    # each round trip, to see when the slow ones happen
     .venv/bin/python bench/hostile.py --breakdown /tmp/bd    # where the slowest round trips waited
+    .venv/bin/python bench/hostile.py --sched-trace /tmp/st  # and what the kernel ran meanwhile (root only)
+    .venv/bin/python bench/hostile.py --serve-arg=--background-priority=normal   # any `veo serve` option
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the relay proces
 from breakdown import breakdown
 from breakdown_hooks.loop_hooks import ATTACKER_AGENT, install
 from quantile_ratio import quantiles, ratio_interval
+from sched_trace import kernel_trace, tracefs
+from sched_trace import report as sched_report
 from seeding import seed_finished
 
 from server.protocol import Channel, Generate, GetStatus
@@ -699,6 +703,37 @@ def run_round(
     return quiet, hostile, sampler.peak, (quiet_cpu, attack_cpu)
 
 
+def run_rounds(
+    relay: KillableRelay,
+    known: UUID,
+    args: argparse.Namespace,
+    kinds: set[str],
+    runs: list[Rounds],
+    tally: AttackTally,
+    records: list[dict[str, Any]],
+) -> int:
+    """Every round of every placement, each printed as it ends; the server's peak RSS (KiB) during the attacks."""
+    peak = 0
+    for number in range(1, args.rounds + 1):
+        for run in runs:
+            quiet, hostile, round_peak, cpu = run_round(relay, known, args, kinds, run.placement, tally, records)
+            run.cpu.append(cpu)
+            run.quiet.append(quantiles(quiet))
+            run.attack.append(quantiles(hostile))
+            run.samples.append((len(quiet), len(hostile)))
+            run.pooled[0].extend(quiet)
+            run.pooled[1].extend(hostile)
+            peak = max(peak, round_peak)
+            q, h = run.quiet[-1], run.attack[-1]
+            print(
+                f"round {number} {run.placement.name:8}: quiet p50/p90/p99 {q[0]:.2f}/{q[1]:.2f}/{q[2]:.2f} ms "
+                f"({len(quiet)}), attack {h[0]:.2f}/{h[1]:.2f}/{h[2]:.2f} ms ({len(hostile)}), "
+                f"server CPU {cpu[0]:.0%} / {cpu[1]:.0%}, load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+    return peak
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the rounds and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
@@ -726,9 +761,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "trips waited (bench/breakdown.py); costs the server a little, so not for the headline figures",
     )
     parser.add_argument(
+        "--sched-trace",
+        type=Path,
+        metavar="DIR",
+        help="record the kernel's scheduler trace into DIR (root and tracefs only), then say what had the CPU while "
+        "the server's loop and the slowest round trips waited (bench/sched_trace.py); not for the headline figures",
+    )
+    parser.add_argument(
         "--placement", choices=("apart", "pinned", "unpinned", "all"), default="apart", help="CPU placement (apart)"
     )
     parser.add_argument("--seed-jobs", type=int, default=SEED_JOBS, help=f"history recorded first ({SEED_JOBS})")
+    parser.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more argument for `veo serve` (repeatable), e.g. --serve-arg=--background-priority=normal",
+    )
     parser.add_argument(
         "--attackers",
         default=",".join(ATTACKERS),
@@ -743,11 +792,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown attackers {sorted(kinds - set(ATTACKERS) - set(CONTROLS))}")
     if kinds & set(CONTROLS) and len(kinds) > 1:  # its thread spins holding the GIL: the attackers would starve
         parser.error("--attackers load is a control: run it alone")
+    if args.sched_trace is not None and tracefs() is None:
+        parser.error("--sched-trace needs root and tracefs (/sys/kernel/tracing or /sys/kernel/debug/tracing)")
     where = placements(args.placement)
     every = os.sched_getaffinity(0)
     print(
         f"hostile-clients bench on {platform.node()}: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}"
+        + (f"; veo serve {' '.join(args.serve_arg)}" if args.serve_arg else "")
     )
     runs = [Rounds(w) for w in where]
     records: list[dict[str, Any]] = []
@@ -758,29 +810,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="veo-hostile-") as scratch:
         data = Path(scratch) / "relay"
         known = seed_finished(data, args.seed_jobs, SEED_PROMPT_CHARS, random.Random(1))
-        relay = KillableRelay(data, free_port(), ["--simulator-times", "0.3,0.8"])
+        relay = KillableRelay(data, free_port(), ["--simulator-times", "0.3,0.8", *args.serve_arg])
         try:
             relay.start()
             rss_start = relay.rss_kib()
-            for number in range(1, args.rounds + 1):
-                for run in runs:
-                    quiet, hostile, round_peak, cpu = run_round(
-                        relay, known, args, kinds, run.placement, tally, records
-                    )
-                    run.cpu.append(cpu)
-                    run.quiet.append(quantiles(quiet))
-                    run.attack.append(quantiles(hostile))
-                    run.samples.append((len(quiet), len(hostile)))
-                    run.pooled[0].extend(quiet)
-                    run.pooled[1].extend(hostile)
-                    peak = max(peak, round_peak)
-                    q, h = run.quiet[-1], run.attack[-1]
-                    print(
-                        f"round {number} {run.placement.name:8}: quiet p50/p90/p99 {q[0]:.2f}/{q[1]:.2f}/{q[2]:.2f} ms "
-                        f"({len(quiet)}), attack {h[0]:.2f}/{h[1]:.2f}/{h[2]:.2f} ms ({len(hostile)}), "
-                        f"server CPU {cpu[0]:.0%} / {cpu[1]:.0%}, load {os.getloadavg()[0]:.2f}",
-                        flush=True,
-                    )
+            server_pid, probe_tid = relay.process.pid if relay.process else 0, threading.get_native_id()
+            tracing = contextlib.ExitStack()
+            if args.sched_trace is not None:
+                tracing.enter_context(kernel_trace(args.sched_trace, (server_pid, probe_tid)))
+            with tracing:
+                peak = run_rounds(relay, known, args, kinds, runs, tally, records)
             place(os.getpid(), every)
             time.sleep(2.0)
             rss_after = relay.rss_kib()
@@ -795,6 +834,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {run.placement.name}:")
             mine = [record for record in records if record["placement"] == run.placement.name]
             for line in breakdown(mine, args.breakdown).lines():
+                print(line)
+    if args.sched_trace is not None:
+        print(f"what the kernel ran meanwhile (--sched-trace, {args.sched_trace / 'trace.txt'}):")
+        for run in runs:
+            print(f"  {run.placement.name}:")
+            mine = [record for record in records if record["placement"] == run.placement.name]
+            for line in sched_report(args.sched_trace / "trace.txt", mine, server_pid, probe_tid):
                 print(line)
     print(
         f"server RSS: {rss_start / 1024:.0f} MiB before the first round, peak {peak / 1024:.0f} MiB during the "
