@@ -5,14 +5,15 @@ its ticker and supervisor, the projection runner, the thread pools, the built-in
 that can wait a millisecond. Linux does not always let a thread that wakes take the CPU from the one running:
 EEVDF preempts only for a woken thread that is owed CPU time, and the event loop, the busiest thread of the
 process, seldom is. On a server with one CPU the kernel's scheduler trace showed the loop, woken by a client's
-frame, waiting 1-5 ms behind a background thread about 3 times a second when quiet and 12 times a second under
-hostile clients (docs/BENCHMARKS.md, Reliability, session 8): the slowest 1% of every client's round trips.
+frame, waiting 1-5 ms behind a background thread 3 times a second when quiet and 10 times a second under hostile
+clients (docs/BENCHMARKS.md, Reliability, session 8), a good part of the slowest 1% of clients' round trips.
 
 With `--background-priority idle` (the default) background threads run at SCHED_IDLE: they have the CPU whenever
 the loop does not want it, and a waking loop takes it from them at once. Their share of a CPU the loop keeps busy
 is small, so on a machine whose every CPU other programs keep busy too, background work (polling Flow, the read
-models) slows down with it; `--background-priority normal` leaves every thread as the OS starts it. In a
-container or a systemd unit with its own CPU cgroup, SCHED_IDLE only yields to the process's own loop.
+models) slows down with it; `--background-priority normal` leaves every thread as the OS starts it. Where the
+relay has a CPU cgroup of its own (a container, a systemd unit with CPU accounting), other programs compete with
+the group as a whole, and SCHED_IDLE orders only the relay's own threads.
 
 Threads take the policy of the thread that creates them: `veo serve` starts the system from a thread of its
 default pool (whose threads are lowered as they start), so every thread the system starts, and every thread
