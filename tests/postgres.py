@@ -18,7 +18,6 @@ import importlib.util
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -27,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.reliability.processes import free_port
 
 __all__ = [
     "BACKENDS",
@@ -55,13 +56,6 @@ def find_binaries() -> Path | None:
     return candidates[-1].parent if candidates else None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class PostgresCluster:
     """A running cluster: its directory, port and owner; databases are created per test."""
@@ -87,7 +81,7 @@ class PostgresCluster:
         directory = Path(tempfile.mkdtemp(prefix="veo-pg-"))
         if run_as is not None:
             shutil.chown(directory, run_as, run_as)
-        cluster = cls(bin_dir, directory, _free_port(), run_as)
+        cluster = cls(bin_dir, directory, free_port(), run_as)
         data = str(directory / "data")
         cluster._run("initdb", "-D", data, "--auth=trust", f"--username={SUPERUSER}", "--no-sync", "-E", "UTF8")
         options = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import select
 import signal
 import socket
@@ -32,11 +33,40 @@ START_TIMEOUT = 30.0
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
+    """A loopback port nobody uses right now, below the ephemeral range when there is room.
+
+    A port the kernel picks for `bind(0)` comes from the ephemeral range, the one outgoing connections take
+    their source ports from: between this probe and the server binding it (later, and again after each kill),
+    a connection of the relay or the test (to PostgreSQL, to the simulator) may take it, and the bind fails
+    with "address already in use". Ports below the range are never given out that way.
+    """
+    low = _ephemeral_low()
+    if low - EPHEMERAL_MARGIN >= 1024:
+        rng = random.SystemRandom()
+        for _ in range(200):
+            port = rng.randrange(low - EPHEMERAL_MARGIN, low)
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    with socket.socket() as probe:  # no room below the range (or all taken): the kernel's pick
         probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        chosen: int = probe.getsockname()[1]
+        return chosen
+
+
+EPHEMERAL_MARGIN = 8000
+"""How far below the ephemeral range `free_port` looks."""
+
+
+def _ephemeral_low() -> int:
+    """The lowest port of the kernel's ephemeral range (Linux; 1024 elsewhere: no room below, bind(0) is used)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 1024
 
 
 class SimulatorProcess:
