@@ -75,7 +75,7 @@ def kernel_trace(directory: Path, threads: tuple[int, ...]) -> Iterator[None]:
     saved = {name: (root / name).read_text() for name in ("trace_clock", "buffer_size_kb", "tracing_on")}
     clock = re.search(r"\[(\w+)\]", saved["trace_clock"])
     events = (*EVENTS, SYSCALL_RETURN)
-    enabled = {event: (root / "events" / event / "enable").read_text().strip() for event in events}
+    enabled = {event: (root / "events" / event / "enable").read_text()[:1] for event in events}  # "0" or "1"
     (root / "tracing_on").write_text("0")
     (root / "trace").write_text("")
     (root / "trace_clock").write_text("tai")
@@ -97,7 +97,7 @@ def kernel_trace(directory: Path, threads: tuple[int, ...]) -> Iterator[None]:
         for event, state in enabled.items():
             (root / "events" / event / "enable").write_text(state)
         (root / "events" / SYSCALL_RETURN / "filter").write_text("0")
-        (root / "buffer_size_kb").write_text(saved["buffer_size_kb"].strip())
+        (root / "buffer_size_kb").write_text(saved["buffer_size_kb"].split()[0])  # "7 (expanded: 1408)" too
         (root / "trace_clock").write_text(clock.group(1) if clock else "local")
         (root / "tracing_on").write_text(saved["tracing_on"].strip())
 
@@ -121,6 +121,8 @@ class Trace:
     """Per woken thread id: (time, the waking thread's id)."""
     wakeups: dict[int, list[tuple[float, int]]] = field(default_factory=lambda: defaultdict(list))
     """Per woken thread id: (time, the CPU it was queued on)."""
+    lost: int = 0
+    """Events the ring buffer overwrote (the earliest): the trace does not cover the run's start."""
 
     @classmethod
     def load(cls, path: Path) -> Trace:
@@ -130,6 +132,9 @@ class Trace:
             for line in lines:
                 if line.startswith("# tai-offset"):
                     offset = float(line.split()[2])
+                elif line.startswith("# entries-in-buffer/entries-written:"):
+                    kept, written = (int(n) for n in line.split()[2].split("/"))
+                    trace.lost = written - kept
                 match = LINE.match(line)
                 if match is None:
                     continue
@@ -227,6 +232,8 @@ def report(path: Path, records: list[dict[str, Any]], loop: int, probe: int) -> 
             phases[record["phase"]].append((sent[0][0], sent[-1][0] + sent[-1][1] / 1000))
             trips[record["phase"]].extend(sent)
     lines = []
+    if trace.lost:
+        lines.append(f"    the trace buffer overflowed: its earliest {trace.lost:,} events (the first rounds) are lost")
     for phase, spans in phases.items():
         seconds = sum(end - begin for begin, end in spans)
         waits = _loop_waits(trace, loop, spans, server)
