@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quantile_ratio import quantiles
+from quantile_ratio import at_or_above_p99
 
 __all__ = ["Breakdown", "breakdown"]
 
@@ -107,10 +107,7 @@ def breakdown(records: list[dict[str, Any]], directory: Path) -> Breakdown:
         trips = sorted((sent, ms) for r in phases for _, ms, sent in r["round_trips"])
         if not trips:
             continue
-        p99 = quantiles([ms / 1000 for _, ms in trips])[2]  # the p99 the bench prints for these round trips
-        for sent, ms in trips:
-            if ms < p99:
-                continue
+        for sent, ms in at_or_above_p99(trips)[1]:
             pieces = _pieces(sent, sent + ms / 1000, server, bench)
             if pieces is None:
                 result.unmatched[kind] += 1

@@ -76,7 +76,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -92,7 +92,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the relay proces
 from breakdown import breakdown
 from breakdown_hooks.loop_hooks import ATTACKER_AGENT, install
 from quantile_ratio import quantiles, ratio_interval
-from sched_trace import kernel_trace, tracefs
+from sched_trace import Trace, kernel_trace, tracefs
 from sched_trace import report as sched_report
 from seeding import seed_finished
 
@@ -830,17 +830,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     report(args, kinds, runs, tally)
     if args.breakdown is not None:
         print(f"where the slowest round trips waited (--breakdown, events in {args.breakdown}):")
-        for run in runs:
-            print(f"  {run.placement.name}:")
-            mine = [record for record in records if record["placement"] == run.placement.name]
+        for mine in per_placement(runs, records):
             for line in breakdown(mine, args.breakdown).lines():
                 print(line)
     if args.sched_trace is not None:
         print(f"what the kernel ran meanwhile (--sched-trace, {args.sched_trace / 'trace.txt'}):")
-        for run in runs:
-            print(f"  {run.placement.name}:")
-            mine = [record for record in records if record["placement"] == run.placement.name]
-            for line in sched_report(args.sched_trace / "trace.txt", mine, server_pid, probe_tid):
+        trace = Trace.load(args.sched_trace / "trace.txt")  # once: a run's trace is 100 MB of text or more
+        for mine in per_placement(runs, records):
+            for line in sched_report(trace, mine, server_pid, probe_tid):
                 print(line)
     print(
         f"server RSS: {rss_start / 1024:.0f} MiB before the first round, peak {peak / 1024:.0f} MiB during the "
@@ -848,6 +845,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"server after the attacks: /healthz {health!r}, exit code {code} on SIGTERM")
     return 0 if health == "ok" and code == 0 else 1
+
+
+def per_placement(runs: list[Rounds], records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Each placement's records, its name printed first."""
+    for run in runs:
+        print(f"  {run.placement.name}:")
+        yield [record for record in records if record["placement"] == run.placement.name]
 
 
 def report(args: argparse.Namespace, kinds: set[str], runs: list[Rounds], tally: AttackTally) -> None:

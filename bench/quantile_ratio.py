@@ -6,7 +6,7 @@ import random
 import statistics
 from collections.abc import Sequence
 
-__all__ = ["quantiles", "ratio_interval"]
+__all__ = ["at_or_above_p99", "quantiles", "ratio_interval"]
 
 LEVELS = (50, 90, 99)
 
@@ -15,6 +15,12 @@ def quantiles(samples: Sequence[float]) -> tuple[float, float, float]:
     """p50, p90, p99 in milliseconds."""
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
     return cuts[49] * 1000, cuts[89] * 1000, cuts[98] * 1000
+
+
+def at_or_above_p99(trips: Sequence[tuple[float, float]]) -> tuple[float, list[tuple[float, float]]]:
+    """For round trips as (Unix time sent, ms): the p99 (ms) the bench prints for them, and those at or above it."""
+    cut = quantiles([ms / 1000 for _, ms in trips])[2]
+    return cut, [(sent, ms) for sent, ms in trips if ms >= cut]
 
 
 def ratio_interval(

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quantile_ratio import quantiles
+from quantile_ratio import at_or_above_p99
 
-__all__ = ["kernel_trace", "report", "tracefs"]
+__all__ = ["Trace", "kernel_trace", "report", "tracefs"]
 
 EVENTS = ("sched/sched_switch", "sched/sched_waking", "sched/sched_wakeup")
 SYSCALL_RETURN = "raw_syscalls/sys_exit"
@@ -219,10 +219,9 @@ def _kind(comm: str, tid: int, server: str) -> str:
     return f"other: {comm}"
 
 
-def report(path: Path, records: list[dict[str, Any]], loop: int, probe: int) -> list[str]:
-    """The two summaries (module docstring) of one placement's `records`, for the server's loop thread `loop`
-    (its main thread: the process id) and the probe's thread `probe`."""
-    trace = Trace.load(path)
+def report(trace: Trace, records: list[dict[str, Any]], loop: int, probe: int) -> list[str]:
+    """The two summaries (module docstring) of one placement's `records` in `trace` (`Trace.load`), for the
+    server's loop thread `loop` (its main thread: the process id) and the probe's thread `probe`."""
     server = trace.name_of(loop)
     phases: dict[str, list[tuple[float, float]]] = defaultdict(list)
     trips: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -242,8 +241,7 @@ def report(path: Path, records: list[dict[str, Any]], loop: int, probe: int) -> 
             f"    {phase}: loop wake-ups that waited > 1 ms for the CPU: {total / seconds:.2f} a second; behind "
             + ", ".join(f"{kind} {count / seconds:.2f}/s" for kind, count in waits.most_common())
         )
-        cut = quantiles([ms / 1000 for _, ms in trips[phase]])[2]
-        slow = [(sent, ms) for sent, ms in trips[phase] if ms >= cut]
+        cut, slow = at_or_above_p99(trips[phase])
         named = Counter(_round_trip(trace, loop, probe, sent, ms, server) for sent, ms in slow)
         lines.append(
             f"    {phase}: {len(slow)} round trips at or above p99 ({cut:.2f} ms): "

@@ -30,6 +30,8 @@ __all__ = ["KillableRelay", "SimulatorProcess", "free_port", "simulator_process"
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT = 30.0
+EPHEMERAL_MARGIN = 8000
+"""How far below the ephemeral range `free_port` looks."""
 
 
 def free_port() -> int:
@@ -55,10 +57,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         chosen: int = probe.getsockname()[1]
         return chosen
-
-
-EPHEMERAL_MARGIN = 8000
-"""How far below the ephemeral range `free_port` looks."""
 
 
 def _ephemeral_low() -> int:
