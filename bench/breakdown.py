@@ -104,7 +104,7 @@ def breakdown(records: list[dict[str, Any]], directory: Path) -> Breakdown:
     result = Breakdown()
     for kind in ("quiet", "attack"):
         phases = [r for r in records if r["phase"] == kind]
-        trips = sorted((sent, ms) for r in phases for _, ms, sent in r["round_trips"])
+        trips = sorted((trip[2], trip[1]) for r in phases for trip in r["round_trips"])
         if not trips:
             continue
         for sent, ms in at_or_above_p99(trips)[1]:

@@ -2,9 +2,12 @@
 
 A `veo serve` process (built-in simulator, fast jobs) starts on a store seeded with a long history
 (large rows, so a client replaying the journal pulls tens of MB). A producer submits one generation
-every 200 ms in every phase, so deltas keep flowing. A well-behaved client (the probe) sends
-`get_status` requests one after another, 25 ms apart (40 a second, under the per-connection flood limit
-of 50), and times each round trip:
+every 200 ms in every phase, so deltas keep flowing. Well-behaved clients (the probes, `--probes` of them,
+4 by default: four times the samples of one, so the p99 moves less from run to run) each send `get_status`
+requests one after another, 25 ms apart (40 a second, under the per-connection flood limit of 50), their
+requests spread evenly over the 25 ms, and time each round trip twice: until the probe has read the reply,
+and until the reply reached the probe's socket (the kernel's receive timestamp: `bench/stamped_client.py`),
+which leaves out the probe's own CPU:
 
 - quiet: nothing else is connected;
 - attack: another process runs the attackers at once for `--seconds`, and on until the fuzzers have sent
@@ -95,8 +98,9 @@ from quantile_ratio import quantiles, ratio_interval
 from sched_trace import Trace, kernel_trace, tracefs
 from sched_trace import report as sched_report
 from seeding import seed_finished
+from stamped_client import StampedConnection
 
-from server.protocol import Channel, Generate, GetStatus
+from server.protocol import Channel, Generate
 from server.relay_client import AUTO_ID, RelayClient
 from tests.reliability.processes import KillableRelay, free_port
 
@@ -104,8 +108,9 @@ SEED_JOBS = 2000
 SEED_PROMPT_CHARS = 4000
 PER_CONNECTION = 150
 SETTLE_SECONDS = 1.0
-OWN_CONNECTIONS = 2
-"""The bench's own connections to the server during a phase: the probe and the producer."""
+PHASES = ("quiet", "attack")
+PROBE_INTERVAL_S = 0.025
+"""Between one probe's requests: 40 a second, under the per-connection flood limit of 50."""
 READ_ONLY_TYPES = (
     "subscribe",
     "unsubscribe",
@@ -162,26 +167,54 @@ async def probe(
     url: str,
     token: str,
     generation_id: UUID,
-    keep: Callable[[], bool],
-    stop: Callable[[], bool],
-    minimum: int,
-    trace: list[tuple[float, float, float]],
+    done: asyncio.Event,
+    trace: list[tuple[float, float, float, float]],
+    start: float,
+    delay: float = 0.0,
 ) -> list[float]:
-    """`get_status` round trips (seconds), 25 ms apart, kept while `keep()`, until `stop()` and `minimum` kept;
-    each kept one also goes to `trace` as (seconds since the probe began, milliseconds, Unix time sent)."""
+    """After `delay` seconds, `get_status` round trips (seconds), 25 ms apart, until `done` is set (one at least);
+    each also goes to `trace` as (seconds since the phase began, milliseconds, Unix time sent, milliseconds until
+    the reply arrived at the probe's socket: `bench/stamped_client.py`); `start`: the phase's `perf_counter()`."""
     samples: list[float] = []
-    start = time.perf_counter()
-    unix = time.time() - start  # perf_counter() + unix: the Unix time, to line up with other processes' logs
-    async with RelayClient(url, token) as client:
-        while len(samples) < minimum or not stop():
+    unix = time.time() - time.perf_counter()  # perf_counter() + unix: the Unix time, to line up with other logs
+    request = {"type": "get_status", "generation_id": str(generation_id)}
+    connection = await StampedConnection.open(url.replace("http", "ws", 1) + "/ws", token)
+    try:
+        await asyncio.sleep(delay)
+        while not samples or not done.is_set():
+            sent_at = time.time()
             began = time.perf_counter()
-            await client.call(GetStatus(id=AUTO_ID, generation_id=generation_id))
+            reply, arrived = await connection.call(request)
             elapsed = time.perf_counter() - began
-            if keep():
-                samples.append(elapsed)
-                trace.append((round(began - start, 4), round(elapsed * 1000, 3), round(unix + began, 6)))
-            await asyncio.sleep(0.025)
+            if reply["type"] != "result":
+                raise RuntimeError(f"the probe's get_status failed: {reply}")
+            samples.append(elapsed)
+            until_arrival = max(0.0, arrived - sent_at) * 1000
+            trace.append(
+                (round(began - start, 4), round(elapsed * 1000, 3), round(unix + began, 6), round(until_arrival, 3))
+            )
+            await asyncio.sleep(PROBE_INTERVAL_S)
+    finally:
+        await connection.close()
     return samples
+
+
+async def probes(
+    url: str, token: str, generation_id: UUID, count: int, over: Callable[[], bool], trace: list[Any]
+) -> list[float]:
+    """`count` probes at once, their requests spread evenly over each 25 ms, until `over()`: every round trip
+    (seconds), and in `trace` by the time it was sent."""
+    done, start = asyncio.Event(), time.perf_counter()
+    stagger = PROBE_INTERVAL_S / count
+    running = [
+        asyncio.create_task(probe(url, token, generation_id, done, trace, start, index * stagger))
+        for index in range(count)
+    ]
+    while not over():
+        await asyncio.sleep(0.05)
+    done.set()
+    trace.sort(key=lambda trip: trip[2])
+    return [sample for samples in await asyncio.gather(*running) for sample in samples]
 
 
 async def produce(url: str, token: str, stop: asyncio.Event) -> int:
@@ -573,25 +606,26 @@ async def phase(
     relay: KillableRelay,
     known: UUID,
     seconds: float,
-    trace: list[tuple[float, float, float]],
+    trace: list[tuple[float, float, float, float]],
+    count: int,
     attacker: BaseProcess | None = None,
     started: Any = None,
 ) -> list[float]:
-    """One measured phase: `seconds` of round trips, or the attacker's lifetime."""
+    """One measured phase: `seconds` of `count` probes' round trips, or the attacker's lifetime."""
     stop = asyncio.Event()
     producer = asyncio.create_task(produce(relay.url, relay.token, stop))
     url, token = relay.url, relay.token
     if attacker is None:
         ends = time.monotonic() + seconds
-        samples = await probe(url, token, known, lambda: True, lambda: time.monotonic() >= ends, 1, trace)
+        samples = await probes(url, token, known, count, lambda: time.monotonic() >= ends, trace)
     else:
         attacker.start()
         await asyncio.to_thread(started.wait, 60)
 
         def over() -> bool:  # the attackers are gone, and so are their connections: their end is their cost too
-            return not attacker.is_alive() and connected_clients(relay) <= OWN_CONNECTIONS
+            return not attacker.is_alive() and connected_clients(relay) <= count + 1  # the probes, the producer
 
-        samples = await probe(url, token, known, lambda: True, over, 1, trace)
+        samples = await probes(url, token, known, count, over, trace)
     stop.set()
     await producer
     return samples
@@ -663,9 +697,9 @@ def run_round(
     place(pid, where.server)
     place(os.getpid(), where.probe)
     settle(relay)
-    traces: tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]] = ([], [])
+    traces: tuple[list[tuple[float, float, float, float]], list[tuple[float, float, float, float]]] = ([], [])
     began = time.time()
-    quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[0])))
+    quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[0], args.probes)))
     spawn = multiprocessing.get_context("spawn")
     receiver, sender = spawn.Pipe(duplex=False)
     started = spawn.Event()
@@ -689,7 +723,7 @@ def run_round(
     with RssSampler(relay) as sampler:
         attack_began = time.time()
         hostile, attack_cpu = busy(
-            pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[1], attacker, started))
+            pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[1], args.probes, attacker, started))
         )
     if receiver.poll(30):
         tally.add(receiver.recv())
@@ -746,6 +780,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--slow-readers", type=int, default=5, help="connections that never read (5)")
     parser.add_argument("--seconds", type=float, default=15.0, help="shortest phase, quiet or attack (15)")
+    parser.add_argument(
+        "--probes", type=int, default=4, help="well-behaved clients measured at once, each 40 requests a second (4)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="quiet/attack rounds per placement (3)")
     parser.add_argument(
         "--trace",
@@ -827,7 +864,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = relay.stop()
         finally:
             relay.close()
-    report(args, kinds, runs, tally)
+    report(args, kinds, runs, tally, records)
     if args.breakdown is not None:
         print(f"where the slowest round trips waited (--breakdown, events in {args.breakdown}):")
         for mine in per_placement(runs, records):
@@ -847,6 +884,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if health == "ok" and code == 0 else 1
 
 
+def pooled(quiet: list[float], attack: list[float]) -> str:
+    """Quantiles of every quiet and every attack round trip (seconds), and their ratios with bootstrap bounds."""
+    pq, ph = quantiles(quiet), quantiles(attack)
+    ratios = ", ".join(
+        f"p{level} x{ph[i] / pq[i]:.2f} ({low:.2f}-{high:.2f})"
+        for i, (level, (low, high)) in enumerate(zip((50, 90, 99), ratio_interval(quiet, attack), strict=True))
+    )
+    return (
+        f"quiet {pq[0]:.2f}/{pq[1]:.2f}/{pq[2]:.2f} ms ({len(quiet)}), attack {ph[0]:.2f}/{ph[1]:.2f}/{ph[2]:.2f} ms "
+        f"({len(attack)}): ratio {ratios}"
+    )
+
+
 def per_placement(runs: list[Rounds], records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Each placement's records, its name printed first."""
     for run in runs:
@@ -854,7 +904,9 @@ def per_placement(runs: list[Rounds], records: list[dict[str, Any]]) -> Iterator
         yield [record for record in records if record["placement"] == run.placement.name]
 
 
-def report(args: argparse.Namespace, kinds: set[str], runs: list[Rounds], tally: AttackTally) -> None:
+def report(
+    args: argparse.Namespace, kinds: set[str], runs: list[Rounds], tally: AttackTally, records: list[dict[str, Any]]
+) -> None:
     """The summary: per placement, medians over rounds and the attack/quiet ratio with its spread."""
     named = ", ".join(sorted(kinds)) or "none (the control: both phases quiet)"
     print(
@@ -876,15 +928,17 @@ def report(args: argparse.Namespace, kinds: set[str], runs: list[Rounds], tally:
             f"{'':9} ratio   p50 x{h[0] / q[0]:.2f}, p90 x{h[1] / q[1]:.2f}, p99 x{h[2] / q[2]:.2f} "
             f"(target x1.10; per-round ranges {', '.join(spread)}) -- {run.placement.describe()}"
         )
-        pq, ph = quantiles(run.pooled[0]), quantiles(run.pooled[1])
-        ratios = ", ".join(
-            f"p{level} x{ph[i] / pq[i]:.2f} ({low:.2f}-{high:.2f})"
-            for i, (level, (low, high)) in enumerate(zip((50, 90, 99), ratio_interval(*run.pooled), strict=True))
-        )
         print(
-            f"{'':9} pooled  quiet {pq[0]:.2f}/{pq[1]:.2f}/{pq[2]:.2f} ms ({len(run.pooled[0])}), attack "
-            f"{ph[0]:.2f}/{ph[1]:.2f}/{ph[2]:.2f} ms ({len(run.pooled[1])}): ratio {ratios} (every round trip of "
-            "every round together; in brackets the central 95% of the ratio over 1,000 bootstrap resamples)"
+            f"{'':9} pooled  {pooled(*run.pooled)} (every round trip of every round together; in brackets the "
+            "central 95% of the ratio over 1,000 bootstrap resamples)"
+        )
+        mine = [record for record in records if record["placement"] == run.placement.name]
+        arrivals = [
+            [trip[3] / 1000 for r in mine if r["phase"] == kind for trip in r["round_trips"]] for kind in PHASES
+        ]
+        print(
+            f"{'':9} arrival {pooled(*arrivals)} (the same round trips until the reply reached the probe's socket: "
+            "without the probe's own CPU, which the attackers share)"
         )
         quiet_cpu = statistics.median(c[0] for c in run.cpu)
         attack_cpu = statistics.median(c[1] for c in run.cpu)

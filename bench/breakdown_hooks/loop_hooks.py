@@ -18,10 +18,14 @@ import selectors
 import threading
 import time
 from asyncio import selector_events
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ATTACKER_AGENT = "veo-bench-attacker"
+
+_sink: list[Callable[[tuple[Any, ...]], None]] = []
+"""Once `install` ran: where `note_read` and `note_write` put their events."""
 
 
 _stat = threading.local()
@@ -99,5 +103,18 @@ def install(out: Path) -> None:
             time.sleep(1)
             flush()
 
+    _sink.append(lambda event: events.append(event) if mine() else None)
     atexit.register(flush)
     threading.Thread(target=every_second, name="breakdown-flush", daemon=True).start()
+
+
+def note_read(at: float, connection: int) -> None:
+    """A read (begun at `at`) on a connection the asyncio transports do not carry: the probe's own socket."""
+    if _sink:
+        _sink[0](("read", at, connection))
+
+
+def note_write(began: float, connection: int) -> None:
+    """A write (begun at `began`, just ended) on such a connection."""
+    if _sink:
+        _sink[0](("write", began, time.time(), connection))
