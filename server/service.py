@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from server.bootstrap import Settings, System
 from server.credentials import load_or_create_token, remove_server_info, write_server_info
-from server.priority import initializer
+from server.priority import initializer, normal_starter
 from server.relay_server import RelayServer
 
 __all__ = ["run_service"]
@@ -34,9 +35,16 @@ def _settle_interpreter() -> None:
 
 async def run_service(settings: Settings, say: Callable[[str], None], stop: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or `stop` is set); returns the exit code."""
-    stop = stop or asyncio.Event()
     token, new_token = load_or_create_token(settings.data_dir, settings.token)
     system = System(settings)
+    clustered = system.location.postgres is not None
+    # opened on the loop's thread: the cluster lease's heartbeat starts from it (server.priority)
+    with normal_starter() if clustered else contextlib.nullcontext():
+        return await _serve(system, token, new_token, say, stop or asyncio.Event())
+
+
+async def _serve(system: System, token: str, new_token: bool, say: Callable[[str], None], stop: asyncio.Event) -> int:
+    settings = system.settings
     # the default pool's threads start at the background priority, and so does every thread system.start starts
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(thread_name_prefix="veo-worker", initializer=initializer(settings.background_priority))
