@@ -19,7 +19,9 @@ probe's read of it. Its largest piece names it:
 - `probe send`: before the probe's write returned; `other`: what is left.
 
 Also per phase kind: how often a blocking `select()` of the server's loop (≥ 0.2 ms) was followed by a
-run-queue delay over 1 ms, i.e. whether waking up costs more under attack.
+run-queue delay over 1 ms, i.e. whether waking up costs more under attack; and which of the server loop's
+callbacks ran 1 ms or longer, how often, and how much of that time was on the CPU (the rest: waiting for
+the GIL or for the CPU).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class Log:
     """(returned, began, ready, run-queue delay ms in it, run-queue delay ms since the previous one returned)."""
     reads: list[tuple[float, int]] = field(default_factory=list)
     writes: list[tuple[float, float, int]] = field(default_factory=list)
+    callbacks: list[tuple[float, float, float, str]] = field(default_factory=list)
+    """Loop callbacks that ran >= 0.5 ms: (began, wall ms, thread CPU ms, what)."""
 
     @classmethod
     def load(cls, paths: list[Path]) -> Log:
@@ -55,12 +59,18 @@ class Log:
                     log.selects.append((event[2], event[1], event[3], event[4], event[5]))
                 elif event[0] == "read":
                     log.reads.append((event[1], event[2]))
+                elif event[0] == "callback":
+                    log.callbacks.append((event[1], event[2], event[3], event[4]))
                 else:
                     log.writes.append((event[1], event[2], event[3]))
         log.selects.sort()
         log.reads.sort()
         log.writes.sort()
+        log.callbacks.sort()
         return log
+
+
+CALLBACKS_SHOWN = 5
 
 
 def _first_at(events: list[Any], at: float) -> int:
@@ -75,6 +85,8 @@ class Breakdown:
     unmatched: Counter[str] = field(default_factory=Counter)
     wakes: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     """Per phase kind: blocking selects a second, how many were followed by > 1 ms of run-queue delay, seconds."""
+    callbacks: dict[str, list[tuple[float, float, float, str]]] = field(default_factory=dict)
+    """Per phase kind: the server loop's callbacks that ran >= 1 ms (began, wall ms, CPU ms, what)."""
 
     def lines(self) -> list[str]:
         out = []
@@ -92,6 +104,19 @@ class Breakdown:
                 out.append(
                     f"      server loop: {blocking / seconds:.0f} blocking select() a second, {share:.2%} of them "
                     "followed by > 1 ms runnable but not running"
+                )
+                long = self.callbacks.get(kind, [])
+                by_what: dict[str, list[tuple[float, float]]] = defaultdict(list)
+                for _, wall, cpu, what in long:
+                    by_what[what].append((wall, cpu))
+                ranked = sorted(by_what.items(), key=lambda item: -sum(wall for wall, _ in item[1]))[:CALLBACKS_SHOWN]
+                out.append(
+                    f"      server loop: {len(long) / seconds:.2f} callbacks a second ran >= 1 ms"
+                    + "".join(
+                        f"; {what} {len(runs) / seconds:.2f}/s (up to {max(w for w, _ in runs):.1f} ms, "
+                        f"{sum(c for _, c in runs) / sum(w for w, _ in runs):.0%} of it on the CPU)"
+                        for what, runs in ranked
+                    )
                 )
         return out
 
@@ -123,6 +148,8 @@ def breakdown(records: list[dict[str, Any]], directory: Path) -> Breakdown:
                 if returned - began >= 0.0002:
                     blocking += 1
                     late += delay > 1.0
+            first, last = _first_at(server.callbacks, began_at), _first_at(server.callbacks, ended_at)
+            result.callbacks.setdefault(kind, []).extend(c for c in server.callbacks[first:last] if c[1] >= 1.0)
         result.wakes[kind] = (blocking, late, seconds)
     return result
 

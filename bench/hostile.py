@@ -79,7 +79,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -200,7 +200,7 @@ async def probe(
 
 
 async def probes(
-    url: str, token: str, generation_id: UUID, count: int, over: Callable[[], bool], trace: list[Any]
+    url: str, token: str, generation_id: UUID, count: int, over: Callable[[], Awaitable[bool]], trace: list[Any]
 ) -> list[float]:
     """`count` probes at once, their requests spread evenly over each 25 ms, until `over()`: every round trip
     (seconds), and in `trace` by the time it was sent."""
@@ -210,7 +210,7 @@ async def probes(
         asyncio.create_task(probe(url, token, generation_id, done, trace, start, index * stagger))
         for index in range(count)
     ]
-    while not over():
+    while not await over():
         await asyncio.sleep(0.05)
     done.set()
     trace.sort(key=lambda trip: trip[2])
@@ -617,15 +617,18 @@ async def phase(
     url, token = relay.url, relay.token
     if attacker is None:
         ends = time.monotonic() + seconds
-        samples = await probes(url, token, known, count, lambda: time.monotonic() >= ends, trace)
+
+        async def over() -> bool:
+            return time.monotonic() >= ends
+
     else:
         attacker.start()
         await asyncio.to_thread(started.wait, 60)
 
-        def over() -> bool:  # the attackers are gone, and so are their connections: their end is their cost too
-            return not attacker.is_alive() and connected_clients(relay) <= count + 1  # the probes, the producer
+        async def over() -> bool:  # the attackers are gone, and so are their connections: their end is their cost too
+            return not attacker.is_alive() and await clients_now(relay) <= count + 1  # the probes, the producer
 
-        samples = await probes(url, token, known, count, over, trace)
+    samples = await probes(url, token, known, count, over, trace)
     stop.set()
     await producer
     return samples
@@ -655,7 +658,17 @@ class Rounds:
 
 def connected_clients(relay: KillableRelay) -> int:
     """The server's open websocket connections (its `/metrics`)."""
-    for line in httpx.get(relay.url + "/metrics", timeout=5).text.splitlines():
+    return _clients_in(httpx.get(relay.url + "/metrics", timeout=5).text)
+
+
+async def clients_now(relay: KillableRelay) -> int:
+    """`connected_clients` without blocking the probes' loop."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        return _clients_in((await client.get(relay.url + "/metrics")).text)
+
+
+def _clients_in(metrics: str) -> int:
+    for line in metrics.splitlines():
         if line.startswith("veo_connected_clients "):
             return int(float(line.split()[1]))
     raise RuntimeError("/metrics has no veo_connected_clients")
@@ -699,7 +712,8 @@ def run_round(
     settle(relay)
     traces: tuple[list[tuple[float, float, float, float]], list[tuple[float, float, float, float]]] = ([], [])
     began = time.time()
-    quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[0], args.probes)))
+    with RssSampler(relay):  # in both phases: its thread shares the probes' process (and GIL) alike
+        quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[0], args.probes)))
     spawn = multiprocessing.get_context("spawn")
     receiver, sender = spawn.Pipe(duplex=False)
     started = spawn.Event()
@@ -788,7 +802,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--trace",
         type=Path,
         help="append each phase's round trips to this file as JSON lines: [seconds into the phase, ms, Unix time "
-        "sent] each, with the phase's start (Unix time), to see where in a phase the slow ones fall",
+        "sent, ms until the reply arrived] each, with the phase's start (Unix time), to see where in a phase the "
+        "slow ones fall",
     )
     parser.add_argument(
         "--breakdown",

@@ -5,18 +5,21 @@ returned, how many sockets were ready, and how long this thread was runnable but
 `/proc/thread-self/schedstat`), and the socket transports' reads and writes (when, on which transport), for
 every connection but the attackers' (their `User-Agent` is `ATTACKER_AGENT`), in the main thread only. Each
 `select()` event also carries the run-queue delay since the previous one returned: the loop preempted while it
-worked. Events are appended to a list and written as JSON lines to `out` every second and at exit. Linux only
-(schedstat).
+worked. Every loop callback that ran 0.5 ms or longer is logged too: when, its wall-clock and thread CPU
+time (wall well over CPU: it waited, for the GIL or its CPU), and what it was. Events are appended to a list
+and written as JSON lines to `out` every second and at exit. Linux only (schedstat).
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import os
 import selectors
 import threading
 import time
+from asyncio import events as events_module
 from asyncio import selector_events
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +27,8 @@ from typing import Any
 
 ATTACKER_AGENT = "veo-bench-attacker"
 
+SLOW_CALLBACK_S = 0.0005
+"""Callbacks of the loop that ran at least this long are logged, with what they were."""
 _sink: list[Callable[[tuple[Any, ...]], None]] = []
 """Once `install` ran: where `note_read` and `note_write` put their events."""
 
@@ -44,6 +49,15 @@ def _agent(transport: Any) -> str:
     if request is not None:
         return str(request.headers.get("User-Agent", ""))
     return ""
+
+
+def _describe(handle: Any) -> str:
+    """What a loop callback was: a task's coroutine, else the callback's qualified name."""
+    callback = handle._callback
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        return f"task {owner.get_coro().__qualname__}"  # type: ignore[union-attr]
+    return str(getattr(callback, "__qualname__", repr(callback)))
 
 
 def install(out: Path) -> None:
@@ -86,7 +100,21 @@ def install(out: Path) -> None:
         if wanted(self):
             events.append(("write", began, time.time(), id(self)))
 
+    handle_run = events_module.Handle._run
+
+    def timed_run(self: events_module.Handle) -> None:
+        if not mine():
+            handle_run(self)
+            return
+        began, cpu = time.perf_counter(), time.thread_time()
+        handle_run(self)
+        wall = time.perf_counter() - began
+        if wall >= SLOW_CALLBACK_S:
+            used = time.thread_time() - cpu
+            events.append(("callback", time.time() - wall, wall * 1000, used * 1000, _describe(self)))
+
     setattr(selectors.EpollSelector, "select", timed_select)  # noqa: B010 - a patch, not an attribute
+    events_module.Handle._run = timed_run  # type: ignore[method-assign]
     transport._read_ready__data_received = timed_read
     transport.write = timed_write
 
