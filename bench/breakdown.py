@@ -21,7 +21,8 @@ probe's read of it. Its largest piece names it:
 Also per phase kind: how often a blocking `select()` of the server's loop (≥ 0.2 ms) was followed by a
 run-queue delay over 1 ms, i.e. whether waking up costs more under attack; and which of the server loop's
 callbacks ran 1 ms or longer, how often, and how much of that time was on the CPU (the rest: waiting for
-the GIL or for the CPU).
+the GIL or for the CPU); and the server's garbage collections of 0.2 ms or more, on any thread (a collection
+holds the GIL throughout: the loop cannot run meanwhile).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Log:
     writes: list[tuple[float, float, int]] = field(default_factory=list)
     callbacks: list[tuple[float, float, float, str]] = field(default_factory=list)
     """Loop callbacks that ran >= 0.5 ms: (began, wall ms, thread CPU ms, what)."""
+    collections: list[tuple[float, float, int, bool]] = field(default_factory=list)
+    """Garbage collections that took >= 0.2 ms: (began, ms, generation, on the loop's thread)."""
 
     @classmethod
     def load(cls, paths: list[Path]) -> Log:
@@ -61,6 +64,8 @@ class Log:
                     log.reads.append((event[1], event[2]))
                 elif event[0] == "callback":
                     log.callbacks.append((event[1], event[2], event[3], event[4]))
+                elif event[0] == "gc":
+                    log.collections.append((event[1], event[2], event[3], event[4]))
                 else:
                     log.writes.append((event[1], event[2], event[3]))
         log.selects.sort()
@@ -87,6 +92,8 @@ class Breakdown:
     """Per phase kind: blocking selects a second, how many were followed by > 1 ms of run-queue delay, seconds."""
     callbacks: dict[str, list[tuple[float, float, float, str]]] = field(default_factory=dict)
     """Per phase kind: the server loop's callbacks that ran >= 1 ms (began, wall ms, CPU ms, what)."""
+    collections: dict[str, list[tuple[float, float, int, bool]]] = field(default_factory=dict)
+    """Per phase kind: the server's garbage collections that took >= 0.2 ms (began, ms, generation, on the loop)."""
 
     def lines(self) -> list[str]:
         out = []
@@ -110,6 +117,7 @@ class Breakdown:
                 for _, wall, cpu, what in long:
                     by_what[what].append((wall, cpu))
                 ranked = sorted(by_what.items(), key=lambda item: -sum(wall for wall, _ in item[1]))[:CALLBACKS_SHOWN]
+                out.append(f"      server GC: {_collections(self.collections.get(kind, []), seconds)}")
                 out.append(
                     f"      server loop: {len(long) / seconds:.2f} callbacks a second ran >= 1 ms"
                     + "".join(
@@ -150,8 +158,26 @@ def breakdown(records: list[dict[str, Any]], directory: Path) -> Breakdown:
                     late += delay > 1.0
             first, last = _first_at(server.callbacks, began_at), _first_at(server.callbacks, ended_at)
             result.callbacks.setdefault(kind, []).extend(c for c in server.callbacks[first:last] if c[1] >= 1.0)
+            first, last = _first_at(server.collections, began_at), _first_at(server.collections, ended_at)
+            result.collections.setdefault(kind, []).extend(server.collections[first:last])
         result.wakes[kind] = (blocking, late, seconds)
     return result
+
+
+def _collections(collections: list[tuple[float, float, int, bool]], seconds: float) -> str:
+    """Garbage collections of >= 0.2 ms, per generation and thread: how often, how long on average and at most."""
+    by_kind: dict[tuple[int, bool], list[float]] = defaultdict(list)
+    for _, took, generation, on_loop in collections:
+        by_kind[(generation, on_loop)].append(took)
+    if not by_kind:
+        return "no collection took 0.2 ms or more"
+    parts = [
+        f"generation {generation} on {'the loop' if on_loop else 'other threads'} {len(took) / seconds:.2f}/s "
+        f"({sum(took) / len(took):.1f} ms on average, up to {max(took):.1f})"
+        for (generation, on_loop), took in sorted(by_kind.items())
+    ]
+    total = sum(sum(took) for took in by_kind.values()) / seconds / 10  # ms a second -> percent
+    return "collections of >= 0.2 ms: " + ", ".join(parts) + f"; {total:.2f}% of the time (all hold the GIL)"
 
 
 def _pieces(sent: float, done: float, server: Log, bench: Log) -> dict[str, float] | None:

@@ -6,7 +6,8 @@ returned, how many sockets were ready, and how long this thread was runnable but
 every connection but the attackers' (their `User-Agent` is `ATTACKER_AGENT`), in the main thread only. Each
 `select()` event also carries the run-queue delay since the previous one returned: the loop preempted while it
 worked. Every loop callback that ran 0.5 ms or longer is logged too: when, its wall-clock and thread CPU
-time (wall well over CPU: it waited, for the GIL or its CPU), and what it was. Events are appended to a list
+time (wall well over CPU: it waited, for the GIL or its CPU), and what it was; and every garbage collection
+of 0.2 ms or more on any thread (its generation, and whether on the loop's thread). Events are appended to a list
 and written as JSON lines to `out` every second and at exit. Linux only (schedstat).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import gc
 import json
 import os
 import selectors
@@ -29,6 +31,8 @@ ATTACKER_AGENT = "veo-bench-attacker"
 
 SLOW_CALLBACK_S = 0.0005
 """Callbacks of the loop that ran at least this long are logged, with what they were."""
+SLOW_GC_S = 0.0002
+"""Garbage collections that took at least this long are logged (generation, and whether on the loop's thread)."""
 _sink: list[Callable[[tuple[Any, ...]], None]] = []
 """Once `install` ran: where `note_read` and `note_write` put their events."""
 
@@ -113,6 +117,17 @@ def install(out: Path) -> None:
             used = time.thread_time() - cpu
             events.append(("callback", time.time() - wall, wall * 1000, used * 1000, _describe(self)))
 
+    collecting: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collecting[:] = [time.perf_counter(), time.time()]
+        elif collecting:
+            took = time.perf_counter() - collecting[0]
+            if took >= SLOW_GC_S:
+                events.append(("gc", collecting[1], took * 1000, info["generation"], mine()))
+
+    gc.callbacks.append(on_gc)
     setattr(selectors.EpollSelector, "select", timed_select)  # noqa: B010 - a patch, not an attribute
     events_module.Handle._run = timed_run  # type: ignore[method-assign]
     transport._read_ready__data_received = timed_read
