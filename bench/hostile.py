@@ -30,7 +30,8 @@ costs the server, not what the attackers' own CPU use or the server's takes from
 `pinned` (server and probe share one CPU, attackers on the other, at normal priority) and `unpinned`
 (everything free to use every CPU) are there for transparency: with them, the probe's own client work
 waits behind the server's or the attackers', which is the machine's sharing, not the server's behaviour.
-`--placement all` runs the three, alternating.
+`--placement all` runs the three, alternating. `--isolate` (root only) makes `apart`'s "alone" hold for the
+machine's other programs too: they are moved off the server's CPU for the run (`bench/isolation.py`).
 
 Rounds. Quiet and attack phases alternate (`--rounds` of each per placement, the placements alternating
 too), so a change of machine load affects both sides alike; a quiet phase begins once the server has closed
@@ -60,6 +61,7 @@ on that CPU: what the machine makes of a busy neighbour CPU, with the server as 
     .venv/bin/python bench/hostile.py --breakdown /tmp/bd    # where the slowest round trips waited
     .venv/bin/python bench/hostile.py --sched-trace /tmp/st  # and what the kernel ran meanwhile (root only)
     .venv/bin/python bench/hostile.py --serve-arg=--background-priority=normal   # any `veo serve` option
+    .venv/bin/python bench/hostile.py --isolate   # other programs kept off the server's CPU (root only)
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the relay proces
 
 from breakdown import breakdown
 from breakdown_hooks.loop_hooks import ATTACKER_AGENT, install
+from isolation import kept_for
 from quantile_ratio import quantiles, ratio_interval
 from sched_trace import Trace, kernel_trace, tracefs
 from sched_trace import report as sched_report
@@ -822,6 +825,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--placement", choices=("apart", "pinned", "unpinned", "all"), default="apart", help="CPU placement (apart)"
     )
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="move the machine's other programs off the server's CPU for the run, and back after (root only; "
+        "bench/isolation.py); with --placement apart",
+    )
     parser.add_argument("--seed-jobs", type=int, default=SEED_JOBS, help=f"history recorded first ({SEED_JOBS})")
     parser.add_argument(
         "--serve-arg",
@@ -844,6 +853,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown attackers {sorted(kinds - set(ATTACKERS) - set(CONTROLS))}")
     if kinds & set(CONTROLS) and len(kinds) > 1:  # its thread spins holding the GIL: the attackers would starve
         parser.error("--attackers load is a control: run it alone")
+    if args.isolate and (args.placement != "apart" or os.geteuid() != 0):
+        parser.error("--isolate needs root and --placement apart")
     if args.sched_trace is not None and tracefs() is None:
         parser.error("--sched-trace needs root and tracefs (/sys/kernel/tracing or /sys/kernel/debug/tracing)")
     where = placements(args.placement)
@@ -870,6 +881,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             tracing = contextlib.ExitStack()
             if args.sched_trace is not None:
                 tracing.enter_context(kernel_trace(args.sched_trace, (server_pid, probe_tid)))
+            if args.isolate:
+                moved = tracing.enter_context(kept_for(where[0].server, {server_pid, os.getpid()}))
+                print(f"--isolate: {moved} threads of other programs moved off CPU {sorted(where[0].server)}")
             with tracing:
                 peak = run_rounds(relay, known, args, kinds, runs, tally, records)
             place(os.getpid(), every)
