@@ -71,7 +71,8 @@ class Log:
         log.selects.sort()
         log.reads.sort()
         log.writes.sort()
-        log.callbacks.sort()
+        log.callbacks.sort()  # logged as they end: a long one comes after shorter ones that began later
+        log.collections.sort()
         return log
 
 
