@@ -65,7 +65,9 @@ class Simulator:
                 self._loaded = True
             server = SimHTTPServer(self.config.host, self.config.port, self._api.handle)
             if self._state_file is not None:
-                self._persister = Persister(self._state_file, self._core.snapshot, self.config.persist_debounce_s)
+                self._persister = Persister(
+                    self._state_file, self._core.snapshot, self._core.changes, self.config.persist_debounce_s
+                )
                 self._core.on_change = self._persister.mark_dirty
                 self._persister.start()
             self._thread = threading.Thread(

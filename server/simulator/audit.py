@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from server.simulator.auth import CaptchaBook, TokenBook
+from server.simulator.changes import ChangeSet
 from server.simulator.faults import Fault
 from server.simulator.state import Operation, Status
 
@@ -41,7 +42,8 @@ def operation_record(operation: Operation, status: Status) -> dict[str, Any]:
 class Audit:
     """Counters of requests, answers, injected faults and submissions per scene."""
 
-    def __init__(self) -> None:
+    def __init__(self, changes: ChangeSet | None = None) -> None:
+        self._changes = changes if changes is not None else ChangeSet()
         self.requests_by_path: Counter[str] = Counter()
         self.per_second: Counter[int] = Counter()
         self.responses_by_status: Counter[int] = Counter()
@@ -69,7 +71,9 @@ class Audit:
 
     def created(self, scene_ids: Iterable[str]) -> None:
         """A generate/upscale call created operations for these scenes."""
-        self.generate_calls_per_scene.update(scene_ids)
+        scenes = list(scene_ids)
+        self.generate_calls_per_scene.update(scenes)
+        self._changes.generate_calls(scenes)
 
     def ambiguous(self, operations: int) -> None:
         """A call created ``operations`` and was answered ambiguously."""

@@ -6,9 +6,11 @@ import hashlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import msgspec
+
+from server.simulator.changes import ChangeSet
 
 __all__ = ["AuthState", "CaptchaBook", "TokenBook", "digest", "digest_prefix"]
 
@@ -43,8 +45,9 @@ class AuthState(msgspec.Struct, kw_only=True):
 class TokenBook:
     """Any bearer token is good unless the simulator expired it; sessions mint fresh ones."""
 
-    def __init__(self, mint: Callable[[], str] = _mint) -> None:
+    def __init__(self, mint: Callable[[], str] = _mint, changes: ChangeSet | None = None) -> None:
         self._mint = mint
+        self._changes = changes if changes is not None else ChangeSet()
         self._sessions: dict[str, str] = {}
         self._expired: set[str] = set()
         self.issued = 0
@@ -58,8 +61,10 @@ class TokenBook:
 
     def expire(self, token: str) -> None:
         """Invalidate a token (the ``401`` fault)."""
-        if token and digest(token) not in self._expired:
-            self._expired.add(digest(token))
+        key = digest(token)
+        if token and key not in self._expired:
+            self._expired.add(key)
+            self._changes.expire(key)
             self.expired_count += 1
 
     def session_token(self, cookie: str) -> str:
@@ -70,8 +75,13 @@ class TokenBook:
         if token is None or not self.is_valid(token):
             token = self._mint()
             self._sessions[key] = token
+            self._changes.session(key)
             self.issued += 1
         return token
+
+    def session_tokens(self, cookie_digests: Iterable[str]) -> dict[str, str]:
+        """The current access token of each of these session cookies (by digest)."""
+        return {key: self._sessions[key] for key in cookie_digests if key in self._sessions}
 
     def dump(self, state: AuthState) -> None:
         """Write sessions and expired digests into ``state``."""
@@ -87,7 +97,8 @@ class TokenBook:
 class CaptchaBook:
     """reCAPTCHA tokens are single-use: remembers the digest of every token seen."""
 
-    def __init__(self) -> None:
+    def __init__(self, changes: ChangeSet | None = None) -> None:
+        self._changes = changes if changes is not None else ChangeSet()
         self._seen: set[str] = set()
         self.rejected = 0
         self.by_scene: dict[str, list[str]] = {}
@@ -105,6 +116,7 @@ class CaptchaBook:
         if key in self._seen:
             return False
         self._seen.add(key)
+        self._changes.captcha(key)
         return True
 
     def record_use(self, scene_id: str, token: str) -> None:

@@ -1,4 +1,4 @@
-"""The simulator's mutable state in one place, guarded by one lock; snapshot and restore."""
+"""The simulator's mutable state in one place, guarded by one lock; snapshot, changes and restore."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import msgspec
 
 from server.simulator.audit import Audit, operation_record
 from server.simulator.auth import AuthState, CaptchaBook, TokenBook
+from server.simulator.changes import ChangeSet
 from server.simulator.config import SimulatorConfig
 from server.simulator.faults import FaultPicker
 from server.simulator.persistence import StateSnapshot
@@ -40,10 +41,12 @@ class SimCore:
         self.wall = wall
         self.monotonic = monotonic
         self.rng = _rng(config.seed, "misc")
-        self.book = OperationBook(wall, _rng(config.seed, "operations"), config.lo, config.hi, config.fail)
-        self.tokens = TokenBook()
-        self.captcha = CaptchaBook()
-        self.audit = Audit()
+        self._changes = ChangeSet(enabled=config.state_file is not None)
+        rng = _rng(config.seed, "operations")
+        self.book = OperationBook(wall, rng, config.lo, config.hi, config.fail, changes=self._changes)
+        self.tokens = TokenBook(changes=self._changes)
+        self.captcha = CaptchaBook(changes=self._changes)
+        self.audit = Audit(self._changes)
         self.window = ArrivalWindow(config.rate)
         self.faults = FaultPicker(config.fault_mix(), _rng(config.seed, "faults"))
         self.credits = config.credits
@@ -54,8 +57,9 @@ class SimCore:
         self.on_change()
 
     def snapshot(self) -> StateSnapshot:
-        """What the state file keeps."""
+        """Everything the state file keeps (the changes collected so far are part of it)."""
         with self.lock:
+            self._changes.take()
             auth = AuthState()
             self.tokens.dump(auth)
             self.captcha.dump(auth)
@@ -63,6 +67,25 @@ class SimCore:
                 operations=[msgspec.structs.replace(op) for op in self.book.all()],
                 auth=auth,
                 generate_calls_per_scene=dict(self.audit.generate_calls_per_scene),
+                credits=self.credits,
+            )
+
+    def changes(self) -> StateSnapshot | None:
+        """What changed since the last ``snapshot`` or ``changes``: a record for the state file, None if nothing."""
+        with self.lock:
+            taken = self._changes.take()
+            if not taken:
+                return None
+            found = (self.book.get(name) for name in taken.operations)
+            calls = self.audit.generate_calls_per_scene
+            return StateSnapshot(
+                operations=[msgspec.structs.replace(op) for op in found if op is not None],
+                auth=AuthState(
+                    sessions=self.tokens.session_tokens(taken.sessions),
+                    expired=taken.expired,
+                    captcha_seen=taken.captcha_seen,
+                ),
+                generate_calls_per_scene={scene: calls[scene] for scene in taken.scenes},
                 credits=self.credits,
             )
 

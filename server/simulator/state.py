@@ -12,6 +12,8 @@ from typing import Literal
 
 import msgspec
 
+from server.simulator.changes import ChangeSet
+
 __all__ = [
     "ACTIVE_FRACTION",
     "FAIL_MARKER",
@@ -149,6 +151,7 @@ class OperationBook:
         hi: float,
         fail: float = 0.0,
         new_id: Callable[[], str] = _new_id,
+        changes: ChangeSet | None = None,
     ) -> None:
         self._wall = wall
         self._rng = rng
@@ -156,6 +159,7 @@ class OperationBook:
         self._hi = hi
         self._fail = fail
         self._new_id = new_id
+        self._changes = changes if changes is not None else ChangeSet()
         self._by_name: dict[str, Operation] = {}
         self._by_generation_id: dict[str, Operation] = {}
 
@@ -205,6 +209,7 @@ class OperationBook:
             failure_reason=UNSAFE_REASON if failing else None,
         )
         self._add(operation)
+        self._changes.operation(operation.name)
         return operation
 
     def get(self, name: str) -> Operation | None:
@@ -228,6 +233,7 @@ class OperationBook:
         if operation.status_at(now) in TERMINAL:
             return CancelOutcome.FINISHED
         operation.cancelled_at = now
+        self._changes.operation(name)
         return CancelOutcome.CANCELLED
 
     def observe(self, operation: Operation) -> Status:
@@ -236,14 +242,20 @@ class OperationBook:
         status = operation.status_at(now)
         if status in TERMINAL and operation.first_seen_terminal_at is None:
             operation.first_seen_terminal_at = now
+            self._changes.operation(operation.name)
         return status
+
+    def mark_ambiguous(self, operation: Operation, fault: str) -> None:
+        """Remember that the submission creating ``operation`` was answered ambiguously (with ``fault``)."""
+        operation.ambiguous = fault
+        self._changes.operation(operation.name)
 
     def all(self) -> list[Operation]:
         """Every operation, oldest first."""
         return sorted(self._by_name.values(), key=lambda op: op.created_at)
 
     def restore(self, operations: Iterable[Operation]) -> None:
-        """Add operations loaded from a state file."""
+        """Add operations loaded from a state file (not recorded as changes)."""
         for operation in operations:
             self._add(operation)
 

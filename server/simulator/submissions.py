@@ -72,7 +72,7 @@ def _ambiguous(core: SimCore, fault: Fault, operations: list[Operation], payload
     core.audit.fault(fault)
     core.audit.ambiguous(len(operations))
     for operation in operations:
-        operation.ambiguous = fault.value
+        core.book.mark_ambiguous(operation, fault.value)
     logger.info("answering a submission ambiguously (%s): %d operation(s) created", fault.value, len(operations))
     if fault is Fault.E500:
         return SimResponse.error(internal())

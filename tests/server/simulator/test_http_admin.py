@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from server.simulator import Simulator, StateFileError
+from server.simulator.persistence import StateFile, StateSnapshot
 from tests.server.simulator.conftest import MakeClient, StartSim, sim_config
 from tests.server.simulator.fakes import FakeClock
 from tests.server.simulator.payloads import (
+    CANCEL,
     COOKIE,
     CREDITS,
     GENERATE,
@@ -26,15 +27,14 @@ from tests.server.simulator.payloads import (
 )
 
 
-def wait_for_json(path: Path, condition: Callable[[Any], bool], timeout: float = 5.0) -> bool:
-    """Poll a JSON file written by another thread until ``condition`` holds (bounded)."""
+def wait_for_state(path: Path, condition: Callable[[StateSnapshot], bool], timeout: float = 5.0) -> bool:
+    """Poll a state file written by another thread until ``condition`` holds for what it loads (bounded)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if condition(json.loads(path.read_text())):
+        with contextlib.suppress(StateFileError):
+            saved = StateFile(path).load()
+            if saved is not None and condition(saved):
                 return True
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
         time.sleep(0.02)
     return False
 
@@ -140,9 +140,10 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         before = first.audit()["operations"]
     finally:
         first.stop()
-    saved = json.loads(state.read_text())
+    saved = StateFile(state).load()
+    assert saved is not None
     assert "doomed" not in state.read_text()
-    assert len(saved["operations"]) == 1
+    assert len(saved.operations) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["sim-state.json"]
 
     second = Simulator(sim_config(state_file=state))
@@ -167,7 +168,24 @@ def test_state_is_saved_while_running(tmp_path: Path, start_sim: StartSim, make_
     state = tmp_path / "state.json"
     sim = start_sim(state_file=state, persist_debounce_s=0.0)
     sim.create_operations(2)
-    assert wait_for_json(state, lambda data: len(data["operations"]) == 2)
+    assert wait_for_state(state, lambda saved: len(saved.operations) == 2)
+
+
+def test_saves_while_running_append_what_changed(tmp_path: Path, start_sim: StartSim, make_client: MakeClient) -> None:
+    """With 500 operations saved, a cancel reaches the file as one short appended line."""
+    state = tmp_path / "state.json"
+    sim = start_sim(state_file=state, persist_debounce_s=0.0, lo=100.0, hi=100.0)
+    names = [op["name"] for op in sim.create_operations(500)]
+    assert wait_for_state(state, lambda saved: len(saved.operations) == 500)
+    before = state.read_bytes()
+    client = make_client(sim)
+    assert client.post(CANCEL, json={"mediaId": names[7]}).status_code == 200
+    cancelled = {names[7]}
+    assert wait_for_state(state, lambda saved: {op.name for op in saved.operations if op.cancelled_at} == cancelled)
+    after = state.read_bytes()
+    assert after.startswith(before)
+    assert after[len(before) :].count(b"\n") == 1
+    assert len(after) - len(before) < 2_000
 
 
 def test_corrupt_state_file_refuses_to_start(tmp_path: Path) -> None:
