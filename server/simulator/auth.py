@@ -61,8 +61,10 @@ class TokenBook:
 
     def expire(self, token: str) -> None:
         """Invalidate a token (the ``401`` fault)."""
+        if not token:
+            return
         key = digest(token)
-        if token and key not in self._expired:
+        if key not in self._expired:
             self._expired.add(key)
             self._changes.expire(key)
             self.expired_count += 1
