@@ -161,6 +161,7 @@ class Persister:
         self._changes = changes
         self._debounce_s = debounce_s
         self._rewrite = True
+        self._failing = False
         self._saving = threading.Lock()
         self._dirty = threading.Event()
         self._stopping = threading.Event()
@@ -201,6 +202,12 @@ class Persister:
                     self._rewrite = False
                 elif (record := self._changes()) is not None:
                     self._file.append(record)
-            except StateFileError:
+            except StateFileError as error:
                 self._rewrite = True
-                logger.exception("simulator state not saved")
+                if not self._failing:  # once per outage, not five times a second while the disk stays full
+                    logger.error("simulator state not saved (retrying while it fails): %s", error)
+                self._failing = True
+                return
+            if self._failing:
+                logger.warning("simulator state saved again")
+                self._failing = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import msgspec
@@ -132,14 +133,18 @@ def test_append_before_rewrite_is_refused(tmp_path: Path) -> None:
 
 
 class FlakyFile(StateFile):
-    """A state file whose next appends fail, as on a full disk."""
+    """A state file whose next appends or rewrites fail, as on a full disk."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.failing_appends = 0
+        self.failing_rewrites = 0
         self.rewrites = 0
 
     def rewrite(self, snapshot: StateSnapshot) -> None:
+        if self.failing_rewrites:
+            self.failing_rewrites -= 1
+            raise StateFileError("no space left on device")
         self.rewrites += 1
         super().rewrite(snapshot)
 
@@ -206,4 +211,27 @@ def test_after_a_failed_append_the_next_save_rewrites_everything(tmp_path: Path)
     persister.save()
     assert file.rewrites == 2
     assert file.load() == StateSnapshot(credits=98)
+    file.close()
+
+
+def test_an_outage_is_logged_once_and_its_end_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Saves failing again and again (a full disk) log one error, and the first save that works says so."""
+    file = FlakyFile(tmp_path / "state.json")
+    source = Source()
+    persister = Persister(file, source.full, source.changes, debounce_s=0.0)
+    persister.save()
+    file.failing_appends = 1
+    source.spend()
+    with caplog.at_level(logging.WARNING, logger="server.simulator.persistence"):
+        persister.save()
+        file.failing_rewrites = 2
+        persister.save()
+        persister.save()
+        persister.save()
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "simulator state not saved (retrying while it fails): no space left on device",
+        "simulator state saved again",
+    ]
+    assert file.load() == StateSnapshot(credits=99)
     file.close()
