@@ -194,14 +194,20 @@ def test_persister_rewrites_first_then_appends_changes_and_saves_on_stop(tmp_pat
     assert file.rewrites == 2
 
 
-def test_after_a_failed_append_the_next_save_rewrites_everything(tmp_path: Path) -> None:
-    """A change whose append failed is not lost: the next save writes the whole state again."""
+def saved_then_failing_append(tmp_path: Path) -> tuple[FlakyFile, Source, Persister]:
+    """A persister that has saved once, with a change pending whose append will fail."""
     file = FlakyFile(tmp_path / "state.json")
     source = Source()
     persister = Persister(file, source.full, source.changes, debounce_s=0.0)
     persister.save()
     file.failing_appends = 1
     source.spend()
+    return file, source, persister
+
+
+def test_after_a_failed_append_the_next_save_rewrites_everything(tmp_path: Path) -> None:
+    """A change whose append failed is not lost: the next save writes the whole state again."""
+    file, source, persister = saved_then_failing_append(tmp_path)
     persister.save()
     assert file.load() == StateSnapshot(credits=100)
     persister.save()
@@ -216,12 +222,7 @@ def test_after_a_failed_append_the_next_save_rewrites_everything(tmp_path: Path)
 
 def test_an_outage_is_logged_once_and_its_end_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Saves failing again and again (a full disk) log one error, and the first save that works says so."""
-    file = FlakyFile(tmp_path / "state.json")
-    source = Source()
-    persister = Persister(file, source.full, source.changes, debounce_s=0.0)
-    persister.save()
-    file.failing_appends = 1
-    source.spend()
+    file, _, persister = saved_then_failing_append(tmp_path)
     with caplog.at_level(logging.WARNING, logger="server.simulator.persistence"):
         persister.save()
         file.failing_rewrites = 2
