@@ -13,9 +13,8 @@ import pykka
 
 from actors.poller import Poller
 from actors.queue_status import QueueSnapshot
-from actors.restore import RestoreReport, restore
+from actors.restore import RestoreReport, Unfinished, restore
 from actors.ticker import Ticker
-from projections.rows import HistoryRow
 
 __all__ = ["PollerActor"]
 
@@ -31,7 +30,7 @@ class PollerActor(pykka.ThreadingActor):
         self,
         make_poller: Callable[[], Poller],
         ticker: Ticker,
-        non_terminal: Callable[[], Sequence[HistoryRow]],
+        non_terminal: Callable[[], Sequence[Unfinished]],
         on_death: Callable[[BaseException | None], None],
         publish: Callable[[QueueSnapshot, int], None] = lambda _snapshot, _seen: None,
         restored: Callable[[], None] = lambda: None,

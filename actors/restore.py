@@ -19,9 +19,8 @@ from actors.jobs import Job, Phase
 from actors.poller import Poller
 from domain.errors import GenerationNotFound
 from domain.values import ErrorReason
-from projections.rows import HistoryRow
 
-__all__ = ["RestoreReport", "restore"]
+__all__ = ["RestoreReport", "Unfinished", "restore"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +28,14 @@ INTERRUPTED_MESSAGE = (
     "veo-relay stopped while this submission was on its way to Flow, so Flow may have started (and charged "
     "for) it. It was not sent again. Check Flow's library; if the video is not there, use retry."
 )
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A generation the store holds as not finished: what restore needs of it (the read model supplies these)."""
+
+    generation_id: UUID
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -41,19 +48,19 @@ class RestoreReport:
     interrupted: int = 0
 
 
-def restore(poller: Poller, rows: Sequence[HistoryRow], wall_now: datetime) -> RestoreReport:
+def restore(poller: Poller, unfinished: Sequence[Unfinished], wall_now: datetime) -> RestoreReport:
     """Take every non-terminal generation back into the poller."""
     answers_due = poller.runner.busy_job_ids(CallKind.SUBMIT)
     counts = {"queued": 0, "running": 0, "awaiting_answer": 0, "interrupted": 0}
     now = poller.clock()
-    for row in rows:
-        generation_id = UUID(row.id)
+    for item in unfinished:
+        generation_id = item.generation_id
         if generation_id in poller.jobs:
             continue
         try:
             generation = poller.app.get_generation(generation_id)
         except GenerationNotFound:
-            logger.error("history row %s has no events; skipped", row.id)
+            logger.error("generation %s has no events; skipped", generation_id)
             continue
         if generation.is_terminal:
             continue
@@ -65,7 +72,7 @@ def restore(poller: Poller, rows: Sequence[HistoryRow], wall_now: datetime) -> R
             poller.finish_failed(job, ErrorReason.INVALID_REQUEST, f"Unknown profile {job.profile_id!r}.")
             continue
         if generation.is_started:
-            started = _parse(row.started_at) or wall_now
+            started = item.started_at or wall_now
             started_at = now - max(0.0, (wall_now - started).total_seconds())
             poller.track_running(job, started_at, started_at + poller.settings.deadline_s)
             counts["running"] += 1
@@ -82,7 +89,3 @@ def restore(poller: Poller, rows: Sequence[HistoryRow], wall_now: datetime) -> R
     report = RestoreReport(**counts)
     logger.info("restored %s", report)
     return report
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None

@@ -25,11 +25,11 @@ from actors.poller import Poller, PollerSettings
 from actors.poller_actor import PollerActor
 from actors.profiles import Profile
 from actors.queue_status import QueueSnapshot
+from actors.restore import Unfinished
 from actors.ticker import Ticker
 from actors.timing import CompletionModel
 from actors.tokens import TokenBroker
 from domain.application import VeoRelay
-from projections.rows import HistoryRow
 
 __all__ = ["PollerSupervisor"]
 
@@ -47,7 +47,7 @@ class PollerSupervisor:
         client: FlowClient,
         profiles: dict[str, Profile],
         *,
-        non_terminal: Callable[[], Sequence[HistoryRow]],
+        non_terminal: Callable[[], Sequence[Unfinished]],
         durations: Callable[[], dict[tuple[str, str], list[float]]] = dict,
         settings: PollerSettings | None = None,
         clock: Clock = time.monotonic,

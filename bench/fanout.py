@@ -45,7 +45,7 @@ from websockets.asyncio.client import connect
 from domain.requests import GenerationSpec
 from server.bootstrap import Settings, System
 from server.relay_server import RelayServer
-from server.simulator import SimulatorConfig
+from veo_simulator import SimulatorConfig
 
 TOKEN = "fanout-bench-token"
 ACTIVE = "MEDIA_GENERATION_STATUS_ACTIVE"

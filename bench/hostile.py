@@ -103,9 +103,9 @@ from sched_trace import report as sched_report
 from seeding import seed_finished
 from stamped_client import StampedConnection
 
-from server.protocol import Channel, Generate
-from server.relay_client import AUTO_ID, RelayClient
 from tests.reliability.processes import KillableRelay, free_port
+from veo_client.relay_client import AUTO_ID, RelayClient
+from veo_protocol import Channel, Generate
 
 SEED_JOBS = 2000
 SEED_PROMPT_CHARS = 4000

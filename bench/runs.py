@@ -23,8 +23,8 @@ from seeding import ACTIVE, record_running, seed_running_jobs
 from actors.flow import FlowClient, StatusHandle
 from actors.profiles import Profile
 from server.bootstrap import Settings, System
-from server.simulator import Simulator, SimulatorConfig
 from server.store import locate
+from veo_simulator import Simulator, SimulatorConfig
 
 __all__ = [
     "OURS_NAMES",

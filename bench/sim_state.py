@@ -26,10 +26,10 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.simulator.config import SimulatorConfig
-from server.simulator.core import SimCore
-from server.simulator.persistence import StateFile, StateSnapshot
-from server.simulator.state import NewOperation
+from veo_simulator.config import SimulatorConfig
+from veo_simulator.core import SimCore
+from veo_simulator.persistence import StateFile, StateSnapshot
+from veo_simulator.state import NewOperation
 
 
 class StepClock:

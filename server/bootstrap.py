@@ -5,25 +5,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import UUID
 
 import httpx
 
 from actors.flow import DEFAULT_FLOW_URL, DEFAULT_LABS_URL, FlowClient
 from actors.poller import PollerSettings
 from actors.profiles import Profile, load_profiles
+from actors.restore import Unfinished
 from actors.supervisor import PollerSupervisor
 from domain.application import VeoRelay
 from projections.analytics import AnalyticsView
 from projections.database import ReadModelDatabase
 from projections.history import HistoryView
-from projections.rows import HistoryRow
 from projections.runner import ProjectionRunner
-from server.simulator import Simulator, SimulatorConfig
 from server.store import StoreLocation, locate
+from veo_simulator import Simulator, SimulatorConfig
 
 if TYPE_CHECKING:
     from projections.postgres import StoreListener
@@ -228,9 +230,12 @@ class System:
         remembered.write_text(json.dumps({"port": simulator.port}) + "\n")
         return simulator
 
-    def _non_terminal(self) -> Sequence[HistoryRow]:
+    def _non_terminal(self) -> list[Unfinished]:
         self.projections.wait_for(self.app.last_position(), timeout=30.0)
-        return self.history.non_terminal(self.db.reader())
+        return [
+            Unfinished(UUID(row.id), datetime.fromisoformat(row.started_at) if row.started_at else None)
+            for row in self.history.non_terminal(self.db.reader())
+        ]
 
     def _durations(self) -> dict[tuple[str, str], list[float]]:
         return self.analytics.recent_durations(self.db.reader())

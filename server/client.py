@@ -24,7 +24,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from server.protocol import CLOSE_REASONS, CLOSE_TOO_FAR_BEHIND, encode_deltas
+from veo_protocol import CLOSE_REASONS, CLOSE_TOO_FAR_BEHIND, encode_deltas
 
 __all__ = ["Bundle", "Client", "text_frame"]
 

@@ -30,7 +30,7 @@ from server.client import Client
 from server.coalesce import Coalesced
 from server.hub import DeltaHub
 from server.priority import initializer
-from server.protocol import (
+from veo_protocol import (
     BatchGenerate,
     Cancel,
     ErrorCode,

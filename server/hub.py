@@ -24,7 +24,7 @@ from itertools import groupby
 from projections.history import Delta
 from server.client import MAX_COALESCED_BYTES, Bundle, Client
 from server.coalesce import retrieved
-from server.protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
+from veo_protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 
 __all__ = ["DeltaHub", "JournalReader", "SubscribeOutcome", "bundle_page"]
 

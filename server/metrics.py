@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from server.relay_server import RelayServer
+    from server.bootstrap import System
 
 __all__ = ["render_metrics"]
 
 
-def render_metrics(server: RelayServer) -> str:
+def render_metrics(system: System, clients: int, delta_frames: int) -> str:
     """The current figures (from cheap snapshots: never blocks on the PollerActor)."""
-    system = server.system
     status = system.commands.last_status
 
     def num(key: str) -> float:
@@ -49,7 +48,7 @@ def render_metrics(server: RelayServer) -> str:
             num("detection_latency"),
         ),
         ("veo_poller_restarts_total", "counter", "PollerActor restarts after a crash.", system.commands.restarts),
-        ("veo_connected_clients", "gauge", "Open websocket connections.", len(server.clients)),
+        ("veo_connected_clients", "gauge", "Open websocket connections.", clients),
         ("veo_projection_lag_events", "gauge", "Events recorded but not yet in the read models.", lag),
         (
             "veo_projection_errors_total",
@@ -69,7 +68,7 @@ def render_metrics(server: RelayServer) -> str:
             "Writes the event store refused (see the log for why).",
             system.app.write_errors,
         ),
-        ("veo_delta_frames_total", "counter", "Delta pushes to clients.", server.hub.frames_sent),
+        ("veo_delta_frames_total", "counter", "Delta pushes to clients.", delta_frames),
     ]
     out: list[str] = []
     for name, kind, help_text, value in lines:

@@ -23,7 +23,7 @@ from server.handlers import Handlers
 from server.http_front import HttpFront
 from server.hub import DeltaHub, JournalReader
 from server.metrics import render_metrics
-from server.protocol import (
+from veo_protocol import (
     CLOSE_POLICY_VIOLATION,
     MAX_FRAME_BYTES,
     ErrorCode,
@@ -100,7 +100,9 @@ class RelayServer:
         """Bind and start serving; the hub follows the projection from now on."""
         await self.hub.start()
         self.system.projections.add_listener(self.hub.wake_threadsafe)
-        front = HttpFront(self.token, lambda: render_metrics(self), self.origins)
+        front = HttpFront(
+            self.token, lambda: render_metrics(self.system, len(self.clients), self.hub.frames_sent), self.origins
+        )
         self._server = await serve(
             self._serve_connection,
             self.host,

@@ -35,7 +35,7 @@ from domain.values import DEFAULT_MODEL, TERMINAL_STATUSES, AspectRatio, Priorit
 from projections.rows import BatchRow, HistoryRow
 from server.bootstrap import Settings, System
 from server.scripting_deltas import CommitSignal, DeltaStream, RowDelta
-from server.simulator import SimulatorConfig
+from veo_simulator import SimulatorConfig
 
 __all__ = ["BatchJobs", "DeltaStream", "Relay", "RowDelta"]
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from server.bootstrap import Settings, System
-from server.credentials import load_or_create_token, remove_server_info, write_server_info
 from server.priority import initializer, normal_starter
 from server.relay_server import RelayServer
+from veo_protocol.local_server import load_or_create_token, remove_server_info, write_server_info
 
 __all__ = ["run_service"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -18,11 +19,11 @@ from actors.clock import FakeClock
 from actors.flow import FlowClient, RemoteStatus, StatusHandle, SubmitResult
 from actors.poller import Poller, PollerSettings
 from actors.profiles import ConfiguredContract, Profile
+from actors.restore import Unfinished
 from actors.timing import CompletionModel
 from domain.application import VeoRelay
 from domain.generation import Generation
 from domain.requests import GenerationSpec
-from projections.rows import HistoryRow
 
 __all__ = [
     "ACTIVE",
@@ -35,10 +36,10 @@ __all__ = [
     "Rig",
     "accepted",
     "describe",
-    "history_row",
     "make_profile",
     "make_rig",
     "remote",
+    "unfinished",
 ]
 
 PENDING = "MEDIA_GENERATION_STATUS_PENDING"
@@ -176,25 +177,9 @@ def make_profile(name: str = "p", contract: ConfiguredContract = "auto", *, cook
     return profile
 
 
-def history_row(generation: Generation, started_at: str | None = None) -> HistoryRow:
-    """The history row restore reads for a generation (only id and started_at matter to it)."""
-    return HistoryRow(
-        id=str(generation.id),
-        job_type=generation.job_type,
-        status=generation.status,
-        remote_status=generation.remote_status,
-        prompt=generation.prompt,
-        model=generation.model,
-        aspect_ratio=generation.aspect_ratio,
-        seed=generation.seed,
-        priority=generation.priority,
-        profile_id=generation.profile_id,
-        scene_id=generation.scene_id,
-        operation_name=generation.operation_name,
-        created_at="2026-01-01T00:00:00.000Z",
-        started_at=started_at,
-        updated_at="2026-01-01T00:00:00.000Z",
-    )
+def unfinished(generation: Generation, started_at: datetime | None = None) -> Unfinished:
+    """What the read model hands restore for a generation."""
+    return Unfinished(generation.id, started_at)
 
 
 Responder = Callable[[Call], object]

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from projections.rows import HistoryRow
 from server.bootstrap import Settings, System
-from server.simulator import SimulatorConfig
+from veo_simulator import SimulatorConfig
 
 
 @contextmanager

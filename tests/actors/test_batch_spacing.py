@@ -9,7 +9,7 @@ import pytest
 from actors.calls import CallKind
 from actors.restore import restore
 from domain.requests import GenerationSpec
-from tests.actors.fakes import history_row, make_rig
+from tests.actors.fakes import make_rig, unfinished
 
 WALL_NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -20,7 +20,7 @@ def test_a_restored_batch_is_spaced_as_its_client_asked() -> None:
     specs = [GenerationSpec(prompt=f"scene {i}", profile_id="p") for i in range(3)]
     _, ids, _ = rig.app.request_batch(specs, delay_s=2.0)
     assert rig.generation(ids[0]).batch_delay_s == 2.0
-    restore(rig.poller, [history_row(rig.generation(i)) for i in ids], WALL_NOW)  # no enqueue told it the delay
+    restore(rig.poller, [unfinished(rig.generation(i)) for i in ids], WALL_NOW)  # no enqueue told it the delay
     rig.run(1005.0)
     submits = rig.runner.calls(CallKind.SUBMIT)
     assert [c.job_ids[0] for c in submits] == ids
@@ -32,7 +32,7 @@ def test_a_batch_recorded_without_a_delay_uses_the_default_spacing() -> None:
     rig = make_rig()
     _, ids, _ = rig.app.request_batch([GenerationSpec(prompt=f"old {i}", profile_id="p") for i in range(2)])
     assert rig.generation(ids[0]).batch_delay_s is None
-    restore(rig.poller, [history_row(rig.generation(i)) for i in ids], WALL_NOW)
+    restore(rig.poller, [unfinished(rig.generation(i)) for i in ids], WALL_NOW)
     rig.run(1002.0)
     times = [rig.runner.started_at(c) for c in rig.runner.calls(CallKind.SUBMIT)]
     assert times == pytest.approx([1000.0, 1000.0 + rig.settings.batch_delay_s])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from domain.requests import GenerationSpec
-from server.simulator import Simulator, SimulatorConfig
 from tests.actors.system import all_terminal, running_system, statuses, wait_for
+from veo_simulator import Simulator, SimulatorConfig
 
 
 def test_a_flow_url_without_profiles_uses_that_flow_and_starts_no_simulator(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from domain.requests import GenerationSpec
-from server.simulator import SimulatorConfig
 from tests.actors.system import all_terminal, row, running_system, statuses, wait_for
+from veo_simulator import SimulatorConfig
 
 
 def test_a_batch_completes_within_the_budget_and_each_scene_is_submitted_once(

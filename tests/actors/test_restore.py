@@ -10,18 +10,17 @@ import pytest
 from actors.calls import CallKind
 from actors.jobs import Phase
 from actors.poller import PollerSettings
-from actors.restore import RestoreReport, restore
+from actors.restore import RestoreReport, Unfinished, restore
 from domain.values import ErrorReason, Status
-from projections.rows import HistoryRow, iso_ms
-from tests.actors.fakes import PENDING, Rig, accepted, history_row, make_rig, remote
+from tests.actors.fakes import PENDING, Rig, accepted, make_rig, remote, unfinished
 
 SUBMIT, CHECK = CallKind.SUBMIT, CallKind.CHECK
 WALL_NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
-def rows(rig: Rig, ids: list[UUID], started_at: str | None = None) -> list[HistoryRow]:
-    """The history rows of these generations, as the view would hand them to restore."""
-    return [history_row(rig.generation(i), started_at) for i in ids]
+def rows(rig: Rig, ids: list[UUID], started_at: datetime | None = None) -> list[Unfinished]:
+    """What the read model hands restore for these generations."""
+    return [unfinished(rig.generation(i), started_at) for i in ids]
 
 
 def test_requested_and_deferred_jobs_go_back_to_the_queue() -> None:
@@ -86,7 +85,7 @@ def test_started_jobs_resume_polling_with_their_original_deadline() -> None:
     rig = make_rig(PollerSettings(deadline_s=3600.0))
     (gid,) = rig.running(1)
     rig.poller = rig.new_poller()
-    started_at = iso_ms(WALL_NOW - timedelta(seconds=3500))
+    started_at = WALL_NOW - timedelta(seconds=3500)
     restored_at = rig.clock.now
     assert restore(rig.poller, rows(rig, [gid], started_at), WALL_NOW) == RestoreReport(running=1)
     check = rig.next_call(CHECK)
@@ -104,7 +103,7 @@ def test_a_started_job_past_its_deadline_at_restore_times_out_at_the_first_tick(
     rig = make_rig(PollerSettings(deadline_s=600.0))
     (gid,) = rig.running(1)
     rig.poller = rig.new_poller()
-    started_at = iso_ms(WALL_NOW - timedelta(hours=2))
+    started_at = WALL_NOW - timedelta(hours=2)
     restore(rig.poller, rows(rig, [gid], started_at), WALL_NOW)
     assert rig.tick() == []
     assert rig.generation(gid).error_reason == ErrorReason.TIMEOUT
@@ -130,5 +129,5 @@ def test_a_job_of_an_unknown_profile_fails_as_invalid_request(started: bool) -> 
     if started:
         rig.app.record_submitted(gid)
         rig.app.record_started(gid, "op-gone", None, PENDING)
-    restore(rig.poller, rows(rig, [gid], iso_ms(WALL_NOW)), WALL_NOW)
+    restore(rig.poller, rows(rig, [gid], WALL_NOW), WALL_NOW)
     assert rig.generation(gid).error_reason == ErrorReason.INVALID_REQUEST

@@ -27,7 +27,8 @@ from websockets.frames import Close
 
 from projections.history import Delta
 from server.bootstrap import Settings, System
-from server.protocol import (
+from server.relay_server import RelayServer
+from veo_protocol import (
     DeltaMessage,
     DeltasMessage,
     ErrorReply,
@@ -36,8 +37,7 @@ from server.protocol import (
     decode_server_message,
     encode_request,
 )
-from server.relay_server import RelayServer
-from server.simulator import SimulatorConfig
+from veo_simulator import SimulatorConfig
 
 __all__ = [
     "FAST_JOBS",

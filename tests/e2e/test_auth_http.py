@@ -10,8 +10,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from server.protocol import QueueStatus
 from tests.e2e.harness import Peer, Relay, relay, run
+from veo_protocol import QueueStatus
 
 EXTENSION = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from websockets.exceptions import ConnectionClosed
 
-from server.protocol import REQUEST_TYPES, ErrorCode, ErrorReply, QueueStatus
 from tests.e2e.harness import Peer, Relay, relay, run
+from veo_protocol import REQUEST_TYPES, ErrorCode, ErrorReply, QueueStatus
 
 MIB = 1 << 20
 

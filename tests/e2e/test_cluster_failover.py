@@ -11,10 +11,10 @@ from uuid import UUID
 import pytest
 
 from projections.history import HistoryView
-from server.protocol import BatchGenerate, Subscribe
 from server.store import locate
 from tests.e2e.harness import Peer, run
 from tests.reliability.processes import KillableRelay, free_port, simulator_process
+from veo_protocol import BatchGenerate, Subscribe
 
 CHANNELS = ["generation:status", "batch:progress"]
 JOBS = 16

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from websockets.exceptions import ConnectionClosed
 
-from server.protocol import QueueStatus, Result
 from tests.e2e.harness import Peer, relay, run
+from veo_protocol import QueueStatus, Result
 
 BURST = 20
 

@@ -25,7 +25,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from domain.requests import GenerationSpec
-from server.protocol import (
+from tests.e2e.harness import TOKEN, Relay, relay_in_thread
+from veo_protocol import (
     CLOSE_FRAME_TOO_LARGE,
     MAX_FRAME_BYTES,
     REQUEST_TYPES,
@@ -43,7 +44,6 @@ from server.protocol import (
     decode_request,
     decode_server_message,
 )
-from tests.e2e.harness import TOKEN, Relay, relay_in_thread
 
 MESSAGES_PER_CONNECTION = 150  # under the burst of 200: the token bucket never runs dry
 RECORDING_REQUESTS = (Generate, BatchGenerate, Upscale)

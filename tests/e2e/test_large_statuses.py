@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from domain.requests import GenerationSpec
-from server.protocol import ErrorCode, ErrorReply, GetStatuses
-from server.relay_client import RelayClient
 from tests.e2e.harness import relay, run
+from veo_client.relay_client import RelayClient
+from veo_protocol import ErrorCode, ErrorReply, GetStatuses
 
 PROMPT = "y" * 9_000  # 200 rows of this come to about 2 MB of JSON
 

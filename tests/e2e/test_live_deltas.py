@@ -8,9 +8,9 @@ from typing import Any
 
 import msgspec
 
-from server.protocol import BatchGenerate, DeltaMessage, Generate, GetStatuses, Refresh, Subscribe
-from server.simulator import SimulatorConfig
 from tests.e2e.harness import Peer, Relay, journal, relay, run
+from veo_protocol import BatchGenerate, DeltaMessage, Generate, GetStatuses, Refresh, Subscribe
+from veo_simulator import SimulatorConfig
 
 GENERATIONS = "generation:status"
 BATCHES = "batch:progress"

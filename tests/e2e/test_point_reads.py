@@ -13,9 +13,9 @@ import pytest
 
 from domain.requests import GenerationSpec
 from projections.database import Connection, SQLiteReadModel
-from server.protocol import ErrorCode, ErrorReply, GetStatus
 from tests.e2e.harness import relay, run
 from tests.locks import lock_error
+from veo_protocol import ErrorCode, ErrorReply, GetStatus
 
 
 def test_get_status_is_answered_while_the_shared_pool_is_busy(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from domain.requests import GenerationSpec
 from server.bootstrap import Settings, System
-from server.protocol import BatchGenerate, DeltaMessage, Subscribe
 from server.relay_server import RelayServer
 from tests.e2e.harness import FAST_JOBS, TOKEN, Relay, caught_up, journal, keys, run
+from veo_protocol import BatchGenerate, DeltaMessage, Subscribe
 
 CHANNELS = ["generation:status", "batch:progress"]
 

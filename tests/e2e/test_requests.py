@@ -10,7 +10,8 @@ import pytest
 
 from actors.poller_actor import PollerActor
 from domain.requests import GenerationSpec
-from server.protocol import (
+from tests.e2e.harness import Peer, relay, run, wait_until
+from veo_protocol import (
     Cancel,
     ErrorCode,
     ErrorReply,
@@ -24,8 +25,7 @@ from server.protocol import (
     Subscribe,
     Upscale,
 )
-from server.simulator import SimulatorConfig
-from tests.e2e.harness import Peer, relay, run, wait_until
+from veo_simulator import SimulatorConfig
 
 QUEUE_STATUS_FIELDS = {
     "queued",

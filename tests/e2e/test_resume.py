@@ -8,8 +8,8 @@ from pathlib import Path
 
 from domain.requests import GenerationSpec
 from projections.history import Delta
-from server.protocol import BatchGenerate, Channel, Generate, GetStatuses, Result, Subscribe, encode_request
 from tests.e2e.harness import caught_up, journal, keys, relay, run, wait_until
+from veo_protocol import BatchGenerate, Channel, Generate, GetStatuses, Result, Subscribe, encode_request
 
 CHANNELS = ["generation:status", "batch:progress"]
 PRUNE_EVERYTHING = "9999-12-31T23:59:59.999Z"

@@ -19,8 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from server.bootstrap import Settings, System
 from server.relay_server import RelayServer
-from server.simulator import Simulator, SimulatorConfig
 from tests.e2e.harness import TOKEN, run, wait_until
+from veo_simulator import Simulator, SimulatorConfig
 
 OLD_COOKIE = "old-cookie-from-the-profiles-file"
 NEW_COOKIE = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..fresh-SESSION-from-the-browser"

@@ -13,8 +13,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from domain.requests import GenerationSpec
-from server.protocol import Generate, Subscribe
 from tests.e2e.harness import TOKEN, caught_up, delivered, keys, relay, run, wait_until
+from veo_protocol import Generate, Subscribe
 
 CHANNELS = ["generation:status", "batch:progress"]
 # RelayServer takes no per-client queue limits, so the slow client must overflow the defaults (20,000

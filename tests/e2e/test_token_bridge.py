@@ -14,8 +14,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 from domain.requests import GenerationSpec
-from server.simulator import SimulatorConfig
 from tests.e2e.harness import Relay, relay, run, wait_until
+from veo_simulator import SimulatorConfig
 
 CAPTCHA_JOBS = SimulatorConfig(lo=0.3, hi=0.6, seed=4, require_captcha=True)
 

@@ -37,13 +37,13 @@ from typing import Any
 from uuid import UUID
 
 from domain.values import TERMINAL_STATUSES
-from server.client_results import HistoryRow
-from server.protocol import BatchGenerate, GetStatuses
-from server.relay_client import AUTO_ID, RelayClient, RelayUnavailable, convert_data
 from server.store import locate
 from tests.reliability.processes import KillableRelay, free_port, simulator_process
 from tests.reliability.verify import Delivery, FailureKinds, StoreCheck, check_store, classify_failures, delivery
 from tests.reliability.watcher import DeltaWatcher
+from veo_client.relay_client import AUTO_ID, RelayClient, RelayUnavailable, convert_data
+from veo_client.results import HistoryRow
+from veo_protocol import BatchGenerate, GetStatuses
 
 __all__ = ["CrashPlan", "CrashReport", "open_submissions", "run_crash"]
 

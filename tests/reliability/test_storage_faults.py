@@ -16,13 +16,13 @@ import httpx
 import pytest
 
 from domain.values import TERMINAL_STATUSES
-from server.protocol import BatchGenerate, ErrorCode, ErrorReply, Generate, Subscribe
-from server.simulator import SimulatorConfig
 from server.store import locate
 from tests.e2e.harness import Peer, Relay, caught_up, relay, run, wait_until
 from tests.reliability.storage import DISK_FULL, READ_ONLY, break_event_store, break_read_model
 from tests.reliability.verify import delivery, integrity, journal, matches_rebuild
 from tests.reliability.watcher import ALL_CHANNELS, Received
+from veo_protocol import BatchGenerate, ErrorCode, ErrorReply, Generate, Subscribe
+from veo_simulator import SimulatorConfig
 
 JOBS = 16
 FLOW = SimulatorConfig(lo=0.4, hi=0.9, seed=12)

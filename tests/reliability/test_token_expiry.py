@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.simulator.api import SESSION_PATH
 from tests.reliability.batch_run import BatchPlan, run_batch
+from veo_simulator.api import SESSION_PATH
 
 
 def test_expired_tokens_are_refreshed_once_each_and_every_job_completes(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.protocol import Channel
-from server.relay_client import RelayClient, RelayUnavailable
+from veo_client.relay_client import RelayClient, RelayUnavailable
+from veo_protocol import Channel
 
 __all__ = ["ALL_CHANNELS", "DeltaWatcher", "Received"]
 

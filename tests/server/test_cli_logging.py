@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from server.cli import cli
+from veo_cli.main import cli
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from domain.requests import GenerationSpec
 from projections.history import HistoryView
-from server.cli import cli
 from server.store import locate
+from veo_cli.main import cli
 
 
 @pytest.fixture

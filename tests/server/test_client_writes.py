@@ -11,8 +11,8 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from server.client import DIRECT_WRITE_LIMIT, Bundle, Client, text_frame
-from server.protocol import encode_delta, encode_result
 from tests.server.fake_connection import FakeConnection, client_on, payloads
+from veo_protocol import encode_delta, encode_result
 
 CHANNEL = "generation:status"
 

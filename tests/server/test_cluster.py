@@ -15,9 +15,9 @@ import pytest
 from actors.flow.errors import Transient
 from domain.requests import GenerationSpec
 from server.bootstrap import Settings, System
-from server.simulator import Simulator, SimulatorConfig
 from server.store import locate
 from tests.actors.system import all_terminal, statuses, wait_for
+from veo_simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"])
 

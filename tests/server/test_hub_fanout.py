@@ -12,8 +12,8 @@ from projections.history import Delta
 from server import hub as hub_module
 from server.client import MAX_COALESCED_BYTES, Bundle, Client
 from server.hub import PAGE, REPLAY_BUNDLE_BYTES, DeltaHub, JournalReader, SubscribeOutcome, bundle_page
-from server.protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 from tests.server.fake_connection import FakeConnection, client_on, payloads
+from veo_protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 
 GEN, BATCH = "generation:status", "batch:progress"
 

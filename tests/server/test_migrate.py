@@ -14,9 +14,9 @@ from domain.requests import GenerationSpec
 from projections.analytics import AnalyticsView
 from projections.history import HistoryView
 from projections.rebuild import rebuild
-from server.cli import cli
 from server.migration import PAGE, CopyMismatch, verify
 from server.store import locate
+from veo_cli.main import cli
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 from websockets.sync.client import connect
 
 from server.bootstrap import Settings, System
-from server.protocol import GetHistory, Request, Result, decode_server_message, encode_request
 from server.relay_server import RelayServer
-from server.simulator import SimulatorConfig
+from veo_protocol import GetHistory, Request, Result, decode_server_message, encode_request
+from veo_simulator import SimulatorConfig
 
 __all__ = ["LiveRelay"]
 

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from server.protocol import BatchGenerate
-from server.simulator import SimulatorConfig
 from tests.actors.system import wait_for
 from tests.e2e.browser.live_relay import LiveRelay
+from veo_protocol import BatchGenerate
+from veo_simulator import SimulatorConfig
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install playwright)")
 

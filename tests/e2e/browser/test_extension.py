@@ -30,9 +30,9 @@ import msgspec
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from server.protocol import ErrorReply, Generate, GetStatuses, QueueStatus, Request, Result, decode_server_message
-from server.protocol import encode_request as encode
 from tests.actors.system import wait_for
+from veo_protocol import ErrorReply, Generate, GetStatuses, QueueStatus, Request, Result, decode_server_message
+from veo_protocol import encode_request as encode
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install playwright)")
 

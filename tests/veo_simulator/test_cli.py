@@ -1,0 +1,67 @@
+"""``veo simulator`` command line: arguments, errors, and a real process stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from veo_simulator.cli import build_parser, config_from_args, main
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_arguments_become_settings() -> None:
+    """Every flag lands in the simulator's settings."""
+    args = build_parser().parse_args(
+        [
+            "--port", "0", "--rate", "5", "--lo", "1", "--hi", "2", "--fail", "0.1",
+            "--faults", "500=0.05,slow=0.1", "--seed", "9", "--state", "s.json",
+            "--require-captcha", "--contract", "media", "--timeout-s", "3", "--url-lag", "0.5",
+        ]
+    )  # fmt: skip
+    config = config_from_args(args)
+    assert (config.port, config.rate, config.lo, config.hi, config.fail) == (0, 5.0, 1.0, 2.0, 0.1)
+    assert dict(config.faults) == {"500": 0.05, "slow": 0.1}
+    assert (config.seed, config.state_file, config.require_captcha) == (9, "s.json", True)
+    assert (config.contract, config.timeout_s, config.url_lag_s) == ("media", 3.0, 0.5)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--faults", "teapot=1"], ["--lo", "5", "--hi", "1"], ["--contract", "graphql"], ["--bogus"]],
+)
+def test_usage_errors_exit_with_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad flags or settings: exit code 2 and a message on stderr."""
+    assert main(argv) == 2
+    assert capsys.readouterr().err
+
+
+def test_process_prints_its_url_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """The URL is the first line of stdout; SIGTERM stops it cleanly with exit code 0 and saves state."""
+    state = tmp_path / "state.json"
+    command = [sys.executable, "-m", "veo_simulator", "--port", "0", "--lo", "0", "--hi", "0"]
+    process = subprocess.Popen(
+        [*command, "--state", str(state)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        with httpx.Client(base_url=url) as client:
+            assert client.get("/_sim/health").json() == {"ok": True}
+            assert client.post("/_sim/operations", json={"count": 1}).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    assert '"operations":[{' in state.read_text()

@@ -1,0 +1,44 @@
+"""A loopback imitation of Google Flow's private video API, for tests, benchmarks and ``veo serve``.
+
+One server answers both hosts' paths (shapes as in flow-api.md):
+
+- Flow: ``POST /v1/video:batchAsyncGenerateVideoText``, ``POST /v1/video:batchAsyncGenerateVideoUpsampleVideo``
+  (2026 answer: operations[], workflows[], media[], remainingCredits; one operation per entry; the
+  operation name equals the media name), ``POST /v1/video:batchCheckAsyncVideoGenerationStatus`` (legacy
+  ``operations`` and 2026 ``media`` shapes; ``contract`` may refuse one with 400), ``GET /v1/credits``,
+  ``POST /v1/flowMedia:cancelGeneration``. All need ``Authorization: Bearer``; bodies refuse unknown fields.
+- labs: ``GET /fx/api/auth/session`` (cookie ``__Secure-next-auth.session-token``; ``{}`` without it) and
+  ``GET /fx/api/trpc/media.getMediaUrlRedirect?name=`` (cookie; 302 to ``/_sim/media/<id>.mp4`` once
+  successful and ``url_lag_s`` has passed, else 404).
+- admin (never rate-counted): ``GET /_sim/audit``, ``GET|POST /_sim/faults``, ``POST /_sim/operations``
+  (ACTIVE at once), ``GET /_sim/media/<id>.mp4|.jpg``, ``GET /_sim/health``.
+
+Lifecycle: PENDING, ACTIVE after 20% of a duration drawn in [lo, hi], then SUCCESSFUL or FAILED
+(probability ``fail``). Prompt markers: ``[unsafe]`` is refused at submit (400, nothing created),
+``[fail]`` fails at completion, ``[fail-upscale]`` lets the video succeed and fails its upscales.
+More than ``rate`` arrivals in any sliding second get 429 ``Retry-After: 1``. Faults (``500``, ``503``,
+``429``, ``timeout``, ``malformed``, ``401``, ``slow``) hit Flow paths only; on generate/upscale ``500``,
+``timeout`` and ``malformed`` create the operations first and count as ``ambiguous_submissions``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from veo_simulator.app import Simulator
+from veo_simulator.cli import main
+from veo_simulator.config import Contract, SimulatorConfig
+from veo_simulator.errors import ApiError, ConfigError, SimulatorError, StateFileError
+
+__all__ = [
+    "ApiError",
+    "ConfigError",
+    "Contract",
+    "Simulator",
+    "SimulatorConfig",
+    "SimulatorError",
+    "StateFileError",
+    "main",
+]
+
+logger = logging.getLogger(__name__)

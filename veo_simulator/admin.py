@@ -1,0 +1,122 @@
+"""The simulator's own endpoints under ``/_sim/``: audit, fault mix, ready-made operations, media files."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from veo_simulator.core import SimCore
+from veo_simulator.envelope import bad_request, not_found
+from veo_simulator.errors import ApiError, ConfigError
+from veo_simulator.exchange import SimRequest, SimResponse
+from veo_simulator.faults import FaultMix
+from veo_simulator.state import NewOperation, Status
+from veo_simulator.wire import AdminOperations, decode_body
+
+__all__ = ["MAX_ADMIN_OPERATIONS", "MP4_BYTES", "AdminApi", "create_running"]
+
+logger = logging.getLogger(__name__)
+
+MAX_ADMIN_OPERATIONS = 100_000
+# A minimal ISO BMFF file: an ``ftyp`` box and an empty ``free`` box.
+MP4_BYTES = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free"
+_JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+_MEDIA = re.compile(r"^/_sim/media/(?P<name>[^/]+)\.(?P<ext>mp4|jpg)$")
+
+
+def create_running(core: SimCore, spec: AdminOperations) -> list[dict[str, Any]]:
+    """Create operations that are already running, without any submission (not rate-counted)."""
+    if not 1 <= spec.count <= MAX_ADMIN_OPERATIONS:
+        raise bad_request(f"count must be within 1-{MAX_ADMIN_OPERATIONS}")
+    if spec.complete_at is not None and len(spec.complete_at) != spec.count:
+        raise bad_request("complete_at must hold exactly count instants")
+    lo = spec.lo if spec.lo is not None else core.config.lo
+    hi = spec.hi if spec.hi is not None else max(core.config.hi, lo)
+    if lo < 0 or hi < lo:
+        raise bad_request("need 0 <= lo <= hi")
+    created: list[dict[str, Any]] = []
+    with core.lock:
+        for index in range(spec.count):
+            new = NewOperation(
+                scene_id=str(uuid.uuid4()),
+                origin="admin",
+                project_id=spec.project_id,
+                batch_id="",
+                model=spec.model,
+                prompt=spec.prompt,
+            )
+            complete_at = spec.complete_at[index] if spec.complete_at is not None else None
+            op = core.book.create(new, complete_at, lo=lo, hi=hi)
+            created.append(
+                {
+                    "name": op.name,
+                    "media_name": op.media_name,
+                    "media_generation_id": op.media_generation_id,
+                    "scene_id": op.scene_id,
+                    "project_id": op.project_id,
+                    "created_at": op.created_at,
+                    "complete_at": op.complete_at,
+                }
+            )
+        core.changed()
+    return created
+
+
+class AdminApi:
+    """Answers ``/_sim/*``; these requests never count against the rate."""
+
+    def __init__(self, core: SimCore) -> None:
+        self._core = core
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        """Answer one admin request."""
+        try:
+            return self._route(request)
+        except ApiError as error:
+            return SimResponse.error(error)
+
+    def _route(self, request: SimRequest) -> SimResponse:
+        core = self._core
+        match = _MEDIA.match(request.path)
+        if match is not None and request.method == "GET":
+            return self._media(match["name"], match["ext"])
+        with core.lock:
+            core.audit.admin_requests += 1
+        key = (request.method, request.path)
+        if key == ("GET", "/_sim/health"):
+            return SimResponse.json({"ok": True})
+        if key == ("GET", "/_sim/audit"):
+            return SimResponse.json(core.report())
+        if key == ("GET", "/_sim/faults"):
+            with core.lock:
+                return SimResponse.json({"faults": core.faults.mix.as_dict()})
+        if key == ("POST", "/_sim/faults"):
+            return self._set_faults(request.body)
+        if key == ("POST", "/_sim/operations"):
+            spec = decode_body(request.body, AdminOperations)
+            return SimResponse.json({"operations": create_running(core, spec)})
+        raise not_found()
+
+    def _set_faults(self, body: bytes) -> SimResponse:
+        raw = decode_body(body, dict[str, Any])
+        try:
+            mix = FaultMix.from_mapping(raw)
+        except ConfigError as exc:
+            raise bad_request(str(exc)) from None
+        with self._core.lock:
+            self._core.faults.mix = mix
+        logger.info("fault mix is now %s", mix.as_dict())
+        return SimResponse.json({"faults": mix.as_dict()})
+
+    def _media(self, name: str, ext: str) -> SimResponse:
+        core = self._core
+        with core.lock:
+            core.audit.media_downloads += 1
+            operation = core.book.get(name)
+            if operation is None or core.book.status(operation) is not Status.SUCCESSFUL:
+                raise not_found()
+        if ext == "jpg":
+            return SimResponse(200, _JPEG_BYTES, "image/jpeg")
+        return SimResponse(200, MP4_BYTES, "video/mp4")

@@ -1,0 +1,117 @@
+"""``veo simulator``: run the Flow simulator as its own process until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any, TextIO
+
+from veo_simulator.app import Simulator
+from veo_simulator.config import CONTRACTS, SimulatorConfig
+from veo_simulator.errors import ConfigError, SimulatorError
+from veo_simulator.faults import parse_fault_spec
+
+__all__ = ["DEFAULT_PORT", "build_parser", "config_from_args", "main", "serve"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8780
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``veo simulator``."""
+    parser = argparse.ArgumentParser(
+        prog="veo simulator",
+        description="Imitate Google Flow's private video API on loopback, with faults, rate limit and audit.",
+    )
+    add = parser.add_argument
+    add("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (0: any free port; {DEFAULT_PORT})")
+    add("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    add("--rate", type=float, default=10.0, help="requests allowed in any sliding second, else 429 (10; 0: no limit)")
+    add("--lo", type=float, default=20.0, help="shortest operation duration, seconds (20)")
+    add("--hi", type=float, default=60.0, help="longest operation duration, seconds (60)")
+    add("--fail", type=float, default=0.0, help="probability an operation ends FAILED (0)")
+    add("--faults", default="", metavar="SPEC", help='fault mix, e.g. "500=0.05,503=0.05,timeout=0.05,slow=0.1"')
+    add("--seed", type=int, default=None, help="seed for durations, failures and faults")
+    add("--state", default=None, metavar="FILE", help="keep operations and tokens in FILE across restarts")
+    add("--require-captcha", action="store_true", help="refuse generate/upscale without a fresh reCAPTCHA token")
+    add("--contract", choices=CONTRACTS, default="both", help="status-check shapes accepted (both)")
+    add("--timeout-s", type=float, default=15.0, help="how long the timeout fault holds an answer (15)")
+    add("--url-lag", type=float, default=0.0, help="seconds after success the media URL still answers 404 (0)")
+    add("-v", "--verbose", action="store_true", help="log each injected fault and request")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+    """Settings from parsed arguments (raises ConfigError)."""
+    return SimulatorConfig(
+        port=args.port,
+        host=args.host,
+        rate=args.rate,
+        lo=args.lo,
+        hi=args.hi,
+        fail=args.fail,
+        faults=parse_fault_spec(args.faults).as_dict(),
+        seed=args.seed,
+        state_file=args.state,
+        require_captcha=args.require_captcha,
+        contract=args.contract,
+        timeout_s=args.timeout_s,
+        url_lag_s=args.url_lag,
+    )
+
+
+def serve(config: SimulatorConfig, stop: threading.Event, out: TextIO | None = None) -> int:
+    """Run a simulator until ``stop`` is set; prints its URL on a line of its own."""
+    out = out if out is not None else sys.stdout
+    simulator = Simulator(config)
+    try:
+        simulator.start()
+    except (OSError, SimulatorError) as exc:
+        print(f"veo simulator: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(simulator.url, file=out, flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        simulator.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``veo simulator``; returns the exit code (0 stopped by a signal, 1 failed, 2 usage)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"veo simulator: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, on_signal)
+    try:
+        return serve(config, stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
