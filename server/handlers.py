@@ -29,7 +29,6 @@ from server.bootstrap import System
 from server.client import Client
 from server.coalesce import Coalesced
 from server.hub import DeltaHub
-from server.priority import initializer
 from veo_protocol import (
     BatchGenerate,
     Cancel,
@@ -76,11 +75,7 @@ class Handlers:
         self.hub = hub
         self.server_tz = server_tz
         self._storage_errors: tuple[type[Exception], ...] = (PersistenceError, sqlite3.Error, *system.db.errors)
-        self._point_reads = ThreadPoolExecutor(
-            POINT_READ_THREADS,
-            thread_name_prefix="veo-point-read",
-            initializer=initializer(system.settings.background_priority),
-        )
+        self._point_reads = ThreadPoolExecutor(POINT_READ_THREADS, thread_name_prefix="veo-point-read")
         # one PollerActor ask serves every queue_status that arrives meanwhile (one in the actor's inbox at most)
         self._queue_status = Coalesced(lambda: self._run(lambda: (system.commands.queue_status(), hub.position)))
 
