@@ -64,8 +64,6 @@ class Settings:
     deadline: float = 3600.0
     allow_origins: tuple[str, ...] = ()
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
-    background_priority: str = "idle"
-    """`idle`: every thread but the event loop's at SCHED_IDLE (`server.priority`); `normal`: as started."""
     run_poller: bool = True
     """False (PostgreSQL only): never lead the cluster, so never call Flow; commands go to the leader."""
 

@@ -1,14 +1,12 @@
-"""One websocket client's outbound side: its subscriptions, a direct write path, a bounded queue and its writer.
+"""One websocket client's outbound side: its subscriptions, a bounded queue, and the writer that sends it.
 
-Server frames are unmasked and uncompressed, so a frame's wire bytes are the same for every client: the hub
-frames a page of deltas once and `push_bundle` writes those bytes straight to each transport. That direct
-path is taken only while nothing of the client is queued or being sent and its transport holds little, so
-it never overtakes or splits an earlier frame (websockets, too, writes each frame whole and synchronously).
-Otherwise frames wait in the queue, whose writer task sends them with websockets' backpressure,
-coalescing queued deltas into one `deltas` frame. The queue plus what the transport holds (after the last
-reply, see `backlog`) is the client's backlog: over its limit the client is closed with 1013 (it resumes
-from its last position), and if even the close cannot be delivered, aborted, so one slow reader never
-holds up the rest.
+Every frame reaches the connection through websockets' `send`, from one writer task per client, in the order it
+was queued. Deltas that pile up while a frame is being sent, or within `COALESCE_WINDOW` of the last delta
+frame, go out together as one `deltas` frame (CONTRACT §3): however fast deltas come, a client gets a bounded
+number of frames a second, each of at most `MAX_COALESCED_BYTES` of deltas, and a lone delta on an idle
+connection goes at once. Replies are never held by the window. The deltas queued or being sent are the client's
+backlog: over its limit the client is closed with 1013 (it resumes from its last position), and if even the
+close cannot be delivered, aborted, so one slow reader never holds up the rest.
 """
 
 from __future__ import annotations
@@ -17,51 +15,44 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
 from veo_protocol import CLOSE_REASONS, CLOSE_TOO_FAR_BEHIND, encode_deltas
 
-__all__ = ["Bundle", "Client", "text_frame"]
+__all__ = ["COALESCE_WINDOW", "FULL_FRAME_BYTES", "MAX_COALESCED_BYTES", "Bundle", "Client"]
 
 logger = logging.getLogger(__name__)
 
 MAX_QUEUED_FRAMES = 20_000
 MAX_QUEUED_BYTES = 16 << 20
 MAX_COALESCED_BYTES = 256 << 10
-DIRECT_WRITE_LIMIT = 64 << 10
-"""Direct writes stop while the transport holds more than this; later frames queue behind the writer."""
+"""Deltas gathered into one frame at most (one position's deltas are never split): well under the 1 MiB frame."""
+COALESCE_WINDOW = 0.02
+"""Seconds a delta frame waits after the previous one: at most 50 delta frames a second per client, a delay well
+within the quarter second a delta may take to arrive."""
+FULL_FRAME_BYTES = 64 << 10
+"""Deltas queued from which a frame goes without waiting for the window: its cost is its bytes, not its count."""
 SEND_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
 
 
-def text_frame(payload: bytes) -> bytes:
-    """The wire bytes of a final, unmasked, uncompressed text frame (what a server sends) carrying `payload`."""
-    size = len(payload)
-    if size < 126:
-        header = bytes((0x81, size))
-    elif size < 1 << 16:
-        header = b"\x81\x7e" + size.to_bytes(2, "big")
-    else:
-        header = b"\x81\x7f" + size.to_bytes(8, "big")
-    return header + payload
-
-
 @dataclass(frozen=True, slots=True)
 class Bundle:
-    """Delta frames that travel as one websocket frame: each `delta` frame, and the framed wire bytes of all."""
+    """Delta frames (whole positions, in order) that travel together, and their message encoded once."""
 
     frames: list[bytes]
-    wire: bytes
+    message: bytes
+    """One `delta` message, or a `deltas` message holding every frame: shared by every client it is pushed to."""
+    size: int
 
     @classmethod
     def of(cls, frames: list[bytes]) -> Bundle:
-        """Bundle `frames` (in position order) into one `delta` or `deltas` frame."""
-        return cls(frames, text_frame(frames[0] if len(frames) == 1 else encode_deltas(frames)))
+        """Bundle `frames` (in position order) into one `delta` or `deltas` message."""
+        message = frames[0] if len(frames) == 1 else encode_deltas(frames)
+        return cls(frames, message, sum(len(f) for f in frames))
 
 
 class Client:
@@ -73,7 +64,7 @@ class Client:
         *,
         max_frames: int = MAX_QUEUED_FRAMES,
         max_bytes: int = MAX_QUEUED_BYTES,
-        direct_limit: int = DIRECT_WRITE_LIMIT,
+        window: float = COALESCE_WINDOW,
     ) -> None:
         self.connection = connection
         self.channels: set[str] = set()
@@ -83,13 +74,17 @@ class Client:
         """Held while a `subscribe` is answered and replayed: a second one waits, so no replay runs twice."""
         self.max_frames = max_frames
         self.max_bytes = max_bytes
-        self.direct_limit = direct_limit if not connection.protocol.extensions else -1  # compressed: never direct
-        self._queue: deque[tuple[bool, list[bytes]]] = deque()
+        self.window = window
+        self._queue: deque[Bundle | bytes] = deque()  # a Bundle of deltas, or a reply's bytes
         self._queued_frames = 0
-        self._queued_bytes = 0
-        self._sending = False
-        self._since_reply: int | None = None  # bytes written after the last reply (None: no reply yet)
+        self._queued_bytes = 0  # of deltas
+        self._replies = 0
+        self._in_flight = 0  # bytes of deltas handed to a send that has not returned
+        self._last_deltas = float("-inf")  # loop time the last delta frame was sent
         self._ready = asyncio.Event()
+        """Something is queued (or the client is being dropped)."""
+        self._flush = asyncio.Event()
+        """What is queued may not wait for the window: a reply, a full frame, or the drop."""
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
@@ -101,94 +96,55 @@ class Client:
         return self._closing
 
     def backlog(self) -> int:
-        """Bytes of deltas waiting for this client: its queue, and its transport's buffer after the last reply.
-
-        A reply still in the transport (a `get_statuses` reply may be megabytes) is not the client being
-        behind on deltas; what the transport holds of deltas written before that reply is bounded anyway,
-        since direct writes stop at `direct_limit` and the writer waits for the buffer to drain.
-        """
-        transport = self.connection.transport
-        buffered = transport.get_write_buffer_size() if transport is not None else 0
-        if self._since_reply is not None:
-            buffered = min(buffered, self._since_reply)
-        return self._queued_bytes + buffered
+        """Bytes of deltas waiting for this client: queued, or in a send waiting for the client to read."""
+        return self._queued_bytes + self._in_flight
 
     def start(self) -> None:
         """Start the writer task."""
         self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.connection.id}")
 
-    def push_bundle(self, bundle: Bundle) -> None:
-        """Deliver a framed bundle of deltas: written at once when the client keeps up, else queued."""
-        if not self._write_direct(bundle.wire, reply=False):
-            self.push(bundle.frames)
-
-    def push(self, frames: Sequence[bytes]) -> None:
-        """Queue delta frames that travel together (one position's); overflow drops the client with 1013."""
+    def push(self, bundle: Bundle) -> None:
+        """Queue deltas; a backlog over the limits drops the client with 1013."""
         if self._closing:
             return
-        size = sum(len(f) for f in frames)
-        if self._queued_frames + len(frames) > self.max_frames or self.backlog() + size > self.max_bytes:
+        if self._queued_frames + len(bundle.frames) > self.max_frames or self.backlog() + bundle.size > self.max_bytes:
             logger.warning("client %s is too far behind; closing it with 1013", self.connection.remote_address)
             self.drop(CLOSE_TOO_FAR_BEHIND)
             return
-        self._enqueue(True, list(frames), size)
+        self._queue.append(bundle)
+        self._queued_frames += len(bundle.frames)
+        self._queued_bytes += bundle.size
+        self._queued()
+        if self._queued_bytes >= FULL_FRAME_BYTES:
+            self._flush.set()
 
     def send_now(self, frame: bytes) -> None:
-        """Send a reply (replies are never dropped for being behind; they are small and few)."""
-        if not self._closing and not self._write_direct(text_frame(frame), reply=True):
-            self._enqueue(False, [frame], len(frame))
+        """Send a reply after what is queued, without waiting for the window (replies are never dropped for being
+        behind; they are few)."""
+        if self._closing:
+            return
+        self._queue.append(frame)
+        self._replies += 1
+        self._queued()
+        self._flush.set()
 
-    def _write_direct(self, wire: bytes, *, reply: bool) -> bool:
-        """Write framed bytes to the transport if that keeps this client's order; False when they must queue.
-
-        An empty transport takes a frame of any size (websockets' own send would write it whole too).
-        """
-        if self._closing or self._queue or self._sending:
-            return False
-        connection = self.connection
-        transport = connection.transport
-        if (
-            connection.protocol.state is not State.OPEN
-            or connection.send_in_progress is not None
-            or transport is None
-            or transport.is_closing()
-            or self.direct_limit < 0
-        ):
-            return False
-        buffered = transport.get_write_buffer_size()
-        if buffered and buffered + len(wire) > self.direct_limit:
-            return False
-        transport.write(wire)
-        self._written(len(wire), reply)
-        return True
-
-    def _written(self, size: int, reply: bool) -> None:
-        if reply:
-            self._since_reply = 0
-        elif self._since_reply is not None:
-            self._since_reply += size
-
-    def _enqueue(self, deltas: bool, frames: list[bytes], size: int) -> None:
-        self._queue.append((deltas, frames))
-        self._queued_frames += len(frames)
-        self._queued_bytes += size
+    def _queued(self) -> None:
         self._idle.clear()
         self._ready.set()
 
     async def drained(self, timeout: float) -> None:
-        """Wait until everything queued so far has been handed to the connection (at most `timeout` seconds)."""
+        """Wait until everything queued so far has been sent (at most `timeout` seconds)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
 
     async def writable(self, timeout: float) -> bool:
-        """Wait until nothing of this client is queued or being sent and its transport has drained to its low-water
-        mark (websockets' flow control); False after `timeout` seconds, or when the client is being dropped."""
+        """Wait until everything queued has been sent, which websockets' `send` returns from only once the
+        connection's write buffer is under its limit; False after `timeout` seconds, or when being dropped."""
         try:
             async with asyncio.timeout(timeout):
                 await self._idle.wait()
-                if not self._closing:
-                    await self.connection.drain()
-        except (TimeoutError, OSError):  # OSError: the connection was lost while its transport held data
+        except TimeoutError:
             return False
         return not self._closing
 
@@ -198,10 +154,10 @@ class Client:
             return
         self._closing = True
         self._queue.clear()
-        self._queued_frames = 0
-        self._queued_bytes = 0
+        self._queued_frames = self._queued_bytes = self._replies = 0
         self._idle.set()
         self._ready.set()
+        self._flush.set()
         asyncio.get_running_loop().create_task(self._close(code))
 
     async def _close(self, code: int) -> None:
@@ -209,9 +165,10 @@ class Client:
             await asyncio.wait_for(self.connection.close(code, CLOSE_REASONS.get(code, "")), CLOSE_TIMEOUT)
         except (TimeoutError, ConnectionClosed):
             pass
-        finally:
-            if self.connection.transport is not None and not self.connection.transport.is_closing():
-                self.connection.transport.abort()
+        finally:  # a client that does not read cannot take the close frame either: end the TCP connection
+            transport = self.connection.transport
+            if transport is not None and not transport.is_closing():
+                transport.abort()
 
     async def stop(self) -> None:
         """Stop the writer task (the connection is gone)."""
@@ -222,24 +179,53 @@ class Client:
                 await self._writer
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while not self._closing:
-                await self._ready.wait()
-                self._ready.clear()
-                while self._queue and not self._closing:
-                    if not await self._send(*self._next_frame()):
-                        return
                 if not self._queue:
                     self._idle.set()
+                    self._ready.clear()
+                    await self._ready.wait()
+                    continue
+                hold = self._last_deltas + self.window - loop.time()
+                if hold > 0 and not self._flush.is_set():
+                    with contextlib.suppress(TimeoutError):  # deltas pushed meanwhile join this frame
+                        async with asyncio.timeout(hold):
+                            await self._flush.wait()
+                    continue
+                message, deltas = self._next_frame()
+                if not await self._send(message, deltas):
+                    return
+                if deltas:
+                    self._last_deltas = loop.time()
         finally:
             self._idle.set()  # nothing more will be written: no one should wait for it
 
-    async def _send(self, frame: bytes, reply: bool) -> bool:
-        """Send one frame with websockets' backpressure; False when the connection is done for."""
-        self._sending = True  # until send returns: wait_for may start it only on a later loop turn
-        self._written(len(frame) + 10, reply)  # send writes the frame (and its header) before it waits
+    def _next_frame(self) -> tuple[bytes, int]:
+        """The next message to send, and the bytes of deltas it holds (0 for a reply): queued deltas up to the next
+        reply coalesce into one `deltas` message of at most MAX_COALESCED_BYTES (or one bundle, if larger)."""
+        head = self._queue.popleft()
+        if isinstance(head, bytes):
+            self._replies -= 1
+            message, size = head, 0
+        else:
+            taken, size = [head], head.size
+            while self._queue and isinstance(nxt := self._queue[0], Bundle) and size + nxt.size <= MAX_COALESCED_BYTES:
+                self._queue.popleft()
+                taken.append(nxt)
+                size += nxt.size
+            self._queued_frames -= sum(len(b.frames) for b in taken)
+            self._queued_bytes -= size
+            message = head.message if len(taken) == 1 else encode_deltas([f for b in taken for f in b.frames])
+        if not self._replies and self._queued_bytes < FULL_FRAME_BYTES:
+            self._flush.clear()
+        return message, size
+
+    async def _send(self, message: bytes, deltas: int) -> bool:
+        """Send one message with websockets' backpressure; False when the connection is done for."""
+        self._in_flight = deltas
         try:
-            await asyncio.wait_for(self.connection.send(frame, text=True), SEND_TIMEOUT)
+            await asyncio.wait_for(self.connection.send(message, text=True), SEND_TIMEOUT)
         except TimeoutError:
             logger.warning("client %s stopped reading; aborting it", self.connection.remote_address)
             self.drop(CLOSE_TOO_FAR_BEHIND)
@@ -248,22 +234,5 @@ class Client:
             self._closing = True
             return False
         finally:
-            self._sending = False
+            self._in_flight = 0
         return True
-
-    def _next_frame(self) -> tuple[bytes, bool]:
-        """The next frame to send and whether it is a reply: queued deltas coalesce into one `deltas` frame."""
-        deltas, frames = self._take()
-        if deltas:
-            size = sum(len(f) for f in frames)
-            while self._queue and self._queue[0][0] and size < MAX_COALESCED_BYTES:
-                more = self._take()[1]
-                frames.extend(more)
-                size += sum(len(f) for f in more)
-        return (frames[0] if len(frames) == 1 else encode_deltas(frames)), not deltas
-
-    def _take(self) -> tuple[bool, list[bytes]]:
-        deltas, frames = self._queue.popleft()
-        self._queued_frames -= len(frames)
-        self._queued_bytes -= sum(len(f) for f in frames)
-        return deltas, frames

@@ -7,7 +7,8 @@ server next to nothing instead of a parsed frame and an error reply per excess m
 still over its rate after `warnings_before_close` warnings in a row is closed with 1008. The warnings are
 forgiven once the client has been quiet long enough for its bucket to fill up again.
 
-Pausing only helps if little is parsed ahead of the read loop: `server.connection.MeteredConnection`.
+Pausing helps because little is received ahead of the read loop: websockets stops reading the socket once
+a few messages wait for it (`max_queue`).
 
 Requests read are answered concurrently, up to 16 per connection; once the server as a whole is busy
 (`may_start`), each connection has one in progress at a time, so a flooder's requests do not queue ahead of
@@ -96,10 +97,6 @@ class FloodGuard:
             return Verdict.CLOSE
         self.warnings += 1
         return Verdict.WARN
-
-    def admit_if_served(self) -> bool:
-        """Admit one more message if it is to be served (True); otherwise False, with nothing taken or counted."""
-        return self.bucket.level() >= 1.0 and self.admit() is Verdict.SERVE
 
 
 MAX_CONCURRENT_REQUESTS = 16

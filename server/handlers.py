@@ -1,8 +1,8 @@
 """What each websocket request does. Reads come from the read model only; Flow is reached only through
 the PollerActor (commands hand it work; `refresh` is the one request that asks for a Flow call).
 
-Blocking work (SQLite, actor asks) runs in worker threads so the event loop keeps serving deltas; the one
-exception is `get_status` on SQLite, a read of one row by key that runs in place and never waits (`in_place`).
+Blocking work (SQLite, actor asks) runs in worker threads so the event loop keeps serving deltas; reads of one
+row by key (`get_status`) have a small pool of their own, so long reads and commands never queue ahead of them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from server.bootstrap import System
 from server.client import Client
 from server.coalesce import Coalesced
 from server.hub import DeltaHub
-from server.priority import initializer
 from veo_protocol import (
     BatchGenerate,
     Cancel,
@@ -76,11 +75,7 @@ class Handlers:
         self.hub = hub
         self.server_tz = server_tz
         self._storage_errors: tuple[type[Exception], ...] = (PersistenceError, sqlite3.Error, *system.db.errors)
-        self._point_reads = ThreadPoolExecutor(
-            POINT_READ_THREADS,
-            thread_name_prefix="veo-point-read",
-            initializer=initializer(system.settings.background_priority),
-        )
+        self._point_reads = ThreadPoolExecutor(POINT_READ_THREADS, thread_name_prefix="veo-point-read")
         # one PollerActor ask serves every queue_status that arrives meanwhile (one in the actor's inbox at most)
         self._queue_status = Coalesced(lambda: self._run(lambda: (system.commands.queue_status(), hub.position)))
 
@@ -92,30 +87,6 @@ class Handlers:
                 return None
             data, position = await self._dispatch(request, client)
         return encode_result(request.id, data, position)
-
-    def in_place(self, request: Request) -> bytes | None:
-        """The reply to a request answered here and now without waiting for anything, or None (then `handle`).
-
-        That is `queue_status` while the PollerActor's latest snapshot is current (it has seen every message
-        told it), and `get_status` on a local file (SQLite) that no other connection has locked: a read of one row
-        by key, ~0.2 ms, cheaper than the thread hand-offs and the loop turns a task would add, whose tails
-        reach 1-2 ms on a busy server. PostgreSQL (reads cross the network) and a locked file take the task
-        path: a small pool of point-read threads.
-        """
-        if isinstance(request, QueueStatus):
-            status = self.system.commands.published_status()
-            return encode_result(request.id, status, self.hub.position) if status is not None else None
-        db = self.system.db
-        if not (isinstance(request, GetStatus) and db.local_reads):
-            return None
-        with self._named_errors(request):
-            try:
-                row, position = self._row(request.generation_id, wait=False)
-            except db.errors as exc:
-                if db.busy(exc):
-                    return None
-                raise
-        return encode_result(request.id, row, position)
 
     @contextmanager
     def _named_errors(self, request: Request) -> Iterator[None]:
@@ -165,7 +136,8 @@ class Handlers:
             case Refresh(generation_id=generation_id):
                 return await self._refresh(generation_id)
             case QueueStatus():
-                return await self._queue_status()
+                status = self.system.commands.published_status()  # in memory: read on the loop, no waiting
+                return (status, self.hub.position) if status is not None else await self._queue_status()
             case RegisterProvider(profile_id=profile_id):
                 return self._register_provider(client, profile_id), self.hub.position
             case ProvideCaptchaToken(request_id=captcha_request, token=token):
@@ -256,13 +228,13 @@ class Handlers:
 
     # --- reads --------------------------------------------------------------------------------------
 
-    def _read(self, query: Callable[[Any], T], *, wait: bool = True) -> tuple[T, int]:
-        """A query and the read model's position, from one consistent snapshot (`wait`: see `db.read`)."""
-        with self.system.db.read(wait=wait) as conn:
+    def _read(self, query: Callable[[Any], T]) -> tuple[T, int]:
+        """A query and the read model's position, from one consistent snapshot."""
+        with self.system.db.read() as conn:
             return query(conn), self.system.history.position(conn)
 
-    def _row(self, generation_id: UUID, *, wait: bool = True) -> tuple[HistoryRow, int]:
-        row, position = self._read(lambda c: self.system.history.get(c, str(generation_id)), wait=wait)
+    def _row(self, generation_id: UUID) -> tuple[HistoryRow, int]:
+        row, position = self._read(lambda c: self.system.history.get(c, str(generation_id)))
         if row is None:
             raise GenerationNotFound(generation_id)
         return row, position

@@ -4,11 +4,12 @@ Live and resumed delivery share one source, the journal, so they cannot disagree
 event loop; the projection runner wakes it after each commit (`wake_threadsafe`). A client subscribing
 `after: P` is fed from the journal until it reaches the hub's own position and only then joins the live
 set; both steps happen on the loop with no await in between, so the switch-over skips and doubles
-nothing. Each delta is encoded once; each page is framed once per distinct channel set, and those wire
-bytes go to every client with that set (`Client.push_bundle`). A resuming client is replayed the same
-way: a page read from the journal is decoded, encoded and bundled once and kept for a few pages, so clients
-resuming from the same position share the work, and the client is handed one bundle at a time, the next
-only once its transport has drained (`Client.writable`): one that does not read holds at most one bundle.
+nothing. Each delta is encoded once; each page is bundled once per distinct channel set, and that message
+is queued for every client with that set (`Client.push`; a client that falls behind gets its queued bundles
+coalesced). A resuming client is replayed the same way: a page read from the journal is decoded, encoded and
+bundled once and kept for a few pages, so clients resuming from the same position share the work, and the
+client is handed one bundle at a time, the next only once the last was sent (`Client.writable`): one that
+does not read holds at most one bundle.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from projections.history import Delta
-from server.client import MAX_COALESCED_BYTES, Bundle, Client
+from server.client import FULL_FRAME_BYTES, MAX_COALESCED_BYTES, Bundle, Client
 from server.coalesce import retrieved
 from veo_protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 
@@ -39,10 +40,9 @@ REPLAY_PACE_TIMEOUT = 10.0
 connection is still there and goes on waiting: a resuming client goes at its own pace)."""
 REPLAY_PAGES = 4
 """Replay pages kept (and shared by clients resuming at the same position), most recently used first."""
-REPLAY_BUNDLE_BYTES = 64 << 10
-"""The largest bundle a replay writes at once. A replay callback writing 256 KiB bundles back to back (to a
-client that takes them, so writable at once) was measured holding the loop ~2 ms: a replay writes smaller
-ones and lets the loop run other clients' callbacks between them (`DeltaHub.join`)."""
+REPLAY_BUNDLE_BYTES = FULL_FRAME_BYTES
+"""The size at which a replay's bundle closes (past it by one position's deltas at most): a client sends a bundle
+this large without waiting for its coalescing window. The replay lets other clients in between bundles."""
 
 
 class JournalReader:
@@ -197,7 +197,7 @@ class DeltaHub:
             if bundles is None:
                 bundles = by_channels[key] = bundle_page(encoded, key)
             for bundle in bundles:
-                client.push_bundle(bundle)
+                client.push(bundle)
             self.frames_sent += len(bundles)
 
     def _push_after(self, client: Client, encoded: Sequence[tuple[str, int, bytes]], after: int) -> None:
@@ -205,7 +205,7 @@ class DeltaHub:
         for position, group in groupby(encoded, key=lambda e: e[1]):
             frames = [frame for channel, _, frame in group if channel in client.channels]
             if frames and position > after:
-                client.push(frames)
+                client.push(Bundle.of(frames))
                 self.frames_sent += 1
 
     async def outcome(self, client: Client, after: int | None) -> SubscribeOutcome:
@@ -233,7 +233,7 @@ class DeltaHub:
                 client.drop(CLOSE_TOO_FAR_BEHIND)  # it resumes, and learns from `resumed: false` to re-read
                 return
             for bundle in await page.bundles_for(frozenset(client.channels)):
-                client.push_bundle(bundle)
+                client.push(bundle)
                 self.frames_sent += 1
                 while not await client.writable(REPLAY_PACE_TIMEOUT):  # at the client's pace
                     if client.closing:

@@ -26,7 +26,6 @@ from psycopg.rows import tuple_row
 
 from actors.clock import Clock
 from projections.postgres import create_table
-from server.priority import start_at_normal
 
 __all__ = ["CONFIRM_EVERY_S", "LEASE_KEY", "TAKEOVER_GRACE_S", "VALID_FOR_S", "Leadership", "Lease", "node_name"]
 
@@ -166,7 +165,7 @@ class Leadership:
 
     def start(self) -> None:
         """Start trying for the lease."""
-        start_at_normal(self._thread)
+        self._thread.start()
         self._roles.start()
 
     def stop(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -17,7 +16,6 @@ from websockets.typing import Data
 from actors.clock import Clock
 from server.bootstrap import System
 from server.client import Client
-from server.connection import MeteredConnection
 from server.flood import FloodGuard, Verdict, may_start
 from server.handlers import Handlers
 from server.http_front import HttpFront
@@ -40,7 +38,7 @@ __all__ = ["RelayServer"]
 logger = logging.getLogger(__name__)
 
 MAX_QUEUED_FRAMES = 4
-"""Frames websockets parses ahead of the read loop before it stops reading the socket (bounds memory)."""
+"""Messages websockets holds for the receive loop before it stops reading the socket (bounds memory)."""
 FLUSH_TIMEOUT = 2.0
 
 
@@ -108,7 +106,6 @@ class RelayServer:
             self.host,
             self.port,
             process_request=front,
-            create_connection=MeteredConnection,
             max_size=MAX_FRAME_BYTES,
             max_queue=MAX_QUEUED_FRAMES,
             ping_interval=20,
@@ -142,8 +139,6 @@ class RelayServer:
             clock=self.clock,
         )
         tasks: set[asyncio.Task[None]] = set()
-        if isinstance(connection, MeteredConnection):
-            connection.frame_handler = functools.partial(self._at_once, client, guard, tasks)
         try:
             await self._read(connection, client, guard, tasks)
             # Closing: unread frames stay unread (a flooder's would cost a parse each); the close
@@ -152,8 +147,6 @@ class RelayServer:
         except ConnectionClosed:
             pass
         finally:
-            if isinstance(connection, MeteredConnection):
-                connection.frame_handler = None
             self.hub.unsubscribe_all(client)
             self.clients.discard(client)
             if client.provider_id is not None:
@@ -165,21 +158,17 @@ class RelayServer:
     async def _read(
         self, connection: ServerConnection, client: Client, guard: FloodGuard, tasks: set[asyncio.Task[None]]
     ) -> None:
-        """Read and dispatch frames until the client is being closed; a frame stays unread while it must wait."""
-        while not client.closing:
-            if not may_start(len(tasks), self.requests_in_progress):
+        """The receive loop: a message waits until its request may start (`may_start`), then is served, warned or
+        closed on (`server.flood`), one a turn of the loop, so a client with messages waiting lets others in."""
+        async for message in connection:
+            while not client.closing and not may_start(len(tasks), self.requests_in_progress):
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            message = await connection.recv()
             if client.closing:
                 return
-            if not isinstance(connection, MeteredConnection) or connection.frames_waiting():
-                await asyncio.sleep(0)  # one frame per turn of the loop: a client with frames queued lets others in
-                if client.closing:
-                    return
             verdict = guard.admit()
             if verdict is Verdict.SERVE:
                 self._serve(message, client, tasks)
+                await asyncio.sleep(0)
             elif verdict is Verdict.WARN:
                 client.send_now(
                     encode_error(request_id_of(message), ErrorCode.RATE_LIMITED, "too many messages: slow down")
@@ -191,42 +180,20 @@ class RelayServer:
                     await asyncio.wait(tasks, timeout=FLUSH_TIMEOUT)
                 await client.drained(FLUSH_TIMEOUT)
                 client.drop(CLOSE_POLICY_VIOLATION)
-
-    def _at_once(self, client: Client, guard: FloodGuard, tasks: set[asyncio.Task[None]], message: Data) -> bool:
-        """A frame taken in the callback that received it (`MeteredConnection.frame_handler`): served now if the
-        read loop would serve it without waiting; False leaves it to the read loop."""
-        if client.closing or not may_start(len(tasks), self.requests_in_progress) or not guard.admit_if_served():
-            return False
-        self._serve(message, client, tasks)
-        return True
+                return
 
     def _serve(self, message: Data, client: Client, tasks: set[asyncio.Task[None]]) -> None:
-        """Answer a message admitted by the flood guard: a bad frame, and a request that needs no waiting, at
-        once; any other request in a task."""
+        """Answer a message admitted by the flood guard: a bad frame at once, a request in a task."""
         try:
             request = decode_request(message)
-            reply = self._in_place(request)
         except ProtocolError as exc:
             client.send_now(encode_protocol_error(exc))
-            return
-        if reply is not None:
-            client.send_now(reply)
             return
         task = asyncio.create_task(self._answer(client, request))
         tasks.add(task)
         self.requests_in_progress += 1
         task.add_done_callback(self._answered)
         task.add_done_callback(tasks.discard)
-
-    def _in_place(self, request: Request) -> bytes | None:
-        """`Handlers.in_place`, with a failure answered as `_answer` answers it."""
-        try:
-            return self.handlers.in_place(request)
-        except ProtocolError:
-            raise
-        except Exception:
-            logger.exception("request %s failed", request.id)
-            return _failed(request)
 
     def _answered(self, _task: asyncio.Task[None]) -> None:
         self.requests_in_progress -= 1

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
 import signal
-import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from server.bootstrap import Settings, System
-from server.priority import initializer, normal_starter
 from server.relay_server import RelayServer
 from veo_protocol.local_server import load_or_create_token, remove_server_info, write_server_info
 
@@ -20,37 +15,16 @@ __all__ = ["run_service"]
 
 logger = logging.getLogger(__name__)
 
-SWITCH_INTERVAL = 0.0005
-"""Seconds a thread holds the GIL while another waits for it (Python's default: 5 ms). The event loop shares the
-GIL with the PollerActor, the projection runner and the thread pools: with the default, any of them could hold
-a reply up for 5 ms, and a read the loop answers in place gives the GIL away inside SQLite and waits as long to
-get it back."""
-
-
-def _settle_interpreter() -> None:
-    """Tune the interpreter for serving, once the system has started."""
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    gc.freeze()  # what start-up built lives as long as the process: full collections no longer walk it
-
 
 async def run_service(settings: Settings, say: Callable[[str], None], stop: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or `stop` is set); returns the exit code."""
     token, new_token = load_or_create_token(settings.data_dir, settings.token)
-    system = System(settings)
-    clustered = system.location.postgres is not None
-    # opened on the loop's thread: the cluster lease's heartbeat starts from it (server.priority)
-    with normal_starter() if clustered else contextlib.nullcontext():
-        return await _serve(system, token, new_token, say, stop or asyncio.Event())
+    return await _serve(System(settings), token, new_token, say, stop or asyncio.Event())
 
 
 async def _serve(system: System, token: str, new_token: bool, say: Callable[[str], None], stop: asyncio.Event) -> int:
     settings = system.settings
-    # the default pool's threads start at the background priority, and so does every thread system.start starts
-    asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(thread_name_prefix="veo-worker", initializer=initializer(settings.background_priority))
-    )
     await asyncio.to_thread(system.start)
-    _settle_interpreter()
     server = RelayServer(
         system, host=settings.host, port=settings.port, token=token, allow_origins=settings.allow_origins
     )

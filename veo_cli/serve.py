@@ -12,7 +12,6 @@ import click
 
 from actors.profiles import ProfilesError
 from server.bootstrap import Settings
-from server.priority import PRIORITIES
 from server.service import run_service
 from server.store import StoreError
 from veo_cli.store_options import data_options
@@ -55,14 +54,6 @@ def _simulator_config(times: str | None, require_captcha: bool) -> SimulatorConf
 @click.option("--check-batch", envvar="VEO_CHECK_BATCH", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--deadline", envvar="VEO_DEADLINE", type=click.FloatRange(1, None), default=3600.0, show_default=True)
 @click.option("--allow-origin", "allow_origins", multiple=True, help="Extra browser origin allowed (repeatable).")
-@click.option(
-    "--background-priority",
-    envvar="VEO_BACKGROUND_PRIORITY",
-    type=click.Choice(PRIORITIES),
-    default="idle",
-    show_default=True,
-    help="idle: background threads yield the CPU to the one answering clients; normal: as the OS starts them.",
-)
 @click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
 @click.option("--simulator-captcha", envvar="VEO_SIMULATOR_CAPTCHA", is_flag=True, hidden=True)
 def serve(
@@ -78,7 +69,6 @@ def serve(
     check_batch: int,
     deadline: float,
     allow_origins: tuple[str, ...],
-    background_priority: str,
     simulator_times: str | None,
     simulator_captcha: bool,
 ) -> None:
@@ -97,7 +87,6 @@ def serve(
         check_batch=check_batch,
         deadline=deadline,
         allow_origins=origins,
-        background_priority=background_priority,
         simulator=_simulator_config(simulator_times, simulator_captcha),
     )
     try:

@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosedError
 from websockets.protocol import State
 
-from server.client import Client, text_frame
+from server.client import Client
 
-__all__ = ["FakeConnection", "FakeTransport", "client_on", "payloads"]
+__all__ = ["FakeConnection", "FakeTransport", "client_on", "payloads", "text_frame"]
+
+
+def text_frame(payload: bytes) -> bytes:
+    """The wire bytes of a final, unmasked, uncompressed text frame (what a server sends) carrying `payload`."""
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = b"\x81\x7e" + size.to_bytes(2, "big")
+    else:
+        header = b"\x81\x7f" + size.to_bytes(8, "big")
+    return header + payload
 
 
 class FakeTransport:
-    """Keeps every write; its buffer size is whatever the test says."""
+    """Keeps every write."""
 
     def __init__(self) -> None:
         self.data = bytearray()
-        self.buffered = 0
         self.closing = False
         self.aborted = False
         self.wrote = asyncio.Event()
@@ -32,9 +43,6 @@ class FakeTransport:
         self.data += data
         self.wrote.set()
 
-    def get_write_buffer_size(self) -> int:
-        return self.buffered
-
     def is_closing(self) -> bool:
         return self.closing
 
@@ -43,51 +51,50 @@ class FakeTransport:
         self.ended.set()
 
 
-class FakeProtocol:
-    """The two things a Client reads of the sans-I/O protocol."""
-
-    def __init__(self) -> None:
-        self.state = State.OPEN
-        self.extensions: list[object] = []
-
-
 class FakeConnection:
-    """`send` writes the whole frame at once, as websockets does, then waits while `gate` is unresolved."""
+    """`send` writes the whole frame at once, as websockets does, then waits while `gate` is unresolved (as
+    websockets' waits for its write buffer to drain)."""
 
     def __init__(self) -> None:
         self.id = uuid.uuid4()
         self.remote_address = ("127.0.0.1", 40000)
         self.transport = FakeTransport()
-        self.protocol = FakeProtocol()
-        self.send_in_progress: asyncio.Future[None] | None = None
+        self.state = State.OPEN
         self.gate: asyncio.Future[None] | None = None
         self.sends = 0
+        self.messages: list[bytes] = []
         self.sending = asyncio.Event()
         self.close_codes: list[int] = []
         self.close_fails = False
 
     async def send(self, message: bytes, *, text: bool) -> None:
         assert text
-        if self.protocol.state is not State.OPEN:
+        if self.state is not State.OPEN:
             raise ConnectionClosedError(None, None)
         self.sends += 1
+        self.messages.append(message)
         self.transport.write(text_frame(message))
         self.sending.set()
         if self.gate is not None:
             await self.gate
 
+    def open_gate(self) -> None:
+        """Let the send in progress, and every later one, return."""
+        assert self.gate is not None
+        self.gate.set_result(None)
+
     async def close(self, code: int, reason: str) -> None:
         self.close_codes.append(code)
-        self.protocol.state = State.CLOSING
+        self.state = State.CLOSING
         if self.close_fails:
             raise ConnectionClosedError(None, None)
         self.transport.write(b"\x88\x02" + code.to_bytes(2, "big"))
         self.transport.closing = True
 
 
-def client_on(connection: FakeConnection, **limits: int) -> Client:
+def client_on(connection: FakeConnection, **options: Any) -> Client:
     """A started Client writing to `connection` (call inside a running loop)."""
-    client = Client(cast(ServerConnection, connection), **limits)
+    client = Client(cast(ServerConnection, connection), **options)
     client.start()
     return client
 

@@ -106,20 +106,6 @@ def test_a_client_warned_but_not_yet_refilled_keeps_its_warnings() -> None:
     assert [flood.admit() for _ in range(11)] == [Verdict.SERVE] * 10 + [Verdict.CLOSE]
 
 
-def test_admitting_only_what_is_served_takes_a_token_or_nothing() -> None:
-    """Within the burst a message is admitted with its token; past it, admit_if_served refuses without a warning
-    (the message is left to `admit`, which then warns)."""
-    clock = FakeClock()
-    flood = guard(clock)
-    assert [flood.admit_if_served() for _ in range(21)] == [True] * 20 + [False]
-    assert not flood.admit_if_served()
-    assert flood.warnings == 0
-    assert flood.admit() is Verdict.WARN
-    clock.now += 0.15  # one token refilled (10 a second)
-    assert flood.admit_if_served()
-    assert flood.warnings == 1
-
-
 def test_a_connection_has_its_own_requests_in_progress_up_to_its_cap_while_the_server_is_quiet() -> None:
     """Below BUSY_REQUESTS in progress server-wide, a connection starts requests up to MAX_CONCURRENT_REQUESTS."""
     assert may_start(0, 0)
