@@ -21,8 +21,6 @@ __all__ = ["Connection", "ReadModelDatabase", "ReadModelError", "SQLiteReadModel
 
 logger = logging.getLogger(__name__)
 
-_LOCK_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
-
 
 class ReadModelError(Exception):
     """The read-model file is missing, unreadable or not ours."""
@@ -37,9 +35,6 @@ class ReadModelDatabase:
     dialect: ClassVar[Dialect]
     errors: ClassVar[tuple[type[Exception], ...]]
     """The driver's exceptions: a storage fault that the caller may report and retry."""
-    local_reads: ClassVar[bool] = False
-    """Reads touch only a local file (no network): a short one may run where it is asked, e.g. on the event
-    loop, with `read(wait=False)`."""
     description: str
 
     def __new__(cls, *args: Any, **kwargs: Any) -> ReadModelDatabase:
@@ -49,14 +44,9 @@ class ReadModelDatabase:
         """This thread's connection for queries."""
         raise NotImplementedError
 
-    def read(self, *, wait: bool = True) -> AbstractContextManager[Connection]:
-        """A consistent snapshot across several queries; with `wait=False`, a read that finds the database
-        locked by another connection fails at once (`busy`) instead of waiting for it."""
+    def read(self) -> AbstractContextManager[Connection]:
+        """A consistent snapshot across several queries."""
         raise NotImplementedError
-
-    def busy(self, error: Exception) -> bool:
-        """Is `error` a `read(wait=False)` refused because another connection held a lock?"""
-        return False
 
     def write(self) -> AbstractContextManager[Connection]:
         """One write transaction, alone among all writers of this database; rolled back on any error."""
@@ -72,7 +62,6 @@ class SQLiteReadModel(ReadModelDatabase):
 
     dialect = SQLITE
     errors = (sqlite3.Error,)
-    local_reads = True
 
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = str(path)
@@ -107,27 +96,14 @@ class SQLiteReadModel(ReadModelDatabase):
         return conn
 
     @contextmanager
-    def read(self, *, wait: bool = True) -> Iterator[Connection]:
+    def read(self) -> Iterator[Connection]:
         """A consistent snapshot across several queries (a deferred read transaction)."""
-        conn = self.reader() if wait else self._prompt_reader()
+        conn = self.reader()
         conn.execute("BEGIN")
         try:
             yield conn
         finally:
             conn.execute("COMMIT")
-
-    def busy(self, error: Exception) -> bool:
-        """SQLITE_BUSY or SQLITE_LOCKED (extended codes included), as `read(wait=False)` raises them."""
-        return isinstance(error, sqlite3.OperationalError) and error.sqlite_errorcode & 0xFF in _LOCK_CODES
-
-    def _prompt_reader(self) -> Connection:
-        """This thread's connection that never waits for a lock (busy_timeout 0)."""
-        conn: Connection | None = getattr(self._local, "prompt", None)
-        if conn is None:
-            raw = self._connect()
-            raw.execute("PRAGMA busy_timeout=0")
-            conn = self._local.prompt = _wrap(raw)
-        return conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -98,11 +98,9 @@ class PostgresReadModel(ReadModelDatabase):
         return conn
 
     @contextmanager
-    def read(self, *, wait: bool = True) -> Iterator[Connection]:
-        """A consistent snapshot across several queries (a read-only repeatable-read transaction).
-
-        Readers never wait for writers here (MVCC), so `wait` changes nothing; reads go over the network,
-        so callers do not run them on the event loop (`local_reads` is False)."""
+    def read(self) -> Iterator[Connection]:
+        """A consistent snapshot across several queries (a read-only repeatable-read transaction; readers never
+        wait for writers here)."""
         conn = self.reader()
         with conn.raw.transaction():
             conn.raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
