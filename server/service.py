@@ -35,8 +35,9 @@ def _settle_interpreter() -> None:
 
 async def run_service(settings: Settings, say: Callable[[str], None], stop: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or `stop` is set); returns the exit code."""
-    token, new_token = load_or_create_token(settings.data_dir, settings.token)
     system = System(settings)
+    system.claim_store()  # first: a relay refused (another owns the store) writes nothing, not the token either
+    token, new_token = load_or_create_token(settings.data_dir, settings.token)
     clustered = system.location.postgres is not None
     # opened on the loop's thread: the cluster lease's heartbeat starts from it (server.priority)
     with normal_starter() if clustered else contextlib.nullcontext():
@@ -63,6 +64,7 @@ async def _serve(system: System, token: str, new_token: bool, say: Callable[[str
             except (NotImplementedError, RuntimeError):  # not the main thread: the caller stops us
                 break
         write_server_info(settings.data_dir, server.url)
+        system.announce(server.url)
         for warning in system.warnings:
             say(f"warning: {warning}")
         say(f"veo-relay listening on {server.url} (websocket {server.url.replace('http', 'ws', 1)}/ws)")
