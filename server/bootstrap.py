@@ -25,6 +25,7 @@ from projections.database import ReadModelDatabase
 from projections.history import HistoryView
 from projections.runner import ProjectionRunner
 from server.store import StoreLocation, locate
+from server.store_lock import StoreLock, claim
 from veo_simulator import Simulator, SimulatorConfig
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class System:
         self._poller: PollerSupervisor | None = None
         self._cluster: ClusterNode | None = None
         self._http: httpx.Client | None = None
+        self._store_lock: StoreLock | None = None
         self.history = HistoryView()
         self.analytics = AnalyticsView()
 
@@ -125,8 +127,20 @@ class System:
         """This node's part in a cluster (PostgreSQL stores only)."""
         return self._cluster
 
+    def claim_store(self) -> None:
+        """Become the one process that owns a SQLite store, before anything is written (StoreLocked if another
+        does; `server.store_lock`); a no-op once claimed, and for PostgreSQL, whose nodes share the store."""
+        if self._store_lock is None:
+            self._store_lock = claim(self.location)
+
+    def announce(self, url: str) -> None:
+        """Record where this relay listens in its store's lock, for the message that refuses a second one."""
+        if self._store_lock is not None:
+            self._store_lock.announce(url)
+
     def start(self) -> None:
-        """Open the store, catch the read models up, start the simulator if no profiles, start the poller."""
+        """Claim the store, open it, catch the read models up, start the simulator if no profiles, the poller."""
+        self.claim_store()
         self._app = app = self.location.open_app()
         self._db = db = self.location.open_read_model()
         shared = self.location.postgres is not None
@@ -256,6 +270,9 @@ class System:
             self._db.close()
         if self._app is not None:
             self._app.close()
+        if self._store_lock is not None:
+            self._store_lock.release()
+            self._store_lock = None
 
 
 def follow_store(conninfo: dict[str, Any], app: VeoRelay, wake: Callable[[], None]) -> StoreListener:

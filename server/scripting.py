@@ -12,8 +12,9 @@ See docs/SCRIPTING.md.
 
 Exceptions: the domain's (`domain.errors`): GenerationNotFound for an unknown id, InvalidParameter for a
 bad argument (naming it), IllegalTransition for a command that does not fit the job's state
-(cancel of a finished job, retry of one that did not fail), RequestKeyConflict for a reused key; and
-TimeoutError from `wait`.
+(cancel of a finished job, retry of one that did not fail), RequestKeyConflict for a reused key;
+TimeoutError from `wait`; and StoreLocked (`server.store_lock`, a StoreError) from `start` when another
+process (a `veo serve`, another script) owns the SQLite store.
 """
 
 from __future__ import annotations

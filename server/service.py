@@ -18,8 +18,10 @@ logger = logging.getLogger(__name__)
 
 async def run_service(settings: Settings, say: Callable[[str], None], stop: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or `stop` is set); returns the exit code."""
+    system = System(settings)
+    system.claim_store()  # first: a relay refused (another owns the store) writes nothing, not the token either
     token, new_token = load_or_create_token(settings.data_dir, settings.token)
-    return await _serve(System(settings), token, new_token, say, stop or asyncio.Event())
+    return await _serve(system, token, new_token, say, stop or asyncio.Event())
 
 
 async def _serve(system: System, token: str, new_token: bool, say: Callable[[str], None], stop: asyncio.Event) -> int:
@@ -37,6 +39,7 @@ async def _serve(system: System, token: str, new_token: bool, say: Callable[[str
             except (NotImplementedError, RuntimeError):  # not the main thread: the caller stops us
                 break
         write_server_info(settings.data_dir, server.url)
+        system.announce(server.url)
         for warning in system.warnings:
             say(f"warning: {warning}")
         say(f"veo-relay listening on {server.url} (websocket {server.url.replace('http', 'ws', 1)}/ws)")

@@ -14,6 +14,7 @@ from actors.profiles import ProfilesError
 from server.bootstrap import Settings
 from server.service import run_service
 from server.store import StoreError
+from server.store_lock import StoreLocked
 from veo_cli.store_options import data_options
 from veo_client.exits import EXIT_FAILED, fail
 from veo_protocol.local_server import default_data_dir
@@ -91,6 +92,8 @@ def serve(
     )
     try:
         code = asyncio.run(run_service(settings, click.echo))
+    except StoreLocked as exc:  # another relay owns the store: a usage error (exit 2) that names it
+        fail(str(exc))
     except (StoreError, ProfilesError, OSError) as exc:
         fail(str(exc), code=EXIT_FAILED)
     sys.exit(code)
