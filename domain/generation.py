@@ -19,7 +19,6 @@ from domain.errors import AlreadyTerminal, IllegalTransition
 from domain.values import (
     ACTIVE_REMOTE_STATUS,
     TERMINAL_STATUSES,
-    JobType,
     Status,
 )
 
@@ -153,11 +152,6 @@ class Generation(Aggregate):
     def is_started(self) -> bool:
         """Flow accepted the submission (the operation name is known)."""
         return self.operation_name is not None
-
-    @property
-    def is_upscale(self) -> bool:
-        """An upscale of another generation's video."""
-        return self.job_type == JobType.UPSCALE
 
     def check_not_terminal(self, command: str) -> None:
         """Terminal states are final."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from domain.values import ACTIVE_REMOTE_STATUS, TERMINAL_STATUSES, Status
+from domain.values import ACTIVE_REMOTE_STATUS, Status
 
 __all__ = [
     "BATCH_COLUMNS",
@@ -157,8 +157,3 @@ def apply_event(row: HistoryRow | None, kind: str, data: Any, at: str, generatio
         msg = f"{kind} for {generation_id} arrived before its Requested event"
         raise LookupError(msg)
     return handler(row, data, at, generation_id)
-
-
-def is_terminal(status: str) -> bool:
-    """Completed or failed."""
-    return status in TERMINAL_STATUSES

@@ -154,7 +154,6 @@ class Leadership:
         self._status = status
         self._status_every_s = status_every_s
         self.leading = False
-        self.elected_at: float | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="leadership", daemon=True)
         self._roles = threading.Thread(target=self._run_roles, name="leadership-roles", daemon=True)
@@ -188,7 +187,6 @@ class Leadership:
                     if self._stopping.wait(wait) or not self.lease.confirm(elected=True):
                         continue
                     self.leading = True
-                    self.elected_at = time.monotonic()
                     logger.warning("this node (%s) now leads the cluster and calls Flow", self.lease.node)
                     self._change(True)
                     continue
