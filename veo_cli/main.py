@@ -94,6 +94,7 @@ class CommandTable(click.Group):
 
 @click.group(cls=CommandTable, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.version_option(package_name="veo-relay", prog_name="veo")
 def cli(verbose: int) -> None:
     """veo-relay: drive Google Flow (Veo 3) generations under a strict request budget."""
     level = logging.WARNING - 10 * min(verbose, 2)

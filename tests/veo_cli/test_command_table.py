@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from importlib.metadata import version
 
 import click
 import pytest
@@ -44,3 +45,10 @@ def test_a_client_command_loads_neither_the_server_nor_the_read_models() -> None
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "[]"
+
+
+def test_version_names_the_installed_package() -> None:
+    """`veo --version` prints the version the package was installed as."""
+    shown = CliRunner().invoke(cli, ["--version"])
+    assert shown.exit_code == 0
+    assert shown.output.strip() == f"veo, version {version('veo-relay')}"
