@@ -43,6 +43,7 @@ async def _serve(system: System, token: str, new_token: bool, say: Callable[[str
         for warning in system.warnings:
             say(f"warning: {warning}")
         say(f"veo-relay listening on {server.url} (websocket {server.url.replace('http', 'ws', 1)}/ws)")
+        say(f"data directory: {settings.data_dir}")
         say(f"events: {system.location.description}")
         if system.cluster is not None:
             role = "leads: it calls Flow" if system.cluster.leadership.leading else "follows: another node calls Flow"
