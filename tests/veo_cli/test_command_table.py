@@ -6,6 +6,7 @@ import importlib
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
 import click
 import pytest
@@ -52,3 +53,10 @@ def test_version_names_the_installed_package() -> None:
     shown = CliRunner().invoke(cli, ["--version"])
     assert shown.exit_code == 0
     assert shown.output.strip() == f"veo, version {version('veo-relay')}"
+
+
+def test_the_readme_table_lists_every_command() -> None:
+    """Each `veo` subcommand has a row in the README's command table."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [name for name in COMMANDS if f"| `veo {name}" not in readme]
+    assert missing == []
