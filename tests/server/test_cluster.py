@@ -117,7 +117,7 @@ def test_forwarded_commands_run_on_the_leader_and_their_answers_come_back(tmp_pa
     info = conninfo(tmp_path, store)
     leader_side, follower_side = CommandQueue(info), CommandQueue(info)
     poller = RecordingPoller()
-    server = CommandServer(leader_side, poller)  # type: ignore[arg-type]
+    server = CommandServer(leader_side, poller)
     forwarder = ForwardingPoller(follower_side, {}, rate=10, leader_status=dict)
     listeners = [
         StoreListener(info, CHANNEL, server.run_pending),
