@@ -91,7 +91,8 @@ class GenerateOptions:
 
 
 class Accepted(NamedTuple):
-    """A recorded job (`created` False when its request key already named it) and the read model's position."""
+    """A recorded job (`created` False when its request key already named it) and the store's position after
+    it, which the read model holds (a reply's `position`)."""
 
     generation_id: UUID
     created: bool
@@ -99,7 +100,7 @@ class Accepted(NamedTuple):
 
 
 class BatchAccepted(NamedTuple):
-    """A recorded batch, its generations in prompt order, and the read model's position."""
+    """A recorded batch, its generations in prompt order, and the store's position after it (as `Accepted`)."""
 
     batch_id: UUID
     generation_ids: list[UUID]
