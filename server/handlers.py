@@ -22,12 +22,11 @@ import msgspec
 from eventsourcing.persistence import PersistenceError
 
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
-from domain.requests import DEFAULT_PROFILE, GenerationSpec
-from domain.values import DEFAULT_MODEL, TERMINAL_STATUSES, AspectRatio, Priority
 from projections.rows import HistoryRow
 from server.bootstrap import System
 from server.client import Client
 from server.coalesce import Coalesced
+from server.command_service import REFRESH_WAIT, CommandService, GenerateOptions, RowAt
 from server.hub import DeltaHub
 from veo_protocol import (
     BatchGenerate,
@@ -59,10 +58,8 @@ __all__ = ["Handlers"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-REFRESH_WAIT = 10.0
 MAX_REPLY_ROWS_BYTES = 900_000
 _ENCODE = msgspec.json.Encoder().encode
-PROJECTION_WAIT = 5.0
 POINT_READ_THREADS = 2
 """Threads for reads of one row by its key (`get_status`), apart from the pool that runs everything else."""
 
@@ -74,6 +71,7 @@ class Handlers:
         self.system = system
         self.hub = hub
         self.server_tz = server_tz
+        self.commands = CommandService(system)
         self._storage_errors: tuple[type[Exception], ...] = (PersistenceError, sqlite3.Error, *system.db.errors)
         self._point_reads = ThreadPoolExecutor(POINT_READ_THREADS, thread_name_prefix="veo-point-read")
         # one PollerActor ask serves every queue_status that arrives meanwhile (one in the actor's inbox at most)
@@ -179,9 +177,7 @@ class Handlers:
 
     def _check_profile(self, profile_id: str) -> None:
         """InvalidParameter naming `profile_id` when no profile has that name."""
-        if profile_id not in self.system.commands.profiles:
-            known = ", ".join(sorted(self.system.commands.profiles))
-            raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
+        self.commands.check_profile(profile_id)
 
     def _provide_session(self, client: Client, request: ProvideSession) -> dict[str, bool]:
         """A provider's labs session cookie for its own profile goes to the poller (in memory only)."""
@@ -291,75 +287,57 @@ class Handlers:
 
     # --- commands -----------------------------------------------------------------------------------
 
-    def _spec(self, request: Generate | BatchGenerate, prompt: str) -> GenerationSpec:
-        profile_id = request.profile_id or DEFAULT_PROFILE
-        if profile_id not in self.system.commands.profiles:
-            known = ", ".join(sorted(self.system.commands.profiles))
-            raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
-        return GenerationSpec(
-            prompt=prompt,
-            seed=request.seed,
-            model=request.model or DEFAULT_MODEL,
-            aspect_ratio=request.aspect_ratio or AspectRatio.LANDSCAPE,
-            priority=request.priority or Priority.NORMAL,
-            profile_id=profile_id,
-        )
-
     def _generate(self, request: Generate) -> tuple[dict[str, Any], int]:
-        spec = self._spec(request, request.prompt)
-        generation_id, created = self.system.app.request_generation(spec, request.request_key)
-        if created:
-            self.system.commands.enqueue([generation_id], request.recaptcha_token)
-        return {"generation_id": str(generation_id), "created": created}, self._settled()
+        accepted = self.commands.generate(
+            request.prompt, _options(request), request_key=request.request_key, recaptcha_token=request.recaptcha_token
+        )
+        return {"generation_id": str(accepted.generation_id), "created": accepted.created}, accepted.position
 
     def _batch(self, request: BatchGenerate) -> tuple[dict[str, Any], int]:
-        specs = [self._spec(request, prompt) for prompt in request.prompts]
-        batch_id, ids, created = self.system.app.request_batch(specs, request.request_key, request.delay_ms / 1000)
-        if created:
-            self.system.commands.enqueue(ids, request.recaptcha_token, request.delay_ms / 1000)
-        return {"batch_id": str(batch_id), "generation_ids": [str(i) for i in ids]}, self._settled()
+        accepted = self.commands.batch(
+            request.prompts,
+            _options(request),
+            delay_s=request.delay_ms / 1000,
+            request_key=request.request_key,
+            recaptcha_token=request.recaptcha_token,
+        )
+        data = {"batch_id": str(accepted.batch_id), "generation_ids": [str(i) for i in accepted.generation_ids]}
+        return data, accepted.position
 
     def _upscale(self, request: Upscale) -> tuple[dict[str, Any], int]:
-        resolution = request.resolution or "1080p"
-        generation_id, created = self.system.app.request_upscale(
-            request.generation_id, resolution=resolution, request_key=request.request_key
+        accepted = self.commands.upscale(
+            request.generation_id,
+            request.resolution,
+            request_key=request.request_key,
+            recaptcha_token=request.recaptcha_token,
         )
-        if created:
-            self.system.commands.enqueue([generation_id], request.recaptcha_token)
-        return {"generation_id": str(generation_id), "created": created}, self._settled()
+        return {"generation_id": str(accepted.generation_id), "created": accepted.created}, accepted.position
 
     def _retry(self, generation_id: UUID) -> tuple[dict[str, Any], int]:
-        new_id, created = self.system.app.request_retry(generation_id)
-        if created:
-            self.system.commands.enqueue([new_id])
-        return {"generation_id": str(new_id)}, self._settled()
+        accepted = self.commands.retry(generation_id)
+        return {"generation_id": str(accepted.generation_id)}, accepted.position
 
-    def _settled(self) -> int:
-        """Wait until the read model holds what was just recorded (read-your-writes); its position."""
-        position = self.system.app.last_position()
-        self.system.projections.wait_for(position, PROJECTION_WAIT)
-        return position
+    def _cancel(self, generation_id: UUID) -> RowAt:
+        return self.commands.cancel(generation_id)
 
-    def _cancel(self, generation_id: UUID) -> tuple[HistoryRow, int]:
-        row, _ = self._row(generation_id)
-        if row.status in TERMINAL_STATUSES:
-            raise IllegalTransition(f"cannot cancel generation {generation_id}: it is already {row.status}")
-        if not self.system.commands.cancel(generation_id):
-            raise IllegalTransition(f"cannot cancel generation {generation_id}: Flow has already finished it")
-        self.system.projections.wait_for(self.system.app.last_position(), PROJECTION_WAIT)
-        return self._row(generation_id)
-
-    async def _refresh(self, generation_id: UUID) -> tuple[HistoryRow, int]:
-        row, position = await self._run(lambda: self._row(generation_id))
-        if row.status in TERMINAL_STATUSES:
-            return row, position
-        done = self.system.commands.refresh(generation_id)
+    async def _refresh(self, generation_id: UUID) -> RowAt:
+        """The check is awaited on the loop (up to REFRESH_WAIT), not in a worker thread that would sit idle."""
+        done = await self._run(lambda: self.commands.check_now(generation_id))
         try:
             await asyncio.wait_for(asyncio.wrap_future(done), REFRESH_WAIT)
         except TimeoutError:
             logger.info("refresh of %s took over %.0f s; answering with the current row", generation_id, REFRESH_WAIT)
-        await self._run(lambda: self.system.projections.wait_for(self.system.app.last_position(), PROJECTION_WAIT))
-        return await self._run(lambda: self._row(generation_id))
+        return await self._run(lambda: self.commands.row(generation_id))
+
+
+def _options(request: Generate | BatchGenerate) -> GenerateOptions:
+    return GenerateOptions(
+        model=request.model,
+        aspect_ratio=request.aspect_ratio,
+        seed=request.seed,
+        priority=request.priority,
+        profile_id=request.profile_id,
+    )
 
 
 def _cursor(text: str) -> tuple[str, str]:

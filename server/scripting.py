@@ -5,9 +5,10 @@
         job = relay.submit("a red fox in fresh snow")  # Requested, then `enqueue` to the PollerActor
         rows = relay.wait([job], timeout=60)           # the read model's rows once all are terminal
 
-Commands record their `Requested` events through the domain application and hand the jobs to the
-PollerActor (`PollerSupervisor.enqueue`, `refresh`, `cancel`: the actor's messages); reads come from the
-history read model; deltas come from its journal. Everything is thread-based: no asyncio needed.
+Commands are the websocket handlers' own (`server.command_service`): they record their `Requested` events
+through the domain application and hand the jobs to the PollerActor (`PollerSupervisor.enqueue`, `refresh`,
+`cancel`: the actor's messages); reads come from the history read model; deltas come from its journal.
+Everything is thread-based: no asyncio needed.
 See docs/SCRIPTING.md.
 
 Exceptions: the domain's (`domain.errors`): GenerationNotFound for an unknown id, InvalidParameter for a
@@ -22,7 +23,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -30,11 +30,11 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter
-from domain.requests import DEFAULT_PROFILE, GenerationSpec
-from domain.values import DEFAULT_MODEL, TERMINAL_STATUSES, AspectRatio, Priority, Resolution
+from domain.errors import GenerationNotFound, InvalidParameter
+from domain.values import TERMINAL_STATUSES, Resolution
 from projections.rows import BatchRow, HistoryRow
 from server.bootstrap import Settings, System
+from server.command_service import REFRESH_WAIT, CommandService, GenerateOptions
 from server.scripting_deltas import CommitSignal, DeltaStream, RowDelta
 from veo_simulator import SimulatorConfig
 
@@ -42,8 +42,7 @@ __all__ = ["BatchJobs", "DeltaStream", "Relay", "RowDelta"]
 
 logger = logging.getLogger(__name__)
 
-CATCH_UP_WAIT = 10.0
-REFRESH_WAIT = 10.0
+MAX_BATCH_DELAY = 60.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +59,8 @@ class Relay:
     def __init__(self, system: System) -> None:
         """Wrap a started System (see `start` and `from_settings` to build one)."""
         self.system = system
+        self.commands = CommandService(system)
+        """The commands this API is made of, with their positions (as the websocket handlers use them)."""
         self._signal = CommitSignal()
         system.projections.add_listener(self._signal)
 
@@ -116,28 +117,6 @@ class Relay:
 
     # --- commands -----------------------------------------------------------------------------------
 
-    def _spec(
-        self,
-        prompt: str,
-        model: str | None,
-        aspect_ratio: str | None,
-        seed: int | None,
-        priority: str | None,
-        profile: str | None,
-    ) -> GenerationSpec:
-        profile_id = profile or DEFAULT_PROFILE
-        if profile_id not in self.system.commands.profiles:
-            known = ", ".join(sorted(self.system.commands.profiles))
-            raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
-        return GenerationSpec(
-            prompt=prompt,
-            seed=seed,
-            model=model or DEFAULT_MODEL,
-            aspect_ratio=aspect_ratio or AspectRatio.LANDSCAPE,
-            priority=priority or Priority.NORMAL,
-            profile_id=profile_id,
-        )
-
     def submit(
         self,
         prompt: str,
@@ -151,11 +130,10 @@ class Relay:
         recaptcha_token: str | None = None,
     ) -> UUID:
         """Record one generation and hand it to the PollerActor; its id (a known request key: the same id)."""
-        spec = self._spec(prompt, model, aspect_ratio, seed, priority, profile)
-        generation_id, created = self.system.app.request_generation(spec, request_key)
-        if created:
-            self.system.commands.enqueue([generation_id], recaptcha_token)
-        return generation_id
+        options = GenerateOptions(model, aspect_ratio, seed, priority, profile)
+        return self.commands.generate(
+            prompt, options, request_key=request_key, recaptcha_token=recaptcha_token
+        ).generation_id
 
     def batch(
         self,
@@ -171,47 +149,29 @@ class Relay:
         recaptcha_token: str | None = None,
     ) -> BatchJobs:
         """Record one generation per prompt (one atomic save), submitted `delay` seconds apart."""
-        if not 0 <= delay <= 60:
-            raise InvalidParameter("delay", "must be between 0 and 60 seconds")
-        specs = [self._spec(p, model, aspect_ratio, seed, priority, profile) for p in prompts]
-        batch_id, ids, created = self.system.app.request_batch(specs, request_key, delay)
-        if created:
-            self.system.commands.enqueue(ids, recaptcha_token, delay)
-        return BatchJobs(batch_id, ids)
+        if not 0 <= delay <= MAX_BATCH_DELAY:
+            raise InvalidParameter("delay", f"must be between 0 and {MAX_BATCH_DELAY:.0f} seconds")
+        options = GenerateOptions(model, aspect_ratio, seed, priority, profile)
+        accepted = self.commands.batch(
+            prompts, options, delay_s=delay, request_key=request_key, recaptcha_token=recaptcha_token
+        )
+        return BatchJobs(accepted.batch_id, accepted.generation_ids)
 
     def upscale(self, generation_id: UUID, resolution: str = Resolution.P1080, request_key: str | None = None) -> UUID:
         """Upscale a completed generation; the upscale's id."""
-        upscale_id, created = self.system.app.request_upscale(generation_id, resolution, request_key=request_key)
-        if created:
-            self.system.commands.enqueue([upscale_id])
-        return upscale_id
+        return self.commands.upscale(generation_id, resolution, request_key=request_key).generation_id
 
     def retry(self, generation_id: UUID) -> UUID:
         """A new generation with a failed one's parameters (`retry_of` links them); its id."""
-        new_id, created = self.system.app.request_retry(generation_id)
-        if created:
-            self.system.commands.enqueue([new_id])
-        return new_id
+        return self.commands.retry(generation_id).generation_id
 
     def cancel(self, generation_id: UUID) -> HistoryRow:
         """Stop a job that is not finished (it fails with `cancelled`); its row afterwards."""
-        row = self.status(generation_id)
-        if row.status in TERMINAL_STATUSES:
-            raise IllegalTransition(f"cannot cancel generation {generation_id}: it is already {row.status}")
-        if not self.system.commands.cancel(generation_id):
-            raise IllegalTransition(f"cannot cancel generation {generation_id}: Flow has already finished it")
-        return self.status(generation_id)
+        return self.commands.cancel(generation_id).row
 
     def refresh(self, generation_id: UUID, timeout: float = REFRESH_WAIT) -> HistoryRow:
         """Check the job on Flow now (top priority, through the budget); its row once recorded or after `timeout`."""
-        row = self.status(generation_id)
-        if row.status in TERMINAL_STATUSES:
-            return row
-        try:
-            self.system.commands.refresh(generation_id).result(timeout)
-        except FutureTimeout:
-            logger.info("refresh of %s took over %.0f s; answering with the current row", generation_id, timeout)
-        return self.status(generation_id)
+        return self.commands.refresh(generation_id, timeout).row
 
     # --- reads --------------------------------------------------------------------------------------
 
@@ -219,28 +179,20 @@ class Relay:
         """The PollerActor's queue, in-flight calls and budget (the `queue_status` data)."""
         return self.system.commands.queue_status()
 
-    def _caught_up(self) -> None:
-        """Read-your-writes: the read model has applied everything recorded so far."""
-        self.system.projections.wait_for(self.system.app.last_position(), CATCH_UP_WAIT)
-
     def status(self, generation_id: UUID) -> HistoryRow:
         """A job's row, including every change recorded before the call (GenerationNotFound if unknown)."""
-        self._caught_up()
-        row = self.system.history.get(self.system.db.reader(), str(generation_id))
-        if row is None:
-            raise GenerationNotFound(generation_id)
-        return row
+        return self.commands.row(generation_id).row
 
     def batch_status(self, batch_id: UUID) -> BatchRow | None:
         """A batch's counts by status, or None for an unknown batch."""
-        self._caught_up()
+        self.commands.settle()
         return self.system.history.batch(self.system.db.reader(), str(batch_id))
 
     def wait(self, generation_ids: Iterable[UUID], timeout: float | None = None) -> list[HistoryRow]:
         """Block until every job is completed or failed; their rows in the order given (TimeoutError)."""
         ids = [str(i) for i in generation_ids]
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._caught_up()
+        self.commands.settle()
         history = self.system.history
         with self.system.db.read() as conn:
             rows = {row.id: row for row in history.get_many(conn, ids)}

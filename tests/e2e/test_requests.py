@@ -10,9 +10,12 @@ import pytest
 
 from actors.poller_actor import PollerActor
 from domain.requests import GenerationSpec
+from domain.values import TERMINAL_STATUSES
 from tests.e2e.harness import Peer, relay, run, wait_until
 from veo_protocol import (
+    BatchGenerate,
     Cancel,
+    Channel,
     ErrorCode,
     ErrorReply,
     Generate,
@@ -47,9 +50,7 @@ async def finished(peer: Peer, generation_id: str) -> dict[str, Any]:
 
     def terminal() -> list[dict[str, Any]]:
         return [
-            d.data
-            for d in peer.deltas
-            if d.data.get("id") == generation_id and d.data["status"] in ("completed", "failed")
+            d.data for d in peer.deltas if d.data.get("id") == generation_id and d.data["status"] in TERMINAL_STATUSES
         ]
 
     await peer.until(lambda: bool(terminal()), what=f"{generation_id} to finish")
@@ -69,7 +70,7 @@ def test_refresh_returns_the_row_and_an_unknown_id_is_not_found(tmp_path: Path) 
     async def scenario() -> None:
         async with relay(tmp_path, simulator=SLOW_JOBS) as target:
             peer = await target.connect()
-            await peer.ok(Subscribe, channels=["generation:status"])
+            await peer.ok(Subscribe, channels=[Channel.GENERATION_STATUS])
             generation_id = (await peer.ok(Generate, prompt="refresh me")).data["generation_id"]
             running = await peer.ok(Refresh, generation_id=generation_id)
             assert running.data["id"] == generation_id
@@ -133,7 +134,7 @@ def test_cancel_stops_a_running_job_and_a_finished_one_is_a_conflict(tmp_path: P
     async def scenario() -> None:
         async with relay(tmp_path, simulator=SLOW_JOBS) as target:
             peer = await target.connect()
-            await peer.ok(Subscribe, channels=["generation:status"])
+            await peer.ok(Subscribe, channels=[Channel.GENERATION_STATUS])
             running_id = (await peer.ok(Generate, prompt="cancel me")).data["generation_id"]
             await peer.until(lambda: any(d.data["operation_name"] for d in peer.deltas), what="Flow to accept it")
             cancelled = await peer.ok(Cancel, generation_id=running_id)
@@ -157,6 +158,40 @@ def test_cancel_stops_a_running_job_and_a_finished_one_is_a_conflict(tmp_path: P
             batch = await error(peer, GetBatch, batch_id=uuid4())
             assert (batch.code, batch.field) == (ErrorCode.NOT_FOUND, "batch_id")
             assert target.store_position() == before
+            await peer.close()
+
+    run(scenario())
+
+
+def test_commands_answer_with_their_ids_and_a_repeated_key_or_retry_makes_nothing_new(tmp_path: Path) -> None:
+    """generate, batch_generate and upscale with a request key name the same jobs when repeated (`created`
+    false), a retry asked twice is one new job, and an unknown profile is a bad_message naming the known ones."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path, simulator=SLOW_JOBS) as target:
+            peer = await target.connect()
+            await peer.ok(Subscribe, channels=[Channel.GENERATION_STATUS])
+            unknown = await error(peer, Generate, prompt="a fox", profile_id="nobody")
+            assert (unknown.code, unknown.field) == (ErrorCode.BAD_MESSAGE, "profile_id")
+            assert unknown.message == "profile_id: unknown profile 'nobody' (known: default)"
+            first = await peer.ok(Generate, prompt="a heron", request_key="heron")
+            again = await peer.ok(Generate, prompt="a heron", request_key="heron")
+            assert (first.data["created"], again.data) == (True, {**first.data, "created": False})
+            pair = {"prompts": ["one", "two"], "delay_ms": 0, "request_key": "pair"}
+            batch = await peer.ok(BatchGenerate, **pair)
+            assert (await peer.ok(BatchGenerate, **pair)).data == batch.data
+            assert len(batch.data["generation_ids"]) == 2
+            cancelled_id = (await peer.ok(Generate, prompt="retry me")).data["generation_id"]
+            await peer.ok(Cancel, generation_id=cancelled_id)
+            retried = await peer.ok(Retry, generation_id=cancelled_id)
+            assert (await peer.ok(Retry, generation_id=cancelled_id)).data == retried.data
+            assert retried.data["generation_id"] != cancelled_id
+            retry_row = (await peer.ok(GetStatus, generation_id=retried.data["generation_id"])).data
+            assert (retry_row["retry_of"], retry_row["prompt"]) == (cancelled_id, "retry me")
+            assert (await finished(peer, first.data["generation_id"]))["status"] == "completed"
+            upscale = await peer.ok(Upscale, generation_id=first.data["generation_id"], request_key="up")
+            upscale_again = await peer.ok(Upscale, generation_id=first.data["generation_id"], request_key="up")
+            assert (upscale.data["created"], upscale_again.data) == (True, {**upscale.data, "created": False})
             await peer.close()
 
     run(scenario())

@@ -117,7 +117,7 @@ def test_forwarded_commands_run_on_the_leader_and_their_answers_come_back(tmp_pa
     info = conninfo(tmp_path, store)
     leader_side, follower_side = CommandQueue(info), CommandQueue(info)
     poller = RecordingPoller()
-    server = CommandServer(leader_side, poller)  # type: ignore[arg-type]
+    server = CommandServer(leader_side, poller)
     forwarder = ForwardingPoller(follower_side, {}, rate=10, leader_status=dict)
     listeners = [
         StoreListener(info, CHANNEL, server.run_pending),
@@ -139,6 +139,36 @@ def test_forwarded_commands_run_on_the_leader_and_their_answers_come_back(tmp_pa
             listener.stop()
         leader_side.close()
         follower_side.close()
+
+
+def test_forwarded_commands_too_old_or_unknown_are_answered_false_and_not_run(tmp_path: Path, store: str) -> None:
+    """A cancel or refresh older than STALE_AFTER_S (its asker gave up) and a row naming no command we know are
+    answered False; an old enqueue still runs (its jobs are recorded and must not be lost)."""
+    import psycopg  # noqa: PLC0415
+
+    from server.forwarding import STALE_AFTER_S, CommandQueue, CommandServer, Enqueue  # noqa: PLC0415
+
+    info = conninfo(tmp_path, store)
+    queue, poller = CommandQueue(info), RecordingPoller()
+    ids = [uuid4(), uuid4()]
+    try:
+        queue.submit(Enqueue((ids[0],)))  # creates the table
+        rows = [("cancel", ids[1]), ("refresh", ids[1]), ("enqueue", ids[1]), ("rewind", ids[1])]
+        with psycopg.connect(autocommit=True, **info) as conn:
+            for kind, generation_id in rows:
+                conn.execute(
+                    "INSERT INTO veo_commands (kind, generation_ids, created) "
+                    "VALUES (%s, %s, now() - make_interval(secs => %s))",
+                    (kind, f'["{generation_id}"]', STALE_AFTER_S + 5),
+                )
+        CommandServer(queue, poller).run_pending()
+        answers = queue.answers(list(range(1, 6)))
+        assert answers == {1: True, 2: False, 3: False, 4: True, 5: False}
+        assert poller.enqueued == [([ids[0]], None, None), ([ids[1]], None, None)]
+        assert (poller.cancelled, poller.refreshed) == ([], [])
+        assert queue.pending() == []
+    finally:
+        queue.close()
 
 
 def started(data: Path, store: str, simulator: Simulator, port: int) -> System:
