@@ -14,6 +14,7 @@ __all__ = [
     "PRIORITY_RANK",
     "TERMINAL_STATUSES",
     "AspectRatio",
+    "Channel",
     "ErrorReason",
     "JobType",
     "Priority",
@@ -84,3 +85,11 @@ DEFAULT_MODEL: Final = "veo_3_1_t2v_fast"
 MAX_PROMPT_CHARS: Final = 10_000
 MAX_REQUEST_KEY_CHARS: Final = 200
 MAX_SEED: Final = 2**31 - 1
+
+
+class Channel(StrEnum):
+    """A live channel of row changes (CONTRACT §3): each row change is one delta on one of these."""
+
+    GENERATION_STATUS = "generation:status"
+    UPSCALE_STATUS = "upscale:status"
+    BATCH_PROGRESS = "batch:progress"

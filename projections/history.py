@@ -14,19 +14,17 @@ from typing import Any
 
 import msgspec
 
+from domain.values import Channel, JobType
 from projections.dialect import Column, Connection, Dialect
 from projections.events import ViewEvent
 from projections.journal import Delta, Entry, deltas_after, journal_table, prune, write_pages
 from projections.rows import BATCH_COLUMNS, HISTORY_COLUMNS, BatchRow, HistoryRow, apply_event, iso_ms
 from projections.tracking import TrackedView
 
-__all__ = ["GENERATION_CHANNEL", "Delta", "HistoryView", "channel_for"]
+__all__ = ["Delta", "HistoryView", "channel_for"]
 
 logger = logging.getLogger(__name__)
 
-GENERATION_CHANNEL = "generation:status"
-UPSCALE_CHANNEL = "upscale:status"
-BATCH_CHANNEL = "batch:progress"
 _ENCODE = msgspec.json.Encoder().encode
 _CHUNK = 500
 _INTEGERS = {"seed", "seq", "total", "pending", "processing", "completed", "failed", "key", "position"}
@@ -38,7 +36,7 @@ _BATCH_COLUMNS: tuple[Column, ...] = tuple((name, "integer" if name in _INTEGERS
 
 def channel_for(row: HistoryRow) -> str:
     """The channel a generation row's deltas travel on."""
-    return UPSCALE_CHANNEL if row.job_type == "upscale" else GENERATION_CHANNEL
+    return Channel.UPSCALE_STATUS if row.job_type == JobType.UPSCALE else Channel.GENERATION_STATUS
 
 
 class HistoryView(TrackedView):
@@ -94,7 +92,7 @@ class HistoryView(TrackedView):
                 setattr(batch, row.status, getattr(batch, row.status) + 1)
                 batch.updated_at = at
                 if keep:
-                    add_delta((position, BATCH_CHANNEL, encode(batch)))
+                    add_delta((position, Channel.BATCH_PROGRESS, encode(batch)))
                     add_time(at)
         upsert = conn.dialect.upsert_rows
         astuple = msgspec.structs.astuple
@@ -195,4 +193,4 @@ def _batch_row(values: Sequence[Any]) -> BatchRow:
     return BatchRow(**dict(zip(BATCH_COLUMNS, values, strict=True)))
 
 
-__all__ += ["BATCH_CHANNEL", "UPSCALE_CHANNEL", "iso_ms"]
+__all__ += ["iso_ms"]

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import msgspec
 
+from domain.values import Channel
 from projections.database import ReadModelDatabase
-from projections.history import BATCH_CHANNEL, Delta, HistoryView
+from projections.history import Delta, HistoryView
 from projections.rows import BatchRow, HistoryRow
 
 __all__ = ["CommitSignal", "DeltaStream", "RowDelta"]
@@ -37,7 +38,7 @@ class RowDelta:
     @classmethod
     def of(cls, delta: Delta) -> RowDelta:
         """Decode a journal delta."""
-        kind: type[HistoryRow | BatchRow] = BatchRow if delta.channel == BATCH_CHANNEL else HistoryRow
+        kind: type[HistoryRow | BatchRow] = BatchRow if delta.channel == Channel.BATCH_PROGRESS else HistoryRow
         return cls(delta.position, delta.channel, msgspec.json.decode(delta.data, type=kind))
 
 

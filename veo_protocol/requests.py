@@ -8,14 +8,13 @@ contract's own defaults (`delay_ms` 500, `limit` 50, `window` "all") are written
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, TypeAlias, get_args
 from uuid import UUID
 
 import msgspec
 from msgspec import Meta
 
-from domain.values import MAX_PROMPT_CHARS, MAX_REQUEST_KEY_CHARS, MAX_SEED, AspectRatio, Priority, Resolution
+from domain.values import MAX_PROMPT_CHARS, MAX_REQUEST_KEY_CHARS, MAX_SEED, AspectRatio, Channel, Priority, Resolution
 
 __all__ = [
     "DEFAULT_DELAY_MS",
@@ -63,14 +62,6 @@ MAX_POSITION: Final = 2**63 - 1
 MAX_SESSION_COOKIE_CHARS: Final = 8_192
 SECRET_FIELDS: Final = frozenset({"recaptcha_token", "token", "session_cookie"})
 """Fields whose values never appear in a repr, a log line or an error message."""
-
-
-class Channel(StrEnum):
-    """A channel a client may subscribe to (CONTRACT §3)."""
-
-    GENERATION_STATUS = "generation:status"
-    UPSCALE_STATUS = "upscale:status"
-    BATCH_PROGRESS = "batch:progress"
 
 
 RequestId = Annotated[str, Meta(min_length=1, max_length=MAX_ID_CHARS)]

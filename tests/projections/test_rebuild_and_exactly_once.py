@@ -11,10 +11,11 @@ import pytest
 
 from domain.application import VeoRelay
 from domain.requests import GenerationSpec
+from domain.values import Channel
 from projections.analytics import AnalyticsView
 from projections.database import ReadModelDatabase
 from projections.dialect import Connection
-from projections.history import BATCH_CHANNEL, Delta, HistoryView
+from projections.history import Delta, HistoryView
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from tests.projections.conftest import random_history
@@ -35,7 +36,7 @@ def snapshot(db: ReadModelDatabase) -> dict[str, list[Any]]:
 
 def row_delta_positions(deltas: list[Delta]) -> list[int]:
     """The positions of the generation-row deltas (one per applied event)."""
-    return [d.position for d in deltas if d.channel != BATCH_CHANNEL]
+    return [d.position for d in deltas if d.channel != Channel.BATCH_PROGRESS]
 
 
 def pages_are_disjoint_and_ordered(db: ReadModelDatabase) -> bool:

@@ -12,9 +12,10 @@ import pytest
 
 from domain.application import VeoRelay
 from domain.requests import GenerationSpec
+from domain.values import Channel
 from projections.analytics import AnalyticsView
 from projections.database import ReadModelDatabase
-from projections.history import BATCH_CHANNEL, HistoryView
+from projections.history import HistoryView
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from server.store import StoreLocation, locate
@@ -135,7 +136,7 @@ def test_runners_on_two_nodes_apply_each_event_once_and_both_report_the_position
     head = writer.last_position()
     assert first.heard[-1] == second.heard[-1] == head
     live = snapshot(first.db)
-    generation_deltas = [d.position for d in live["journal"] if d.channel != BATCH_CHANNEL]
+    generation_deltas = [d.position for d in live["journal"] if d.channel != Channel.BATCH_PROGRESS]
     assert generation_deltas == list(range(1, head + 1))
     rebuild(writer, first.db, [HistoryView, AnalyticsView])
     assert snapshot(second.db) == live

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.history import BATCH_CHANNEL, GENERATION_CHANNEL, UPSCALE_CHANNEL
 from projections.rows import BatchRow, HistoryRow
 from veo_protocol import (
     CLOSE_FRAME_TOO_LARGE,
@@ -140,11 +139,6 @@ def test_close_codes_and_reasons() -> None:
     assert set(CLOSE_REASONS) == {1008, 1009, 1013}
     assert all(0 < len(reason.encode()) <= 123 for reason in CLOSE_REASONS.values())
     assert MAX_FRAME_BYTES == 1_048_576
-
-
-def test_channels_match_the_projection() -> None:
-    """The protocol's channel names are the ones the history projection writes deltas on."""
-    assert {c.value for c in Channel} == {GENERATION_CHANNEL, UPSCALE_CHANNEL, BATCH_CHANNEL}
 
 
 # --- deltas ---------------------------------------------------------------------------------------------------
