@@ -14,7 +14,7 @@ from actors.budget import Budget
 from actors.calls import Call, CallKind
 from actors.clock import FakeClock
 from actors.flow.errors import error_from_response
-from actors.poller import PollerSettings
+from actors.poller_settings import PollerSettings
 from actors.timing import CompletionModel
 from domain.application import VeoRelay
 from domain.requests import GenerationSpec
