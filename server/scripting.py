@@ -29,6 +29,8 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+import msgspec
+
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter
 from domain.requests import DEFAULT_PROFILE, GenerationSpec
 from domain.values import DEFAULT_MODEL, TERMINAL_STATUSES, AspectRatio, Priority, Resolution
@@ -216,7 +218,8 @@ class Relay:
 
     def queue_status(self) -> dict[str, object]:
         """The PollerActor's queue, in-flight calls and budget (the `queue_status` data)."""
-        return self.system.commands.queue_status()
+        status = self.system.commands.queue_status()
+        return status if isinstance(status, dict) else msgspec.to_builtins(status)
 
     def _caught_up(self) -> None:
         """Read-your-writes: the read model has applied everything recorded so far."""
