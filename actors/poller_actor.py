@@ -25,7 +25,7 @@ from actors.poller_messages import (
     Told,
 )
 from actors.queue_status import QueueSnapshot
-from actors.restore import RestoreReport, Unfinished
+from actors.restore import Unfinished
 from actors.ticker import Ticker
 
 __all__ = ["PollerActor"]
@@ -59,11 +59,10 @@ class PollerActor(pykka.ThreadingActor):
         """The number of the last told message handled (the successor of a crashed actor starts with the
         supervisor's count: what was told to its predecessor is in the store it restores from)."""
         self.poller: Poller | None = None
-        self.restored: RestoreReport | None = None
 
     def on_start(self) -> None:
         self.poller = self._make_poller()
-        self.restored = self.poller.restore(self._non_terminal(), datetime.now(UTC))
+        self.poller.restore(self._non_terminal(), datetime.now(UTC))
         self._restored()
         self._work()
 

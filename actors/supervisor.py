@@ -67,14 +67,14 @@ class PollerSupervisor:
         clock: Clock = time.monotonic,
         gate: Callable[[], None] | None = None,
     ) -> None:
-        self.app = app
+        self._app = app
         self.profiles = profiles
-        self.settings = settings or PollerSettings()
-        self.clock = clock
-        self.budget = Budget(self.settings.rate, margin=self.settings.budget_margin, clock=clock)
-        self.model = CompletionModel()
+        self._settings = settings or PollerSettings()
+        self._clock = clock
+        self.budget = Budget(self._settings.rate, margin=self._settings.budget_margin, clock=clock)
+        self._model = CompletionModel()
         self.calls = CallRunner(client, workers=self.budget.max_in_flight, gate=gate)
-        self.ticker = Ticker(self._tick, clock=clock)
+        self._ticker = Ticker(self._tick, clock=clock)
         self.tokens = TokenBroker(clock=clock)
         self.tokens.add_listener(self._providers_changed)
         self.restarts = 0
@@ -101,9 +101,9 @@ class PollerSupervisor:
     def start(self) -> None:
         """Load learned timings, start the actor (which restores), the ticker and the watchdog."""
         for key, durations in self._durations().items():
-            self.model.load(key, durations)
+            self._model.load(key, durations)
         self._spawn()
-        self.ticker.start()
+        self._ticker.start()
         self._monitor.start()
 
     def stop(self) -> None:
@@ -113,20 +113,20 @@ class PollerSupervisor:
         ref = self._ref
         if ref is not None and ref.is_alive():
             ref.stop(timeout=10)
-        self.ticker.stop()
+        self._ticker.stop()
         self.calls.close(wait=True)
         if self._monitor.is_alive():
             self._monitor.join(timeout=5)
 
     def _make_poller(self) -> Poller:
         return Poller(
-            self.app,
+            self._app,
             self.calls,
             self.profiles,
             self.budget,
-            self.model,
-            clock=self.clock,
-            settings=self.settings,
+            self._model,
+            clock=self._clock,
+            settings=self._settings,
             tokens=self.tokens,
             on_token=self.token_ready,
         )
@@ -134,7 +134,7 @@ class PollerSupervisor:
     def _spawn(self) -> None:
         ref = PollerActor.start(
             self._make_poller,
-            self.ticker,
+            self._ticker,
             self._non_terminal,
             self._on_death,
             self._publish,
@@ -143,7 +143,7 @@ class PollerSupervisor:
         )
         with self._lock:
             self._ref = ref
-        self.ticker.taken()
+        self._ticker.taken()
 
     def _publish(self, snapshot: QueueSnapshot, seen: int) -> None:
         self._published = (snapshot, seen)
@@ -152,16 +152,16 @@ class PollerSupervisor:
     def last_status(self) -> QueueStatus | None:
         """The `queue_status` of the actor's latest snapshot, without asking it (None before its first)."""
         published = self._published
-        return published[0].at(self.clock()) if published is not None else None
+        return published[0].at(self._clock()) if published is not None else None
 
     def _restored(self) -> None:
         if self._died_at is not None:
-            self.last_restart_seconds = round(self.clock() - self._died_at, 3)
+            self.last_restart_seconds = round(self._clock() - self._died_at, 3)
             logger.warning("PollerActor restored %.3f s after the crash", self.last_restart_seconds)
             self._died_at = None
 
     def _on_death(self, exc: BaseException | None) -> None:
-        self._died_at = self.clock()
+        self._died_at = self._clock()
         self._published = None  # what it saw is gone with it: ask the successor until it publishes
         self._died.set()
 
@@ -254,7 +254,7 @@ class PollerSupervisor:
         published = self._published
         if published is None or published[1] < self._told:
             return None
-        return self._with_restarts(published[0].at(self.clock()))
+        return self._with_restarts(published[0].at(self._clock()))
 
     def _with_restarts(self, status: QueueStatus) -> QueueStatus:
         return msgspec.structs.replace(status, restarts=self.restarts, last_restart_seconds=self.last_restart_seconds)
