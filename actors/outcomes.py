@@ -199,53 +199,28 @@ class OutcomeHandler:
     # --- bearer tokens ------------------------------------------------------------------------------
 
     def _need_token(self, profile_id: str) -> None:
-        """The bearer token expired: refresh it once from the session cookie, or pause the profile until a
-        usable cookie arrives (a cookie labs refused is not tried again)."""
-        state = self._profiles[profile_id]
-        now = self._clock()
-        if state.refreshing:
-            return
-        if state.profile.session_cookie and not state.needs_session:
-            state.refreshing = True
-            state.pause(now, "refreshing the bearer token", seconds=30.0)
+        """The bearer token expired: refresh it from the session cookie, or wait for a usable cookie."""
+        if self._profiles[profile_id].token_expired(self._clock()):
             self._work.refresh_token(profile_id)
-        else:
-            state.needs_session = True
-            cookie = "the session cookie was refused" if state.profile.session_cookie else "no session cookie"
-            state.pause(
-                now,
-                f"bearer token expired and {cookie} to refresh it: update the profiles file "
-                "(or let the token bridge extension provide the session)",
-            )
 
     def _token_refreshed(self, result: CallResult) -> None:
-        state = self._profiles.get(result.call.profile_id)
+        profile_id = result.call.profile_id
+        state = self._profiles.get(profile_id)
         if state is None:
             return
-        state.refreshing = False
-        again, state.refresh_again = state.refresh_again, False
-        if result.error is None:
-            state.needs_session = False
-            state.paused_until = self._clock()
-            state.resume()
-            logger.info("refreshed the bearer token of profile %s", result.call.profile_id)
-        elif again:  # a new session cookie arrived meanwhile: try that one at once
-            self._need_token(result.call.profile_id)
-        else:
-            state.needs_session = isinstance(result.error, Unauthenticated)
-            state.pause(self._clock(), f"token refresh failed: {result.error}")
+        refused = isinstance(result.error, Unauthenticated)
+        if state.token_refreshed(self._clock(), result.error, cookie_refused=refused):
+            self._need_token(profile_id)  # a new session cookie arrived meanwhile: try that one at once
+        elif result.error is None:
+            logger.info("refreshed the bearer token of profile %s", profile_id)
 
     def session_provided(self, profile_id: str, session_cookie: str, provider_id: str) -> None:
         """A provider's fresh session cookie: the next refresh uses it; a profile waiting for one refreshes now."""
         state = self._profiles.get(profile_id)
         if state is None:
             return
-        state.profile.session_cookie = session_cookie
         logger.info("session cookie for profile %s updated by provider %s", profile_id, provider_id)
-        if state.refreshing:
-            state.refresh_again = True  # the refresh in flight uses the old cookie
-        elif state.needs_session:
-            state.needs_session = False
+        if state.new_session(session_cookie):
             self._need_token(profile_id)
 
     # --- status checks ------------------------------------------------------------------------------
