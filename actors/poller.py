@@ -25,7 +25,7 @@ from actors.budget import Budget
 from actors.calls import Call, CallKind, CallRunner
 from actors.clock import Clock
 from actors.fault_log import FaultLog
-from actors.flow import FlowClient, UpscaleSpec
+from actors.flow_calls import cancel_call, check_call, refresh_token_call, resolve_call, submit_call
 from actors.jobs import Job, Phase
 from actors.outcomes import CANCELLED_MESSAGE, OutcomeHandler
 from actors.poller_settings import PollerSettings
@@ -164,13 +164,14 @@ class Poller:
     def _next_call(self, now: float) -> Call | None:
         """The most valuable call to send now, or None."""
         if (profile_id := self._work.next_token_refresh()) is not None:
-            return self._refresh_token_call(profile_id)
+            return refresh_token_call(profile_id, self._profiles[profile_id].profile)
         if self._work.refresh_waits() and (call := self._check_call()):
             return call
         if (job := self._work.next_url_look_up(now)) is not None:
-            return self._resolve_call(job)
+            return resolve_call(job, self._profiles[job.profile_id].profile)
         if (cancel := self._work.next_cancel()) is not None:
-            return self._cancel_call(*cancel)
+            profile_id, media_name = cancel
+            return cancel_call(profile_id, self._profiles[profile_id].profile, media_name)
         # check_due_at() answers "now" with its own, later clock reading: compare with a fresh one, not `now`.
         checks_due = (due := self._work.check_due_at()) is not None and due <= self._clock()
         if not checks_due or self._submit_share_left(now):
@@ -276,7 +277,7 @@ class Poller:
             self._storage.succeeded()
             self._work.submit(job, now, self._settings.batch_delay_s)
             self._submits.append(now)
-            return self._submit_call(job)
+            return submit_call(job, self._profiles[job.profile_id].profile)
         return None
 
     def _needs_token(self, job: Job) -> bool:
@@ -297,20 +298,7 @@ class Poller:
         if job.phase == Phase.WAITING_TOKEN:
             self._work.put_in_queue(job)
 
-    def _submit_call(self, job: Job) -> Call:
-        """The generate or upscale call of a job (the token is used once, then forgotten)."""
-        profile = self._profiles[job.profile_id].profile
-        spec = job.spec()
-        token, job.recaptcha_token = job.recaptcha_token, None
-
-        def perform(client: FlowClient) -> object:
-            if isinstance(spec, UpscaleSpec):
-                return client.upscale(profile, spec, token)
-            return client.generate(profile, spec, token)
-
-        return Call(CallKind.SUBMIT, (job.generation_id,), job.profile_id, perform)
-
-    # --- status checks, URLs, cancels, tokens -------------------------------------------------------
+    # --- status checks ------------------------------------------------------------------------------
 
     def _check_call(self) -> Call | None:
         """A status check of the jobs the scheduler picks (one profile per request)."""
@@ -324,44 +312,7 @@ class Poller:
         for _, rest in others:  # another profile's jobs wait for their own request
             self._work.put_back_checks(rest)
         state = self._profiles[profile_id]
-        handles = [job.handle for job in jobs]
-        contract = state.contract
-        profile = state.profile
-
-        def perform(client: FlowClient) -> object:
-            return client.check_status(profile, handles, contract)
-
-        return Call(CallKind.CHECK, tuple(j.generation_id for j in jobs), profile_id, perform, contract)
-
-    def _resolve_call(self, job: Job) -> Call:
-        """Fetch the video URL of a finished job (media contract)."""
-        profile = self._profiles[job.profile_id].profile
-        media_id = job.media_name or job.operation_name or ""
-        job.url_attempts += 1
-
-        def perform(client: FlowClient) -> object:
-            return client.resolve_video_url(profile, media_id)
-
-        return Call(CallKind.RESOLVE, (job.generation_id,), job.profile_id, perform)
-
-    def _cancel_call(self, profile_id: str, media_name: str) -> Call:
-        """Ask Flow to stop a running job (best effort)."""
-        profile = self._profiles[profile_id].profile
-
-        def perform(client: FlowClient) -> object:
-            client.cancel(profile, media_name)
-            return None
-
-        return Call(CallKind.CANCEL, (), profile_id, perform)
-
-    def _refresh_token_call(self, profile_id: str) -> Call:
-        """Turn the profile's session cookie into a fresh bearer token."""
-        profile = self._profiles[profile_id].profile
-
-        def perform(client: FlowClient) -> object:
-            return client.refresh_bearer(profile)
-
-        return Call(CallKind.REFRESH_TOKEN, (), profile_id, perform)
+        return check_call(jobs, profile_id, state.profile, state.contract)
 
     # --- outcomes -----------------------------------------------------------------------------------
 
