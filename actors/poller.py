@@ -109,7 +109,7 @@ class Poller:
 
     def refresh(self, generation_id: UUID, done: Future[None]) -> None:
         """A manual refresh: check the job at top priority; `done` resolves when that check is handled."""
-        if self._work.check_soon(generation_id):
+        if self._work.check_first(generation_id):
             self._work.wait_for_check(generation_id, done)
         else:
             done.set_result(None)  # not running here, or checked less than a second ago: that check is the answer

@@ -158,8 +158,9 @@ class Worklist:
         expired = (self._jobs.get(generation_id) for generation_id in self._checks.expired())
         return [job for job in expired if job is not None and job.phase != Phase.DONE]
 
-    def check_soon(self, generation_id: UUID) -> bool:
-        """Whether a manual refresh should check this job: it runs, and was not checked a moment ago."""
+    def check_first(self, generation_id: UUID) -> bool:
+        """A manual refresh: True when it waits for a check (one in flight, or this job first in the next pick);
+        False when the job is not running here or was checked a moment ago (that check is the answer)."""
         job = self._jobs.get(generation_id)
         if job is None or job.phase != Phase.RUNNING or generation_id not in self._checks:
             return False
