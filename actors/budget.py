@@ -66,11 +66,6 @@ class Budget:
         """The clock instant before which nothing starts (-inf when never paused)."""
         return self._paused_until
 
-    @property
-    def interval(self) -> float:
-        """The pacing gap between consecutive starts, in seconds."""
-        return self._interval
-
     def set_rate(self, rate: float) -> None:
         """Change the rate; starts already logged keep counting against the window."""
         if not rate > 0 or not math.isfinite(rate):

@@ -111,11 +111,6 @@ class CallRunner:
         with self._lock:
             self._mailbox.pop(result.call.call_id, None)
 
-    def in_flight(self) -> list[Call]:
-        """Calls started and not finished."""
-        with self._lock:
-            return list(self._in_flight.values())
-
     def busy_job_ids(self, kind: CallKind) -> set[UUID]:
         """Jobs with a call of `kind` in flight or with an unhandled result."""
         with self._lock:

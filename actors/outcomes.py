@@ -6,11 +6,12 @@ retried from the top, so each checks the job's phase before recording.
 
 from __future__ import annotations
 
-import heapq
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from actors.budget import Budget
 from actors.calls import CallKind, CallResult
+from actors.clock import Clock
 from actors.flow import (
     AccessDenied,
     Ambiguous,
@@ -29,12 +30,14 @@ from actors.flow import (
     UnusualTraffic,
 )
 from actors.jobs import Job, Phase
-from domain.values import ErrorReason
+from actors.poller_settings import PollerSettings
+from actors.profile_state import ProfileState
+from actors.queue_status import Tally
+from actors.worklist import Worklist
+from domain.application import VeoRelay
+from domain.values import FAILED_REMOTE_STATUS, SUCCESSFUL_REMOTE_STATUS, ErrorReason
 
-if TYPE_CHECKING:
-    from actors.poller import Poller
-
-__all__ = ["OutcomeHandler"]
+__all__ = ["AMBIGUOUS_MESSAGE", "CANCELLED_MESSAGE", "OutcomeHandler"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ AMBIGUOUS_MESSAGE = (
 )
 
 
+CANCELLED_MESSAGE = "Cancelled at the user's request."
+
 _FINAL = (ContentPolicy, AccessDenied, NotFound, BadRequest)
 """Refusals that end the job at once: the request itself is wrong for Flow."""
 _NOT_COUNTED = (QuotaReached, CaptchaRejected, Throttled, UnusualTraffic, Unauthenticated)
@@ -51,105 +56,119 @@ _NOT_COUNTED = (QuotaReached, CaptchaRejected, Throttled, UnusualTraffic, Unauth
 
 
 class OutcomeHandler:
-    """Turns call results into events and poller state."""
+    """Turns call results into events, and moves the jobs they concern through the worklist."""
 
-    def __init__(self, poller: Poller) -> None:
-        self.poller = poller
+    def __init__(
+        self,
+        app: VeoRelay,
+        work: Worklist,
+        profiles: dict[str, ProfileState],
+        budget: Budget,
+        tally: Tally,
+        *,
+        clock: Clock,
+        settings: PollerSettings,
+    ) -> None:
+        self._app = app
+        self._work = work
+        self._profiles = profiles
+        self._budget = budget
+        self._tally = tally
+        self._clock = clock
+        self._settings = settings
 
     def handle(self, result: CallResult) -> None:
         """Dispatch one result by the kind of its call."""
         kind = result.call.kind
         if result.error is not None:
-            self.poller.errors[f"{kind}:{type(result.error).__name__}"] += 1
-        if kind == CallKind.SUBMIT:
-            self.submission(result)
-        elif kind == CallKind.CHECK:
-            self.check(result)
-        elif kind == CallKind.RESOLVE:
-            self.resolved(result)
-        elif kind == CallKind.REFRESH_TOKEN:
-            self.token_refreshed(result)
-        elif result.error is not None and not isinstance(result.error, CannotCancel):
-            logger.warning("cancel on Flow failed: %s", result.error)
+            self._tally.error(kind, result.error)
+        match kind:
+            case CallKind.SUBMIT:
+                self._submission(result)
+            case CallKind.CHECK:
+                self._check(result)
+            case CallKind.RESOLVE:
+                self._resolved(result)
+            case CallKind.REFRESH_TOKEN:
+                self._token_refreshed(result)
+            case CallKind.CANCEL if result.error is not None and not isinstance(result.error, CannotCancel):
+                logger.warning("cancel on Flow failed: %s", result.error)
 
     # --- submissions --------------------------------------------------------------------------------
 
-    def submission(self, result: CallResult) -> None:
-        poller = self.poller
-        job = poller.jobs.get(result.call.job_ids[0])
+    def _submission(self, result: CallResult) -> None:
+        job = self._work.job(result.call.job_ids[0])
         if job is None or job.phase != Phase.SUBMITTING:
             return
         error = result.error
         if error is None:
-            self.accepted(job, result.value)
+            self._accepted(job, result.value)
             return
         if not isinstance(error, FlowError) or isinstance(error, Ambiguous) or not error.proves_nothing_created:
             detail = error.reason if isinstance(error, FlowError) else type(error).__name__
-            poller.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, AMBIGUOUS_MESSAGE.format(detail=detail))
+            self._work.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, AMBIGUOUS_MESSAGE.format(detail=detail))
             return
         if job.cancel_requested:  # nothing was created and the user cancelled: never try again
-            poller.finish_failed(job, ErrorReason.CANCELLED, "Cancelled at the user's request.")
+            self._work.finish_failed(job, ErrorReason.CANCELLED, CANCELLED_MESSAGE)
             return
-        self.refused(job, error)
+        self._refused(job, error)
 
-    def accepted(self, job: Job, value: Any) -> None:
-        poller = self.poller
+    def _accepted(self, job: Job, value: Any) -> None:
+        work = self._work
         assert isinstance(value, SubmitResult)
         operation = value.operation_name or value.media_name or value.media_generation_id
         if operation is None:
-            poller.finish_failed(
+            work.finish_failed(
                 job, ErrorReason.INTERRUPTED_SUBMISSION, AMBIGUOUS_MESSAGE.format(detail="no operation name")
             )
             return
         if job.operation_name is None:  # else a storage fault after Started made this a retry
-            poller.app.record_started(job.generation_id, operation, value.media_name, value.remote_status)
+            self._app.record_started(job.generation_id, operation, value.media_name, value.remote_status)
             job.operation_name, job.media_name, job.remote_status = operation, value.media_name, value.remote_status
-        poller.profiles[job.profile_id].resume()
-        now = poller.clock()
+        self._profiles[job.profile_id].resume()
+        now = self._clock()
         if job.cancel_requested:
-            poller.finish_failed(job, ErrorReason.CANCELLED, "Cancelled at the user's request.")
-            poller.cancels.append((job.profile_id, job.media_name or operation))
+            work.finish_failed(job, ErrorReason.CANCELLED, CANCELLED_MESSAGE)
+            work.cancel_on_flow(job.profile_id, job.media_name or operation)
         elif value.terminal and value.successful:
             job.media_generation_id = value.media_generation_id
-            job.phase = Phase.RESOLVING
-            poller.resolves.append(job.generation_id)
+            work.look_up_url(job)
         elif value.terminal:
-            reason = value.error_reason or value.remote_status or "MEDIA_GENERATION_STATUS_FAILED"
-            poller.finish_failed(job, reason, value.error_message or "Flow refused the job.", value.remote_status)
+            reason = value.error_reason or value.remote_status or FAILED_REMOTE_STATUS
+            work.finish_failed(job, reason, value.error_message or "Flow refused the job.", value.remote_status)
         else:
-            poller.track_running(job, started_at=now, deadline_at=now + poller.settings.deadline_s)
+            work.track_running(job, started_at=now, deadline_at=now + self._settings.deadline_s)
 
-    def refused(self, job: Job, error: FlowError) -> None:
+    def _refused(self, job: Job, error: FlowError) -> None:
         """The answer proves nothing was created: wait and try again, pause, or fail for good.
 
         Counters and pauses change only once the event is recorded: after a storage fault the handler runs
         again and must count this refusal once.
         """
-        poller = self.poller
-        now = poller.clock()
-        settings = poller.settings
+        now = self._clock()
+        settings = self._settings
         rejections = job.captcha_rejections + (1 if isinstance(error, CaptchaRejected) else 0)
         errors = job.submit_errors + (0 if isinstance(error, _FINAL + _NOT_COUNTED) else 1)
-        final = self.final_reason(job, error, rejections, errors)
+        final = self._final_reason(job, error, rejections)
         if final is not None:
-            poller.finish_failed(job, final[0], final[1])
+            self._work.finish_failed(job, final[0], final[1])
         else:
-            poller.app.record_deferred(job.generation_id, error.reason or type(error).__name__, error.message)
+            self._app.record_deferred(job.generation_id, error.reason or type(error).__name__, error.message)
         job.captcha_rejections, job.submit_errors = rejections, errors
-        self.slow_down(job, error, now)
+        self._slow_down(job, error, now)
         if final is not None:
             return
         backoff = settings.submit_backoff_base * 1.5 ** max(0, job.submit_errors - 1)
         job.not_before = now + min(settings.submit_backoff_max, backoff)
-        poller.put_in_queue(job)
+        self._work.put_in_queue(job)
 
-    def final_reason(self, job: Job, error: FlowError, rejections: int, errors: int) -> tuple[str, str] | None:
+    def _final_reason(self, job: Job, error: FlowError, rejections: int) -> tuple[str, str] | None:
         """(reason, message) when this refusal ends the job, else None."""
-        settings = self.poller.settings
+        settings = self._settings
         if isinstance(error, _FINAL):
             return (error.flow_reason or ErrorReason.INVALID_REQUEST, error.message)  # Flow's reason verbatim
         if isinstance(error, QuotaReached):
-            if self.poller.profiles[job.profile_id].profile.on_quota == "fail" or settings.on_quota == "fail":
+            if self._profiles[job.profile_id].profile.on_quota == "fail" or settings.on_quota == "fail":
                 return (ErrorReason.QUOTA_EXHAUSTED, error.message)
             return None
         if isinstance(error, CaptchaRejected):
@@ -158,83 +177,60 @@ class OutcomeHandler:
             return None
         return None  # proven-transient refusals never end a job (CONTRACT §1): it waits, backing off to 60 s
 
-    def slow_down(self, job: Job, error: FlowError, now: float) -> None:
+    def _slow_down(self, job: Job, error: FlowError, now: float) -> None:
         """Pause what the refusal says to pause: the profile, the whole budget, or until a new token."""
-        poller = self.poller
-        state = poller.profiles[job.profile_id]
+        state = self._profiles[job.profile_id]
         if isinstance(error, QuotaReached) and job.phase != Phase.DONE:
             state.pause(now, f"quota reached: {error.reason}", seconds=3600.0)
         elif isinstance(error, CaptchaRejected):
             state.pause(now, "reCAPTCHA token rejected")
         elif isinstance(error, Throttled):
-            poller.throttled += 1
-            wait = error.retry_after if error.retry_after is not None else 10.0
-            poller.budget.pause_until(now + wait)
+            self._throttled(error, now)
         elif isinstance(error, UnusualTraffic):
             state.pause(now, f"unusual traffic: {error.reason}")
         elif isinstance(error, Unauthenticated):
-            self.need_token(job.profile_id)
+            self._need_token(job.profile_id)
 
-    def need_token(self, profile_id: str) -> None:
-        """The bearer token expired: refresh it once from the session cookie, or pause the profile until a
-        usable cookie arrives (a cookie labs refused is not tried again)."""
-        poller = self.poller
-        state = poller.profiles[profile_id]
-        now = poller.clock()
-        if state.refreshing:
-            return
-        if state.profile.session_cookie and not state.needs_session:
-            state.refreshing = True
-            state.pause(now, "refreshing the bearer token", seconds=30.0)
-            poller.token_refreshes.append(profile_id)
-        else:
-            state.needs_session = True
-            cookie = "the session cookie was refused" if state.profile.session_cookie else "no session cookie"
-            state.pause(
-                now,
-                f"bearer token expired and {cookie} to refresh it: update the profiles file "
-                "(or let the token bridge extension provide the session)",
-            )
+    def _throttled(self, error: Throttled, now: float) -> None:
+        """Flow answered 429: the whole budget waits as long as it says (10 s when it does not say)."""
+        self._tally.throttled()
+        self._budget.pause_until(now + (error.retry_after if error.retry_after is not None else 10.0))
 
-    def token_refreshed(self, result: CallResult) -> None:
-        poller = self.poller
-        state = poller.profiles.get(result.call.profile_id)
+    # --- bearer tokens ------------------------------------------------------------------------------
+
+    def _need_token(self, profile_id: str) -> None:
+        """The bearer token expired: refresh it from the session cookie, or wait for a usable cookie."""
+        if self._profiles[profile_id].token_expired(self._clock()):
+            self._work.refresh_token(profile_id)
+
+    def _token_refreshed(self, result: CallResult) -> None:
+        profile_id = result.call.profile_id
+        state = self._profiles.get(profile_id)
         if state is None:
             return
-        state.refreshing = False
-        again, state.refresh_again = state.refresh_again, False
-        if result.error is None:
-            state.needs_session = False
-            state.paused_until = poller.clock()
-            state.resume()
-            logger.info("refreshed the bearer token of profile %s", result.call.profile_id)
-        elif again:  # a new session cookie arrived meanwhile: try that one at once
-            self.need_token(result.call.profile_id)
-        else:
-            state.needs_session = isinstance(result.error, Unauthenticated)
-            state.pause(poller.clock(), f"token refresh failed: {result.error}")
+        refused = isinstance(result.error, Unauthenticated)
+        if state.token_refreshed(self._clock(), result.error, cookie_refused=refused):
+            self._need_token(profile_id)  # a new session cookie arrived meanwhile: try that one at once
+        elif result.error is None:
+            logger.info("refreshed the bearer token of profile %s", profile_id)
 
     def session_provided(self, profile_id: str, session_cookie: str, provider_id: str) -> None:
         """A provider's fresh session cookie: the next refresh uses it; a profile waiting for one refreshes now."""
-        state = self.poller.profiles.get(profile_id)
+        state = self._profiles.get(profile_id)
         if state is None:
             return
-        state.profile.session_cookie = session_cookie
         logger.info("session cookie for profile %s updated by provider %s", profile_id, provider_id)
-        if state.refreshing:
-            state.refresh_again = True  # the refresh in flight uses the old cookie
-        elif state.needs_session:
-            state.needs_session = False
-            self.need_token(profile_id)
+        if state.new_session(session_cookie):
+            self._need_token(profile_id)
 
     # --- status checks ------------------------------------------------------------------------------
 
-    def check(self, result: CallResult) -> None:
-        poller = self.poller
+    def _check(self, result: CallResult) -> None:
+        work = self._work
         ids = result.call.job_ids
-        jobs = [job for i in ids if (job := poller.jobs.get(i)) is not None and job.phase == Phase.RUNNING]
+        jobs = work.running(ids)
         if result.error is not None:
-            self.check_failed(result, jobs)
+            self._check_failed(result, jobs)
             return
         answers: dict[str, RemoteStatus] = {}
         for remote in result.value:
@@ -245,67 +241,55 @@ class OutcomeHandler:
             remote = answers.get(job.operation_name or "") or answers.get(job.media_name or "")
             if remote is None or not remote.terminal:
                 if remote is not None and remote.status is not None and remote.status != job.remote_status:
-                    poller.app.record_progress(job.generation_id, remote.status)
+                    self._app.record_progress(job.generation_id, remote.status)
                     job.remote_status = remote.status
                 still_running.append(job.generation_id)
             elif remote.successful:
-                last_running = poller.scheduler.last_running(job.generation_id)
+                last_running = work.succeeded(job, remote.media_generation_id)
                 if last_running is not None:
-                    poller.detections.append((poller.clock(), poller.clock() - last_running))
-                poller.scheduler.completed(job.generation_id)
-                job.media_generation_id = remote.media_generation_id
+                    self._tally.detected(self._clock(), last_running)
                 if remote.video_url:
-                    self.complete(job, remote.video_url, remote.status)
+                    work.finish_completed(job, remote.video_url, remote.status or SUCCESSFUL_REMOTE_STATUS)
                 else:
-                    job.phase = Phase.RESOLVING
-                    poller.resolves.append(job.generation_id)
+                    work.look_up_url(job)
             else:
-                reason = remote.error_reason or remote.status or "MEDIA_GENERATION_STATUS_FAILED"
+                reason = remote.error_reason or remote.status or FAILED_REMOTE_STATUS
                 message = remote.error_message or "Flow reported the generation as failed."
-                poller.finish_failed(job, reason, message, remote.status)
-        poller.scheduler.checked(still_running)
+                work.finish_failed(job, reason, message, remote.status)
+        work.checked(still_running)
         for generation_id in ids:
-            poller.answer_waiters(generation_id)
+            work.answer_waiters(generation_id)
 
-    def check_failed(self, result: CallResult, jobs: list[Job]) -> None:
-        poller = self.poller
+    def _check_failed(self, result: CallResult, jobs: list[Job]) -> None:
         error = result.error
-        state = poller.profiles.get(result.call.profile_id)
-        now = poller.clock()
+        state = self._profiles.get(result.call.profile_id)
         if isinstance(error, Throttled):
-            poller.throttled += 1
-            poller.budget.pause_until(now + (error.retry_after if error.retry_after is not None else 10.0))
+            self._throttled(error, self._clock())
         elif isinstance(error, ContractRejected) and state is not None:
             if state.auto_contract and state.contract == result.call.contract and state.contract_switches < 2:
                 logger.warning("profile %s: Flow refused the %s status shape", state.profile.name, state.contract)
                 state.switch_contract()
             elif error.handle_count > 1:
-                poller.scheduler.shrink_batch()
+                self._work.shrink_checks()
         elif isinstance(error, Unauthenticated):
-            self.need_token(result.call.profile_id)
+            self._need_token(result.call.profile_id)
         else:
             logger.info("status check failed (%s); backing off", error)
-        poller.scheduler.errored(job.generation_id for job in jobs)
+        self._work.check_failed(jobs)
         for generation_id in result.call.job_ids:
-            poller.answer_waiters(generation_id)
+            self._work.answer_waiters(generation_id)
 
-    def complete(self, job: Job, url: str | None, remote_status: str | None) -> None:
-        poller = self.poller
-        poller.app.record_completed(
-            job.generation_id, job.media_generation_id, url, remote_status or "MEDIA_GENERATION_STATUS_SUCCESSFUL"
-        )
-        poller.forget(job)
+    # --- video URLs ---------------------------------------------------------------------------------
 
-    def resolved(self, result: CallResult) -> None:
+    def _resolved(self, result: CallResult) -> None:
         """The media URL look-up answered: complete, or retry briefly while labs lags."""
-        poller = self.poller
-        job = poller.jobs.get(result.call.job_ids[0])
-        if job is None or job.phase != Phase.RESOLVING:
+        job = self._work.resolving(result.call.job_ids[0])
+        if job is None:
             return
         url = result.value if result.error is None else None
-        if url or job.url_attempts >= poller.settings.url_attempts:
+        if url or job.url_attempts >= self._settings.url_attempts:
             if not url:
                 logger.warning("no video URL for %s after %d tries", job.generation_id, job.url_attempts)
-            self.complete(job, url, None)
+            self._work.finish_completed(job, url, SUCCESSFUL_REMOTE_STATUS)
             return
-        heapq.heappush(poller.delayed_resolves, (poller.clock() + poller.settings.url_retry_s, job.generation_id))
+        self._work.look_up_url_at(job, self._clock() + self._settings.url_retry_s)

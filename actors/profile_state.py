@@ -23,12 +23,12 @@ class ProfileState:
     paused_until: float = -math.inf
     pause_reason: str | None = None
     pause_level: int = 0
-    refreshing: bool = False
-    needs_session: bool = False
-    """The bearer token expired and the session cookie is missing or refused: waiting for a new cookie."""
-    refresh_again: bool = False
-    """A new session cookie arrived while a refresh with the old one was in flight."""
     contract_switches: int = 0
+    _refreshing: bool = False
+    _needs_session: bool = False
+    """The bearer token expired and the session cookie is missing or refused: waiting for a new cookie."""
+    _refresh_again: bool = False
+    """A new session cookie arrived while a refresh with the old one was in flight."""
 
     @classmethod
     def of(cls, profile: Profile) -> ProfileState:
@@ -62,6 +62,52 @@ class ProfileState:
         """A submission went through: forget the ladder."""
         self.pause_level = 0
         self.pause_reason = None
+
+    def token_expired(self, now: float) -> bool:
+        """The bearer token expired: True when a refresh from the session cookie is to be sent now; otherwise
+        the profile pauses until a usable cookie arrives (a cookie labs refused is not tried again)."""
+        if self._refreshing:
+            return False
+        if self.profile.session_cookie and not self._needs_session:
+            self._refreshing = True
+            self.pause(now, "refreshing the bearer token", seconds=30.0)
+            return True
+        self._needs_session = True
+        cookie = "the session cookie was refused" if self.profile.session_cookie else "no session cookie"
+        self.pause(
+            now,
+            f"bearer token expired and {cookie} to refresh it: update the profiles file "
+            "(or let the token bridge extension provide the session)",
+        )
+        return False
+
+    def token_refreshed(self, now: float, error: BaseException | None, *, cookie_refused: bool) -> bool:
+        """A refresh answered (`error` None: it worked); True when the token expired anew must be handled at
+        once, because a new session cookie arrived while the refresh was in flight."""
+        self._refreshing = False
+        again, self._refresh_again = self._refresh_again, False
+        if error is None:
+            self._needs_session = False
+            self.paused_until = now
+            self.resume()
+            return False
+        if again:
+            return True
+        self._needs_session = cookie_refused
+        self.pause(now, f"token refresh failed: {error}")
+        return False
+
+    def new_session(self, session_cookie: str) -> bool:
+        """A provider's fresh session cookie: the next refresh uses it; True when a profile waiting for one
+        should refresh now."""
+        self.profile.session_cookie = session_cookie
+        if self._refreshing:
+            self._refresh_again = True  # the refresh in flight uses the old cookie
+            return False
+        if self._needs_session:
+            self._needs_session = False
+            return True
+        return False
 
     def switch_contract(self) -> StatusContract:
         """Flow refused the status shape: use the other one (auto profiles only)."""

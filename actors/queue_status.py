@@ -1,20 +1,57 @@
-"""`queue_status` as a snapshot the PollerActor publishes after each message, answered without asking it.
+"""`queue_status`: the typed status the server encodes, and the snapshot the PollerActor publishes after each
+message so that the status can be read without asking the actor.
 
 What only the actor's work changes (job counts, calls in flight, errors, providers) is copied as it is; what
 changes with time alone (calls started in the last second, the detection latency over the last minute, the
-seconds left of each profile pause) keeps the instants it is computed from and is computed when read. So
-`at(now)` answers exactly what the actor would answer if asked at `now` with no message waiting for it,
-and reading it costs neither a message in the actor's inbox nor a thread hand-off.
+seconds left of each profile pause) keeps the instants it is computed from and is computed when read.
 """
 
 from __future__ import annotations
 
+from collections import Counter, deque
 from dataclasses import dataclass
 
-__all__ = ["DETECTION_WINDOW_S", "Pause", "QueueSnapshot"]
+import msgspec
+
+__all__ = ["DETECTION_WINDOW_S", "BudgetLimits", "Pause", "PausedProfile", "QueueSnapshot", "QueueStatus", "Tally"]
 
 DETECTION_WINDOW_S = 60.0
 """`detection_latency` is the mean over this many seconds."""
+
+
+class BudgetLimits(msgspec.Struct, frozen=True):
+    """The request budget's limits."""
+
+    rate: float
+    max_in_flight: int
+
+
+class PausedProfile(msgspec.Struct, frozen=True):
+    """A profile whose submissions wait, and for how many more seconds."""
+
+    profile_id: str
+    seconds_left: float
+    reason: str | None
+
+
+class QueueStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """The `queue_status` result (CONTRACT §4); the supervisor adds its restart figures, left out when unset."""
+
+    queued: int
+    waiting_token: int
+    submitting: int
+    pending: int
+    processing: int
+    in_flight: int
+    requests_last_second: int
+    budget: BudgetLimits
+    providers: int
+    throttled: int
+    errors: dict[str, int]
+    detection_latency: float
+    paused_profiles: tuple[PausedProfile, ...]
+    restarts: int | msgspec.UnsetType = msgspec.UNSET
+    last_restart_seconds: float | msgspec.UnsetType | None = msgspec.UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,44 +65,61 @@ class Pause:
 
 @dataclass(frozen=True, slots=True)
 class QueueSnapshot:
-    """The poller's queue status as of its last message (CONTRACT §4 `queue_status`)."""
+    """The poller's queue status as of its last message, to be read at any later instant."""
 
-    queued: int
-    waiting_token: int
-    submitting: int
-    pending: int
-    processing: int
-    in_flight: int
+    status: QueueStatus
+    """The figures only the actor's work changes; those that change with time alone are filled in by `at`."""
     starts: tuple[float, ...]
     """Instants of the calls started within the last second or so (the budget's window)."""
-    budget: dict[str, object]
-    providers: int
-    throttled: int
-    errors: dict[str, int]
     detections: tuple[tuple[float, float], ...]
     """(instant, latency bound) of the detections within the last `DETECTION_WINDOW_S` seconds."""
     pauses: tuple[Pause, ...]
     """Profile pauses that had not ended when the snapshot was taken."""
 
-    def at(self, now: float) -> dict[str, object]:
-        """The `queue_status` data at instant `now` (not before the snapshot was taken)."""
+    def at(self, now: float) -> QueueStatus:
+        """The `queue_status` at instant `now` (not before the snapshot was taken)."""
         recent = [bound for at, bound in self.detections if at >= now - DETECTION_WINDOW_S]
-        return {
-            "queued": self.queued,
-            "waiting_token": self.waiting_token,
-            "submitting": self.submitting,
-            "pending": self.pending,
-            "processing": self.processing,
-            "in_flight": self.in_flight,
-            "requests_last_second": sum(1 for start in self.starts if start + 1.0 > now),
-            "budget": dict(self.budget),
-            "providers": self.providers,
-            "throttled": self.throttled,
-            "errors": dict(self.errors),
-            "detection_latency": round(sum(recent) / len(recent) / 2, 3) if recent else 0.0,
-            "paused_profiles": [
-                {"profile_id": pause.profile_id, "seconds_left": round(pause.until - now, 1), "reason": pause.reason}
+        return msgspec.structs.replace(
+            self.status,
+            requests_last_second=sum(1 for start in self.starts if start + 1.0 > now),
+            errors=dict(self.status.errors),  # a reader's copy: the snapshot stays as taken
+            detection_latency=round(sum(recent) / len(recent) / 2, 3) if recent else 0.0,
+            paused_profiles=tuple(
+                PausedProfile(pause.profile_id, round(pause.until - now, 1), pause.reason)
                 for pause in self.pauses
                 if now < pause.until
-            ],
-        }
+            ),
+        )
+
+
+class Tally:
+    """What the poller counts for `queue_status`: throttling answers, errors by kind, and detections."""
+
+    def __init__(self) -> None:
+        self._throttled = 0
+        self._errors: Counter[str] = Counter()
+        self._detections: deque[tuple[float, float]] = deque(maxlen=500)
+
+    def error(self, call_kind: str, error: BaseException) -> None:
+        """An answer that was an error."""
+        self._errors[f"{call_kind}:{type(error).__name__}"] += 1
+
+    def throttled(self) -> None:
+        """Flow answered 429."""
+        self._throttled += 1
+
+    def detected(self, now: float, last_running: float) -> None:
+        """A finished job was noticed at `now`; it was last seen running at `last_running`."""
+        self._detections.append((now, now - last_running))
+
+    def throttled_count(self) -> int:
+        """429 answers so far."""
+        return self._throttled
+
+    def errors(self) -> dict[str, int]:
+        """Error answers by `kind:ErrorClass`, sorted."""
+        return dict(sorted(self._errors.items()))
+
+    def detections_since(self, instant: float) -> tuple[tuple[float, float], ...]:
+        """(instant, latency bound) of the detections since `instant`."""
+        return tuple(d for d in self._detections if d[0] >= instant)

@@ -9,18 +9,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from actors.calls import CallKind
-from actors.jobs import Job, Phase
-from actors.poller import Poller
+from actors.poller_settings import PollerSettings
+from actors.worklist import Worklist
+from domain.application import VeoRelay
 from domain.errors import GenerationNotFound
 from domain.values import ErrorReason
 
-__all__ = ["RestoreReport", "Unfinished", "restore"]
+__all__ = ["INTERRUPTED_MESSAGE", "RestoreReport", "Unfinished", "restore"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,43 +48,44 @@ class RestoreReport:
     interrupted: int = 0
 
 
-def restore(poller: Poller, unfinished: Sequence[Unfinished], wall_now: datetime) -> RestoreReport:
-    """Take every non-terminal generation back into the poller."""
-    answers_due = poller.runner.busy_job_ids(CallKind.SUBMIT)
+def restore(
+    app: VeoRelay,
+    work: Worklist,
+    unfinished: Sequence[Unfinished],
+    answers_due: Collection[UUID],
+    now: float,
+    wall_now: datetime,
+    settings: PollerSettings,
+) -> RestoreReport:
+    """Take every non-terminal generation back into the worklist; `answers_due` are the jobs whose submission
+    call is still in flight or unhandled, `now` and `wall_now` the same instant on the clock and the wall."""
     counts = {"queued": 0, "running": 0, "awaiting_answer": 0, "interrupted": 0}
-    now = poller.clock()
     for item in unfinished:
         generation_id = item.generation_id
-        if generation_id in poller.jobs:
+        if work.holds(generation_id):
             continue
         try:
-            generation = poller.app.get_generation(generation_id)
+            generation = app.get_generation(generation_id)
         except GenerationNotFound:
             logger.error("generation %s has no events; skipped", generation_id)
             continue
-        if generation.is_terminal:
-            continue
-        poller.sequence += 1
-        job = Job.from_generation(generation, poller.sequence)
-        poller.remember_batch(generation)
-        poller.jobs[generation_id] = job
-        if job.profile_id not in poller.profiles:
-            poller.finish_failed(job, ErrorReason.INVALID_REQUEST, f"Unknown profile {job.profile_id!r}.")
+        job = work.take_in(generation)
+        if job is None:
             continue
         if generation.is_started:
             started = item.started_at or wall_now
             started_at = now - max(0.0, (wall_now - started).total_seconds())
-            poller.track_running(job, started_at, started_at + poller.settings.deadline_s)
+            work.track_running(job, started_at, started_at + settings.deadline_s)
             counts["running"] += 1
         elif generation.submission_open:
             if generation_id in answers_due:
-                job.phase = Phase.SUBMITTING
+                work.await_answer(job)
                 counts["awaiting_answer"] += 1
             else:
-                poller.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, INTERRUPTED_MESSAGE)
+                work.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, INTERRUPTED_MESSAGE)
                 counts["interrupted"] += 1
         else:
-            poller.put_in_queue(job)
+            work.put_in_queue(job)
             counts["queued"] += 1
     report = RestoreReport(**counts)
     logger.info("restored %s", report)

@@ -112,7 +112,6 @@ class CheckScheduler(Generic[J]):
         self._ready: list[list[tuple[float, int, J]]] = [[] for _ in PRIORITY_WEIGHTS]  # per priority
         self._deadlines: list[tuple[float, int, J]] = []  # (deadline, serial, id)
         self._urgent: dict[J, None] = {}  # manual refreshes, oldest first
-        self._in_flight = 0
         self._versions = itertools.count()
 
     def __len__(self) -> int:
@@ -122,17 +121,8 @@ class CheckScheduler(Generic[J]):
         return job_id in self._jobs
 
     def __repr__(self) -> str:
-        return f"CheckScheduler(jobs={len(self._jobs)}, in_flight={self._in_flight}, batch={self._batch_size})"
-
-    @property
-    def batch_size(self) -> int:
-        """The most jobs one status-check request may hold."""
-        return self._batch_size
-
-    @property
-    def in_flight(self) -> int:
-        """Jobs whose check has been picked and not yet reported (checked, errored, completed)."""
-        return self._in_flight
+        in_flight = sum(1 for job in self._jobs.values() if job.sent_at is not None)
+        return f"CheckScheduler(jobs={len(self._jobs)}, in_flight={in_flight}, batch={self._batch_size})"
 
     def is_in_flight(self, job_id: J) -> bool:
         """Whether the job's check is in flight."""
@@ -169,8 +159,6 @@ class CheckScheduler(Generic[J]):
         if job is None:
             return False
         self._urgent.pop(job_id, None)
-        if job.sent_at is not None:
-            self._in_flight -= 1
         self._maybe_compact()
         return True
 
@@ -229,7 +217,6 @@ class CheckScheduler(Generic[J]):
                 continue
             job.last_running = job.sent_at
             job.sent_at = None
-            self._in_flight -= 1
             job.errors = 0
             job.not_before = -math.inf
             self._schedule(job, self._hazard_due(job, self._model.distribution(job.key)))
@@ -241,7 +228,6 @@ class CheckScheduler(Generic[J]):
             if job is None or job.sent_at is None:
                 continue
             job.sent_at = None
-            self._in_flight -= 1
             if job.refresh:
                 self._urgent[job_id] = None
             self._schedule(job, job.due)
@@ -254,7 +240,6 @@ class CheckScheduler(Generic[J]):
             if job is None or job.sent_at is None:
                 continue
             job.sent_at = None
-            self._in_flight -= 1
             job.errors += 1
             backoff = self._backoff_base * self._backoff_factor ** (job.errors - 1)
             job.not_before = now + min(self._backoff_max, backoff)
@@ -387,7 +372,6 @@ class CheckScheduler(Generic[J]):
     def _take(self, job: _Job[J], now: float, chosen: list[_Job[J]]) -> None:
         job.sent_at = now
         job.version = next(self._versions)
-        self._in_flight += 1
         job.refresh = job.job_id in self._urgent
         self._urgent.pop(job.job_id, None)
         chosen.append(job)

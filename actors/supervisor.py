@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from uuid import UUID
 
+import msgspec
 import pykka
 
 from actors.budget import Budget
@@ -23,8 +24,21 @@ from actors.clock import Clock
 from actors.flow import FlowClient
 from actors.poller import Poller, PollerSettings
 from actors.poller_actor import PollerActor
+from actors.poller_messages import (
+    Cancel,
+    Crash,
+    Enqueue,
+    Numbered,
+    ProvideSession,
+    ReadStatus,
+    Refresh,
+    ResultsReady,
+    Tick,
+    TokenReady,
+    Told,
+)
 from actors.profiles import Profile
-from actors.queue_status import QueueSnapshot
+from actors.queue_status import QueueSnapshot, QueueStatus
 from actors.restore import Unfinished
 from actors.ticker import Ticker
 from actors.timing import CompletionModel
@@ -53,14 +67,14 @@ class PollerSupervisor:
         clock: Clock = time.monotonic,
         gate: Callable[[], None] | None = None,
     ) -> None:
-        self.app = app
+        self._app = app
         self.profiles = profiles
-        self.settings = settings or PollerSettings()
-        self.clock = clock
-        self.budget = Budget(self.settings.rate, margin=self.settings.budget_margin, clock=clock)
-        self.model = CompletionModel()
+        self._settings = settings or PollerSettings()
+        self._clock = clock
+        self.budget = Budget(self._settings.rate, margin=self._settings.budget_margin, clock=clock)
+        self._model = CompletionModel()
         self.calls = CallRunner(client, workers=self.budget.max_in_flight, gate=gate)
-        self.ticker = Ticker(self._tick, clock=clock)
+        self._ticker = Ticker(self._tick, clock=clock)
         self.tokens = TokenBroker(clock=clock)
         self.tokens.add_listener(self._providers_changed)
         self.restarts = 0
@@ -75,7 +89,6 @@ class PollerSupervisor:
         self._non_terminal = non_terminal
         self._durations = durations
         self._ref: pykka.ActorRef[PollerActor] | None = None
-        self._proxy: pykka.ActorProxy[PollerActor] | None = None
         self._lock = threading.Lock()
         self._died = threading.Event()
         self._stopping = threading.Event()
@@ -88,9 +101,9 @@ class PollerSupervisor:
     def start(self) -> None:
         """Load learned timings, start the actor (which restores), the ticker and the watchdog."""
         for key, durations in self._durations().items():
-            self.model.load(key, durations)
+            self._model.load(key, durations)
         self._spawn()
-        self.ticker.start()
+        self._ticker.start()
         self._monitor.start()
 
     def stop(self) -> None:
@@ -100,20 +113,20 @@ class PollerSupervisor:
         ref = self._ref
         if ref is not None and ref.is_alive():
             ref.stop(timeout=10)
-        self.ticker.stop()
+        self._ticker.stop()
         self.calls.close(wait=True)
         if self._monitor.is_alive():
             self._monitor.join(timeout=5)
 
     def _make_poller(self) -> Poller:
         return Poller(
-            self.app,
+            self._app,
             self.calls,
             self.profiles,
             self.budget,
-            self.model,
-            clock=self.clock,
-            settings=self.settings,
+            self._model,
+            clock=self._clock,
+            settings=self._settings,
             tokens=self.tokens,
             on_token=self.token_ready,
         )
@@ -121,7 +134,7 @@ class PollerSupervisor:
     def _spawn(self) -> None:
         ref = PollerActor.start(
             self._make_poller,
-            self.ticker,
+            self._ticker,
             self._non_terminal,
             self._on_death,
             self._publish,
@@ -130,25 +143,25 @@ class PollerSupervisor:
         )
         with self._lock:
             self._ref = ref
-        self.ticker.taken()
+        self._ticker.taken()
 
     def _publish(self, snapshot: QueueSnapshot, seen: int) -> None:
         self._published = (snapshot, seen)
 
     @property
-    def last_status(self) -> dict[str, object]:
-        """The `queue_status` data of the actor's latest snapshot, without asking it (empty before its first)."""
+    def last_status(self) -> QueueStatus | None:
+        """The `queue_status` of the actor's latest snapshot, without asking it (None before its first)."""
         published = self._published
-        return published[0].at(self.clock()) if published is not None else {}
+        return published[0].at(self._clock()) if published is not None else None
 
     def _restored(self) -> None:
         if self._died_at is not None:
-            self.last_restart_seconds = round(self.clock() - self._died_at, 3)
+            self.last_restart_seconds = round(self._clock() - self._died_at, 3)
             logger.warning("PollerActor restored %.3f s after the crash", self.last_restart_seconds)
             self._died_at = None
 
     def _on_death(self, exc: BaseException | None) -> None:
-        self._died_at = self.clock()
+        self._died_at = self._clock()
         self._published = None  # what it saw is gone with it: ask the successor until it publishes
         self._died.set()
 
@@ -177,54 +190,44 @@ class PollerSupervisor:
                 raise RuntimeError("the poller is not started")
             return self._ref
 
-    def proxy(self) -> pykka.ActorProxy[PollerActor]:
-        """A proxy of the current PollerActor, made once per actor (making one walks the actor's attributes);
-        ActorDeadError when it is dead."""
-        with self._lock:
-            if self._ref is None:
-                raise RuntimeError("the poller is not started")
-            if self._proxy is None or self._proxy.actor_ref is not self._ref:
-                self._proxy = self._ref.proxy()
-            return self._proxy
-
-    def _tell(self, method: str, *args: object) -> bool:
+    def _tell(self, message: Told) -> bool:
         """Send the actor a message without waiting; False when it is dead (then its successor's restore will
         find the work in the store)."""
         with self._tell_lock:
             try:
-                self.proxy().told.defer(self._told + 1, method, *args)
+                self.actor.tell(Numbered(self._told + 1, message))
             except pykka.ActorDeadError:
                 return False
             self._told += 1
         return True
 
     def _tick(self) -> None:
-        self._tell("tick")
+        self._tell(Tick())
 
     def _results_ready(self) -> None:
-        self._tell("results_ready")
+        self._tell(ResultsReady())
 
     def _providers_changed(self) -> None:
-        self._tell("results_ready")  # any wake-up re-runs the loop, which retries submissions waiting for a token
+        self._tell(ResultsReady())  # any wake-up re-runs the loop, which retries submissions waiting for a token
 
     def token_ready(self, generation_id: UUID, token: str | None) -> None:
         """A provider answered (or none could): hand the token to the job (from the server's thread)."""
-        self._tell("token_ready", generation_id, token)
+        self._tell(TokenReady(generation_id, token))
 
     def enqueue(self, generation_ids: Sequence[UUID], token: str | None = None, delay_s: float | None = None) -> None:
         """Hand newly recorded generations to the poller."""
-        self._tell("enqueue", list(generation_ids), token, delay_s)
+        self._tell(Enqueue(tuple(generation_ids), token, delay_s))
 
     def refresh(self, generation_id: UUID) -> Future[None]:
         """A manual refresh; the future resolves once the check's outcome is recorded."""
         done: Future[None] = Future()
-        if not self._tell("refresh", generation_id, done):
+        if not self._tell(Refresh(generation_id, done)):
             done.set_result(None)
         return done
 
     def provide_session(self, profile_id: str, session_cookie: str, provider_id: str) -> bool:
         """Hand a provider's fresh session cookie to the poller; True (this node calls Flow, so it takes it)."""
-        if not self._tell("provide_session", profile_id, session_cookie, provider_id):
+        if not self._tell(ProvideSession(profile_id, session_cookie, provider_id)):
             profile = self.profiles.get(profile_id)  # restarting: the successor reads the profile as it starts
             if profile is not None:
                 profile.session_cookie = session_cookie
@@ -232,29 +235,30 @@ class PollerSupervisor:
 
     def cancel(self, generation_id: UUID) -> bool:
         """Cancel a job the poller is working on (False: it has no such active job)."""
-        result: bool = self.proxy().cancel(generation_id).get(timeout=ASK_TIMEOUT)
-        return result
+        cancelled: bool = self.actor.ask(Cancel(generation_id), block=True, timeout=ASK_TIMEOUT)
+        return cancelled
 
-    def queue_status(self) -> dict[str, object]:
-        """`queue_status` data, plus the restart count: from the actor's snapshot when it has seen every message
+    def queue_status(self) -> QueueStatus:
+        """`queue_status`, with the restart figures: from the actor's snapshot when it has seen every message
         told it so far (`published_status`), otherwise asked of the actor, behind those messages."""
         status = self.published_status()
         if status is None:
-            status = self.proxy().queue_status().get(timeout=ASK_TIMEOUT)
-            status.update(restarts=self.restarts, last_restart_seconds=self.last_restart_seconds)
+            asked: QueueStatus = self.actor.ask(ReadStatus(), block=True, timeout=ASK_TIMEOUT)
+            status = self._with_restarts(asked)
         return status
 
-    def published_status(self) -> dict[str, object] | None:
-        """`queue_status` data from the actor's latest snapshot, if it has seen every message told it so far
+    def published_status(self) -> QueueStatus | None:
+        """`queue_status` from the actor's latest snapshot, if it has seen every message told it so far
         (what a caller enqueued, refreshed or provided before asking is counted); None otherwise. Costs no
         message and never waits: for the server's event loop."""
         published = self._published
         if published is None or published[1] < self._told:
             return None
-        status = published[0].at(self.clock())
-        status.update(restarts=self.restarts, last_restart_seconds=self.last_restart_seconds)
-        return status
+        return self._with_restarts(published[0].at(self._clock()))
+
+    def _with_restarts(self, status: QueueStatus) -> QueueStatus:
+        return msgspec.structs.replace(status, restarts=self.restarts, last_restart_seconds=self.last_restart_seconds)
 
     def crash(self, message: str = "injected fault") -> None:
         """Fault injection: make the current actor fail as a bug would."""
-        self._tell("crash", message)
+        self._tell(Crash(message))

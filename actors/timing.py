@@ -117,20 +117,9 @@ class CompletionModel:
         self._samples: dict[Key, deque[float]] = {}
         self._cache: dict[Key, Distribution] = {}
         self._pooled: Distribution | None = None
-        self._revision = 0
 
     def __repr__(self) -> str:
         return f"CompletionModel(keys={len(self._samples)}, samples={sum(map(len, self._samples.values()))})"
-
-    @property
-    def revision(self) -> int:
-        """Grows by one whenever any sample changes (for callers that cache derived values)."""
-        return self._revision
-
-    @property
-    def prior(self) -> Distribution:
-        """The distribution used when nothing is known."""
-        return self._prior
 
     def keys(self) -> list[Key]:
         """Keys with at least one sample."""
@@ -186,7 +175,6 @@ class CompletionModel:
         return Distribution.from_samples(samples).blend(self._prior, n / (n + self._prior_weight))
 
     def _changed(self, key: Key) -> None:
-        self._revision += 1
         self._pooled = None
         self._cache = {k: d for k, d in self._cache.items() if k != key and self.count(k)}
 

@@ -111,11 +111,6 @@ class TokenBroker:
         with self._lock:
             return sum(1 for p in self._providers.values() if profile_id is None or p.profile_id in (None, profile_id))
 
-    def waiting(self) -> int:
-        """Token requests asked and not yet answered."""
-        with self._lock:
-            return len(self._pending)
-
     def request(self, generation_id: UUID, profile_id: str, deliver: Deliver, action: str = ACTION_VIDEO) -> bool:
         """Ask a provider for a token; False (nothing asked) when no provider serves the profile."""
         pending = _Pending(f"captcha-{next(self._ids)}", generation_id, profile_id, action, deliver)

@@ -16,7 +16,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError, Recordin
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
 from domain.generation import Generation
 from domain.requests import GenerationSpec, id_for_key, upscale_model, validate_request_key
-from domain.values import MAX_SEED, ErrorReason, JobType, Priority, Resolution, Status
+from domain.values import MAX_SEED, SUCCESSFUL_REMOTE_STATUS, ErrorReason, JobType, Priority, Resolution, Status
 
 __all__ = ["RecordedListener", "VeoRelay"]
 
@@ -258,7 +258,7 @@ class VeoRelay(Application[UUID]):
         generation_id: UUID,
         media_generation_id: str | None,
         video_url: str | None,
-        remote_status: str = "MEDIA_GENERATION_STATUS_SUCCESSFUL",
+        remote_status: str = SUCCESSFUL_REMOTE_STATUS,
     ) -> None:
         """Record `Completed`."""
         generation = self.get_generation(generation_id)

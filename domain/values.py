@@ -7,11 +7,14 @@ from typing import Final
 
 __all__ = [
     "ACTIVE_REMOTE_STATUS",
+    "CANCELLED_REMOTE_STATUS",
     "DEFAULT_MODEL",
+    "FAILED_REMOTE_STATUS",
     "MAX_PROMPT_CHARS",
     "MAX_REQUEST_KEY_CHARS",
     "MAX_SEED",
     "PRIORITY_RANK",
+    "SUCCESSFUL_REMOTE_STATUS",
     "TERMINAL_STATUSES",
     "AspectRatio",
     "Channel",
@@ -33,7 +36,12 @@ class Status(StrEnum):
 
 
 TERMINAL_STATUSES: Final = frozenset({Status.COMPLETED, Status.FAILED})
+
+# Flow's own status words (`remote_status`), one constant each.
 ACTIVE_REMOTE_STATUS: Final = "MEDIA_GENERATION_STATUS_ACTIVE"
+SUCCESSFUL_REMOTE_STATUS: Final = "MEDIA_GENERATION_STATUS_SUCCESSFUL"
+FAILED_REMOTE_STATUS: Final = "MEDIA_GENERATION_STATUS_FAILED"
+CANCELLED_REMOTE_STATUS: Final = "MEDIA_GENERATION_STATUS_CANCELLED"
 
 
 class JobType(StrEnum):

@@ -152,4 +152,4 @@ class ClusterNode:
 
     def _status(self) -> str:
         supervisor = self._supervisor
-        return encode_status({**supervisor.last_status, "leader": self.node}) if supervisor is not None else "{}"
+        return encode_status(supervisor.last_status, self.node) if supervisor is not None else "{}"

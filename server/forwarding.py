@@ -28,6 +28,7 @@ from psycopg.rows import tuple_row
 
 from actors.budget import Budget
 from actors.profiles import Profile
+from actors.queue_status import QueueStatus
 from actors.tokens import TokenBroker
 from projections.postgres import create_table
 from server.command_service import CommandSink
@@ -75,13 +76,13 @@ class PollerHandle(CommandSink, Protocol):
     def restarts(self) -> int: ...
 
     @property
-    def last_status(self) -> dict[str, object]: ...
+    def last_status(self) -> QueueStatus | None: ...
 
     def provide_session(self, profile_id: str, session_cookie: str, provider_id: str) -> bool: ...
 
-    def queue_status(self) -> dict[str, object]: ...
+    def queue_status(self) -> QueueStatus | dict[str, object]: ...
 
-    def published_status(self) -> dict[str, object] | None: ...
+    def published_status(self) -> QueueStatus | None: ...
 
 
 class Enqueue(msgspec.Struct, frozen=True, tag="enqueue", tag_field="kind"):
@@ -213,9 +214,14 @@ class ForwardingPoller:
         self._lock = threading.Lock()
 
     @property
-    def last_status(self) -> dict[str, object]:
-        """The leader's latest published queue status."""
-        return self._leader_status()
+    def last_status(self) -> QueueStatus | None:
+        """The leader's latest published queue status (None before it publishes one)."""
+        status = self._leader_status()
+        try:
+            return msgspec.convert(status, QueueStatus) if status else None
+        except msgspec.ValidationError as exc:
+            logger.info("the leader's queue status is unreadable here (%s)", exc)
+            return None
 
     def enqueue(self, generation_ids: Sequence[UUID], token: str | None = None, delay_s: float | None = None) -> None:
         """Ask the leader to take these generations in (a token is not forwarded: it is a secret)."""
@@ -245,7 +251,7 @@ class ForwardingPoller:
         return False
 
     def queue_status(self) -> dict[str, object]:
-        """The leader's latest published queue status, marked as seen from here."""
+        """The leader's latest published queue status as it published it, marked as seen from here."""
         return {**self._leader_status(), "served_by": "follower"}
 
     def published_status(self) -> None:
@@ -339,9 +345,10 @@ def _pending(command_id: int, kind: str, ids: str, delay_ms: int | None, age_s: 
     return Pending(command_id, command, age_s)
 
 
-def encode_status(status: Mapping[str, object]) -> str:
-    """A queue status as JSON text for the leader row."""
-    return msgspec.json.encode(dict(status)).decode()
+def encode_status(status: QueueStatus | None, leader: str) -> str:
+    """The leader's queue status as JSON text for the leader row (only its name before its first snapshot)."""
+    fields = msgspec.to_builtins(status) if status is not None else {}
+    return msgspec.json.encode({**fields, "leader": leader}).decode()
 
 
 __all__ += ["encode_status"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from actors.queue_status import QueueStatus
     from server.bootstrap import System
 
 __all__ = ["render_metrics"]
@@ -14,9 +16,8 @@ def render_metrics(system: System, clients: int, delta_frames: int) -> str:
     """The current figures (from cheap snapshots: never blocks on the PollerActor)."""
     status = system.commands.last_status
 
-    def num(key: str) -> float:
-        value = status.get(key, 0)
-        return value if isinstance(value, int | float) else 0
+    def num(figure: Callable[[QueueStatus], float]) -> float:
+        return figure(status) if status is not None else 0
 
     lag = max(0, system.app.last_position() - system.projections.position)
     lines = [
@@ -24,28 +25,28 @@ def render_metrics(system: System, clients: int, delta_frames: int) -> str:
             "veo_flow_requests_last_second",
             "gauge",
             "Flow and labs requests started in the last second.",
-            num("requests_last_second"),
+            num(lambda s: s.requests_last_second),
         ),
         ("veo_flow_budget_rate", "gauge", "Allowed Flow requests per second.", system.commands.budget.rate),
-        ("veo_flow_throttled_total", "counter", "429 answers received from Flow.", num("throttled")),
-        ("veo_flow_in_flight", "gauge", "Flow requests in flight.", num("in_flight")),
+        ("veo_flow_throttled_total", "counter", "429 answers received from Flow.", num(lambda s: s.throttled)),
+        ("veo_flow_in_flight", "gauge", "Flow requests in flight.", num(lambda s: s.in_flight)),
         (
             "veo_queue_depth",
             "gauge",
             "Generations waiting to be submitted.",
-            num("queued") + num("waiting_token"),
+            num(lambda s: s.queued + s.waiting_token),
         ),
         (
             "veo_running_jobs",
             "gauge",
             "Generations Flow is working on.",
-            num("pending") + num("processing"),
+            num(lambda s: s.pending + s.processing),
         ),
         (
             "veo_detection_latency_seconds",
             "gauge",
             "Mean bound on the time between a job finishing on Flow and the relay noticing (last minute).",
-            num("detection_latency"),
+            num(lambda s: s.detection_latency),
         ),
         ("veo_poller_restarts_total", "counter", "PollerActor restarts after a crash.", system.commands.restarts),
         ("veo_connected_clients", "gauge", "Open websocket connections.", clients),

@@ -30,6 +30,8 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+import msgspec
+
 from domain.errors import GenerationNotFound, InvalidParameter
 from domain.values import TERMINAL_STATUSES, Resolution
 from projections.rows import BatchRow, HistoryRow
@@ -177,7 +179,8 @@ class Relay:
 
     def queue_status(self) -> dict[str, object]:
         """The PollerActor's queue, in-flight calls and budget (the `queue_status` data)."""
-        return self.system.commands.queue_status()
+        status = self.system.commands.queue_status()
+        return status if isinstance(status, dict) else msgspec.to_builtins(status)
 
     def status(self, generation_id: UUID) -> HistoryRow:
         """A job's row, including every change recorded before the call (GenerationNotFound if unknown)."""

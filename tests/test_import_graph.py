@@ -107,7 +107,6 @@ def test_every_product_package_is_checked() -> None:
     assert on_disk == set(PACKAGES)
 
 
-@pytest.mark.xfail(strict=True, reason="actors.outcomes <-> actors.poller, being untangled (issue 21 section 3)")
 def test_no_module_imports_itself_round_a_loop() -> None:
     """No import cycle among the product modules, counting imports inside functions."""
     assert cycles(graph()) == []

@@ -21,7 +21,7 @@ from actors.flow.errors import (
     UnreadableSubmission,
     UnusualTraffic,
 )
-from actors.flow.interpret import CANCELLED, FAILED, SESSION_COOKIE, SUCCESSFUL, TERMINAL_STATUSES
+from actors.flow.interpret import SESSION_COOKIE
 from actors.flow.values import (
     AspectRatio,
     Credits,
@@ -36,13 +36,9 @@ from actors.flow.values import (
 )
 
 __all__ = [
-    "CANCELLED",
     "DEFAULT_FLOW_URL",
     "DEFAULT_LABS_URL",
-    "FAILED",
     "SESSION_COOKIE",
-    "SUCCESSFUL",
-    "TERMINAL_STATUSES",
     "AccessDenied",
     "Ambiguous",
     "AspectRatio",

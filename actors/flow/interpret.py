@@ -12,13 +12,10 @@ import httpx
 from actors.flow.errors import UnreadableSubmission, redact
 from actors.flow.models import MediaItem, OperationError, OperationItem, OperationsResponse
 from actors.flow.values import RemoteStatus, StatusContract, StatusHandle, SubmitResult
+from domain.values import CANCELLED_REMOTE_STATUS, FAILED_REMOTE_STATUS, SUCCESSFUL_REMOTE_STATUS
 
 __all__ = [
-    "CANCELLED",
-    "FAILED",
     "SESSION_COOKIE",
-    "SUCCESSFUL",
-    "TERMINAL_STATUSES",
     "remote_statuses",
     "session_cookie_from",
     "submit_result",
@@ -27,10 +24,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "__Secure-next-auth.session-token"
-SUCCESSFUL = "MEDIA_GENERATION_STATUS_SUCCESSFUL"
-FAILED = "MEDIA_GENERATION_STATUS_FAILED"
-CANCELLED = "MEDIA_GENERATION_STATUS_CANCELLED"
-TERMINAL_STATUSES = frozenset({SUCCESSFUL, FAILED, CANCELLED})
 _REASON_TOKEN = re.compile(r"^[A-Z][A-Z0-9_]{2,}$")
 
 
@@ -53,7 +46,7 @@ _NOTHING = _Observed(None, None, ())
 
 def _observe_operation(item: OperationItem) -> _Observed:
     error = item.operation.error if item.operation is not None else None
-    status = item.status or (FAILED if error is not None else None)
+    status = item.status or (FAILED_REMOTE_STATUS if error is not None else None)
     return _Observed(status, error, ())
 
 
@@ -62,21 +55,21 @@ def _observe_media(item: MediaItem) -> _Observed:
     ms = meta.media_status if meta is not None else None
     if ms is None:
         return _NOTHING
-    status = ms.media_generation_status or (FAILED if ms.error is not None else None)
+    status = ms.media_generation_status or (FAILED_REMOTE_STATUS if ms.error is not None else None)
     return _Observed(status, ms.error, tuple(ms.failure_reasons or ()))
 
 
 def _outcome(observed: _Observed) -> _Outcome:
     status, error, reasons = observed
-    if status == SUCCESSFUL:
+    if status == SUCCESSFUL_REMOTE_STATUS:
         return _Outcome(True, True, None, None, None)
-    if status not in (FAILED, CANCELLED):
+    if status not in (FAILED_REMOTE_STATUS, CANCELLED_REMOTE_STATUS):
         return _Outcome(False, False, None, None, None)
     code = error.code if error is not None else None
     message = (error.message or "").strip() if error is not None else ""
     is_token = bool(_REASON_TOKEN.match(message))
     reason = message if is_token else (reasons[0] if reasons else None)
-    if status == CANCELLED:
+    if status == CANCELLED_REMOTE_STATUS:
         return _Outcome(True, False, code, reason or "cancelled", "The generation was cancelled on Flow.")
     detail = ", ".join(dict.fromkeys(r for r in (reason, *reasons) if r))
     text = (

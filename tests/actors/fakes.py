@@ -17,7 +17,8 @@ from actors.budget import Budget
 from actors.calls import Call, CallKind, CallResult, CallRunner
 from actors.clock import FakeClock
 from actors.flow import FlowClient, RemoteStatus, StatusHandle, SubmitResult
-from actors.poller import Poller, PollerSettings
+from actors.poller import Poller
+from actors.poller_settings import PollerSettings
 from actors.profiles import ConfiguredContract, Profile
 from actors.restore import Unfinished
 from actors.timing import CompletionModel

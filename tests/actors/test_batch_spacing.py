@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from actors.calls import CallKind
-from actors.restore import restore
 from domain.requests import GenerationSpec
 from tests.actors.fakes import make_rig, unfinished
 
@@ -20,7 +19,7 @@ def test_a_restored_batch_is_spaced_as_its_client_asked() -> None:
     specs = [GenerationSpec(prompt=f"scene {i}", profile_id="p") for i in range(3)]
     _, ids, _ = rig.app.request_batch(specs, delay_s=2.0)
     assert rig.generation(ids[0]).batch_delay_s == 2.0
-    restore(rig.poller, [unfinished(rig.generation(i)) for i in ids], WALL_NOW)  # no enqueue told it the delay
+    rig.poller.restore([unfinished(rig.generation(i)) for i in ids], WALL_NOW)  # no enqueue told it the delay
     rig.run(1005.0)
     submits = rig.runner.calls(CallKind.SUBMIT)
     assert [c.job_ids[0] for c in submits] == ids
@@ -32,7 +31,7 @@ def test_a_batch_recorded_without_a_delay_uses_the_default_spacing() -> None:
     rig = make_rig()
     _, ids, _ = rig.app.request_batch([GenerationSpec(prompt=f"old {i}", profile_id="p") for i in range(2)])
     assert rig.generation(ids[0]).batch_delay_s is None
-    restore(rig.poller, [unfinished(rig.generation(i)) for i in ids], WALL_NOW)
+    rig.poller.restore([unfinished(rig.generation(i)) for i in ids], WALL_NOW)
     rig.run(1002.0)
     times = [rig.runner.started_at(c) for c in rig.runner.calls(CallKind.SUBMIT)]
     assert times == pytest.approx([1000.0, 1000.0 + rig.settings.batch_delay_s])

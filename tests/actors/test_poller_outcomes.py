@@ -18,7 +18,8 @@ from actors.flow.errors import (
     error_from_response,
     error_from_transport,
 )
-from actors.poller import PollerSettings
+from actors.poller_settings import PollerSettings
+from actors.queue_status import PausedProfile
 from domain.values import ErrorReason, Status
 from tests.actors.fakes import (
     ACTIVE,
@@ -100,7 +101,7 @@ def test_an_active_remote_status_records_progressed_and_processing() -> None:
     rig.answer(rig.next_call(CHECK), [remote(rig.operation(gid), ACTIVE)])
     assert rig.events(gid)[-1] == "Progressed"
     assert rig.generation(gid).status == Status.PROCESSING
-    assert rig.poller.status_of(gid) == Status.PROCESSING
+    assert rig.poller.status().processing == 1
 
 
 def test_a_successful_status_with_a_url_records_completed() -> None:
@@ -112,7 +113,7 @@ def test_a_successful_status_with_a_url_records_completed() -> None:
     done = rig.generation(gid)
     assert (rig.events(gid)[-1], done.status, done.video_url) == ("Completed", Status.COMPLETED, url)
     assert done.media_generation_id == f"mg-{rig.operation(gid)}"
-    assert gid not in rig.poller.jobs
+    assert (rig.poller.status().pending, rig.poller.status().processing) == (0, 0)
     rig.run(rig.clock.now + 300.0)
     assert len(rig.runner.calls(CHECK)) == 1
 
@@ -278,9 +279,9 @@ def test_quota_reached_pauses_the_profile_when_waiting() -> None:
     rig.answer(submit, answered(429, "PUBLIC_ERROR_USER_QUOTA_REACHED"))
     paused_at = rig.clock.now
     assert rig.events(gid)[-1] == "Deferred"
-    assert rig.poller.status()["paused_profiles"] == [
-        {"profile_id": "p", "seconds_left": 3600.0, "reason": "quota reached: PUBLIC_ERROR_USER_QUOTA_REACHED"}
-    ]
+    assert rig.poller.status().paused_profiles == (
+        PausedProfile("p", 3600.0, "quota reached: PUBLIC_ERROR_USER_QUOTA_REACHED"),
+    )
     (other,) = rig.queued(1)
     assert rig.run(paused_at + 3599.0) == []
     resumed = rig.next_call(SUBMIT)
@@ -505,8 +506,10 @@ def test_a_storage_fault_while_deferring_counts_the_refusal_once(monkeypatch: py
     assert rig.poller.handle_results() == 0
     assert rig.poller.handle_results() == 1
     assert rig.events(gid)[-1] == "Deferred"
-    assert rig.poller.jobs[gid].captcha_rejections == 1
-    assert rig.poller.profiles["p"].paused_until == pytest.approx(rig.clock.now + 10.0)
+    (paused,) = rig.poller.status().paused_profiles
+    assert paused.seconds_left == pytest.approx(10.0)  # one pause step
+    rig.answer(rig.next_call(SUBMIT), answered(403, "PUBLIC_ERROR_UNUSUAL_ACTIVITY"))
+    assert rig.events(gid)[-1] == "Deferred"  # the second of three allowed rejections: the first counted once
 
 
 def test_proven_transient_refusals_never_fail_the_job() -> None:

@@ -6,6 +6,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from actors.poller_messages import ReadStatus
 from domain.requests import GenerationSpec
 from tests.actors.system import all_terminal, row, running_system, statuses, wait_for
 from veo_simulator import SimulatorConfig
@@ -133,9 +136,6 @@ def test_a_restart_of_the_service_keeps_the_built_in_simulators_jobs(tmp_path: P
     assert f":{second_port}/" in done.video_url
 
 
-ACTIVE = ("queued", "waiting_token", "submitting", "pending", "processing")
-
-
 def test_the_published_status_is_read_only_once_it_counts_every_message_told_before(
     tmp_path: Path, store: str | None
 ) -> None:
@@ -144,8 +144,8 @@ def test_the_published_status_is_read_only_once_it_counts_every_message_told_bef
     with running_system(tmp_path, store=store, simulator=SimulatorConfig(lo=5.0, hi=5.0, seed=3)) as system:
         supervisor = system.poller
         wait_for(lambda: supervisor.published_status() is not None, what="the first snapshot")
-        asked = supervisor.actor.proxy().queue_status().get(timeout=5)
-        assert supervisor.published_status() == {**asked, "restarts": 0, "last_restart_seconds": None}
+        asked = supervisor.actor.ask(ReadStatus(), block=True, timeout=5)
+        assert supervisor.published_status() == msgspec.structs.replace(asked, restarts=0, last_restart_seconds=None)
         poller = supervisor.actor.proxy().poller.get(timeout=5)
         original, entered, release = poller.enqueue, threading.Event(), threading.Event()
 
@@ -164,4 +164,4 @@ def test_the_published_status_is_read_only_once_it_counts_every_message_told_bef
         wait_for(lambda: supervisor.published_status() is not None, what="the snapshot after the enqueue")
         status = supervisor.published_status()
         assert status is not None
-        assert sum(status[k] for k in ACTIVE) == 1, status  # type: ignore[misc]
+        assert status.queued + status.waiting_token + status.submitting + status.pending + status.processing == 1

@@ -2,59 +2,75 @@
 
 from __future__ import annotations
 
-from actors.queue_status import Pause, QueueSnapshot
+import json
+
+import msgspec
+
+from actors.queue_status import BudgetLimits, Pause, PausedProfile, QueueSnapshot, QueueStatus
 
 COUNTS = {"queued": 2, "waiting_token": 1, "submitting": 0, "pending": 3, "processing": 4, "in_flight": 5}
 
 
-def snapshot(**fields: object) -> QueueSnapshot:
-    base: dict[str, object] = {
+def snapshot(
+    starts: tuple[float, ...] = (),
+    detections: tuple[tuple[float, float], ...] = (),
+    pauses: tuple[Pause, ...] = (),
+    errors: dict[str, int] | None = None,
+) -> QueueSnapshot:
+    status = QueueStatus(
         **COUNTS,
-        "starts": (),
-        "budget": {"rate": 10.0, "max_in_flight": 10},
-        "providers": 1,
-        "throttled": 0,
-        "errors": {},
-        "detections": (),
-        "pauses": (),
-    }
-    return QueueSnapshot(**{**base, **fields})  # type: ignore[arg-type]
+        requests_last_second=0,
+        budget=BudgetLimits(10.0, 10),
+        providers=1,
+        throttled=0,
+        errors=errors or {},
+        detection_latency=0.0,
+        paused_profiles=(),
+    )
+    return QueueSnapshot(status, starts, detections, pauses)
 
 
 def test_the_counts_are_as_taken_whenever_it_is_read() -> None:
-    status = snapshot().at(1_000.0)
+    status = msgspec.to_builtins(snapshot().at(1_000.0))
     assert {k: status[k] for k in COUNTS} == COUNTS
     assert (status["budget"], status["providers"]) == ({"rate": 10.0, "max_in_flight": 10}, 1)
 
 
 def test_requests_last_second_counts_the_calls_started_within_a_second_of_the_reading() -> None:
     taken = snapshot(starts=(99.2, 99.6, 100.0))
-    assert taken.at(100.0)["requests_last_second"] == 3
-    assert taken.at(100.5)["requests_last_second"] == 2
-    assert taken.at(100.9)["requests_last_second"] == 1
-    assert taken.at(101.0)["requests_last_second"] == 0
+    assert taken.at(100.0).requests_last_second == 3
+    assert taken.at(100.5).requests_last_second == 2
+    assert taken.at(100.9).requests_last_second == 1
+    assert taken.at(101.0).requests_last_second == 0
 
 
 def test_the_detection_latency_is_the_half_mean_over_the_minute_before_the_reading() -> None:
     taken = snapshot(detections=((10.0, 4.0), (50.0, 2.0)))
-    assert taken.at(60.0)["detection_latency"] == 1.5
-    assert taken.at(80.0)["detection_latency"] == 1.0  # the first is over a minute old
-    assert taken.at(200.0)["detection_latency"] == 0.0
+    assert taken.at(60.0).detection_latency == 1.5
+    assert taken.at(80.0).detection_latency == 1.0  # the first is over a minute old
+    assert taken.at(200.0).detection_latency == 0.0
 
 
 def test_a_pause_counts_down_and_is_gone_once_it_has_ended() -> None:
     taken = snapshot(pauses=(Pause("default", 130.0, "throttled"),))
-    assert taken.at(100.0)["paused_profiles"] == [
-        {"profile_id": "default", "seconds_left": 30.0, "reason": "throttled"}
-    ]
-    assert taken.at(129.5)["paused_profiles"] == [{"profile_id": "default", "seconds_left": 0.5, "reason": "throttled"}]
-    assert taken.at(130.0)["paused_profiles"] == []
+    assert taken.at(100.0).paused_profiles == (PausedProfile("default", 30.0, "throttled"),)
+    assert taken.at(129.5).paused_profiles == (PausedProfile("default", 0.5, "throttled"),)
+    assert taken.at(130.0).paused_profiles == ()
 
 
 def test_readers_cannot_change_the_snapshot_through_an_answer() -> None:
     taken = snapshot(errors={"check:Transient": 2})
-    first = taken.at(1.0)
-    first["budget"]["rate"] = 0.0  # type: ignore[index]
-    first["errors"]["check:Transient"] = 0  # type: ignore[index]
-    assert taken.at(1.0)["budget"] == {"rate": 10.0, "max_in_flight": 10}
-    assert taken.at(1.0)["errors"] == {"check:Transient": 2}
+    taken.at(1.0).errors["check:Transient"] = 0
+    assert taken.at(1.0).errors == {"check:Transient": 2}
+
+
+def test_the_wire_form_has_the_protocols_fields_in_order_and_the_restart_figures_only_once_set() -> None:
+    """The JSON the server sends for `queue_status` (docs/PROTOCOL.md); the leader row has no restart figures."""
+    status = snapshot(pauses=(Pause("p", 110.0, None),)).at(100.0)
+    fields = [*COUNTS, "requests_last_second", "budget", "providers", "throttled", "errors", "detection_latency"]
+    assert list(json.loads(msgspec.json.encode(status))) == [*fields, "paused_profiles"]
+    supervised = msgspec.structs.replace(status, restarts=1, last_restart_seconds=None)
+    wire = json.loads(msgspec.json.encode(supervised))
+    assert list(wire) == [*fields, "paused_profiles", "restarts", "last_restart_seconds"]
+    assert wire["paused_profiles"] == [{"profile_id": "p", "seconds_left": 10.0, "reason": None}]
+    assert (wire["restarts"], wire["last_restart_seconds"]) == (1, None)

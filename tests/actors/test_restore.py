@@ -8,9 +8,8 @@ from uuid import UUID
 import pytest
 
 from actors.calls import CallKind
-from actors.jobs import Phase
-from actors.poller import PollerSettings
-from actors.restore import RestoreReport, Unfinished, restore
+from actors.poller_settings import PollerSettings
+from actors.restore import RestoreReport, Unfinished
 from domain.values import ErrorReason, Status
 from tests.actors.fakes import PENDING, Rig, accepted, make_rig, remote, unfinished
 
@@ -30,7 +29,7 @@ def test_requested_and_deferred_jobs_go_back_to_the_queue() -> None:
     deferred = rig.request("refused once")
     rig.app.record_submitted(deferred)
     rig.app.record_deferred(deferred, "transient", "503")
-    report = restore(rig.poller, rows(rig, [requested, deferred]), WALL_NOW)
+    report = rig.poller.restore(rows(rig, [requested, deferred]), WALL_NOW)
     assert report == RestoreReport(queued=2)
     rig.run(1002.0)
     assert sorted(c.job_ids[0] for c in rig.runner.calls(SUBMIT)) == sorted([requested, deferred])
@@ -42,7 +41,7 @@ def test_a_submission_without_an_answer_fails_as_interrupted() -> None:
     rig = make_rig()
     gid = rig.request()
     rig.app.record_submitted(gid)
-    report = restore(rig.poller, rows(rig, [gid]), WALL_NOW)
+    report = rig.poller.restore(rows(rig, [gid]), WALL_NOW)
     assert report == RestoreReport(interrupted=1)
     failed = rig.generation(gid)
     assert (failed.status, failed.error_reason) == (Status.FAILED, ErrorReason.INTERRUPTED_SUBMISSION)
@@ -56,9 +55,9 @@ def test_a_submission_still_in_flight_waits_for_its_answer() -> None:
     (gid,) = rig.queued(1)
     submit = rig.next_call(SUBMIT)
     rig.poller = rig.new_poller()  # the actor crashed; its successor shares the store, runner and budget
-    report = restore(rig.poller, rows(rig, [gid]), WALL_NOW)
+    report = rig.poller.restore(rows(rig, [gid]), WALL_NOW)
     assert report == RestoreReport(awaiting_answer=1)
-    assert rig.poller.jobs[gid].phase == Phase.SUBMITTING
+    assert rig.poller.status().submitting == 1
     assert rig.run(1010.0) == []
     operation = rig.accept(submit)
     assert rig.events(gid) == ["Requested", "Submitted", "Started"]
@@ -74,7 +73,7 @@ def test_an_answer_waiting_in_the_mailbox_is_recorded_by_the_successor() -> None
     submit = rig.next_call(SUBMIT)
     rig.runner.finish(submit, accepted(rig.operation(gid)))
     rig.poller = rig.new_poller()
-    assert restore(rig.poller, rows(rig, [gid]), WALL_NOW) == RestoreReport(awaiting_answer=1)
+    assert rig.poller.restore(rows(rig, [gid]), WALL_NOW) == RestoreReport(awaiting_answer=1)
     assert rig.poller.handle_results() == 1
     assert rig.events(gid) == ["Requested", "Submitted", "Started"]
     assert rig.budget.in_flight == 0
@@ -87,7 +86,7 @@ def test_started_jobs_resume_polling_with_their_original_deadline() -> None:
     rig.poller = rig.new_poller()
     started_at = WALL_NOW - timedelta(seconds=3500)
     restored_at = rig.clock.now
-    assert restore(rig.poller, rows(rig, [gid], started_at), WALL_NOW) == RestoreReport(running=1)
+    assert rig.poller.restore(rows(rig, [gid], started_at), WALL_NOW) == RestoreReport(running=1)
     check = rig.next_call(CHECK)
     assert check.job_ids == (gid,)
     rig.answer(check, [remote(rig.operation(gid), PENDING)])
@@ -104,7 +103,7 @@ def test_a_started_job_past_its_deadline_at_restore_times_out_at_the_first_tick(
     (gid,) = rig.running(1)
     rig.poller = rig.new_poller()
     started_at = WALL_NOW - timedelta(hours=2)
-    restore(rig.poller, rows(rig, [gid], started_at), WALL_NOW)
+    rig.poller.restore(rows(rig, [gid], started_at), WALL_NOW)
     assert rig.tick() == []
     assert rig.generation(gid).error_reason == ErrorReason.TIMEOUT
 
@@ -115,10 +114,10 @@ def test_restore_skips_terminal_and_already_known_jobs() -> None:
     (known,) = rig.queued(1)
     done = rig.request()
     rig.app.record_cancelled(done)
-    report = restore(rig.poller, rows(rig, [known, done]), WALL_NOW)
+    report = rig.poller.restore(rows(rig, [known, done]), WALL_NOW)
     assert report == RestoreReport()
     assert rig.events(done)[-1] == "Failed"
-    assert len(rig.poller.jobs) == 1
+    assert rig.poller.status().queued == 1
 
 
 @pytest.mark.parametrize("started", [False, True])
@@ -129,5 +128,5 @@ def test_a_job_of_an_unknown_profile_fails_as_invalid_request(started: bool) -> 
     if started:
         rig.app.record_submitted(gid)
         rig.app.record_started(gid, "op-gone", None, PENDING)
-    restore(rig.poller, rows(rig, [gid], WALL_NOW), WALL_NOW)
+    rig.poller.restore(rows(rig, [gid], WALL_NOW), WALL_NOW)
     assert rig.generation(gid).error_reason == ErrorReason.INVALID_REQUEST

@@ -33,9 +33,9 @@ def refreshes(rig: Rig) -> int:
 
 def pause_reason(rig: Rig) -> str:
     """Why profile p is paused (it must be)."""
-    state = rig.poller.profiles["p"]
-    assert state.is_paused(rig.clock.now)
-    return state.pause_reason or ""
+    (paused,) = rig.poller.status().paused_profiles
+    assert paused.profile_id == "p"
+    return paused.reason or ""
 
 
 def submitted_and_refused(rig: Rig) -> None:
@@ -56,7 +56,7 @@ def test_a_profile_without_a_cookie_waits_and_a_provided_one_refreshes_it_at_onc
     name, (profile,) = describe(refresh)
     assert (name, profile.session_cookie) == ("refresh_bearer", FRESH)
     rig.answer(refresh, SessionTokens(access_token="ya29.renewed"))
-    assert rig.poller.status()["paused_profiles"] == []
+    assert rig.poller.status().paused_profiles == ()
     rig.next_call(SUBMIT, within=1.0)
 
 

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from actors.poller_actor import PollerActor
+from actors.poller import Poller
 from domain.requests import GenerationSpec
 from domain.values import TERMINAL_STATUSES
 from tests.e2e.harness import Peer, relay, run, wait_until
@@ -110,7 +110,7 @@ def test_queue_status_is_answered_from_the_pollers_snapshot_without_a_message_to
 ) -> None:
     """While the PollerActor has handled everything told it, queue_status costs it nothing (no ask in its inbox)."""
 
-    def asked(_actor: PollerActor) -> dict[str, object]:
+    def asked(_poller: Poller) -> object:
         raise AssertionError("queue_status asked the PollerActor")
 
     async def scenario() -> None:
@@ -118,7 +118,7 @@ def test_queue_status_is_answered_from_the_pollers_snapshot_without_a_message_to
             await target.settled()
             supervisor = target.system.poller
             await wait_until(lambda: supervisor.published_status() is not None, what="the poller's first snapshot")
-            monkeypatch.setattr(PollerActor, "queue_status", asked)
+            monkeypatch.setattr(Poller, "status", asked)
             peer = await target.connect()
             status = await peer.ok(QueueStatus)
             assert set(status.data) >= QUEUE_STATUS_FIELDS

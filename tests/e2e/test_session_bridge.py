@@ -177,9 +177,9 @@ def test_a_profile_paused_for_want_of_a_cookie_resumes_when_its_provider_sends_o
             submitted = asyncio.create_task(finished(system, client))
 
             def paused_reason() -> str:
-                paused = system.poller.last_status.get("paused_profiles") or []
-                assert isinstance(paused, list)
-                return " ".join(str(p["reason"]) for p in paused if p["profile_id"] == "default")
+                status = system.poller.last_status
+                paused = status.paused_profiles if status is not None else ()
+                return " ".join(str(p.reason) for p in paused if p.profile_id == "default")
 
             await wait_until(lambda: "no session cookie" in paused_reason(), what="the profile to pause")
             simulator.set_faults({})

@@ -85,9 +85,9 @@ def test_without_a_provider_submissions_wait_without_spending_budget(tmp_path: P
     async def body() -> None:
         async with relay(tmp_path, simulator=CAPTCHA_JOBS) as target:
             gid = submit(target)
-            await wait_until(lambda: target.system.poller.last_status.get("waiting_token") == 1, what="waiting")
+            await wait_until(lambda: getattr(target.system.poller.last_status, "waiting_token", 0) == 1, what="waiting")
             queue = await asyncio.to_thread(target.system.poller.queue_status)
-            assert (queue["waiting_token"], queue["providers"], queue["submitting"]) == (1, 0, 0)
+            assert (queue.waiting_token, queue.providers, queue.submitting) == (1, 0, 0)
             assert target.system.simulator is not None
             assert target.system.simulator.audit()["generate_attempts_per_scene"] == {}
             provider = await Provider.start(target, fresh_tokens())

@@ -1,0 +1,26 @@
+"""The poller's tunables, read by the poller and by the outcome handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PollerSettings"]
+
+
+@dataclass(frozen=True)
+class PollerSettings:
+    """Tunables of the poller (CONTRACT §5 flags feed these)."""
+
+    rate: float = 10.0
+    budget_margin: float = 0.1
+    """Starts keep to `rate` per (1 + margin) s, so that jitter between sending and arrival stays within it."""
+    check_batch: int = 10
+    deadline_s: float = 3600.0
+    batch_delay_s: float = 0.5
+    submit_share: float = 0.5
+    url_retry_s: float = 1.0
+    url_attempts: int = 10
+    submit_backoff_base: float = 1.0
+    submit_backoff_max: float = 60.0
+    max_captcha_rejections: int = 3
+    on_quota: str = "wait"
