@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import tempfile
 
+from domain.values import TERMINAL_STATUSES
 from projections.rows import BatchRow, HistoryRow
 from server.scripting import Relay, RowDelta
 
@@ -45,7 +46,7 @@ def main() -> int:
                 return 1
             print(describe(delta))
             row = delta.row
-            if isinstance(row, HistoryRow) and row.id in jobs and row.status in ("completed", "failed"):
+            if isinstance(row, HistoryRow) and row.id in jobs and row.status in TERMINAL_STATUSES:
                 finished[row.id] = row
             if isinstance(row, BatchRow) and row.completed + row.failed == len(PROMPTS):
                 batch_done = True

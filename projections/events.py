@@ -19,6 +19,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from domain.application import VeoRelay
 from domain.generation import Generation
+from domain.values import SUCCESSFUL_REMOTE_STATUS
 from projections.rows import iso_ms
 
 __all__ = ["ViewEvent", "read_events", "row_time"]
@@ -73,7 +74,7 @@ class _Completed(msgspec.Struct):
     timestamp: _Stamp
     media_generation_id: str | None = None
     video_url: str | None = None
-    remote_status: str = "MEDIA_GENERATION_STATUS_SUCCESSFUL"
+    remote_status: str = SUCCESSFUL_REMOTE_STATUS
 
 
 class _Failed(msgspec.Struct):
