@@ -12,7 +12,9 @@ or the server refused the request: bad_message, not_found, conflict); 3 server u
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TextIO
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,13 +22,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from rich.console import Console
 
-from domain.values import AspectRatio, Priority, Resolution
+from domain.values import AspectRatio, Priority, Resolution, Status
+from veo_client.batch_file import BatchFile, read_batch_file
 from veo_client.exits import EXIT_FAILED, EXIT_USAGE, fail
-from veo_client.follow import follow_batch, watch_deltas
+from veo_client.follow import follow_batch, typical_times_of, watch_deltas
+from veo_client.ids import GENERATION_ID, resolve_ids
 from veo_client.options import ClientOptions, client_options, generation_options, run
-from veo_client.relay_client import AUTO_ID, RelayClient, convert_data
-from veo_client.render import history_view, json_text, mapping_lines, row_lines, rows_table, transition_line
+from veo_client.queue_view import queue_text
+from veo_client.relay_client import AUTO_ID, RelayClient, RelayError, convert_data
+from veo_client.render import history_view, json_text, row_lines, rows_table, short_id, transition_line
 from veo_client.results import BatchCreated, Created, HistoryPage, HistoryRow
+from veo_client.words import status_word
 from veo_protocol import (
     MAX_BATCH_PROMPTS,
     BatchGenerate,
@@ -64,16 +70,17 @@ def _enum(kind: type[AspectRatio] | type[Priority], value: str | None) -> Any:
 async def wait_for(client: RelayClient, options: ClientOptions, ids: Sequence[UUID]) -> int:
     """Show each job's changes until all are terminal; 1 when any failed."""
     final: dict[str, HistoryRow] = {}
-    shown: dict[str, tuple[str, str | None]] = {}
+    shown: dict[str, str] = {}
+    typical = {} if options.as_json else await typical_times_of(client)
     async for row in client.wait_for_jobs(ids):
         final[row.id] = row
-        if not options.as_json and shown.get(row.id) != (row.status, row.remote_status):
-            shown[row.id] = (row.status, row.remote_status)
-            click.echo(transition_line(row))
+        if not options.as_json and shown.get(row.id) != status_word(row):
+            shown[row.id] = status_word(row)
+            click.echo(transition_line(row, typical))
     if options.as_json:
         rows = [final[str(i)] for i in ids]
         click.echo(json_text(rows[0] if len(rows) == 1 else rows))
-    return EXIT_FAILED if any(row.status == "failed" for row in final.values()) else 0
+    return EXIT_FAILED if any(row.status == Status.FAILED for row in final.values()) else 0
 
 
 async def make_job(
@@ -123,14 +130,14 @@ def submit(options: ClientOptions, prompt: str, wait: bool, **spec: Any) -> None
 @client_options
 def batch(options: ClientOptions, file: TextIO, delay: float, wait: bool, **spec: Any) -> None:
     """Generate one video per line of FILE (`-` for stdin; blank lines are skipped), with a progress bar."""
-    prompts = [line.strip() for line in file if line.strip()]
-    if not prompts:
+    prompts = read_batch_file(file)
+    if not prompts.prompts:
         fail(f"{file.name} has no prompts (one prompt per line)", EXIT_USAGE)
-    if len(prompts) > MAX_BATCH_PROMPTS:
-        fail(f"{file.name} has {len(prompts):,} prompts; a batch takes at most {MAX_BATCH_PROMPTS:,}", EXIT_USAGE)
+    if len(prompts.prompts) > MAX_BATCH_PROMPTS:
+        fail(f"{file.name} has {len(prompts.prompts):,} prompts; a batch takes at most {MAX_BATCH_PROMPTS:,}")
     request = BatchGenerate(
         id=AUTO_ID,
-        prompts=prompts,
+        prompts=prompts.prompts,
         delay_ms=round(delay * 1000),
         profile_id=spec["profile"],
         model=spec["model"],
@@ -139,25 +146,35 @@ def batch(options: ClientOptions, file: TextIO, delay: float, wait: bool, **spec
         priority=_enum(Priority, spec["priority"]),
         request_key=spec["request_key"],
     )
-    run(options, lambda client: _batch(client, options, request, wait))
+    run(options, lambda client: _batch(client, options, prompts, request, wait))
 
 
-async def _batch(client: RelayClient, options: ClientOptions, request: BatchGenerate, wait: bool) -> int:
-    subscribed = await client.subscribe([Channel.BATCH_PROGRESS]) if wait else None
-    data = await client.request(request)
+async def _batch(
+    client: RelayClient, options: ClientOptions, prompts: BatchFile, request: BatchGenerate, wait: bool
+) -> int:
+    typical = {} if options.as_json or not wait else await typical_times_of(client)
+    if wait:
+        await client.subscribe([Channel.GENERATION_STATUS])
+    try:
+        data = await client.request(request)
+    except RelayError as exc:
+        raise prompts.located(exc) from None
     made = convert_data(data, BatchCreated, "batch_generate")
-    if subscribed is None:
+    if not wait:
         click.echo(json_text(data) if options.as_json else "\n".join(map(str, [made.batch_id, *made.generation_ids])))
         return 0
-    await follow_batch(client, made, subscribed.position, show=not options.as_json)
-    rows = await _statuses(client, made.generation_ids)
-    failed = [row for row in rows if row.status == "failed"]
+    final = await follow_batch(client, made, typical, show=not options.as_json)
+    rows = [final[str(i)] for i in made.generation_ids]
+    failed = [row for row in rows if row.status == Status.FAILED]
     if options.as_json:
         click.echo(json_text(rows))
     else:
-        click.echo(f"batch {made.batch_id}: {len(rows) - len(failed)} completed, {len(failed)} failed")
-        for row in failed:
-            click.echo(transition_line(row))
+        words = Counter(status_word(row) for row in rows)
+        cancelled = f", {words['cancelled']} cancelled" if words["cancelled"] else ""
+        click.echo(f"batch {short_id(str(made.batch_id))}: {words['done']} done, {words['failed']} failed{cancelled}")
+        for row in rows:
+            if row.status != Status.COMPLETED:
+                click.echo(transition_line(row, typical))
     return EXIT_FAILED if failed else 0
 
 
@@ -166,28 +183,54 @@ async def _statuses(client: RelayClient, ids: Sequence[UUID]) -> list[HistoryRow
 
 
 @click.command()
-@click.argument("generation_id", type=click.UUID)
+@click.argument("generation_id", type=GENERATION_ID)
 @click.option("--resolution", type=click.Choice([r.value for r in Resolution]), default="1080p", show_default=True)
 @click.option("--request-key", default=None, help="Idempotency key: a repeated key is not paid twice.")
 @click.option("--wait", is_flag=True, help="Follow the upscale until it completes (exit 1 if it fails).")
 @client_options
-def upscale(options: ClientOptions, generation_id: UUID, resolution: str, request_key: str | None, wait: bool) -> None:
-    """Upscale a completed generation's video; prints the upscale's generation id."""
-    request = Upscale(
-        id=AUTO_ID, generation_id=generation_id, resolution=Resolution(resolution), request_key=request_key
-    )
-    run(options, lambda client: make_job(client, options, request, [Channel.UPSCALE_STATUS], wait))
+def upscale(
+    options: ClientOptions, generation_id: UUID | str, resolution: str, request_key: str | None, wait: bool
+) -> None:
+    """Upscale a completed generation's video; prints the upscale's generation id.
+
+    GENERATION_ID may be the first characters of an id (such as the 8 that tables show) when no other id starts
+    with them.
+    """
+
+    async def work(client: RelayClient, ids: list[UUID]) -> int:
+        request = Upscale(id=AUTO_ID, generation_id=ids[0], resolution=Resolution(resolution), request_key=request_key)
+        return await make_job(client, options, request, [Channel.UPSCALE_STATUS], wait)
+
+    run_with_ids(options, [generation_id], work)
 
 
 @click.command()
-@click.argument("generation_id", type=click.UUID)
+@click.argument("generation_id", type=GENERATION_ID)
 @click.option("--wait", is_flag=True, help="Follow the new job until it completes (exit 1 if it fails).")
 @client_options
-def retry(options: ClientOptions, generation_id: UUID, wait: bool) -> None:
-    """Make a new generation with a failed one's parameters; prints the new id."""
-    request = Retry(id=AUTO_ID, generation_id=generation_id)
+def retry(options: ClientOptions, generation_id: UUID | str, wait: bool) -> None:
+    """Make a new generation with a failed one's parameters; prints the new id.
+
+    GENERATION_ID may be the first characters of an id (such as the 8 that tables show) when no other id starts
+    with them.
+    """
     channels = [Channel.GENERATION_STATUS, Channel.UPSCALE_STATUS]
-    run(options, lambda client: make_job(client, options, request, channels, wait))
+
+    async def work(client: RelayClient, ids: list[UUID]) -> int:
+        return await make_job(client, options, Retry(id=AUTO_ID, generation_id=ids[0]), channels, wait)
+
+    run_with_ids(options, [generation_id], work)
+
+
+def run_with_ids(
+    options: ClientOptions, refs: Sequence[UUID | str], work: Callable[[RelayClient, list[UUID]], Awaitable[int]]
+) -> None:
+    """`run` the work with the ids that `refs` name (prefixes looked up first; an unknown or ambiguous one exits 2)."""
+
+    async def resolved(client: RelayClient) -> int:
+        return await work(client, await resolve_ids(client, refs))
+
+    run(options, resolved)
 
 
 # --- commands that read or change one job -----------------------------------------------------------
@@ -202,15 +245,21 @@ async def show_row(client: RelayClient, options: ClientOptions, request: Request
 
 
 @click.command()
-@click.argument("generation_ids", nargs=-1, required=True, type=click.UUID)
+@click.argument("generation_ids", nargs=-1, required=True, type=GENERATION_ID)
 @client_options
-def status(options: ClientOptions, generation_ids: tuple[UUID, ...]) -> None:
-    """Show generations' rows (exit 2 when any id is unknown)."""
-    if len(generation_ids) == 1:
-        request = GetStatus(id=AUTO_ID, generation_id=generation_ids[0])
-        run(options, lambda client: show_row(client, options, request))
-    else:
-        run(options, lambda client: _statuses_of(client, options, generation_ids))
+def status(options: ClientOptions, generation_ids: tuple[UUID | str, ...]) -> None:
+    """Show generations' rows (exit 2 when any id is unknown).
+
+    GENERATION_IDS may be the first characters of an id (such as the 8 that tables show) when no other id starts
+    with them.
+    """
+
+    async def work(client: RelayClient, ids: list[UUID]) -> int:
+        if len(ids) == 1:
+            return await show_row(client, options, GetStatus(id=AUTO_ID, generation_id=ids[0]))
+        return await _statuses_of(client, options, ids)
+
+    run_with_ids(options, generation_ids, work)
 
 
 async def _statuses_of(client: RelayClient, options: ClientOptions, ids: Sequence[UUID]) -> int:
@@ -228,19 +277,38 @@ async def _statuses_of(client: RelayClient, options: ClientOptions, ids: Sequenc
 
 
 @click.command()
-@click.argument("generation_id", type=click.UUID)
+@click.argument("generation_id", type=GENERATION_ID)
 @client_options
-def refresh(options: ClientOptions, generation_id: UUID) -> None:
-    """Check a job's status on Flow now (through the request budget) and show its row."""
-    run(options, lambda client: show_row(client, options, Refresh(id=AUTO_ID, generation_id=generation_id)))
+def refresh(options: ClientOptions, generation_id: UUID | str) -> None:
+    """Check a job's status on Flow now (through the request budget) and show its row.
+
+    GENERATION_ID may be the first characters of an id (such as the 8 that tables show) when no other id starts
+    with them.
+    """
+
+    show_row_of(options, generation_id, lambda job: Refresh(id=AUTO_ID, generation_id=job))
 
 
 @click.command()
-@click.argument("generation_id", type=click.UUID)
+@click.argument("generation_id", type=GENERATION_ID)
 @client_options
-def cancel(options: ClientOptions, generation_id: UUID) -> None:
-    """Cancel a job that is not finished (exit 2 when it already is)."""
-    run(options, lambda client: show_row(client, options, Cancel(id=AUTO_ID, generation_id=generation_id)))
+def cancel(options: ClientOptions, generation_id: UUID | str) -> None:
+    """Cancel a job that is not finished (exit 2 when it already is).
+
+    GENERATION_ID may be the first characters of an id (such as the 8 that tables show) when no other id starts
+    with them.
+    """
+
+    show_row_of(options, generation_id, lambda job: Cancel(id=AUTO_ID, generation_id=job))
+
+
+def show_row_of(options: ClientOptions, ref: UUID | str, make: Callable[[UUID], Request]) -> None:
+    """`run` the request `make` builds for the job `ref` names, and print the row it answers."""
+
+    async def work(client: RelayClient, ids: list[UUID]) -> int:
+        return await show_row(client, options, make(ids[0]))
+
+    run_with_ids(options, [ref], work)
 
 
 # --- overviews --------------------------------------------------------------------------------------
@@ -284,7 +352,7 @@ def queue(options: ClientOptions) -> None:
     async def work(client: RelayClient) -> int:
         data = await client.request(QueueStatus(id=AUTO_ID))
         state = convert_data(data, dict[str, Any], "queue_status")
-        click.echo(json_text(data) if options.as_json else mapping_lines(state))
+        click.echo(json_text(data) if options.as_json else queue_text(state, datetime.now(UTC)))
         return 0
 
     run(options, work)

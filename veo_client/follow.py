@@ -1,4 +1,4 @@
-"""Client views that follow deltas: a batch's progress bar and the live `veo watch` table.
+"""Client views that follow deltas: a batch's progress bar and the live `veo watch` table, in plain status words.
 
 Both start from a snapshot and apply only the deltas after the snapshot's position (the subscription
 was made before), so the screen is never behind and never shows a change twice.
@@ -7,39 +7,48 @@ was made before), so the screen is never behind and never shows a change twice.
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import click
 from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from veo_client.relay_client import AUTO_ID, RelayClient, RelayError, convert_data
-from veo_client.render import batch_summary, json_text, watch_view
+from veo_client.relay_client import AUTO_ID, RelayClient, convert_data
+from veo_client.render import json_text, short_id, watch_view
 from veo_client.results import BatchCreated, BatchRow, HistoryPage, HistoryRow, row_of
-from veo_protocol import Channel, GetBatch, GetHistory
+from veo_client.words import Typical, is_active, status_word, typical_text, typical_times
+from veo_protocol import Channel, GetAnalytics, GetHistory
 
-__all__ = ["follow_batch", "watch_deltas"]
+__all__ = ["follow_batch", "typical_times_of", "watch_deltas"]
 
 logger = logging.getLogger(__name__)
 
 BATCHES_SHOWN = 5
+_WORD_ORDER = ("queued", "submitted", "rendering", "done", "failed", "cancelled")
 
 
-async def _batch_snapshot(client: RelayClient, made: BatchCreated, subscribed_at: int) -> tuple[BatchRow | None, int]:
-    """The batch row and its position; before the projection has it, nothing and the subscription's position."""
-    try:
-        result = await client.call(GetBatch(id=AUTO_ID, batch_id=made.batch_id))
-    except RelayError as exc:
-        if exc.code != "not_found":
-            raise
-        return None, subscribed_at
-    return convert_data(result.data, BatchRow, "get_batch"), result.position
+async def typical_times_of(client: RelayClient) -> dict[tuple[str, str], float]:
+    """The usual completion times the relay has seen so far, by model and job type."""
+    return typical_times(await client.request(GetAnalytics(id=AUTO_ID)))
 
 
-async def follow_batch(client: RelayClient, made: BatchCreated, subscribed_at: int, *, show: bool) -> BatchRow | None:
-    """Follow `batch:progress` (subscribed at `subscribed_at`) until every job of the batch is done."""
+def _counts(rows: Iterable[HistoryRow]) -> str:
+    """`2 done, 1 rendering, 3 queued`: how many jobs say each word, in the order a job goes through them."""
+    words = Counter(status_word(row) for row in rows)
+    order = [*_WORD_ORDER, *sorted(set(words) - set(_WORD_ORDER))]
+    return ", ".join(f"{words[word]} {word}" for word in order if words[word])
+
+
+async def follow_batch(
+    client: RelayClient, made: BatchCreated, typical: Typical, *, show: bool
+) -> dict[str, HistoryRow]:
+    """Each job of a batch until all are finished (subscribed to their channel before the batch was sent), with a
+    progress bar of the jobs' status words, the time so far and the usual time; the final rows by id."""
     total = len(made.generation_ids)
-    batch, position = await _batch_snapshot(client, made, subscribed_at)
+    rows: dict[str, HistoryRow] = {}
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -50,21 +59,13 @@ async def follow_batch(client: RelayClient, made: BatchCreated, subscribed_at: i
         disable=not show,
     )
     with progress:
-        task = progress.add_task(f"batch {str(made.batch_id)[:8]}", total=total, summary=batch_summary(batch, total))
-        while batch is None or batch.completed + batch.failed < total:
-            progress.update(
-                task,
-                completed=(batch.completed + batch.failed) if batch else 0,
-                summary=batch_summary(batch, total),
-            )
-            delta = await client.next_delta()
-            if delta.channel != Channel.BATCH_PROGRESS or delta.position <= position:
-                continue
-            row = convert_data(delta.data, BatchRow, "a batch:progress delta")
-            if row.batch_id == str(made.batch_id):
-                batch, position = row, delta.position
-        progress.update(task, completed=total, summary=batch_summary(batch, total))
-    return batch
+        task = progress.add_task(f"batch {short_id(str(made.batch_id))}", total=total, summary="")
+        async for row in client.wait_for_jobs(made.generation_ids):
+            rows[row.id] = row
+            usual = typical_text(row, typical) if any(is_active(r) for r in rows.values()) else ""
+            summary = _counts(rows.values()) + (f" ({usual})" if usual else "")
+            progress.update(task, completed=sum(not is_active(r) for r in rows.values()), summary=summary)
+    return rows
 
 
 async def watch_deltas(client: RelayClient, limit: int, after: int | None, *, as_json: bool) -> int:
@@ -85,28 +86,31 @@ async def watch_deltas(client: RelayClient, limit: int, after: int | None, *, as
     page = convert_data(result.data, HistoryPage, "get_history")
     rows = {row.id: row for group in page.groups for row in group.items}
     batches: dict[str, BatchRow] = {}
-    position = result.position
-    click.echo(f"watching from position {position} (Ctrl-C to stop)", err=True)
+    typical = await typical_times_of(client)
+    click.echo("watching the relay's jobs (Ctrl-C to stop)", err=True)
 
     console = Console(highlight=False)
 
-    def view() -> RenderableType:
-        latest = sorted(rows.values(), key=lambda r: (r.updated_at, r.id), reverse=True)[:limit]
-        if len(rows) > 4 * limit:
-            for stale in set(rows) - {r.id for r in latest}:
-                del rows[stale]
-        shown = sorted(batches.values(), key=lambda b: b.updated_at, reverse=True)[:BATCHES_SHOWN]
-        return watch_view(latest, shown, position, console.width)
+    def latest() -> list[HistoryRow]:
+        return sorted(rows.values(), key=lambda r: (r.updated_at, r.id), reverse=True)[:limit]
 
-    with Live(view(), console=console, refresh_per_second=4) as live:
+    def view() -> RenderableType:  # also called by Live's refresh thread: sorted() copies before it sorts
+        shown = sorted(batches.values(), key=lambda b: b.updated_at, reverse=True)[:BATCHES_SHOWN]
+        return watch_view(latest(), shown, typical, datetime.now(UTC), console.width)
+
+    with Live(console=console, refresh_per_second=2, get_renderable=view):  # redrawn as time passes, too
         async for delta in client.deltas():
             if delta.position <= result.position:
                 continue
             row = row_of(delta)
             if isinstance(row, HistoryRow):
+                if not is_active(row):  # its time now counts in the usual times
+                    typical = await typical_times_of(client)
                 rows[row.id] = row
+                if len(rows) > 4 * limit:
+                    kept = {r.id for r in latest()}
+                    for stale in set(rows) - kept:
+                        del rows[stale]
             else:
                 batches[row.batch_id] = row
-            position = max(position, delta.position)
-            live.update(view())
     return 0

@@ -17,6 +17,7 @@ import click
 
 from domain.values import MAX_SEED, AspectRatio, Priority
 from veo_client.exits import EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE, say_why
+from veo_client.ids import IdNotResolved
 from veo_client.relay_client import ClientError, RelayClient, RelayError, RelayUnavailable
 from veo_protocol.local_server import default_data_dir, read_client_defaults
 
@@ -128,7 +129,10 @@ def generation_options(func: Callable[..., None]) -> Callable[..., None]:
 def run(
     options: ClientOptions, work: Callable[[RelayClient], Awaitable[int]], *, interrupted: int | None = None
 ) -> NoReturn:
-    """Connect, do the work, and exit with its code (errors mapped to the exit codes above)."""
+    """Connect, do the work, and exit with its code (errors mapped to the exit codes above).
+
+    A refusal is said in the relay's words; the field it names is added with `--json` only.
+    """
 
     async def main() -> int:
         async with options.client() as client:
@@ -141,8 +145,11 @@ def run(
             raise
         code = interrupted
     except RelayError as exc:
-        say_why(str(exc))
+        say_why(str(exc) if options.as_json else exc.message)  # the field is for programs
         code = EXIT_USAGE if exc.code in USAGE_ERRORS else EXIT_FAILED
+    except IdNotResolved as exc:
+        say_why(str(exc))
+        code = EXIT_USAGE
     except RelayUnavailable as exc:
         say_why(str(exc))
         code = EXIT_UNAVAILABLE

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, tzinfo
-from typing import Any
 
 import msgspec
 from rich import box
@@ -14,16 +13,25 @@ from rich.table import Table
 from rich.text import Text
 
 from veo_client.results import BatchRow, HistoryPage, HistoryRow
+from veo_client.words import (
+    Typical,
+    duration,
+    elapsed_seconds,
+    is_active,
+    reason_text,
+    status_word,
+    typical_text,
+)
 
 __all__ = [
-    "batch_summary",
     "clock_time",
+    "elapsed_text",
     "history_view",
     "json_text",
-    "mapping_lines",
     "outcome",
     "row_lines",
     "rows_table",
+    "short_id",
     "transition_line",
     "watch_view",
 ]
@@ -33,7 +41,14 @@ logger = logging.getLogger(__name__)
 WIDE = 110
 """Console columns from which tables also show each job's result."""
 
-_STATUS_STYLE = {"pending": "yellow", "processing": "cyan", "completed": "green", "failed": "red"}
+_WORD_STYLE = {
+    "queued": "yellow",
+    "submitted": "yellow",
+    "rendering": "cyan",
+    "done": "green",
+    "failed": "red",
+    "cancelled": "magenta",
+}
 
 
 def json_text(data: object) -> str:
@@ -52,40 +67,69 @@ def clock_time(moment: str | None, zone: tzinfo | None = None) -> str:
 
 
 def outcome(row: HistoryRow) -> str:
-    """The video URL of a completed job, the reason of a failed one, else the remote status."""
-    if row.status == "completed":
-        return row.video_url or ""
-    if row.status == "failed":
-        return f"{row.error_reason}: {row.error_message}" if row.error_message else str(row.error_reason)
-    return row.remote_status or ""
+    """The video URL of a finished job, why one failed or was cancelled, else nothing."""
+    if is_active(row):
+        return ""
+    if row.error_reason or row.error_message:
+        return reason_text(row)
+    return row.video_url or ""
 
 
-def transition_line(row: HistoryRow) -> str:
-    """`ID status detail`: one line per change a `--wait` shows."""
+def elapsed_text(row: HistoryRow, typical: Typical, now: datetime | None = None) -> str:
+    """`12 s (usually about 50 s)` while a job runs, `42 s` once it is finished."""
+    took = duration(elapsed_seconds(row, now))
+    usual = typical_text(row, typical) if is_active(row) else ""
+    return f"{took} ({usual})" if usual else took
+
+
+def transition_line(row: HistoryRow, typical: Typical) -> str:
+    """`ID  word  elapsed  detail`: one line per change a `--wait` shows (`rendering  12 s (usually about 50 s)`)."""
     detail = outcome(row)
-    return f"{row.id}  {row.status}" + (f"  {detail}" if detail else "")
+    line = f"{row.id}  {status_word(row):<9}  {elapsed_text(row, typical)}"
+    return line + (f"  {detail}" if detail else "")
 
 
 def row_lines(row: HistoryRow | BatchRow) -> str:
-    """Every known field of a row, one `name: value` line each."""
+    """Every known field of a row, one `name: value` line each; a job's status in plain words, not Flow's."""
     values = msgspec.structs.asdict(row)
+    if isinstance(row, HistoryRow):
+        values["status"] = status_word(row)
+        del values["remote_status"]
     return "\n".join(f"{name:>20}: {value}" for name, value in values.items() if value is not None)
 
 
-def mapping_lines(data: Mapping[str, Any], prefix: str = "") -> str:
-    """Nested JSON values as `name: value` lines (`budget.rate: 10.0`)."""
-    lines: list[str] = []
-    for name, value in data.items():
-        if isinstance(value, Mapping):
-            lines.append(mapping_lines(value, f"{prefix}{name}."))
-        else:
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-            lines.append(f"{prefix}{name}: {shown}")
-    return "\n".join(line for line in lines if line)
+def short_id(full: str) -> str:
+    """The first 8 characters of an id: what tables show, and a prefix every command accepts."""
+    return full[:8]
 
 
-def _status(status: str) -> Text:
-    return Text(status, style=_STATUS_STYLE.get(status, ""))
+def _word(row: HistoryRow) -> Text:
+    word = status_word(row)
+    return Text(word, style=_WORD_STYLE.get(word, ""))
+
+
+def _jobs_table(
+    rows: Iterable[HistoryRow],
+    title: str | None,
+    columns: Sequence[tuple[str, int]],
+    cells_of: Callable[[HistoryRow], list[RenderableType]],
+    width: int,
+) -> Table:
+    """A table of jobs: the given leading columns, then the prompt and (when `width` allows) the outcome."""
+    wide = width >= WIDE
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    for name, size in columns:
+        table.add_column(name, no_wrap=True, width=size)
+    table.add_column("prompt", no_wrap=True, overflow="ellipsis", ratio=1)
+    if wide:
+        table.add_column("result", no_wrap=True, overflow="ellipsis", ratio=2)
+    for row in rows:
+        prompt = ("[upscale] " if row.job_type == "upscale" else "") + row.prompt
+        cells = [*cells_of(row), Text(prompt)]
+        if wide:
+            cells.append(Text(outcome(row)))
+        table.add_row(*cells)
+    return table
 
 
 def rows_table(
@@ -96,23 +140,11 @@ def rows_table(
     width: int = 80,
     zone: tzinfo | None = None,
 ) -> Table:
-    """Time (in `zone`, default local), id, status, prompt and (when `width` allows) outcome; cells are cut."""
-    wide = width >= WIDE
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
-    table.add_column(time_field.removesuffix("_at"), no_wrap=True, width=8)
-    table.add_column("id", no_wrap=True, width=36)
-    table.add_column("status", no_wrap=True, width=10)
-    table.add_column("prompt", no_wrap=True, overflow="ellipsis", ratio=1)
-    if wide:
-        table.add_column("result", no_wrap=True, overflow="ellipsis", ratio=2)
-    for row in rows:
-        moment = getattr(row, time_field)
-        prompt = ("[upscale] " if row.job_type == "upscale" else "") + row.prompt
-        cells: list[RenderableType] = [clock_time(moment, zone), row.id, _status(row.status), Text(prompt)]
-        if wide:
-            cells.append(Text(outcome(row) if row.status != "failed" else str(row.error_reason)))
-        table.add_row(*cells)
-    return table
+    """Time (in `zone`, default local), id, status word, prompt and (when `width` allows) outcome; cells are cut."""
+    columns = [(time_field.removesuffix("_at"), 8), ("id", 36), ("status", 9)]
+    return _jobs_table(
+        rows, title, columns, lambda row: [clock_time(getattr(row, time_field), zone), row.id, _word(row)], width
+    )
 
 
 def history_view(page: HistoryPage, width: int, zone: tzinfo | None) -> RenderableType:
@@ -130,23 +162,29 @@ def history_view(page: HistoryPage, width: int, zone: tzinfo | None) -> Renderab
     return Group(*parts)
 
 
-def batch_summary(batch: BatchRow | None, total: int) -> str:
-    """`3 completed, 0 failed (of 3)`."""
-    completed = batch.completed if batch else 0
-    failed = batch.failed if batch else 0
-    return f"{completed} completed, {failed} failed (of {total})"
-
-
-def watch_view(rows: Iterable[HistoryRow], batches: Iterable[BatchRow], position: int, width: int) -> RenderableType:
-    """The `veo watch` screen: recent generations and running batches."""
-    parts: list[RenderableType] = [rows_table(rows, title=f"generations (position {position})", width=width)]
+def watch_view(
+    rows: Iterable[HistoryRow], batches: Iterable[BatchRow], typical: Typical, now: datetime, width: int
+) -> RenderableType:
+    """The `veo watch` screen: the latest jobs in plain words with their times, and running batches."""
+    row_list = list(rows)
+    parts: list[RenderableType] = [
+        _jobs_table(
+            row_list,
+            "latest jobs",
+            [("id", 8), ("status", 9), ("time", 30)],
+            lambda row: [short_id(row.id), _word(row), elapsed_text(row, typical, now)],
+            width,
+        )
+        if row_list
+        else Text("no jobs yet: waiting for the first one")
+    ]
     batch_list = list(batches)
     if batch_list:
-        table = Table(title="batches", title_justify="left")
-        for name in ("batch", "total", "pending", "processing", "completed", "failed"):
+        table = Table(title="batches", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for name in ("batch", "jobs", "waiting", "rendering", "done", "failed"):
             table.add_column(name, justify="left" if name == "batch" else "right")
         for batch in batch_list:
             counts = (batch.total, batch.pending, batch.processing, batch.completed, batch.failed)
-            table.add_row(batch.batch_id, *map(str, counts))
+            table.add_row(short_id(batch.batch_id), *map(str, counts))
         parts.append(table)
     return Group(*parts)

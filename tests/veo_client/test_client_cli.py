@@ -24,14 +24,18 @@ def data(relay: RelayProcess) -> Path:
     return relay.data
 
 
-def test_submit_with_wait_follows_the_job_and_exits_0_once_completed(data: Path) -> None:
-    """Each change is one line; the last says completed with the video URL."""
+def test_submit_with_wait_follows_the_job_in_plain_words_and_exits_0_once_done(data: Path) -> None:
+    """One line per status word, each with the time so far; the last says done with the video URL."""
     result = veo("submit", "a red fox in the snow", "--wait", data=data)
     assert result.code == 0, result.err
+    words = [line.split()[1] for line in result.lines()]
+    assert words[-1] == "done"
+    assert words == sorted(set(words), key=["queued", "submitted", "rendering", "done"].index)
     last = result.lines()[-1].split()
-    assert last[1] == "completed"
-    assert last[2].startswith("http://127.0.0.1:")
+    assert last[2].isdigit() and last[3] == "s"
+    assert last[4].startswith("http://127.0.0.1:")
     assert {line.split()[0] for line in result.lines()} == {last[0]}
+    assert "MEDIA_GENERATION_STATUS" not in result.out
 
 
 def test_submit_without_wait_prints_the_id_and_a_repeated_key_is_not_paid_twice(data: Path) -> None:
@@ -58,7 +62,8 @@ def test_batch_shows_progress_until_every_job_completed(data: Path, tmp_path: Pa
     result = veo("batch", str(prompts), "--delay", "0.05", data=data)
     assert result.code == 0, result.err
     assert "3/3" in result.err
-    assert result.lines()[-1].endswith(": 3 completed, 0 failed")
+    assert "3 done" in result.err
+    assert result.lines()[-1].endswith(": 3 done, 0 failed")
 
 
 def test_batch_with_a_failing_prompt_exits_1_and_json_lists_every_final_row(data: Path, tmp_path: Path) -> None:
@@ -137,12 +142,14 @@ def test_retry_of_a_failed_job_makes_a_new_linked_job(data: Path) -> None:
 
 
 def test_queue_shows_the_budget(data: Path) -> None:
-    """JSON is the queue_status data; text flattens nested values."""
+    """JSON is the queue_status data as it is; text is a summary with units."""
     as_json = veo("queue", "--json", data=data)
     as_text = veo("queue", data=data)
     assert as_json.code == as_text.code == 0
     assert as_json.json()["budget"]["rate"] == 10.0
-    assert "budget.rate: 10.0" in as_text.lines()
+    assert " of 10 requests/s used in the last second" in as_text.out
+    assert "0 waiting for a token" in as_text.out
+    assert "budget.rate" not in as_text.out
 
 
 def test_watch_json_streams_deltas_until_ctrl_c_which_exits_0(data: Path) -> None:
@@ -170,12 +177,12 @@ def test_watch_json_streams_deltas_until_ctrl_c_which_exits_0(data: Path) -> Non
 
 
 def test_watch_shows_the_latest_jobs_in_a_table_and_ctrl_c_exits_0(data: Path) -> None:
-    """The table starts from a history snapshot."""
+    """The table starts from a history snapshot: short ids and plain status words, no positions."""
     job = veo("submit", "a table of owls", "--wait", "--json", data=data).json()["id"]
     watch = start_veo(["watch", "--limit", "5"], data)
     assert watch.stderr is not None
     try:
-        assert "watching from position" in watch.stderr.readline()
+        assert watch.stderr.readline() == "watching the relay's jobs (Ctrl-C to stop)\n"
         watch.send_signal(signal.SIGINT)
         out, _ = watch.communicate(timeout=10)
     finally:
@@ -183,5 +190,8 @@ def test_watch_shows_the_latest_jobs_in_a_table_and_ctrl_c_exits_0(data: Path) -
             watch.kill()
             watch.communicate()
     assert watch.returncode == 0
-    assert job in out
+    assert job[:8] in out
     assert "a table of owls" in out
+    assert "done" in out
+    assert "position" not in out
+    assert "completed" not in out

@@ -20,11 +20,13 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
         yield process
 
 
-def test_status_of_an_unknown_id_exits_2_with_the_servers_message_and_field(relay: RelayProcess) -> None:
-    """not_found is a usage error."""
+def test_status_of_an_unknown_id_exits_2_with_the_servers_message(relay: RelayProcess) -> None:
+    """not_found is a usage error; people read the message, programs (--json) also the field."""
     result = veo("status", UNKNOWN, data=relay.data)
-    assert result.code == 2
-    assert result.err.strip() == f"veo: generation {UNKNOWN} not found (field: generation_id)"
+    as_json = veo("status", UNKNOWN, "--json", data=relay.data)
+    assert result.code == as_json.code == 2
+    assert result.err.strip() == f"veo: generation {UNKNOWN} not found"
+    assert as_json.err.strip() == f"veo: generation {UNKNOWN} not found (field: generation_id)"
 
 
 def test_status_of_several_ids_shows_those_found_and_exits_2_for_the_rest(relay: RelayProcess) -> None:
@@ -36,11 +38,14 @@ def test_status_of_several_ids_shows_those_found_and_exits_2_for_the_rest(relay:
     assert UNKNOWN in result.err
 
 
-def test_a_prompt_the_server_refuses_exits_2_naming_the_field(relay: RelayProcess) -> None:
-    """bad_message: the server's plain words and the field."""
+def test_a_prompt_the_server_refuses_exits_2_in_plain_words(relay: RelayProcess) -> None:
+    """bad_message: the server's plain words; the field only with --json."""
     result = veo("submit", "   ", data=relay.data)
-    assert result.code == 2
-    assert "(field: prompt)" in result.err
+    as_json = veo("submit", "   ", "--json", data=relay.data)
+    assert result.code == as_json.code == 2
+    assert "not all spaces" in result.err
+    assert "field" not in result.err
+    assert "(field: prompt)" in as_json.err
 
 
 @pytest.mark.parametrize(
