@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 from collections.abc import Callable
@@ -11,9 +12,24 @@ from server.bootstrap import Settings, System
 from server.relay_server import RelayServer
 from veo_protocol.local_server import load_or_create_token, remove_server_info, write_server_info
 
-__all__ = ["run_service"]
+__all__ = ["PortInUse", "run_service"]
 
 logger = logging.getLogger(__name__)
+
+
+class PortInUse(OSError):
+    """The address `veo serve` should listen on is taken: says which, and how to choose another."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(errno.EADDRINUSE, f"port {port} on {host} is already in use")
+        self.host = host
+        self.port = port
+
+    def __str__(self) -> str:
+        return (
+            f"port {self.port} on {self.host} is already in use (another program, or another veo serve, listens "
+            "there); choose another with --port N or VEO_PORT=N (--port 0 takes any free port)"
+        )
 
 
 async def run_service(settings: Settings, say: Callable[[str], None], stop: asyncio.Event | None = None) -> int:
@@ -24,6 +40,16 @@ async def run_service(settings: Settings, say: Callable[[str], None], stop: asyn
     return await _serve(system, token, new_token, say, stop or asyncio.Event())
 
 
+async def _listen(server: RelayServer, settings: Settings) -> None:
+    """Start listening (PortInUse when the port is taken)."""
+    try:
+        await server.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUse(settings.host, settings.port) from None
+
+
 async def _serve(system: System, token: str, new_token: bool, say: Callable[[str], None], stop: asyncio.Event) -> int:
     settings = system.settings
     await asyncio.to_thread(system.start)
@@ -31,7 +57,7 @@ async def _serve(system: System, token: str, new_token: bool, say: Callable[[str
         system, host=settings.host, port=settings.port, token=token, allow_origins=settings.allow_origins
     )
     try:
-        await server.start()
+        await _listen(server, settings)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:

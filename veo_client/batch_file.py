@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TextIO
 
 from veo_client.relay_client import RelayError
 
@@ -32,16 +32,15 @@ class BatchFile:
             return error
         line = self.lines[int(match[1])]
         message = _ITEM.sub("the prompt", error.message, count=1)
-        located = RelayError(error.code, f"line {line} of {self.name}: {message}", error.field)
-        return located
+        return RelayError(error.code, f"line {line} of {self.name}: {message}", error.field)
 
 
-def read_batch_file(file: TextIO) -> BatchFile:
-    """Every non-blank line, stripped, with its line number."""
+def read_batch_file(name: str, text: Iterable[str]) -> BatchFile:
+    """Every non-blank line of the file `name`, stripped, with its line number."""
     prompts: list[str] = []
     lines: list[int] = []
-    for number, line in enumerate(file, start=1):
+    for number, line in enumerate(text, start=1):
         if line.strip():
             prompts.append(line.strip())
             lines.append(number)
-    return BatchFile(file.name, prompts, lines)
+    return BatchFile("standard input" if name == "<stdin>" else name, prompts, lines)

@@ -130,7 +130,7 @@ def submit(options: ClientOptions, prompt: str, wait: bool, **spec: Any) -> None
 @client_options
 def batch(options: ClientOptions, file: TextIO, delay: float, wait: bool, **spec: Any) -> None:
     """Generate one video per line of FILE (`-` for stdin; blank lines are skipped), with a progress bar."""
-    prompts = read_batch_file(file)
+    prompts = read_batch_file(file.name, file)
     if not prompts.prompts:
         fail(f"{file.name} has no prompts (one prompt per line)", EXIT_USAGE)
     if len(prompts.prompts) > MAX_BATCH_PROMPTS:
