@@ -71,6 +71,38 @@ def test_replay_at_a_past_time_shows_the_state_then(store: tuple[Path, UUID]) ->
     assert (row["status"], row["operation_name"], row["video_url"]) == ("pending", "op-1", None)
 
 
+def test_replay_at_a_time_of_one_generation_shows_its_known_fields_in_utc(store: tuple[Path, UUID]) -> None:
+    """No `None`s; the moment is said in UTC, and a time without a zone is said to be read as UTC."""
+    data, gid = store
+    _, out, _ = run("replay", str(gid), "--json", "--data", str(data))
+    started_at = json.loads(out.splitlines()[2])["recorded_at"]
+    code, out, _ = run("replay", str(gid), "--at", started_at.removesuffix("Z"), "--data", str(data))
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0] == (
+        f"state at {started_at[:10]} {started_at[11:23]} UTC (a time without Z or an offset is read as UTC)"
+    )
+    assert "None" not in out
+    assert "status: submitted" in out
+    assert "operation_name: op-1" in out
+    assert "video_url" not in out
+    _, zoned, _ = run("replay", str(gid), "--at", started_at, "--data", str(data))
+    assert zoned.splitlines()[0] == f"state at {started_at[:10]} {started_at[11:23]} UTC"
+    assert zoned.splitlines()[1:] == lines[1:]
+
+
+def test_replay_at_a_time_of_the_whole_store_is_a_table(store: tuple[Path, UUID]) -> None:
+    """One row per generation: time, id, status word and prompt; before anything existed, it says so."""
+    data, gid = store
+    code, out, _ = run("replay", "--at", "2099-01-01T00:00:00Z", "--data", str(data))
+    assert code == 0
+    assert out.splitlines()[1].strip() == "1 generation (times in UTC)"
+    assert any(line.split()[1:4] == [str(gid), "done", "a"] for line in out.splitlines()[2:] if line.strip())
+    assert "None" not in out
+    _, empty, _ = run("replay", "--at", "2020-01-01T00:00:00Z", "--data", str(data))
+    assert empty.splitlines() == ["state at 2020-01-01 00:00:00.000 UTC", "no generations yet"]
+
+
 def test_replay_before_the_generation_existed_says_so(store: tuple[Path, UUID]) -> None:
     """A time before Requested is not an empty success."""
     data, gid = store
