@@ -25,14 +25,14 @@ from rich.console import Console
 from domain.values import AspectRatio, Priority, Resolution, Status
 from veo_client.batch_file import BatchFile, read_batch_file
 from veo_client.exits import EXIT_FAILED, EXIT_USAGE, fail
-from veo_client.follow import follow_batch, typical_times_of, watch_deltas
+from veo_client.follow import follow_batch, ticking, typical_times_of, watch_deltas
 from veo_client.ids import GENERATION_ID, resolve_ids
 from veo_client.options import ClientOptions, client_options, generation_options, run
 from veo_client.queue_view import queue_text
 from veo_client.relay_client import AUTO_ID, RelayClient, RelayError, convert_data
 from veo_client.render import history_view, json_text, row_lines, rows_table, short_id, transition_line
 from veo_client.results import BatchCreated, Created, HistoryPage, HistoryRow
-from veo_client.words import status_word
+from veo_client.words import is_active, status_word
 from veo_protocol import (
     MAX_BATCH_PROMPTS,
     BatchGenerate,
@@ -72,11 +72,16 @@ async def wait_for(client: RelayClient, options: ClientOptions, ids: Sequence[UU
     final: dict[str, HistoryRow] = {}
     shown: dict[str, str] = {}
     typical = {} if options.as_json else await typical_times_of(client)
-    async for row in client.wait_for_jobs(ids):
-        final[row.id] = row
-        if not options.as_json and shown.get(row.id) != status_word(row):
-            shown[row.id] = status_word(row)
-            click.echo(transition_line(row, typical))
+
+    def running() -> list[HistoryRow]:  # also called by the display's refresh thread: list() copies at once
+        return [row for row in list(final.values()) if is_active(row)]
+
+    with ticking(running, typical, show=not options.as_json) as say:
+        async for row in client.wait_for_jobs(ids):
+            final[row.id] = row
+            if not options.as_json and shown.get(row.id) != status_word(row):
+                shown[row.id] = status_word(row)
+                say(transition_line(row, typical))
     if options.as_json:
         rows = [final[str(i)] for i in ids]
         click.echo(json_text(rows[0] if len(rows) == 1 else rows))

@@ -6,23 +6,25 @@ was made before), so the screen is never behind and never shows a change twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 import click
 from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from veo_client.relay_client import AUTO_ID, RelayClient, convert_data
-from veo_client.render import json_text, short_id, watch_view
+from veo_client.render import elapsed_text, json_text, short_id, watch_view
 from veo_client.results import BatchCreated, BatchRow, HistoryPage, HistoryRow, row_of
 from veo_client.words import Typical, is_active, status_word, typical_text, typical_times
 from veo_protocol import Channel, GetAnalytics, GetHistory
 
-__all__ = ["follow_batch", "typical_times_of", "watch_deltas"]
+__all__ = ["follow_batch", "ticking", "typical_times_of", "watch_deltas"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,24 @@ async def follow_batch(
             summary = _counts(rows.values()) + (f" ({usual})" if usual else "")
             progress.update(task, completed=sum(not is_active(r) for r in rows.values()), summary=summary)
     return rows
+
+
+@contextlib.contextmanager
+def ticking(active: Callable[[], list[HistoryRow]], typical: Typical, *, show: bool) -> Iterator[Callable[[str], None]]:
+    """A way to print lines; with `show`, on a terminal, also one line per running job below them, its time counting
+    up (gone at the end). Printed through the live display so that the two never overwrite each other."""
+    console = Console(highlight=False)
+    if not show or not console.is_terminal:
+        yield click.echo
+        return
+
+    def view() -> RenderableType:
+        now = datetime.now(UTC)
+        lines = [f"{short_id(row.id)}  {status_word(row)}  {elapsed_text(row, typical, now)}" for row in active()]
+        return Text("\n".join(lines), style="dim")
+
+    with Live(console=console, get_renderable=view, transient=True, refresh_per_second=2) as live:
+        yield lambda line: live.console.print(line, markup=False, soft_wrap=True)
 
 
 async def watch_deltas(client: RelayClient, limit: int, after: int | None, *, as_json: bool) -> int:

@@ -1,14 +1,19 @@
-"""Against a real `veo serve`: ids by their first characters, a batch file's bad line, and the usual time."""
+"""Against a real `veo serve`: ids by their first characters, a batch file's bad line, the usual time, a terminal."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
+import re
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.server.relay_process import RelayProcess, running_relay, veo
+from tests.server.relay_process import ROOT, VEO, RelayProcess, client_env, running_relay, veo
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +120,21 @@ def test_submit_wait_says_the_usual_time_once_a_job_of_that_model_finished(
     assert last.split()[1] == "failed"
     assert "refused" in last
     assert "MEDIA_GENERATION_STATUS" not in failed.out
+
+
+def test_on_a_terminal_submit_wait_still_prints_each_word_once(relay: RelayProcess) -> None:
+    """The counting line below the output (a live display) never swallows nor repeats a printed line."""
+    leader, follower = pty.openpty()
+    command = [str(VEO), "submit", "a terminal otter", "--wait", "--data", str(relay.data)]
+    process = subprocess.Popen(command, stdout=follower, stderr=follower, env=client_env(), cwd=ROOT)
+    os.close(follower)
+    screen = b""
+    with contextlib.suppress(OSError):  # EIO once the process closed its side
+        while chunk := os.read(leader, 4096):
+            screen += chunk
+    os.close(leader)
+    assert process.wait(timeout=30) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode()).replace("\r", "\n")
+    lines = [line for line in text.splitlines() if line.startswith(("queued", "submitted", "rendering", "done"), 38)]
+    assert [line.split()[1] for line in lines][-1] == "done"
+    assert len({line.split()[1] for line in lines}) == len(lines)
