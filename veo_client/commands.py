@@ -12,8 +12,6 @@ or the server refused the request: bad_message, not_found, conflict); 3 server u
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 from uuid import UUID
@@ -22,17 +20,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from rich.console import Console
 
-from domain.values import AspectRatio, Priority, Resolution, Status
-from veo_client.batch_file import BatchFile, read_batch_file
-from veo_client.exits import EXIT_FAILED, EXIT_USAGE, fail
-from veo_client.follow import follow_batch, ticking, typical_times_of, watch_deltas
-from veo_client.ids import GENERATION_ID, resolve_ids
+from domain.values import AspectRatio, Priority, Resolution
+from veo_client.batch_file import read_batch_file
+from veo_client.exits import EXIT_USAGE, fail
+from veo_client.flows import batch_flow, make_job, run_with_ids, show_row, show_row_of, show_statuses
+from veo_client.follow import watch_deltas
+from veo_client.ids import GENERATION_ID
 from veo_client.options import ClientOptions, client_options, generation_options, run
 from veo_client.queue_view import queue_text
-from veo_client.relay_client import AUTO_ID, RelayClient, RelayError, convert_data
-from veo_client.render import history_view, json_text, row_lines, rows_table, short_id, transition_line
-from veo_client.results import BatchCreated, Created, HistoryPage, HistoryRow
-from veo_client.words import is_active, status_word
+from veo_client.relay_client import AUTO_ID, RelayClient, convert_data
+from veo_client.render import history_view, json_text
+from veo_client.results import HistoryPage
 from veo_protocol import (
     MAX_BATCH_PROMPTS,
     BatchGenerate,
@@ -43,7 +41,6 @@ from veo_protocol import (
     GetStatus,
     QueueStatus,
     Refresh,
-    Request,
     Retry,
     Upscale,
 )
@@ -65,46 +62,6 @@ def _enum(kind: type[AspectRatio] | type[Priority], value: str | None) -> Any:
 
 
 # --- commands that make jobs ------------------------------------------------------------------------
-
-
-async def wait_for(client: RelayClient, options: ClientOptions, ids: Sequence[UUID]) -> int:
-    """Show each job's changes until all are terminal; 1 when any failed."""
-    final: dict[str, HistoryRow] = {}
-    shown: dict[str, str] = {}
-    typical = {} if options.as_json else await typical_times_of(client)
-
-    def running() -> list[HistoryRow]:  # also called by the display's refresh thread: list() copies at once
-        return [row for row in list(final.values()) if is_active(row)]
-
-    with ticking(running, typical, show=not options.as_json) as say:
-        async for row in client.wait_for_jobs(ids):
-            final[row.id] = row
-            if not options.as_json and shown.get(row.id) != status_word(row):
-                shown[row.id] = status_word(row)
-                say(transition_line(row, typical))
-    if options.as_json:
-        rows = [final[str(i)] for i in ids]
-        click.echo(json_text(rows[0] if len(rows) == 1 else rows))
-    return EXIT_FAILED if any(row.status == Status.FAILED for row in final.values()) else 0
-
-
-async def make_job(
-    client: RelayClient, options: ClientOptions, request: Request, channels: list[Channel], wait: bool
-) -> int:
-    """Send a command that makes one job; with `wait`, follow it (subscribed before the command)."""
-    if wait:
-        await client.subscribe(channels)
-    data = await client.request(request)
-    made = convert_data(data, Created, "the command")
-    if not wait:
-        if options.as_json:
-            click.echo(json_text(data))
-        else:
-            click.echo(str(made.generation_id))
-            if not made.created:
-                click.echo("(that request key was already used: this is the existing job)", err=True)
-        return 0
-    return await wait_for(client, options, [made.generation_id])
 
 
 @click.command()
@@ -151,40 +108,7 @@ def batch(options: ClientOptions, file: TextIO, delay: float, wait: bool, **spec
         priority=_enum(Priority, spec["priority"]),
         request_key=spec["request_key"],
     )
-    run(options, lambda client: _batch(client, options, prompts, request, wait))
-
-
-async def _batch(
-    client: RelayClient, options: ClientOptions, prompts: BatchFile, request: BatchGenerate, wait: bool
-) -> int:
-    typical = {} if options.as_json or not wait else await typical_times_of(client)
-    if wait:
-        await client.subscribe([Channel.GENERATION_STATUS])
-    try:
-        data = await client.request(request)
-    except RelayError as exc:
-        raise prompts.located(exc) from None
-    made = convert_data(data, BatchCreated, "batch_generate")
-    if not wait:
-        click.echo(json_text(data) if options.as_json else "\n".join(map(str, [made.batch_id, *made.generation_ids])))
-        return 0
-    final = await follow_batch(client, made, typical, show=not options.as_json)
-    rows = [final[str(i)] for i in made.generation_ids]
-    failed = [row for row in rows if row.status == Status.FAILED]
-    if options.as_json:
-        click.echo(json_text(rows))
-    else:
-        words = Counter(status_word(row) for row in rows)
-        cancelled = f", {words['cancelled']} cancelled" if words["cancelled"] else ""
-        click.echo(f"batch {short_id(str(made.batch_id))}: {words['done']} done, {words['failed']} failed{cancelled}")
-        for row in rows:
-            if row.status != Status.COMPLETED:
-                click.echo(transition_line(row, typical))
-    return EXIT_FAILED if failed else 0
-
-
-async def _statuses(client: RelayClient, ids: Sequence[UUID]) -> list[HistoryRow]:
-    return [row async for _, rows, _ in client.statuses(ids) for row in rows]
+    run(options, lambda client: batch_flow(client, options, prompts, request, wait))
 
 
 @click.command()
@@ -227,26 +151,7 @@ def retry(options: ClientOptions, generation_id: UUID | str, wait: bool) -> None
     run_with_ids(options, [generation_id], work)
 
 
-def run_with_ids(
-    options: ClientOptions, refs: Sequence[UUID | str], work: Callable[[RelayClient, list[UUID]], Awaitable[int]]
-) -> None:
-    """`run` the work with the ids that `refs` name (prefixes looked up first; an unknown or ambiguous one exits 2)."""
-
-    async def resolved(client: RelayClient) -> int:
-        return await work(client, await resolve_ids(client, refs))
-
-    run(options, resolved)
-
-
 # --- commands that read or change one job -----------------------------------------------------------
-
-
-async def show_row(client: RelayClient, options: ClientOptions, request: Request) -> int:
-    """Send a request whose data is a row, and print the row."""
-    data = await client.request(request)
-    row = convert_data(data, HistoryRow, "the request")
-    click.echo(json_text(data) if options.as_json else row_lines(row))
-    return 0
 
 
 @click.command()
@@ -262,23 +167,9 @@ def status(options: ClientOptions, generation_ids: tuple[UUID | str, ...]) -> No
     async def work(client: RelayClient, ids: list[UUID]) -> int:
         if len(ids) == 1:
             return await show_row(client, options, GetStatus(id=AUTO_ID, generation_id=ids[0]))
-        return await _statuses_of(client, options, ids)
+        return await show_statuses(client, options, ids)
 
     run_with_ids(options, generation_ids, work)
-
-
-async def _statuses_of(client: RelayClient, options: ClientOptions, ids: Sequence[UUID]) -> int:
-    rows = await _statuses(client, ids)
-    if options.as_json:
-        click.echo(json_text(rows))
-    else:
-        console = Console(highlight=False)
-        console.print(rows_table(rows, width=console.width))
-    missing = sorted({str(i) for i in ids} - {row.id for row in rows})
-    if missing:
-        click.echo(f"veo: not found: {', '.join(missing)}", err=True)
-        return EXIT_USAGE
-    return 0
 
 
 @click.command()
@@ -305,15 +196,6 @@ def cancel(options: ClientOptions, generation_id: UUID | str) -> None:
     """
 
     show_row_of(options, generation_id, lambda job: Cancel(id=AUTO_ID, generation_id=job))
-
-
-def show_row_of(options: ClientOptions, ref: UUID | str, make: Callable[[UUID], Request]) -> None:
-    """`run` the request `make` builds for the job `ref` names, and print the row it answers."""
-
-    async def work(client: RelayClient, ids: list[UUID]) -> int:
-        return await show_row(client, options, make(ids[0]))
-
-    run_with_ids(options, [ref], work)
 
 
 # --- overviews --------------------------------------------------------------------------------------
