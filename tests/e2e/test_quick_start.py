@@ -67,7 +67,7 @@ def test_the_readme_first_session_works_as_written(tmp_path: Path) -> None:
             timeout=120,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "completed" in done.stdout
+        assert done.stdout.splitlines()[-1].split()[1] == "done"  # the plain word the CLI says for completed
 
         with urllib.request.urlopen(dashboard, timeout=30) as page:
             assert page.status == 200
