@@ -54,6 +54,8 @@ class Job:
     cancel_requested: bool = False
     media_generation_id: str | None = None
     url_attempts: int = 0
+    absent_since: float | None = None
+    """When a status answer that reported other jobs first left this one out (None: reported, or not yet)."""
 
     @classmethod
     def from_generation(cls, generation: Generation, sequence: int, token: str | None = None) -> Job:

@@ -30,6 +30,7 @@ from actors.flow import (
     UnusualTraffic,
 )
 from actors.jobs import Job, Phase
+from actors.lost_operations import NOT_FOUND_DETAIL, absent_too_long, lost_message, missing_detail
 from actors.poller_settings import PollerSettings
 from actors.profile_state import ProfileState
 from actors.queue_status import Tally
@@ -91,6 +92,8 @@ class OutcomeHandler:
                 self._resolved(result)
             case CallKind.REFRESH_TOKEN:
                 self._token_refreshed(result)
+            case CallKind.CANCEL if isinstance(result.error, NotFound):
+                logger.info("Flow no longer knew an operation it was asked to cancel: nothing more is charged for it")
             case CallKind.CANCEL if result.error is not None and not isinstance(result.error, CannotCancel):
                 logger.warning("cancel on Flow failed: %s", result.error)
 
@@ -229,6 +232,9 @@ class OutcomeHandler:
         work = self._work
         ids = result.call.job_ids
         jobs = work.running(ids)
+        if isinstance(result.error, NotFound):
+            self._not_found(result, jobs)
+            return
         if result.error is not None:
             self._check_failed(result, jobs)
             return
@@ -236,9 +242,15 @@ class OutcomeHandler:
         for remote in result.value:
             answers[remote.name] = remote
             answers.setdefault(remote.handle.name_for("media"), remote)
+        now, lost_after_s = self._clock(), self._settings.lost_after_s
         still_running = []
         for job in jobs:
             remote = answers.get(job.operation_name or "") or answers.get(job.media_name or "")
+            if remote is None and answers and absent_too_long(job, now, lost_after_s):
+                self._lost(job, missing_detail(lost_after_s))
+                continue
+            if remote is not None:
+                job.absent_since = None
             if remote is None or not remote.terminal:
                 if remote is not None and remote.status is not None and remote.status != job.remote_status:
                     self._app.record_progress(job.generation_id, remote.status)
@@ -259,6 +271,25 @@ class OutcomeHandler:
         work.checked(still_running)
         for generation_id in ids:
             work.answer_waiters(generation_id)
+
+    def _not_found(self, result: CallResult, jobs: list[Job]) -> None:
+        """Flow answered a check with 404: it does not know an operation it was asked about (flow-api.md §2.2).
+
+        A check of one job: that job is lost. Of several: the answer does not say which, so each is checked
+        alone next, and only the ones Flow does not know fail.
+        """
+        if len(result.call.job_ids) > 1:
+            logger.info("Flow answered 404 to a check of %d jobs; checking each alone", len(result.call.job_ids))
+            self._work.check_alone(jobs)  # their manual refreshes are answered by those checks
+            return
+        for job in jobs:
+            self._lost(job, NOT_FOUND_DETAIL)
+        for generation_id in result.call.job_ids:
+            self._work.answer_waiters(generation_id)
+
+    def _lost(self, job: Job, detail: str) -> None:
+        """Fail a running job whose operation Flow no longer knows (actors.lost_operations)."""
+        self._work.finish_failed(job, ErrorReason.OPERATION_LOST, lost_message(job, detail))
 
     def _check_failed(self, result: CallResult, jobs: list[Job]) -> None:
         error = result.error

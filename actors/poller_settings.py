@@ -24,3 +24,5 @@ class PollerSettings:
     submit_backoff_max: float = 60.0
     max_captcha_rejections: int = 3
     on_quota: str = "wait"
+    lost_after_s: float = 600.0
+    """A running job missing this long from status answers that report other jobs is lost (Flow forgot it)."""

@@ -43,6 +43,7 @@ class Worklist:
         self._cancels: deque[tuple[str, str]] = deque()  # (profile id, media name) to cancel on Flow
         self._token_refreshes: deque[str] = deque()  # profiles whose bearer token must be refreshed
         self._waiters: dict[UUID, list[Future[None]]] = {}
+        self._alone: set[UUID] = set()  # running jobs to check one per request (a batch of them answered 404)
 
     # --- intake -------------------------------------------------------------------------------------
 
@@ -126,16 +127,30 @@ class Worklist:
         return [job for i in generation_ids if (job := self._jobs.get(i)) is not None and job.phase == Phase.RUNNING]
 
     def pick_checks(self) -> list[Job]:
-        """The running jobs the scheduler picks for the next status check."""
-        return [self._jobs[generation_id] for generation_id in self._checks.pick()]
+        """The running jobs the scheduler picks for the next status check; a job to check alone goes by itself."""
+        picked = [self._jobs[generation_id] for generation_id in self._checks.pick()]
+        alone = next((job for job in picked if job.generation_id in self._alone), None)
+        if alone is None:
+            return picked
+        self._checks.requeue(job.generation_id for job in picked if job is not alone)
+        return [alone]
+
+    def check_alone(self, jobs: Iterable[Job]) -> None:
+        """Flow answered a check of these jobs with 404 without saying which it does not know: check each alone,
+        at once (no backoff)."""
+        ids = [job.generation_id for job in jobs]
+        self._alone.update(ids)
+        self._checks.requeue(ids)
 
     def put_back_checks(self, jobs: Iterable[Job]) -> None:
         """Picked jobs that wait for their own request (another profile's)."""
         self._checks.requeue(job.generation_id for job in jobs)
 
     def checked(self, still_running: Iterable[UUID]) -> None:
-        """A status check answered: these are still running."""
-        self._checks.checked(still_running)
+        """A status check answered: these are still running (and may share checks again)."""
+        ids = list(still_running)
+        self._alone.difference_update(ids)
+        self._checks.checked(ids)
 
     def check_failed(self, jobs: Iterable[Job]) -> None:
         """A status check failed: its jobs back off."""
@@ -257,4 +272,5 @@ class Worklist:
         self._checks.untrack(job.generation_id)
         self._unqueue(job)
         self._jobs.pop(job.generation_id, None)
+        self._alone.discard(job.generation_id)
         self.answer_waiters(job.generation_id)

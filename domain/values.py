@@ -87,6 +87,7 @@ class ErrorReason(StrEnum):
     QUOTA_EXHAUSTED = "quota_exhausted"
     CAPTCHA_REJECTED = "captcha_rejected"
     INVALID_REQUEST = "invalid_request"
+    OPERATION_LOST = "operation_lost"
 
 
 DEFAULT_MODEL: Final = "veo_3_1_t2v_fast"

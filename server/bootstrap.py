@@ -63,6 +63,7 @@ class Settings:
     rate: float = 10.0
     check_batch: int = 10
     deadline: float = 3600.0
+    lost_after: float = 600.0
     allow_origins: tuple[str, ...] = ()
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     run_poller: bool = True
@@ -70,7 +71,9 @@ class Settings:
 
     def poller_settings(self) -> PollerSettings:
         """The poller's tunables."""
-        return PollerSettings(rate=self.rate, check_batch=self.check_batch, deadline_s=self.deadline)
+        return PollerSettings(
+            rate=self.rate, check_batch=self.check_batch, deadline_s=self.deadline, lost_after_s=self.lost_after
+        )
 
 
 class System:

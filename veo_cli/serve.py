@@ -54,6 +54,14 @@ def _simulator_config(times: str | None, require_captcha: bool) -> SimulatorConf
 @click.option("--rate", envvar="VEO_RATE", type=click.FloatRange(0.1, 100), default=10.0, show_default=True)
 @click.option("--check-batch", envvar="VEO_CHECK_BATCH", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--deadline", envvar="VEO_DEADLINE", type=click.FloatRange(1, None), default=3600.0, show_default=True)
+@click.option(
+    "--lost-after",
+    envvar="VEO_LOST_AFTER",
+    type=click.FloatRange(0, None, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="Seconds a job may be missing from Flow's status answers that report others before it fails as lost.",
+)
 @click.option("--allow-origin", "allow_origins", multiple=True, help="Extra browser origin allowed (repeatable).")
 @click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
 @click.option("--simulator-captcha", envvar="VEO_SIMULATOR_CAPTCHA", is_flag=True, hidden=True)
@@ -69,6 +77,7 @@ def serve(
     rate: float,
     check_batch: int,
     deadline: float,
+    lost_after: float,
     allow_origins: tuple[str, ...],
     simulator_times: str | None,
     simulator_captcha: bool,
@@ -87,6 +96,7 @@ def serve(
         rate=rate,
         check_batch=check_batch,
         deadline=deadline,
+        lost_after=lost_after,
         allow_origins=origins,
         simulator=_simulator_config(simulator_times, simulator_captcha),
     )

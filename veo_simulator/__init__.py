@@ -11,7 +11,9 @@ One server answers both hosts' paths (shapes as in flow-api.md):
   ``GET /fx/api/trpc/media.getMediaUrlRedirect?name=`` (cookie; 302 to ``/_sim/media/<id>.mp4`` once
   successful and ``url_lag_s`` has passed, else 404).
 - admin (never rate-counted): ``GET /_sim/audit``, ``GET|POST /_sim/faults``, ``POST /_sim/operations``
-  (ACTIVE at once), ``GET /_sim/media/<id>.mp4|.jpg``, ``GET /_sim/health``.
+  (ACTIVE at once), ``DELETE /_sim/operations/<name>`` (forget one, as Flow sometimes loses an operation:
+  status answers leave it out, cancel and the media URL answer 404), ``GET /_sim/media/<id>.mp4|.jpg``,
+  ``GET /_sim/health``.
 
 Lifecycle: PENDING, ACTIVE after 20% of a duration drawn in [lo, hi], then SUCCESSFUL or FAILED
 (probability ``fail``). Prompt markers: ``[unsafe]`` is refused at submit (400, nothing created),

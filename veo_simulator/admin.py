@@ -1,4 +1,4 @@
-"""The simulator's own endpoints under ``/_sim/``: audit, fault mix, ready-made operations, media files."""
+"""The simulator's own endpoints under ``/_sim/``: audit, fault mix, made and forgotten operations, media files."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ MAX_ADMIN_OPERATIONS = 100_000
 MP4_BYTES = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free"
 _JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 _MEDIA = re.compile(r"^/_sim/media/(?P<name>[^/]+)\.(?P<ext>mp4|jpg)$")
+_OPERATION = re.compile(r"^/_sim/operations/(?P<name>[^/]+)$")
 
 
 def create_running(core: SimCore, spec: AdminOperations) -> list[dict[str, Any]]:
@@ -85,6 +86,9 @@ class AdminApi:
         with core.lock:
             core.audit.admin_requests += 1
         key = (request.method, request.path)
+        forget = _OPERATION.match(request.path)
+        if forget is not None and request.method == "DELETE":
+            return self._forget(forget["name"])
         if key == ("GET", "/_sim/health"):
             return SimResponse.json({"ok": True})
         if key == ("GET", "/_sim/audit"):
@@ -98,6 +102,17 @@ class AdminApi:
             spec = decode_body(request.body, AdminOperations)
             return SimResponse.json({"operations": create_running(core, spec)})
         raise not_found()
+
+    def _forget(self, name: str) -> SimResponse:
+        """Lose an operation, as Flow sometimes does: from now on every endpoint answers as for an unknown one."""
+        core = self._core
+        with core.lock:
+            operation = core.book.forget(name)
+            if operation is None:
+                raise not_found()
+            core.changed()
+        logger.info("forgot operation %s", operation.name)
+        return SimResponse.json({"forgotten": operation.name})
 
     def _set_faults(self, body: bytes) -> SimResponse:
         raw = decode_body(body, dict[str, Any])

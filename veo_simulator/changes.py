@@ -27,6 +27,8 @@ class ChangeSet:
     """Digests of reCAPTCHA tokens newly seen."""
     scenes: set[str] = field(default_factory=set)
     """Scene ids whose generate call count changed."""
+    forgotten: set[str] = field(default_factory=set)
+    """Names of operations forgotten (``/_sim/operations/{name}`` DELETE)."""
 
     def operation(self, name: str) -> None:
         """An operation was created or one of its fields changed."""
@@ -53,12 +55,21 @@ class ChangeSet:
         if self.enabled:
             self.scenes.update(scene_ids)
 
+    def forget(self, name: str) -> None:
+        """An operation was forgotten."""
+        if self.enabled:
+            self.forgotten.add(name)
+
     def take(self) -> ChangeSet:
         """What was collected so far; collecting starts afresh."""
-        taken = ChangeSet(True, self.operations, self.sessions, self.expired, self.captcha_seen, self.scenes)
+        taken = ChangeSet(
+            True, self.operations, self.sessions, self.expired, self.captcha_seen, self.scenes, self.forgotten
+        )
         self.operations, self.sessions, self.expired = set(), set(), []
-        self.captcha_seen, self.scenes = [], set()
+        self.captcha_seen, self.scenes, self.forgotten = [], set(), set()
         return taken
 
     def __bool__(self) -> bool:
-        return bool(self.operations or self.sessions or self.expired or self.captcha_seen or self.scenes)
+        return bool(
+            self.operations or self.sessions or self.expired or self.captcha_seen or self.scenes or self.forgotten
+        )

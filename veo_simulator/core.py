@@ -87,6 +87,7 @@ class SimCore:
                 ),
                 generate_calls_per_scene={scene: calls[scene] for scene in taken.scenes},
                 credits=self.credits,
+                forgotten=sorted(taken.forgotten),
             )
 
     def restore(self, snapshot: StateSnapshot) -> None:

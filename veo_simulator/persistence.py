@@ -31,6 +31,8 @@ class StateSnapshot(msgspec.Struct, kw_only=True, omit_defaults=True):
     auth: AuthState = msgspec.field(default_factory=AuthState)
     generate_calls_per_scene: dict[str, int] = {}
     credits: int | None = None
+    forgotten: list[str] = []
+    """Operations dropped since the record before (they are left out of full snapshots)."""
 
 
 class _Fold:
@@ -46,6 +48,8 @@ class _Fold:
 
     def apply(self, record: StateSnapshot) -> None:
         self.operations.update((op.name, op) for op in record.operations)
+        for name in record.forgotten:
+            self.operations.pop(name, None)
         self.sessions.update(record.auth.sessions)
         self.expired.update(dict.fromkeys(record.auth.expired))
         self.captcha_seen.update(dict.fromkeys(record.auth.captcha_seen))

@@ -236,6 +236,16 @@ class OperationBook:
         self._changes.operation(name)
         return CancelOutcome.CANCELLED
 
+    def forget(self, name: str) -> Operation | None:
+        """Drop an operation (by name or media generation id) as if Flow had lost it; None when unknown."""
+        operation = self.find_media(name)
+        if operation is None:
+            return None
+        del self._by_name[operation.name]
+        del self._by_generation_id[operation.media_generation_id]
+        self._changes.forget(operation.name)
+        return operation
+
     def observe(self, operation: Operation) -> Status:
         """The status a status check reports now; remembers when it was first reported terminal."""
         now = self._wall()

@@ -113,10 +113,15 @@ class Relay:
 
 @asynccontextmanager
 async def relay(
-    tmp_path: Path, *, token: str = TOKEN, simulator: SimulatorConfig = FAST_JOBS, **server_options: Any
+    tmp_path: Path,
+    *,
+    token: str = TOKEN,
+    simulator: SimulatorConfig = FAST_JOBS,
+    lost_after: float = 600.0,
+    **server_options: Any,
 ) -> AsyncIterator[Relay]:
     """A System with the built-in simulator (fast jobs) and a RelayServer on an ephemeral loopback port."""
-    system = System(Settings(data_dir=tmp_path, port=0, simulator=simulator))
+    system = System(Settings(data_dir=tmp_path, port=0, simulator=simulator, lost_after=lost_after))
     try:
         await asyncio.to_thread(system.start)
         server = RelayServer(system, port=0, token=token, **server_options)

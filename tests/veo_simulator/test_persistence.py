@@ -236,3 +236,14 @@ def test_an_outage_is_logged_once_and_its_end_once(tmp_path: Path, caplog: pytes
     ]
     assert file.load() == StateSnapshot(credits=99)
     file.close()
+
+
+def test_an_appended_forgetting_drops_the_operation(tmp_path: Path) -> None:
+    """A record naming forgotten operations removes them from what came before."""
+    file = StateFile(tmp_path / "state.json")
+    file.rewrite(StateSnapshot(operations=[operation("a"), operation("b", created_at=2.0)]))
+    file.append(StateSnapshot(forgotten=["a", "never-saved"]))
+    file.close()
+    loaded = file.load()
+    assert loaded is not None
+    assert [op.name for op in loaded.operations] == ["b"]
