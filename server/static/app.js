@@ -148,10 +148,18 @@ class Dashboard {
     this.list.clear();
     $("filter-summary").textContent = "Searching…";
     if (!this.synced) return; // the next sync reads the page with these filters
+    this.buffer ??= []; // deltas wait for the page, so rows beyond it stay out (as in sync)
+    const read = this.reads + 1;
     try {
       await this.snapshot();
     } catch (error) {
       $("filter-summary").textContent = `Could not search: ${error.message}`;
+    } finally {
+      if (read === this.reads) {
+        const held = this.buffer;
+        this.buffer = null;
+        this.deltas(held);
+      }
     }
   }
 
