@@ -146,6 +146,7 @@ class RowView {
 
   setExpanded(open) {
     this.prompt.classList.toggle("clipped", !open);
+    this.prompt.classList.toggle("open", open && !this.expand.hidden);
     this.expand.setAttribute("aria-expanded", String(open));
     this.expand.textContent = open ? "Show less" : `Show full prompt (${this.promptText.length.toLocaleString()} characters)`;
   }

@@ -93,7 +93,7 @@ export class StatusBar {
     const finished = failed + (counts.completed ?? 0);
     const cancelled = counts.cancelled ?? 0;
     this.failures.textContent =
-      finished === 0 ? "no failures" : `${failed} of ${finished} failed (${Math.round((100 * failed) / finished)}%)`;
+      failed === 0 ? "no failures" : `${failed} of ${finished} failed (${Math.round((100 * failed) / finished)}%)`;
     this.failures.dataset.bad = String(failed > 0);
     this.cancelled.hidden = cancelled === 0;
     this.cancelled.textContent = cancelled ? ` · ${cancelled} cancelled` : "";

@@ -31,11 +31,11 @@ from tests.e2e.browser.live_relay import LiveRelay
 from veo_simulator import SimulatorConfig
 
 __all__ = [
-    "CHROMIUM",
     "JOBS",
     "LIVE",
     "LOST_SERVER",
     "NARROW",
+    "NEEDS_CHROMIUM",
     "REFUSED_TOKEN",
     "SLOW_JOBS",
     "TOKEN",
@@ -63,6 +63,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
+)
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "dashboard"
 WIDE = ViewportSize(width=1280, height=800)
 NARROW = ViewportSize(width=390, height=844)
@@ -169,15 +172,19 @@ def open_dashboard(page: Page, relay: LiveRelay) -> None:
     expect(page.locator("#conn")).to_have_text("Connected")
 
 
-def snap(page: Page, name: str) -> None:
-    """Screenshots of the page as it is, at 1280x800 and 390x844; the narrow one must not scroll sideways."""
+def snap(page: Page, name: str, at: str | None = None) -> None:
+    """Screenshots of the page at 1280x800 and 390x844, scrolled to the element `at` (a selector) if given;
+    the narrow one must not scroll sideways."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for label, size in (("wide", WIDE), ("narrow", NARROW)):
         page.set_viewport_size(size)
+        if at is not None:
+            page.locator(at).first.evaluate("(node) => node.scrollIntoView({ block: 'start' })")
         page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"))
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= NARROW["width"], f"{name}: the page scrolls sideways on a phone ({width} px wide)"
     page.set_viewport_size(WIDE)
+    page.evaluate("window.scrollTo(0, 0)")
 
 
 def _display_order(a: dict[str, Any], b: dict[str, Any]) -> int:

@@ -21,9 +21,9 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is not
 from playwright.sync_api import expect
 
 from tests.e2e.browser.dashboard_page import (
-    CHROMIUM,
     LIVE,
     LOST_SERVER,
+    NEEDS_CHROMIUM,
     REFUSED_TOKEN,
     SLOW_JOBS,
     TOKEN,
@@ -43,9 +43,7 @@ from tests.e2e.browser.dashboard_page import (
 
 __all__ = ["browser", "relay", "watched"]  # fixtures
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
-)
+pytestmark = NEEDS_CHROMIUM
 
 
 def test_a_prompt_goes_pending_processing_completed_live(relay: LiveRelay, watched: Watched) -> None:
@@ -134,7 +132,7 @@ def test_a_batch_shows_live_progress_and_failures_in_plain_words(relay: LiveRela
         .filter(has_text="a red kite")
         .get_by_role("button", name=re.compile("^Upscale"))
     ).to_be_visible()
-    snap(page, "batch")
+    snap(page, "batch", at="#batches")
 
 
 @pytest.mark.parametrize("relay", [SLOW_JOBS], indirect=True)

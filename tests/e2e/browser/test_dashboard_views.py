@@ -19,9 +19,9 @@ pytest.importorskip("playwright.sync_api", reason="the playwright package is not
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser.dashboard_page import (
-    CHROMIUM,
     LIVE,
     NARROW,
+    NEEDS_CHROMIUM,
     SLOW_JOBS,
     WIDE,
     Watched,
@@ -36,9 +36,7 @@ from tests.e2e.browser.dashboard_page import (
 
 __all__ = ["browser", "relay", "watched"]  # fixtures
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
-)
+pytestmark = NEEDS_CHROMIUM
 
 LONG_PROMPT = ("a slow pan over a misty valley at dawn, birds rising from the reeds, " * 200)[:10_000]
 
@@ -73,7 +71,7 @@ def test_an_empty_history_says_how_to_start(relay: LiveRelay, watched: Watched) 
     page = watched.page
     open_dashboard(page, relay)
     expect(page.locator("#history-empty")).to_have_text("No videos yet. Write a prompt above and press Generate.")
-    snap(page, "empty")
+    snap(page, "empty", at="#history-heading")
     page.set_viewport_size(NARROW)
     assert height(page, "header") <= NARROW["height"] / 6, "the header takes too much of a phone's screen"
 
@@ -116,12 +114,12 @@ def test_a_long_prompt_is_clipped_until_expanded(relay: LiveRelay, watched: Watc
     page.set_viewport_size(NARROW)
     assert height(page, "li.job .prompt.clipped") < 80
     page.set_viewport_size(WIDE)
-    snap(page, "long-prompt-clipped")
+    snap(page, "long-prompt-clipped", at="#history-heading")
 
     toggle.click()
     expect(long_row.get_by_role("button", name="Show less")).to_have_attribute("aria-expanded", "true")
     assert height(page, f"#{long_row.locator('.prompt').get_attribute('id')}") > 1000
-    snap(page, "long-prompt-expanded")
+    snap(page, "long-prompt-expanded", at="#history-heading")
     long_row.get_by_role("button", name="Show less").click()
     expect(toggle).to_have_attribute("aria-expanded", "false")
     assert height(page, "li.job .prompt.clipped") < 80
@@ -161,7 +159,7 @@ def test_each_status_has_its_badge_and_a_video_is_never_a_black_box(relay: LiveR
     background = page.evaluate("getComputedStyle(document.querySelector('.player')).backgroundImage")
     assert "gradient" in background
     expect(completed.get_by_role("link", name="Open video")).to_be_visible()
-    snap(page, "statuses")
+    snap(page, "statuses", at="#history-heading")
 
 
 def test_search_and_filters_read_the_whole_history(relay: LiveRelay, watched: Watched) -> None:
@@ -180,7 +178,7 @@ def test_search_and_filters_read_the_whole_history(relay: LiveRelay, watched: Wa
     expect(rows.first).to_contain_text("An old lighthouse at night")
     expect(page.locator("#filter-summary")).to_have_text("1 video matches")
     assert watched.requests_sent("get_history")[-1]["search"] == "LIGHTHOUSE"
-    snap(page, "search")
+    snap(page, "search", at="#history-heading")
 
     page.get_by_role("button", name="Clear").click()
     expect(rows).to_have_count(50)
@@ -196,7 +194,7 @@ def test_search_and_filters_read_the_whole_history(relay: LiveRelay, watched: Wa
     expect(rows).to_have_count(0)
     last = watched.requests_sent("get_history")[-1]
     assert (last["since"], last["tz"]) == (tomorrow, "UTC")
-    snap(page, "no-match")
+    snap(page, "no-match", at="#history-heading")
     page.get_by_role("button", name="Clear").click()
     expect(rows).to_have_count(50)
 
@@ -214,7 +212,7 @@ def test_the_gallery_is_a_denser_view_that_is_remembered(relay: LiveRelay, watch
     expect(page.locator("li.job")).to_have_count(6)
     tops = [box["y"] for box in (page.locator("li.job").nth(n).bounding_box() for n in range(3)) if box]
     assert len(set(tops)) == 1, f"the gallery's first cards are not side by side: {tops}"
-    snap(page, "gallery")
+    snap(page, "gallery", at="#history-heading")
     page.get_by_role("button", name="List").click()
     expect(page.locator("#groups")).not_to_have_class(re.compile(r"\bgallery\b"))
     assert page.evaluate("localStorage.getItem('veo-relay.view')") == "list"
