@@ -358,7 +358,7 @@ def _filter(request: GetHistory, tz: ZoneInfo | None) -> HistoryFilter | None:
         return None
     return HistoryFilter(
         search=request.search,
-        status=request.status,
+        status=request.status.value if request.status is not None else None,
         created_from=_day_start(request.since, tz) if request.since else None,
         created_before=_day_start(request.until, tz, days_after=1) if request.until else None,
     )
