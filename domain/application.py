@@ -136,11 +136,11 @@ class VeoRelay(Application[UUID]):
         if not specs:
             raise InvalidParameter("prompts", "a batch needs at least one prompt")
         batch_id = id_for_key("batch", request_key) if request_key else uuid4()
-        # Items share a millisecond, and the history orders ties by id: ascending random ids keep request order.
-        ids = (
-            [id_for_key("generation", f"{request_key}:{index}") for index in range(len(specs))]
-            if request_key
-            else sorted(uuid4() for _ in specs)
+        # Items share a millisecond, and the history orders ties by id: ascending ids keep request order (keyed
+        # ids are sorted too, so the same key still gives the same id to each prompt).
+        ids = sorted(
+            id_for_key("generation", f"{request_key}:{index}") if request_key else uuid4()
+            for index in range(len(specs))
         )
         if request_key and self.exists(ids[0]):
             for index, (generation_id, spec) in enumerate(zip(ids, specs, strict=True)):

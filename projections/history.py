@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -21,7 +22,7 @@ from projections.journal import Delta, Entry, deltas_after, journal_table, prune
 from projections.rows import BATCH_COLUMNS, HISTORY_COLUMNS, BatchRow, HistoryRow, apply_event, iso_ms
 from projections.tracking import TrackedView
 
-__all__ = ["Delta", "HistoryView", "channel_for"]
+__all__ = ["Delta", "HistoryFilter", "HistoryView", "channel_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,37 @@ _ROW_COLUMNS: tuple[Column, ...] = tuple(
     (name, "integer" if name in _INTEGERS else "text") for name in (*HISTORY_COLUMNS, "seq")
 )
 _BATCH_COLUMNS: tuple[Column, ...] = tuple((name, "integer" if name in _INTEGERS else "text") for name in BATCH_COLUMNS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryFilter:
+    """Which rows a history page keeps: prompt holding `search` (any case), one `status`, and `created_at` in
+    [`created_from`, `created_before`) (row-time strings, as `iso_ms` writes them); None keeps every row."""
+
+    search: str | None = None
+    status: str | None = None
+    created_from: str | None = None
+    created_before: str | None = None
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        """SQL conditions (the same on SQLite and PostgreSQL) and their parameters."""
+        conditions: list[str] = []
+        parameters: list[Any] = []
+        if self.search is not None:
+            escaped = self.search.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            # The database folds both sides (PostgreSQL's LIKE minds case); SQLite's lower() folds ASCII only.
+            conditions.append("lower(prompt) LIKE lower(?) ESCAPE '!'")
+            parameters.append(f"%{escaped}%")
+        if self.status is not None:
+            conditions.append("status = ?")
+            parameters.append(self.status)
+        if self.created_from is not None:
+            conditions.append("created_at >= ?")
+            parameters.append(self.created_from)
+        if self.created_before is not None:
+            conditions.append("created_at < ?")
+            parameters.append(self.created_before)
+        return conditions, parameters
 
 
 def channel_for(row: HistoryRow) -> str:
@@ -143,21 +175,26 @@ class HistoryView(TrackedView):
         found = self._load_rows(conn, dict.fromkeys(generation_ids))
         return [found[i] for i in generation_ids if i in found]
 
-    def page(self, conn: Connection, limit: int, before: tuple[str, str] | None) -> list[HistoryRow]:
-        """Newest first, `limit` rows strictly before the (created_at, id) cursor."""
-        return list(self.iter_page(conn, limit, before))
+    def page(
+        self, conn: Connection, limit: int, before: tuple[str, str] | None, only: HistoryFilter | None = None
+    ) -> list[HistoryRow]:
+        """Newest first, `limit` rows strictly before the (created_at, id) cursor (and kept by `only`)."""
+        return list(self.iter_page(conn, limit, before, only))
 
-    def iter_page(self, conn: Connection, limit: int, before: tuple[str, str] | None) -> Iterator[HistoryRow]:
+    def iter_page(
+        self, conn: Connection, limit: int, before: tuple[str, str] | None, only: HistoryFilter | None = None
+    ) -> Iterator[HistoryRow]:
         """`page`'s rows one at a time, as the cursor yields them (a reader that stops early reads no more)."""
-        cols = ", ".join(HISTORY_COLUMNS)
-        table = self.tables[0]
-        if before is None:
-            cursor = conn.execute(f"SELECT {cols} FROM {table} ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
-        else:
-            cursor = conn.execute(
-                f"SELECT {cols} FROM {table} WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
-                (*before, limit),
-            )
+        conditions, parameters = only.where() if only is not None else ([], [])
+        if before is not None:
+            conditions.append("(created_at, id) < (?, ?)")
+            parameters.extend(before)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        cursor = conn.execute(
+            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.tables[0]} {where}"
+            "ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*parameters, limit),
+        )
         return (_history_row(values) for values in cursor)
 
     def non_terminal(self, conn: Connection) -> list[HistoryRow]:

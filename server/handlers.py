@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +22,8 @@ import msgspec
 from eventsourcing.persistence import PersistenceError
 
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
-from projections.rows import HistoryRow
+from projections.history import HistoryFilter
+from projections.rows import HistoryRow, iso_ms
 from server.bootstrap import System
 from server.client import Client
 from server.coalesce import Coalesced
@@ -261,7 +262,8 @@ class Handlers:
         """A page grouped by day; rows are read and encoded (once) only while the reply stays under 1 MiB."""
         tz = self._zone(request.tz)
         before = _cursor(request.before) if request.before else None
-        page, position = self._read(lambda c: _fitting(self.system.history.iter_page(c, request.limit, before)))
+        only = _filter(request, tz)
+        page, position = self._read(lambda c: _fitting(self.system.history.iter_page(c, request.limit, before, only)))
         rows, trimmed = page
         full = trimmed or len(rows) == request.limit
         days: dict[str, str] = {}  # a row's minute -> its day in `tz` (zone offsets are whole minutes)
@@ -345,6 +347,31 @@ def _cursor(text: str) -> tuple[str, str]:
     if not sep or not created_at or not generation_id:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "before must be the `next` cursor of a previous page", "before")
     return created_at, generation_id
+
+
+def _filter(request: GetHistory, tz: ZoneInfo | None) -> HistoryFilter | None:
+    """The request's search, status and days (`since` through `until`, whole days in `tz`) as a row filter."""
+    if request.since is not None and request.until is not None and request.until < request.since:
+        message = f"until ({request.until}) is before since ({request.since}): no day is in that range"
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, message, "until")
+    if request.search is None and request.status is None and request.since is None and request.until is None:
+        return None
+    return HistoryFilter(
+        search=request.search,
+        status=request.status.value if request.status is not None else None,
+        created_from=_day_start(request.since, tz) if request.since else None,
+        created_before=_day_start(request.until, tz, days_after=1) if request.until else None,
+    )
+
+
+def _day_start(day: date, tz: ZoneInfo | None, days_after: int = 0) -> str | None:
+    """The row time at which `day` (+ `days_after`) begins in `tz` (None: the server's zone); None beyond the
+    calendar's ends (year 1 or 9999), where the bound keeps every row."""
+    try:
+        moment = datetime.combine(day, time()) + timedelta(days=days_after)
+        return iso_ms(moment.replace(tzinfo=tz) if tz is not None else moment.astimezone())
+    except (OverflowError, ValueError):
+        return None
 
 
 def _fitting(rows: Iterator[HistoryRow]) -> tuple[list[tuple[HistoryRow, msgspec.Raw]], bool]:

@@ -8,13 +8,23 @@ contract's own defaults (`delay_ms` 500, `limit` 50, `window` "all") are written
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Annotated, Any, Final, Literal, TypeAlias, get_args
 from uuid import UUID
 
 import msgspec
 from msgspec import Meta
 
-from domain.values import MAX_PROMPT_CHARS, MAX_REQUEST_KEY_CHARS, MAX_SEED, AspectRatio, Channel, Priority, Resolution
+from domain.values import (
+    MAX_PROMPT_CHARS,
+    MAX_REQUEST_KEY_CHARS,
+    MAX_SEED,
+    AspectRatio,
+    Channel,
+    Priority,
+    Resolution,
+    Status,
+)
 
 __all__ = [
     "DEFAULT_DELAY_MS",
@@ -22,6 +32,7 @@ __all__ = [
     "MAX_BATCH_PROMPTS",
     "MAX_DELAY_MS",
     "MAX_HISTORY_LIMIT",
+    "MAX_HISTORY_SEARCH_CHARS",
     "MAX_ID_CHARS",
     "MAX_SESSION_COOKIE_CHARS",
     "MAX_STATUS_IDS",
@@ -58,6 +69,7 @@ MAX_DELAY_MS: Final = 60_000
 DEFAULT_DELAY_MS: Final = 500
 MAX_HISTORY_LIMIT: Final = 500
 DEFAULT_HISTORY_LIMIT: Final = 50
+MAX_HISTORY_SEARCH_CHARS: Final = 200
 MAX_POSITION: Final = 2**63 - 1
 MAX_SESSION_COOKIE_CHARS: Final = 8_192
 SECRET_FIELDS: Final = frozenset({"recaptcha_token", "token", "session_cookie"})
@@ -116,6 +128,16 @@ TimeZone = Annotated[
         description="an IANA time zone name such as Europe/Paris",
     ),
 ]
+
+Search = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_HISTORY_SEARCH_CHARS,
+        description=f"text of 1 to {MAX_HISTORY_SEARCH_CHARS} characters to find in prompts",
+    ),
+]
+Day = Annotated[date, Meta(description="a calendar date written YYYY-MM-DD, such as 2025-06-01")]
 
 
 class _Request(
@@ -212,11 +234,16 @@ class GetStatuses(_Request, frozen=True, tag="get_statuses"):
 
 
 class GetHistory(_Request, frozen=True, tag="get_history"):
-    """A page of rows, newest first, grouped by day in a time zone."""
+    """A page of rows, newest first, grouped by day in a time zone; optionally only the rows whose prompt holds
+    `search` (any case), whose status is `status`, created from day `since` through day `until` in `tz`."""
 
     limit: Annotated[int, Meta(ge=1, le=MAX_HISTORY_LIMIT)] = DEFAULT_HISTORY_LIMIT
     before: Cursor | None = None
     tz: TimeZone | None = None
+    search: Search | None = None
+    status: Status | None = None
+    since: Day | None = None
+    until: Day | None = None
 
 
 class GetBatch(_Request, frozen=True, tag="get_batch"):

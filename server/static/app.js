@@ -4,9 +4,11 @@ import { Connection } from "./connection.js";
 import { CHANNELS, History } from "./history.js";
 import { Bar, HistoryList } from "./rows.js";
 import { StatusBar } from "./statusbar.js";
-import { STATUS_LABELS } from "./words.js";
+import { STATUS_LABELS, browserZone, localDay } from "./words.js";
 
 const TOKEN_KEY = "veo-relay.token";
+const VIEW_KEY = "veo-relay.view";
+const SEARCH_PAUSE_MS = 300;
 const PAGE = 50;
 const QUEUE_EVERY_MS = 2000;
 const ANALYTICS_EVERY_MS = 15000;
@@ -41,9 +43,33 @@ function announce(text) {
   while (region.childElementCount > 3) region.firstElementChild.remove();
 }
 
+/** The history filters as `get_history` fields (only those set), read from the form. */
+function readFilters() {
+  const fields = {};
+  const search = $("search").value.trim();
+  if (search) fields.search = search;
+  if ($("status-filter").value) fields.status = $("status-filter").value;
+  if ($("since").value) fields.since = $("since").value;
+  if ($("until").value) fields.until = $("until").value;
+  if (fields.since || fields.until) fields.tz = browserZone();
+  return fields;
+}
+
+/** Whether a row passes the filters (the server's rules, for rows that arrive as deltas). */
+function passes(row, filters) {
+  if (filters.search && !row.prompt.toLowerCase().includes(filters.search.toLowerCase())) return false;
+  if (filters.status && row.status !== filters.status) return false;
+  const day = localDay(row.created_at);
+  if (filters.since && day < filters.since) return false;
+  if (filters.until && day > filters.until) return false;
+  return true;
+}
+
 class Dashboard {
   constructor(token) {
-    this.store = new History();
+    this.filters = {};
+    this.reads = 0;
+    this.store = new History((row) => passes(row, this.filters));
     this.list = new HistoryList($("groups"));
     this.list.clear();
     $("batches").replaceChildren();
@@ -65,7 +91,7 @@ class Dashboard {
   }
 
   start() {
-    for (const id of ["submit", "history", "forget"]) $(id).hidden = false;
+    for (const id of ["submit", "history", "forget", "status"]) $(id).hidden = false;
     this.intervals = [
       setInterval(() => this.pollQueue(), QUEUE_EVERY_MS),
       setInterval(() => this.pollAnalytics(), ANALYTICS_EVERY_MS),
@@ -104,17 +130,47 @@ class Dashboard {
   }
 
   async snapshot() {
-    const { data, position } = await this.conn.request("get_history", { limit: PAGE });
+    const read = ++this.reads;
+    const { data, position } = await this.conn.request("get_history", { limit: PAGE, ...this.filters });
+    if (read !== this.reads) return; // the filters changed meanwhile: a newer read replaces this one
     for (const row of this.store.addPage(data, position)) this.list.show(row, this.typicalOf(row));
     this.store.seen(position);
     this.pagingChanged();
+  }
+
+  /** Re-read the first page with the form's filters (the subscription goes on: deltas keep the rows live). */
+  async filter() {
+    const filters = readFilters();
+    if (JSON.stringify(filters) === JSON.stringify(this.filters)) return;
+    this.filters = filters;
+    $("clear-filters").hidden = Object.keys(filters).length === 0;
+    this.store.clearRows();
+    this.list.clear();
+    $("filter-summary").textContent = "Searching…";
+    if (!this.synced) return; // the next sync reads the page with these filters
+    this.buffer ??= []; // deltas wait for the page, so rows beyond it stay out (as in sync)
+    const read = this.reads + 1;
+    try {
+      await this.snapshot();
+    } catch (error) {
+      $("filter-summary").textContent = `Could not search: ${error.message}`;
+    } finally {
+      if (read === this.reads) {
+        const held = this.buffer;
+        this.buffer = null;
+        this.deltas(held);
+      }
+    }
   }
 
   async loadMore() {
     const more = $("more");
     more.disabled = true;
     try {
-      const { data, position } = await this.conn.request("get_history", { limit: PAGE, before: this.store.next });
+      const read = this.reads;
+      const fields = { limit: PAGE, before: this.store.next, ...this.filters };
+      const { data, position } = await this.conn.request("get_history", fields);
+      if (read !== this.reads) return;
       const rows = this.store.addPage(data, position);
       for (const row of rows) this.list.show(row, this.typicalOf(row));
       announce(`${rows.length} older videos loaded`);
@@ -128,7 +184,16 @@ class Dashboard {
 
   pagingChanged() {
     $("more").hidden = !this.store.next;
-    $("history-empty").hidden = this.list.size > 0;
+    const filtered = Object.keys(this.filters).length > 0;
+    const empty = $("history-empty");
+    empty.hidden = this.list.size > 0;
+    empty.textContent = filtered
+      ? "No videos match these filters."
+      : "No videos yet. Write a prompt above and press Generate.";
+    const count = this.list.size;
+    $("filter-summary").textContent = !filtered || count === 0
+      ? ""
+      : `${count}${this.store.next ? "+" : ""} ${count === 1 ? "video matches" : "videos match"}`;
   }
 
   deltas(deltas) {
@@ -146,7 +211,7 @@ class Dashboard {
       const { row, previous } = change;
       this.list.show(row, this.typicalOf(row));
       if (previous !== null && previous.status !== row.status) {
-        if (row.status === "completed" || row.status === "failed") {
+        if (row.status === "completed" || row.status === "failed" || row.status === "cancelled") {
           announce(`${short(row.prompt)}: ${STATUS_LABELS[row.status]}`);
           this.analyticsSoon();
         }
@@ -225,10 +290,12 @@ class Dashboard {
         this.batchViews.delete(id);
       }
     }
-    const done = row.completed + row.failed;
+    const cancelled = row.cancelled ?? 0;
+    const done = row.completed + row.failed + cancelled;
     const running = row.pending + row.processing;
+    const stopped = cancelled ? `, ${cancelled} cancelled` : "";
     view.text.textContent =
-      `Batch of ${row.total}: ${row.completed} completed, ${row.failed} failed, ${running} in progress`;
+      `Batch of ${row.total}: ${row.completed} completed, ${row.failed} failed${stopped}, ${running} in progress`;
     view.node.dataset.done = String(done === row.total);
     view.bar.set(row.total ? done / row.total : 0, view.text.textContent, done === row.total ? "completed" : "processing");
     if (done === row.total && row.total > 0 && view.announced !== true) {
@@ -306,7 +373,7 @@ function showAuth(reason) {
 
 function refused(dashboard) {
   dashboard.stop();
-  for (const id of ["submit", "history", "forget"]) $(id).hidden = true;
+  for (const id of ["submit", "history", "forget", "status"]) $(id).hidden = true;
   localStorage.removeItem(TOKEN_KEY);
   showAuth("The relay refused this token. Paste the current one (see the token file in the data directory).");
 }
@@ -332,8 +399,35 @@ function main() {
   });
   $("submit-form").addEventListener("submit", (event) => dashboard?.submit(event));
   $("batch").addEventListener("change", () => {
-    $("delay").disabled = !$("batch").checked;
+    $("delay-field").hidden = !$("batch").checked;
   });
+  let searchTimer = null;
+  const refilter = () => {
+    clearTimeout(searchTimer);
+    dashboard?.filter();
+  };
+  $("filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    refilter();
+  });
+  $("filters").addEventListener("reset", () => setTimeout(refilter));
+  $("filters").addEventListener("change", refilter);
+  $("search").addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(refilter, SEARCH_PAUSE_MS);
+  });
+  const showView = (view) => {
+    $("groups").classList.toggle("gallery", view === "gallery");
+    $("view-list").setAttribute("aria-pressed", String(view !== "gallery"));
+    $("view-gallery").setAttribute("aria-pressed", String(view === "gallery"));
+  };
+  for (const view of ["list", "gallery"]) {
+    $(`view-${view}`).addEventListener("click", () => {
+      localStorage.setItem(VIEW_KEY, view);
+      showView(view);
+    });
+  }
+  showView(localStorage.getItem(VIEW_KEY));
   $("groups").addEventListener("click", (event) => {
     const target = event.target.closest("button[data-action]");
     if (target && dashboard) dashboard.act(target);

@@ -20,18 +20,25 @@ function parseCursor(text) {
  * than the paging cursor are left out until their page is loaded, so the list never has holes.
  */
 export class History {
-  constructor() {
+  /** `accepts(row)`: whether a row new to the page belongs in it (the history's filters). */
+  constructor(accepts = () => true) {
+    this.accepts = accepts;
     this.reset();
   }
 
   reset() {
-    this.rows = new Map();
-    this.positions = new Map();
+    this.clearRows();
     this.batches = new Map();
     this.batchPositions = new Map();
+    this.position = null;
+  }
+
+  /** Forget the rows and the paging, keeping the position the subscription resumes after (a new filter). */
+  clearRows() {
+    this.rows = new Map();
+    this.positions = new Map();
     this.cursor = null;
     this.next = null;
-    this.position = null;
   }
 
   /** Track the highest position seen (what a reconnect resumes after). */
@@ -85,7 +92,7 @@ export class History {
     }
     const row = delta.data;
     const previous = this.rows.get(row.id) ?? null;
-    if (previous === null && this.beyondCursor(row)) return null;
+    if (previous === null && (this.beyondCursor(row) || !this.accepts(row))) return null;
     if (!this.put(row, delta.position)) return null;
     return { kind: "row", row, previous };
   }

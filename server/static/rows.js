@@ -1,7 +1,8 @@
 // The history list in the DOM: date groups, one element per row, updated in place (focus survives).
 
-import { newerFirst } from "./history.js";
-import { STATUS_LABELS, clockTime, dayTitle, duration, estimate, localDay, reasonText, secondsBetween } from "./words.js";
+import {
+  STATUS_LABELS, clockTime, dayTitle, duration, estimate, isActive, localDay, modelName, reasonText, secondsBetween,
+} from "./words.js";
 
 function el(tag, className = "", text = "") {
   const node = document.createElement(tag);
@@ -51,6 +52,58 @@ export class Bar {
   }
 }
 
+/** Prompts longer than this (or of more lines) are clipped to a few lines until expanded. */
+const LONG_PROMPT_CHARS = 240;
+const LONG_PROMPT_LINES = 3;
+
+/** Whether a prompt is long enough to clip. */
+export function isLongPrompt(text) {
+  return text.length > LONG_PROMPT_CHARS || text.split("\n").length > LONG_PROMPT_LINES;
+}
+
+/**
+ * Display order: newest first, as the server sends rows, except that a batch's items (which share a
+ * millisecond and ascend by id in prompt order) read top to bottom in the order they were written.
+ */
+export function displayOrder(a, b) {
+  if (a.created_at !== b.created_at) return a.created_at > b.created_at ? -1 : 1;
+  const groupA = a.batch_id ?? a.id;
+  const groupB = b.batch_id ?? b.id;
+  if (groupA !== groupB) return groupA > groupB ? -1 : 1;
+  if (a.id === b.id) return 0;
+  return a.id < b.id ? -1 : 1;
+}
+
+/** A completed video: its first frame once the browser has it, a clear placeholder until then (or instead). */
+class Player {
+  constructor(url, shape, label) {
+    this.node = el("div", "player");
+    this.node.dataset.state = "loading";
+    this.node.dataset.shape = shape;
+    const video = el("video");
+    video.controls = true;
+    video.preload = "metadata";
+    video.playsInline = true;
+    video.src = url;
+    video.setAttribute("aria-label", label);
+    const placeholder = el("div", "placeholder");
+    placeholder.setAttribute("aria-hidden", "true");
+    this.caption = el("span", "caption", "Video ready");
+    placeholder.append(el("span", "play", "▶"), this.caption);
+    video.addEventListener("loadeddata", () => this.state("ready"));
+    video.addEventListener("play", () => this.state("playing"));
+    video.addEventListener("error", () => {
+      this.state("unavailable");
+      this.caption.textContent = "No preview here: open the video";
+    });
+    this.node.append(placeholder, video);
+  }
+
+  state(name) {
+    if (this.node.dataset.state !== "unavailable") this.node.dataset.state = name;
+  }
+}
+
 /** One history row's element. */
 class RowView {
   constructor(row) {
@@ -60,7 +113,12 @@ class RowView {
     const head = el("div", "head");
     this.badge = el("span", "badge");
     this.prompt = el("p", "prompt");
+    this.prompt.id = `prompt-${row.id}`;
     head.append(this.badge, this.prompt);
+    this.expand = el("button", "small expand");
+    this.expand.type = "button";
+    this.expand.setAttribute("aria-controls", this.prompt.id);
+    this.expand.addEventListener("click", () => this.setExpanded(this.expand.getAttribute("aria-expanded") !== "true"));
     this.meta = el("p", "meta");
     this.bar = new Bar("Progress");
     this.progressText = el("p", "progress-text");
@@ -71,6 +129,7 @@ class RowView {
     this.note = el("p", "note");
     this.note.hidden = true;
     const short = row.prompt.length > 40 ? `${row.prompt.slice(0, 40)}…` : row.prompt;
+    this.short = short;
     this.buttons = {
       refresh: button("Refresh", "refresh", `Refresh status of “${short}”`),
       cancel: button("Cancel", "cancel", `Cancel “${short}”`),
@@ -79,22 +138,36 @@ class RowView {
     };
     this.actions.append(...Object.values(this.buttons));
     const body = el("div", "body");
-    body.append(head, this.meta, this.bar.node, this.progressText, this.error, this.errorDetail, this.actions, this.note);
+    body.append(head, this.expand, this.meta, this.bar.node, this.progressText, this.error, this.errorDetail, this.actions, this.note);
     this.node.append(body, this.media);
     this.videoUrl = null;
+    this.promptText = null;
   }
 
-  update(row, typical) {
-    const active = row.status === "pending" || row.status === "processing";
+  setExpanded(open) {
+    this.prompt.classList.toggle("clipped", !open);
+    this.prompt.classList.toggle("open", open && !this.expand.hidden);
+    this.expand.setAttribute("aria-expanded", String(open));
+    this.expand.textContent = open ? "Show less" : `Show full prompt (${this.promptText.length.toLocaleString()} characters)`;
+  }
+
+  update(row, typical, upscaled) {
+    const active = isActive(row.status);
     this.node.dataset.status = row.status;
     this.badge.className = `badge ${row.status}`;
     this.badge.textContent = STATUS_LABELS[row.status] ?? row.status;
-    this.prompt.textContent = row.prompt;
-    const parts = [row.job_type === "upscale" ? "Upscale" : null, row.model, row.aspect_ratio, clockTime(row.created_at)];
+    if (row.prompt !== this.promptText) {
+      this.promptText = row.prompt;
+      this.prompt.textContent = row.prompt;
+      this.expand.hidden = !isLongPrompt(row.prompt);
+      this.setExpanded(this.expand.hidden);
+    }
+    const parts = [row.job_type === "upscale" ? "Upscale" : null, modelName(row.model), row.aspect_ratio, clockTime(row.created_at)];
     if (row.status === "completed" && row.started_at && row.completed_at) {
       parts.push(`took ${duration(secondsBetween(row.started_at, row.completed_at))}`);
     }
     if (row.retry_of) parts.push("retry");
+    if (upscaled) parts.push("upscaled");
     this.meta.textContent = parts.filter(Boolean).join(" · ");
     this.bar.node.hidden = !active;
     this.progressText.hidden = !active;
@@ -108,9 +181,10 @@ class RowView {
     }
     this.buttons.refresh.hidden = !active;
     this.buttons.cancel.hidden = !active;
-    this.buttons.retry.hidden = !failed;
-    this.buttons.upscale.hidden = !(row.status === "completed" && row.job_type === "generation" && row.video_url);
-    this.showVideo(row.status === "completed" ? row.video_url : null);
+    this.buttons.retry.hidden = !(failed || row.status === "cancelled");
+    this.buttons.upscale.hidden =
+      upscaled || !(row.status === "completed" && row.job_type === "generation" && row.video_url);
+    this.showVideo(row.status === "completed" ? row.video_url : null, row.aspect_ratio);
   }
 
   tick(row, typical) {
@@ -119,21 +193,17 @@ class RowView {
     this.progressText.textContent = text;
   }
 
-  showVideo(url) {
+  showVideo(url, shape) {
     if (url === this.videoUrl) return;
     this.videoUrl = url;
     this.media.replaceChildren();
     if (!url) return;
-    const video = el("video");
-    video.controls = true;
-    video.preload = "none";
-    video.src = url;
-    video.setAttribute("aria-label", "Video");
+    const player = new Player(url, shape, `Video of “${this.short}”`);
     const link = el("a", "open", "Open video");
     link.href = url;
     link.target = "_blank";
     link.rel = "noopener noreferrer";
-    this.media.append(video, link);
+    this.media.append(player.node, link);
   }
 }
 
@@ -143,12 +213,14 @@ export class HistoryList {
     this.container = container;
     this.views = new Map();
     this.groups = new Map();
+    this.upscaled = new Set();
   }
 
   clear() {
     this.container.replaceChildren();
     this.views.clear();
     this.groups.clear();
+    this.upscaled.clear();
   }
 
   get size() {
@@ -161,12 +233,18 @@ export class HistoryList {
     if (view === undefined) {
       view = new RowView(row);
       this.views.set(row.id, view);
-      view.update(row, typical);
+      view.update(row, typical, this.upscaled.has(row.id));
       this.insert(view, row);
-      return;
+    } else {
+      view.row = row;
+      view.update(row, typical, this.upscaled.has(row.id));
     }
-    view.row = row;
-    view.update(row, typical);
+    const source = row.job_type === "upscale" ? row.source_generation_id : null;
+    if (source && !this.upscaled.has(source)) {
+      this.upscaled.add(source);
+      const sourceView = this.views.get(source);
+      if (sourceView) sourceView.update(sourceView.row, undefined, true);
+    }
   }
 
   /** A short message under a row (the outcome of its buttons); empty text hides it. */
@@ -182,14 +260,14 @@ export class HistoryList {
   tick(typicalOf) {
     for (const view of this.views.values()) {
       const row = view.row;
-      if (row.status === "pending" || row.status === "processing") view.tick(row, typicalOf(row));
+      if (isActive(row.status)) view.tick(row, typicalOf(row));
     }
   }
 
   insert(view, row) {
     view.row = row;
     const list = this.group(localDay(row.created_at));
-    const after = [...list.children].find((item) => newerFirst(row, this.views.get(item.dataset.id).row) < 0);
+    const after = [...list.children].find((item) => displayOrder(row, this.views.get(item.dataset.id).row) < 0);
     list.insertBefore(view.node, after ?? null);
   }
 

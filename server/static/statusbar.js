@@ -1,8 +1,9 @@
-// The status bar: connection state, the relay's queue and budget, completion times and failure rates.
+// The header's status: one line (connection, queue, the usual time, failures), the figures behind it on demand.
 
-import { duration, reasonLabel } from "./words.js";
+import { duration, modelName, reasonLabel } from "./words.js";
 
 const CONNECTION_TEXT = {
+  idle: () => "",
   connecting: () => "Connecting…",
   connected: () => "Connected",
   reconnecting: (ms) => (ms ? `Reconnecting in ${duration(ms / 1000)}…` : "Reconnecting…"),
@@ -10,15 +11,32 @@ const CONNECTION_TEXT = {
   stopped: () => "Disconnected",
 };
 
+function cell(tag, text) {
+  const node = document.createElement(tag);
+  node.textContent = text;
+  return node;
+}
+
+/** The completion entry people meet most: the model and kind with the most completed videos. */
+export function mostUsed(completion) {
+  return completion.reduce((best, c) => (best === null || c.count > best.count ? c : best), null);
+}
+
 export class StatusBar {
   constructor(doc) {
-    this.conn = doc.getElementById("conn");
-    this.queue = doc.getElementById("queue");
-    this.rate = doc.getElementById("rate");
-    this.meter = doc.getElementById("rate-meter");
-    this.timing = doc.getElementById("timing");
-    this.failures = doc.getElementById("failures");
-    this.paused = doc.getElementById("paused");
+    const $ = (id) => doc.getElementById(id);
+    this.conn = $("conn");
+    this.queue = $("queue");
+    this.rate = $("rate");
+    this.meter = $("rate-meter");
+    this.timing = $("timing");
+    this.timingRows = $("timing-table").tBodies[0];
+    this.timingTable = $("timing-table");
+    this.timingNone = $("timing-none");
+    this.failures = $("failures");
+    this.cancelled = $("cancelled");
+    this.reasons = $("reasons");
+    this.paused = $("paused");
   }
 
   connection(state, detail) {
@@ -46,23 +64,42 @@ export class StatusBar {
 
   /** `get_analytics` data. */
   analytics(data) {
-    const lines = (data.completion ?? []).map((c) => {
-      const kind = c.job_type === "upscale" ? " upscale" : "";
-      return `${c.model}${kind}: median ${duration(c.p50)}, p90 ${duration(c.p90)}, p99 ${duration(c.p99)} (${c.count})`;
-    });
-    this.timing.textContent = lines.length ? lines.join("; ") : "no completed videos yet";
+    const completion = data.completion ?? [];
+    const usual = mostUsed(completion);
+    this.timing.textContent = usual ? `usually about ${duration(usual.p50)}` : "no videos finished yet";
+    this.timing.title = usual
+      ? `${modelName(usual.model)}${usual.job_type === "upscale" ? " upscale" : ""}: half of its videos take ${duration(usual.p50)} or less`
+      : "";
+    this.timingRows.replaceChildren(
+      ...completion.map((c) => {
+        const row = document.createElement("tr");
+        const kind = c.job_type === "upscale" ? " (upscale)" : "";
+        row.append(
+          cell("th", `${modelName(c.model)}${kind}`),
+          cell("td", duration(c.p50)),
+          cell("td", duration(c.p90)),
+          cell("td", duration(c.p99)),
+          cell("td", String(c.count)),
+        );
+        row.firstChild.scope = "row";
+        return row;
+      }),
+    );
+    this.timingTable.hidden = completion.length === 0;
+    this.timingNone.hidden = completion.length > 0;
+
     const counts = data.counts ?? {};
     const failed = counts.failed ?? 0;
     const finished = failed + (counts.completed ?? 0);
-    if (finished === 0) {
-      this.failures.textContent = "none yet";
-      return;
-    }
-    const percent = Math.round((100 * failed) / finished);
+    const cancelled = counts.cancelled ?? 0;
+    this.failures.textContent =
+      failed === 0 ? "no failures" : `${failed} of ${finished} failed (${Math.round((100 * failed) / finished)}%)`;
+    this.failures.dataset.bad = String(failed > 0);
+    this.cancelled.hidden = cancelled === 0;
+    this.cancelled.textContent = cancelled ? ` · ${cancelled} cancelled` : "";
     const reasons = Object.entries(data.failures ?? {})
       .sort((a, b) => b[1] - a[1])
-      .slice(0, 3)
       .map(([reason, n]) => `${reasonLabel(reason)} ×${n}`);
-    this.failures.textContent = `${failed} of ${finished} (${percent}%)${reasons.length ? ` · ${reasons.join(", ")}` : ""}`;
+    this.reasons.textContent = reasons.length ? reasons.join(", ") : "none";
   }
 }

@@ -44,7 +44,32 @@ export const STATUS_LABELS = {
   processing: "Processing",
   completed: "Completed",
   failed: "Failed",
+  cancelled: "Cancelled",
 };
+
+/** Whether a status is still moving (Flow or the relay's queue holds the job). */
+export function isActive(status) {
+  return status === "pending" || status === "processing";
+}
+
+/** People's names for Flow's model keys; a key not listed is shown as it is. */
+const MODEL_NAMES = {
+  veo_3_1_t2v_fast: "Veo 3.1 Fast",
+  veo_3_1_t2v: "Veo 3.1",
+  veo_3_0_t2v_fast: "Veo 3 Fast",
+  veo_3_0_t2v: "Veo 3",
+  veo_3_1_upsampler_1080p: "Veo 3.1 upscaler (1080p)",
+  veo_3_1_upsampler_4k: "Veo 3.1 upscaler (4K)",
+};
+
+export function modelName(key) {
+  return MODEL_NAMES[key] ?? key;
+}
+
+/** The browser's IANA time zone: `get_history` groups and filters days in it, as the page shows them. */
+export function browserZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
 
 /** "850 ms", "12 s", "1 min 5 s", "2 h 3 min". */
 export function duration(seconds) {

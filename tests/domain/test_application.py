@@ -54,14 +54,17 @@ def test_requests_without_key_are_distinct(app: VeoRelay) -> None:
 
 
 def test_a_batch_is_saved_atomically_and_keyed_per_item(app: VeoRelay) -> None:
-    """A keyed batch repeated returns the same ids; its items share the batch id."""
-    specs = [GenerationSpec(prompt=f"p{i}") for i in range(3)]
+    """A keyed batch repeated returns the same ids; its items share the batch id; ids ascend in prompt order
+    (the history orders a batch's items, which share a millisecond, by id)."""
+    specs = [GenerationSpec(prompt=f"p{i}") for i in range(12)]
     batch_id, ids, created = app.request_batch(specs, request_key="b-1")
+    assert ids == sorted(ids)
+    assert [app.get_generation(i).prompt for i in ids] == [spec.prompt for spec in specs]
     again = app.request_batch(specs, request_key="b-1")
     assert created is True
     assert again == (batch_id, ids, False)
     assert {app.get_generation(i).batch_id for i in ids} == {str(batch_id)}
-    assert app.last_position() == 3
+    assert app.last_position() == 12
 
 
 def test_an_empty_batch_is_refused(app: VeoRelay) -> None:

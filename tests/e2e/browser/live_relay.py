@@ -106,10 +106,14 @@ class LiveRelay:
                     assert isinstance(message, Result), message
                     return message
 
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row, newest first, as `get_history` gives them (up to 500)."""
+        data = self.ask(GetHistory(id="history", limit=500)).data
+        return [row for group in data["groups"] for row in group["items"]]
+
     def history(self) -> list[tuple[str, str]]:
         """(id, status) of every row, newest first, as `get_history` gives them (up to 500)."""
-        data = self.ask(GetHistory(id="history", limit=500)).data
-        return [(row["id"], row["status"]) for group in data["groups"] for row in group["items"]]
+        return [(row["id"], row["status"]) for row in self.rows()]
 
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(CALL_TIMEOUT)
