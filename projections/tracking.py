@@ -28,7 +28,8 @@ class TrackedView:
     name: ClassVar[str]
     base_tables: ClassVar[tuple[str, ...]]
     schema: ClassVar[int] = 1
-    """Bumped when the tables change shape: a view found with another schema is rebuilt from zero."""
+    """Bumped when the tables change shape or hold something else for the same events: a view found with
+    another schema is rebuilt from zero when it is opened (before the relay serves or restores from it)."""
     indexes: ClassVar[tuple[tuple[str, int, str], ...]] = ()
     """(name, index into `tables`, columns) of each index."""
 
