@@ -6,7 +6,8 @@ result as one JSON document (`watch --json`: JSON Lines of deltas). `--wait` sub
 the command, reads a snapshot and follows the deltas after its position: it never polls.
 
 Exit codes (veo_client.exits): 0 success; 1 a job failed (with --wait); 2 usage error (bad arguments,
-or the server refused the request: bad_message, not_found, conflict); 3 server unreachable or refused.
+or the server refused the request: bad_message, not_found, conflict); 3 server unreachable or refused;
+4 a job was cancelled (with --wait, and none failed).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import click
 from rich.console import Console
 
 from domain.values import AspectRatio, Priority, Resolution
-from veo_client.exits import EXIT_FAILED, EXIT_USAGE, fail
+from veo_client.exits import EXIT_USAGE, exit_for_statuses, fail
 from veo_client.follow import follow_batch, watch_deltas
 from veo_client.options import ClientOptions, client_options, generation_options, run
 from veo_client.relay_client import AUTO_ID, RelayClient, convert_data
@@ -62,7 +63,7 @@ def _enum(kind: type[AspectRatio] | type[Priority], value: str | None) -> Any:
 
 
 async def wait_for(client: RelayClient, options: ClientOptions, ids: Sequence[UUID]) -> int:
-    """Show each job's changes until all are terminal; 1 when any failed."""
+    """Show each job's changes until all are terminal; the exit code of their outcome (`exit_for_statuses`)."""
     final: dict[str, HistoryRow] = {}
     shown: dict[str, tuple[str, str | None]] = {}
     async for row in client.wait_for_jobs(ids):
@@ -73,7 +74,7 @@ async def wait_for(client: RelayClient, options: ClientOptions, ids: Sequence[UU
     if options.as_json:
         rows = [final[str(i)] for i in ids]
         click.echo(json_text(rows[0] if len(rows) == 1 else rows))
-    return EXIT_FAILED if any(row.status == "failed" for row in final.values()) else 0
+    return exit_for_statuses(row.status for row in final.values())
 
 
 async def make_job(
@@ -98,7 +99,7 @@ async def make_job(
 @click.command()
 @click.argument("prompt")
 @generation_options
-@click.option("--wait", is_flag=True, help="Follow the job until it completes (exit 1 if it fails).")
+@click.option("--wait", is_flag=True, help="Follow the job until it ends (exit 1: failed, 4: cancelled).")
 @client_options
 def submit(options: ClientOptions, prompt: str, wait: bool, **spec: Any) -> None:
     """Generate one video from PROMPT; prints its generation id."""
@@ -158,7 +159,7 @@ async def _batch(client: RelayClient, options: ClientOptions, request: BatchGene
         click.echo(f"batch {made.batch_id}: {len(rows) - len(failed)} completed, {len(failed)} failed")
         for row in failed:
             click.echo(transition_line(row))
-    return EXIT_FAILED if failed else 0
+    return exit_for_statuses(row.status for row in rows)
 
 
 async def _statuses(client: RelayClient, ids: Sequence[UUID]) -> list[HistoryRow]:
@@ -169,7 +170,7 @@ async def _statuses(client: RelayClient, ids: Sequence[UUID]) -> list[HistoryRow
 @click.argument("generation_id", type=click.UUID)
 @click.option("--resolution", type=click.Choice([r.value for r in Resolution]), default="1080p", show_default=True)
 @click.option("--request-key", default=None, help="Idempotency key: a repeated key is not paid twice.")
-@click.option("--wait", is_flag=True, help="Follow the upscale until it completes (exit 1 if it fails).")
+@click.option("--wait", is_flag=True, help="Follow the upscale until it ends (exit 1: failed, 4: cancelled).")
 @client_options
 def upscale(options: ClientOptions, generation_id: UUID, resolution: str, request_key: str | None, wait: bool) -> None:
     """Upscale a completed generation's video; prints the upscale's generation id."""
@@ -181,7 +182,7 @@ def upscale(options: ClientOptions, generation_id: UUID, resolution: str, reques
 
 @click.command()
 @click.argument("generation_id", type=click.UUID)
-@click.option("--wait", is_flag=True, help="Follow the new job until it completes (exit 1 if it fails).")
+@click.option("--wait", is_flag=True, help="Follow the new job until it ends (exit 1: failed, 4: cancelled).")
 @client_options
 def retry(options: ClientOptions, generation_id: UUID, wait: bool) -> None:
     """Make a new generation with a failed one's parameters; prints the new id."""

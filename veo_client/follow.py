@@ -51,10 +51,10 @@ async def follow_batch(client: RelayClient, made: BatchCreated, subscribed_at: i
     )
     with progress:
         task = progress.add_task(f"batch {str(made.batch_id)[:8]}", total=total, summary=batch_summary(batch, total))
-        while batch is None or batch.completed + batch.failed < total:
+        while batch is None or batch.finished < total:
             progress.update(
                 task,
-                completed=(batch.completed + batch.failed) if batch else 0,
+                completed=batch.finished if batch else 0,
                 summary=batch_summary(batch, total),
             )
             delta = await client.next_delta()
