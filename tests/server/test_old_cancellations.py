@@ -17,6 +17,8 @@ def test_a_cancellation_recorded_by_an_older_relay_reads_cancelled_after_a_resta
     with Relay.start(tmp_path, simulator_times=SLOW) as relay:
         job = relay.submit("a cancelled long take")
         relay.cancel(job)
+        [cancelled] = relay.wait([job], timeout=20)  # a cancel during the submission ends once Flow answers it
+        assert cancelled.status == "cancelled"
         system = relay.system
         with system.db.write() as conn:
             conn.execute(f"UPDATE {system.history.tables[0]} SET status = 'failed' WHERE id = ?", (str(job),))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,9 +34,17 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
     return process.returncode, out, err
 
 
+def started(job: str, data: Path, timeout: float = 30.0) -> None:
+    """Wait until Flow accepted the job (a cancel during its submission ends only once Flow answers it)."""
+    deadline = time.monotonic() + timeout
+    while veo("status", job, "--json", data=data).json()["operation_name"] is None:
+        assert time.monotonic() < deadline, f"{job} was not started within {timeout} s"
+
+
 def test_cancel_twice_says_it_is_already_cancelled(data: Path) -> None:
     """The first cancel answers the `cancelled` row; the second is a conflict (exit 2) saying so."""
     job = veo("submit", "a long pan over the sea", "--json", data=data).json()["generation_id"]
+    started(job, data)
     first = veo("cancel", job, "--json", data=data)
     assert first.code == 0, first.err
     assert (first.json()["status"], first.json()["error_reason"]) == ("cancelled", "cancelled")
