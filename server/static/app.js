@@ -146,7 +146,7 @@ class Dashboard {
       const { row, previous } = change;
       this.list.show(row, this.typicalOf(row));
       if (previous !== null && previous.status !== row.status) {
-        if (row.status === "completed" || row.status === "failed") {
+        if (row.status === "completed" || row.status === "failed" || row.status === "cancelled") {
           announce(`${short(row.prompt)}: ${STATUS_LABELS[row.status]}`);
           this.analyticsSoon();
         }
@@ -225,7 +225,7 @@ class Dashboard {
         this.batchViews.delete(id);
       }
     }
-    const done = row.completed + row.failed;
+    const done = row.completed + row.failed + (row.cancelled ?? 0);
     const running = row.pending + row.processing;
     view.text.textContent =
       `Batch of ${row.total}: ${row.completed} completed, ${row.failed} failed, ${running} in progress`;

@@ -44,6 +44,7 @@ export const STATUS_LABELS = {
   processing: "Processing",
   completed: "Completed",
   failed: "Failed",
+  cancelled: "Cancelled",
 };
 
 /** "850 ms", "12 s", "1 min 5 s", "2 h 3 min". */
