@@ -195,10 +195,10 @@ class VeoRelay(Application[UUID]):
         return generation_id, True
 
     def request_retry(self, failed_id: UUID) -> tuple[UUID, bool]:
-        """A new generation with the parameters of a failed one (`retry_of` links them); (id, created)."""
+        """A new generation with the parameters of a failed or cancelled one (`retry_of` links them); (id, created)."""
         failed = self.get_generation(failed_id)
-        if failed.status != Status.FAILED:
-            msg = f"cannot retry generation {failed_id}: it is {failed.status}, not failed"
+        if failed.status not in (Status.FAILED, Status.CANCELLED):
+            msg = f"cannot retry generation {failed_id}: it is {failed.status}, not failed or cancelled"
             raise IllegalTransition(msg)
         generation_id = id_for_key("retry", str(failed_id))
         if self.exists(generation_id):
@@ -272,7 +272,7 @@ class VeoRelay(Application[UUID]):
         self.save(generation)
 
     def record_cancelled(self, generation_id: UUID) -> None:
-        """Record `Failed(cancelled)`."""
+        """Record `Failed(cancelled)`: the generation's status becomes `cancelled`."""
         self.record_failed(generation_id, ErrorReason.CANCELLED, "Cancelled at the user's request.")
 
     # --- helpers ----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 DomainError
  ├── GenerationNotFound      no generation has that id
  ├── IllegalTransition       the command does not fit the generation's current state
- │    └── AlreadyTerminal    the generation is completed or failed: terminal states are final
+ │    └── AlreadyTerminal    the generation is completed, failed or cancelled: terminal states are final
  ├── RequestKeyConflict      a request key was reused with different parameters
  └── InvalidParameter        a command argument is out of range (names the field)
 """
@@ -37,7 +37,7 @@ class IllegalTransition(DomainError):
 
 
 class AlreadyTerminal(IllegalTransition):
-    """A command on a generation that is already completed or failed."""
+    """A command on a generation that is already completed, failed or cancelled."""
 
 
 class RequestKeyConflict(DomainError):

@@ -16,11 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import AlreadyTerminal, IllegalTransition
-from domain.values import (
-    ACTIVE_REMOTE_STATUS,
-    TERMINAL_STATUSES,
-    Status,
-)
+from domain.values import ACTIVE_REMOTE_STATUS, TERMINAL_STATUSES, Status, status_after_failure
 
 __all__ = ["Generation"]
 
@@ -84,7 +80,7 @@ class Generation(Aggregate):
         remote_status: str
 
     class Failed(Aggregate.Event):
-        """The generation ended without a video."""
+        """The generation ended without a video (failed, or cancelled when the reason is `cancelled`)."""
 
         error_reason: str
         error_message: str
@@ -145,7 +141,7 @@ class Generation(Aggregate):
 
     @property
     def is_terminal(self) -> bool:
-        """Completed or failed: no further event is accepted."""
+        """Completed, failed or cancelled: no further event is accepted."""
         return self.status in TERMINAL_STATUSES
 
     @property
@@ -258,4 +254,4 @@ class Generation(Aggregate):
         self.error_reason = error_reason
         self.error_message = error_message
         self.remote_status = remote_status
-        self.status = Status.FAILED
+        self.status = status_after_failure(error_reason)

@@ -23,19 +23,22 @@ __all__ = [
     "Priority",
     "Resolution",
     "Status",
+    "status_after_failure",
 ]
 
 
 class Status(StrEnum):
-    """A generation's status as clients see it (the seed's four values)."""
+    """A generation's status as clients see it (the seed's four values, and `cancelled`)."""
 
     PENDING = "pending"
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    """Ended at the user's request (or on Flow): terminal, neither success nor failure."""
 
 
-TERMINAL_STATUSES: Final = frozenset({Status.COMPLETED, Status.FAILED})
+TERMINAL_STATUSES: Final = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
 
 # Flow's own status words (`remote_status`), one constant each.
 ACTIVE_REMOTE_STATUS: Final = "MEDIA_GENERATION_STATUS_ACTIVE"
@@ -88,6 +91,11 @@ class ErrorReason(StrEnum):
     CAPTCHA_REJECTED = "captcha_rejected"
     INVALID_REQUEST = "invalid_request"
     OPERATION_LOST = "operation_lost"
+
+
+def status_after_failure(error_reason: str) -> Status:
+    """The status a `Failed` event leaves: `cancelled` for a cancellation, else `failed` (CONTRACT §1)."""
+    return Status.CANCELLED if error_reason == ErrorReason.CANCELLED else Status.FAILED
 
 
 DEFAULT_MODEL: Final = "veo_3_1_t2v_fast"

@@ -48,7 +48,7 @@ def main() -> int:
             row = delta.row
             if isinstance(row, HistoryRow) and row.id in jobs and row.status in TERMINAL_STATUSES:
                 finished[row.id] = row
-            if isinstance(row, BatchRow) and row.completed + row.failed == len(PROMPTS):
+            if isinstance(row, BatchRow) and row.completed + row.failed + row.cancelled == len(PROMPTS):
                 batch_done = True
 
         print("queue status:", relay.queue_status())

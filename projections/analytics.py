@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from domain.values import ACTIVE_REMOTE_STATUS, Status
+from domain.values import ACTIVE_REMOTE_STATUS, Status, status_after_failure
 from projections.dialect import Column, Connection, Dialect
 from projections.events import ViewEvent
 from projections.tracking import TrackedView
@@ -63,6 +63,7 @@ class AnalyticsView(TrackedView):
 
     name = "analytics"
     base_tables = ("analytics_jobs",)
+    schema = 2  # 2: a cancellation's status is `cancelled` (counted apart, not among the failures)
     indexes = (
         ("by_created", 0, "created_at"),
         ("by_finished", 0, "finished_at"),
@@ -101,7 +102,7 @@ class AnalyticsView(TrackedView):
                 row[_FINISHED] = _epoch(item.at)
                 row[_DURATION] = row[_FINISHED] - row[_STARTED] if row[_STARTED] is not None else None
             elif kind == "Failed":
-                row[_STATUS] = Status.FAILED.value
+                row[_STATUS] = status_after_failure(data.error_reason).value
                 row[_FINISHED] = _epoch(item.at)
                 row[_REASON] = data.error_reason
         conn.dialect.upsert_rows(conn, table, _TYPED_COLUMNS, "id", [(key, *values) for key, values in rows.items()])
@@ -123,6 +124,9 @@ class AnalyticsView(TrackedView):
 
     def summary(self, conn: Connection, window: str, now: float) -> Summary:
         """Counts by status, completion percentiles per model and job type, failures by reason.
+
+        Cancellations are counted under `cancelled` only: not failures, and (like failures) not in the
+        percentiles, which are taken over completed jobs.
 
         The database does the work (counts and groups along the `by_completion` index, each percentile one
         ordered walk of it), so no row is copied into Python and the reply is a handful of small queries.

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 _ENCODE = msgspec.json.Encoder().encode
 _CHUNK = 500
-_INTEGERS = {"seed", "seq", "total", "pending", "processing", "completed", "failed", "key", "position"}
+_INTEGERS = {"seed", "seq", "total", "pending", "processing", "completed", "failed", "cancelled", "key", "position"}
 _ROW_COLUMNS: tuple[Column, ...] = tuple(
     (name, "integer" if name in _INTEGERS else "text") for name in (*HISTORY_COLUMNS, "seq")
 )
@@ -76,7 +76,9 @@ class HistoryView(TrackedView):
 
     name = "history"
     base_tables = ("veo3_video_generations", "veo3_batches", "delta_journal")
-    schema = 3  # 2: rows carry seq, the position of their Requested event (restore order); 3: journal pages
+    schema = 4
+    # 2: rows carry seq, the position of their Requested event (restore order); 3: journal pages;
+    # 4: a cancellation's status is `cancelled`, and batch rows count them
     indexes = (("by_created", 0, "created_at, id"), ("by_status", 0, "status"), ("by_batch", 0, "batch_id"))
 
     def table_statements(self, dialect: Dialect) -> list[str]:
@@ -87,7 +89,7 @@ class HistoryView(TrackedView):
             f"CREATE TABLE IF NOT EXISTS {rows} (id TEXT PRIMARY KEY, {cols}, seq {integer} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {batches} (batch_id TEXT PRIMARY KEY, total {integer}, "
             f"pending {integer}, processing {integer}, completed {integer}, failed {integer}, "
-            "created_at TEXT, updated_at TEXT)",
+            f"cancelled {integer}, created_at TEXT, updated_at TEXT)",
             journal_table(journal, dialect),
         ]
 
@@ -198,7 +200,7 @@ class HistoryView(TrackedView):
         return (_history_row(values) for values in cursor)
 
     def non_terminal(self, conn: Connection) -> list[HistoryRow]:
-        """Every pending or processing generation, oldest first (what the poller restores)."""
+        """Every pending or processing generation, oldest first (what the poller restores; never a terminal one)."""
         cursor = conn.execute(
             f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.tables[0]} "
             "WHERE status IN ('pending', 'processing') ORDER BY seq"

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from domain.values import ACTIVE_REMOTE_STATUS, Status
+from domain.values import ACTIVE_REMOTE_STATUS, Status, status_after_failure
 
 __all__ = [
     "BATCH_COLUMNS",
@@ -58,6 +58,7 @@ class BatchRow(msgspec.Struct, kw_only=True):
     processing: int = 0
     completed: int = 0
     failed: int = 0
+    cancelled: int = 0
     created_at: str
     updated_at: str
 
@@ -130,7 +131,7 @@ def _completed(row: HistoryRow, event: Any, at: str, generation_id: str) -> Hist
 
 
 def _failed(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
-    row.status = Status.FAILED
+    row.status = status_after_failure(event.error_reason)
     row.remote_status = event.remote_status
     row.error_reason = event.error_reason
     row.error_message = event.error_message

@@ -28,7 +28,8 @@ class TrackedView:
     name: ClassVar[str]
     base_tables: ClassVar[tuple[str, ...]]
     schema: ClassVar[int] = 1
-    """Bumped when the tables change shape: a view found with another schema is rebuilt from zero."""
+    """Bumped when the tables change shape or hold something else for the same events: a view found with
+    another schema is rebuilt from zero when it is opened (before the relay serves or restores from it)."""
     indexes: ClassVar[tuple[tuple[str, int, str], ...]] = ()
     """(name, index into `tables`, columns) of each index."""
 
@@ -60,8 +61,14 @@ class TrackedView:
 
     def create(self, conn: Connection) -> None:
         """Create the tables if missing (indexes too, unless built aside); an outdated schema starts afresh."""
-        if self.found_schema(conn) not in (None, self.schema):
-            logger.warning("the %s view has an older table layout: rebuilding it from position 0", self.name)
+        found = self.found_schema(conn)
+        if found not in (None, self.schema):
+            logger.warning(
+                "the %s view was built by another definition (schema %s, now %s): rebuilding it from position 0",
+                self.name,
+                found,
+                self.schema,
+            )
             for index in self.index_names():
                 conn.execute(f"DROP INDEX IF EXISTS {index}")
             self.drop(conn)

@@ -170,16 +170,18 @@ class CommandService:
         return Accepted(upscale_id, created, self.settle())
 
     def retry(self, failed_id: UUID) -> Accepted:
-        """A new generation with a failed one's parameters (`retry_of` links them; asked twice: the same one)."""
+        """A new generation with a failed or cancelled one's parameters (`retry_of` links them; asked twice:
+        the same one)."""
         new_id, created = self._parts.app.request_retry(failed_id)
         if created:
             self._parts.commands.enqueue([new_id])
         return Accepted(new_id, created, self.settle())
 
     def cancel(self, generation_id: UUID) -> RowAt:
-        """Stop a job that is not finished (it fails with `cancelled`); its row afterwards.
+        """Stop a job that is not finished (its status becomes `cancelled`); its row afterwards.
 
-        IllegalTransition when it is already terminal, or when Flow finished it before the cancel arrived.
+        IllegalTransition (`conflict`) when it is already terminal ("it is already cancelled" for a second
+        cancel), or when Flow finished it before the cancel arrived.
         """
         row = self.row(generation_id).row
         if row.status in TERMINAL_STATUSES:

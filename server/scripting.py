@@ -13,7 +13,7 @@ See docs/SCRIPTING.md.
 
 Exceptions: the domain's (`domain.errors`): GenerationNotFound for an unknown id, InvalidParameter for a
 bad argument (naming it), IllegalTransition for a command that does not fit the job's state
-(cancel of a finished job, retry of one that did not fail), RequestKeyConflict for a reused key;
+(cancel of a finished job, retry of one that was neither failed nor cancelled), RequestKeyConflict for a reused key;
 TimeoutError from `wait`; and StoreLocked (`server.store_lock`, a StoreError) from `start` when another
 process (a `veo serve`, another script) owns the SQLite store.
 """
@@ -164,11 +164,11 @@ class Relay:
         return self.commands.upscale(generation_id, resolution, request_key=request_key).generation_id
 
     def retry(self, generation_id: UUID) -> UUID:
-        """A new generation with a failed one's parameters (`retry_of` links them); its id."""
+        """A new generation with a failed or cancelled one's parameters (`retry_of` links them); its id."""
         return self.commands.retry(generation_id).generation_id
 
     def cancel(self, generation_id: UUID) -> HistoryRow:
-        """Stop a job that is not finished (it fails with `cancelled`); its row afterwards."""
+        """Stop a job that is not finished (its status becomes `cancelled`); its row afterwards."""
         return self.commands.cancel(generation_id).row
 
     def refresh(self, generation_id: UUID, timeout: float = REFRESH_WAIT) -> HistoryRow:
@@ -192,7 +192,7 @@ class Relay:
         return self.system.history.batch(self.system.db.reader(), str(batch_id))
 
     def wait(self, generation_ids: Iterable[UUID], timeout: float | None = None) -> list[HistoryRow]:
-        """Block until every job is completed or failed; their rows in the order given (TimeoutError)."""
+        """Block until every job is completed, failed or cancelled; their rows in the order given (TimeoutError)."""
         ids = [str(i) for i in generation_ids]
         deadline = None if timeout is None else time.monotonic() + timeout
         self.commands.settle()

@@ -6,7 +6,8 @@ result as one JSON document (`watch --json`: JSON Lines of deltas). `--wait` sub
 the command, reads a snapshot and follows the deltas after its position: it never polls.
 
 Exit codes (veo_client.exits): 0 success; 1 a job failed (with --wait); 2 usage error (bad arguments,
-or the server refused the request: bad_message, not_found, conflict); 3 server unreachable or refused.
+or the server refused the request: bad_message, not_found, conflict); 3 server unreachable or refused;
+4 a job was cancelled (with --wait, and none failed).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def _enum(kind: type[AspectRatio] | type[Priority], value: str | None) -> Any:
 @click.command()
 @click.argument("prompt")
 @generation_options
-@click.option("--wait", is_flag=True, help="Follow the job until it completes (exit 1 if it fails).")
+@click.option("--wait", is_flag=True, help="Follow the job until it ends (exit 1: failed, 4: cancelled).")
 @client_options
 def submit(options: ClientOptions, prompt: str, wait: bool, **spec: Any) -> None:
     """Generate one video from PROMPT; prints its generation id."""
@@ -115,7 +116,7 @@ def batch(options: ClientOptions, file: TextIO, delay: float, wait: bool, **spec
 @click.argument("generation_id", type=GENERATION_ID)
 @click.option("--resolution", type=click.Choice([r.value for r in Resolution]), default="1080p", show_default=True)
 @click.option("--request-key", default=None, help="Idempotency key: a repeated key is not paid twice.")
-@click.option("--wait", is_flag=True, help="Follow the upscale until it completes (exit 1 if it fails).")
+@click.option("--wait", is_flag=True, help="Follow the upscale until it ends (exit 1: failed, 4: cancelled).")
 @client_options
 def upscale(
     options: ClientOptions, generation_id: UUID | str, resolution: str, request_key: str | None, wait: bool
@@ -135,7 +136,7 @@ def upscale(
 
 @click.command()
 @click.argument("generation_id", type=GENERATION_ID)
-@click.option("--wait", is_flag=True, help="Follow the new job until it completes (exit 1 if it fails).")
+@click.option("--wait", is_flag=True, help="Follow the new job until it ends (exit 1: failed, 4: cancelled).")
 @client_options
 def retry(options: ClientOptions, generation_id: UUID | str, wait: bool) -> None:
     """Make a new generation with a failed one's parameters; prints the new id.

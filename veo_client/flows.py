@@ -13,7 +13,7 @@ from rich.console import Console
 
 from domain.values import Status
 from veo_client.batch_file import BatchFile
-from veo_client.exits import EXIT_FAILED, EXIT_USAGE
+from veo_client.exits import EXIT_USAGE, exit_for_statuses
 from veo_client.follow import follow_batch, ticking, typical_times_of
 from veo_client.ids import resolve_ids
 from veo_client.options import ClientOptions, run
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 
 async def wait_for(client: RelayClient, options: ClientOptions, ids: Sequence[UUID]) -> int:
-    """Show each job's changes until all are terminal; 1 when any failed."""
+    """Show each job's changes until all are terminal; the exit code of their outcome (`exit_for_statuses`)."""
     final: dict[str, HistoryRow] = {}
     shown: dict[str, str] = {}
     typical = {} if options.as_json else await typical_times_of(client)
@@ -54,7 +54,7 @@ async def wait_for(client: RelayClient, options: ClientOptions, ids: Sequence[UU
     if options.as_json:
         rows = [final[str(i)] for i in ids]
         click.echo(json_text(rows[0] if len(rows) == 1 else rows))
-    return EXIT_FAILED if any(row.status == Status.FAILED for row in final.values()) else 0
+    return exit_for_statuses(row.status for row in final.values())
 
 
 async def make_job(
@@ -80,7 +80,7 @@ async def batch_flow(
     client: RelayClient, options: ClientOptions, prompts: BatchFile, request: BatchGenerate, wait: bool
 ) -> int:
     """Send a batch (a refused prompt is named by its line of the file); with `wait`, follow its jobs to the end and
-    sum them up; 1 when any failed."""
+    sum them up; the exit code of their outcome (`exit_for_statuses`)."""
     typical = {} if options.as_json or not wait else await typical_times_of(client)
     if wait:
         await client.subscribe([Channel.GENERATION_STATUS])
@@ -94,7 +94,6 @@ async def batch_flow(
         return 0
     final = await follow_batch(client, made, typical, show=not options.as_json)
     rows = [final[str(i)] for i in made.generation_ids]
-    failed = [row for row in rows if row.status == Status.FAILED]
     if options.as_json:
         click.echo(json_text(rows))
     else:
@@ -104,7 +103,7 @@ async def batch_flow(
         for row in rows:
             if row.status != Status.COMPLETED:
                 click.echo(transition_line(row, typical))
-    return EXIT_FAILED if failed else 0
+    return exit_for_statuses(row.status for row in rows)
 
 
 def run_with_ids(

@@ -245,7 +245,7 @@ class RelayClient:
             yield group, convert_data(result.data, list[HistoryRow], "get_statuses"), result.position
 
     async def wait_for_jobs(self, generation_ids: Sequence[UUID | str]) -> AsyncIterator[HistoryRow]:
-        """Each job's current row, then every change of it, until all are completed or failed.
+        """Each job's current row, then every change of it, until all are terminal (completed, failed, cancelled).
 
         Subscribe to the jobs' channel BEFORE the command that made them: this reads a snapshot
         (`get_statuses`) and applies only the deltas after its position, so nothing is missed or doubled.

@@ -68,8 +68,14 @@ class BatchRow(msgspec.Struct, kw_only=True):
     processing: int = 0
     completed: int = 0
     failed: int = 0
+    cancelled: int = 0
     created_at: str
     updated_at: str
+
+    @property
+    def finished(self) -> int:
+        """How many of its jobs are terminal (completed, failed or cancelled)."""
+        return self.completed + self.failed + self.cancelled
 
 
 class Created(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,5 +128,5 @@ def row_of(delta: DeltaMessage) -> HistoryRow | BatchRow:
 
 
 def is_terminal_status(status: str) -> bool:
-    """Completed and failed are final."""
+    """Completed, failed and cancelled are final."""
     return status in TERMINAL_STATUSES

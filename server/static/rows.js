@@ -172,7 +172,7 @@ class RowView {
     this.bar.node.hidden = !active;
     this.progressText.hidden = !active;
     if (active) this.tick(row, typical);
-    const failed = row.status === "failed";
+    const failed = row.status === "failed"; // a cancelled job's badge says all there is to say
     this.error.hidden = !failed;
     this.errorDetail.hidden = !failed || !row.error_message || row.error_message === row.error_reason;
     if (failed) {

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
+from domain.values import TERMINAL_STATUSES
 from projections.rows import HistoryRow
 from server.bootstrap import Settings, System
 from veo_simulator import SimulatorConfig
@@ -43,4 +44,4 @@ def statuses(system: System, ids: list[UUID]) -> list[str]:
 
 
 def all_terminal(system: System, ids: list[UUID]) -> Callable[[], bool]:
-    return lambda: all(s in ("completed", "failed") for s in statuses(system, ids))
+    return lambda: all(s in TERMINAL_STATUSES for s in statuses(system, ids))

@@ -320,7 +320,7 @@ def test_a_cancelled_submission_that_flow_refused_is_not_sent_again() -> None:
     rig.answer(submit, unavailable)
     rig.run(1300.0)
     assert rig.runner.calls(SUBMIT) == [submit]
-    assert rig.generation(gid).status == Status.FAILED
+    assert rig.generation(gid).status == Status.CANCELLED
     assert rig.generation(gid).error_reason == ErrorReason.CANCELLED
 
 

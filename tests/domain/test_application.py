@@ -102,6 +102,18 @@ def test_retry_links_to_the_failed_generation_once(app: VeoRelay) -> None:
     assert app.request_retry(failed) == (retry_id, False)
 
 
+def test_a_cancelled_generation_is_cancelled_and_can_be_retried(app: VeoRelay) -> None:
+    """Cancelling records Failed(cancelled) and leaves `cancelled`; a second cancel says so; retry still works."""
+    gid, _ = app.request_generation(GenerationSpec(prompt="fox"))
+    app.record_cancelled(gid)
+    assert (app.get_generation(gid).status, app.get_generation(gid).error_reason) == (Status.CANCELLED, "cancelled")
+    with pytest.raises(IllegalTransition, match="is already cancelled"):
+        app.record_cancelled(gid)
+    retry_id, created = app.request_retry(gid)
+    assert created is True
+    assert app.get_generation(retry_id).retry_of == str(gid)
+
+
 def test_unknown_generation_is_not_found(app: VeoRelay) -> None:
     """The library's not-found becomes the domain's own error."""
     with pytest.raises(GenerationNotFound):

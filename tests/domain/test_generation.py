@@ -8,7 +8,7 @@ import pytest
 
 from domain.errors import AlreadyTerminal, IllegalTransition
 from domain.generation import Generation
-from domain.values import Status
+from domain.values import TERMINAL_STATUSES, ErrorReason, Status
 
 PENDING = "MEDIA_GENERATION_STATUS_PENDING"
 ACTIVE = "MEDIA_GENERATION_STATUS_ACTIVE"
@@ -85,14 +85,16 @@ def test_processing_stays_processing_if_flow_reports_pending_again() -> None:
     assert generation.remote_status == PENDING
 
 
-@pytest.mark.parametrize("finish", ["complete", "fail"])
+@pytest.mark.parametrize("finish", ["complete", "fail", "cancel"])
 def test_terminal_states_are_final(finish: str) -> None:
-    """After Completed or Failed, every command raises and records nothing."""
+    """After Completed, Failed or a cancellation, every command raises and records nothing."""
     generation = started_generation()
     if finish == "complete":
         generation.complete(None, None, "MEDIA_GENERATION_STATUS_SUCCESSFUL")
-    else:
+    elif finish == "fail":
         generation.fail("PUBLIC_ERROR_UNSAFE_GENERATION", "Flow refused the prompt.")
+    else:
+        generation.fail(ErrorReason.CANCELLED, "Cancelled at the user's request.")
     generation.collect_events()
     version = generation.version
     for command in (
@@ -105,6 +107,26 @@ def test_terminal_states_are_final(finish: str) -> None:
             command()
     assert generation.collect_events() == []
     assert generation.version == version
+
+
+def test_a_cancellation_is_its_own_terminal_status() -> None:
+    """Failed with reason `cancelled` leaves `cancelled` (terminal, not failed); any other reason leaves `failed`."""
+    cancelled, failed = started_generation(), started_generation()
+    cancelled.fail(ErrorReason.CANCELLED, "Cancelled at the user's request.")
+    failed.fail(ErrorReason.TIMEOUT, "Took too long.")
+    assert (cancelled.status, failed.status) == (Status.CANCELLED, Status.FAILED)
+    assert Status.CANCELLED in TERMINAL_STATUSES
+    assert cancelled.is_terminal
+    assert event_names(cancelled)[-1] == "Failed"  # the event table is fixed (CONTRACT §1)
+    assert cancelled.error_reason == ErrorReason.CANCELLED
+
+
+def test_cancelling_a_cancelled_generation_says_it_is_already_cancelled() -> None:
+    """A second cancel is refused as terminal, naming the status it is in."""
+    generation = new_generation()
+    generation.fail(ErrorReason.CANCELLED, "Cancelled at the user's request.")
+    with pytest.raises(AlreadyTerminal, match="is already cancelled"):
+        generation.fail(ErrorReason.CANCELLED, "Cancelled at the user's request.")
 
 
 def test_start_needs_a_submission_first() -> None:

@@ -68,6 +68,11 @@ def run(coroutine: Coroutine[Any, Any, T], timeout: float = 45.0) -> T:
     return asyncio.run(asyncio.wait_for(coroutine, timeout))
 
 
+def batch_finished(batch: dict[str, Any]) -> int:
+    """How many items of a `batch:progress` row are terminal (completed, failed or cancelled)."""
+    return int(batch["completed"] + batch["failed"] + batch["cancelled"])
+
+
 async def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
     """Poll an observable condition until it holds (fails the test after `timeout`)."""
     deadline = time.monotonic() + timeout

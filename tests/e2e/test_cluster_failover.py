@@ -12,7 +12,7 @@ import pytest
 
 from projections.history import HistoryView
 from server.store import locate
-from tests.e2e.harness import Peer, run
+from tests.e2e.harness import Peer, batch_finished, run
 from tests.reliability.processes import KillableRelay, free_port, simulator_process
 from veo_protocol import BatchGenerate, Subscribe
 
@@ -97,7 +97,7 @@ def test_killing_the_leader_mid_batch_hands_over_within_five_seconds_and_loses_n
 
                 def done() -> bool:
                     rows = [d.data for d in peer.deltas if d.channel == "batch:progress"]
-                    return bool(rows) and rows[-1]["completed"] + rows[-1]["failed"] == JOBS
+                    return bool(rows) and batch_finished(rows[-1]) == JOBS
 
                 await peer.until(done, 90, "the batch to finish after the takeover")
                 await peer.close()

@@ -8,7 +8,8 @@ from typing import Any
 
 import msgspec
 
-from tests.e2e.harness import Peer, Relay, journal, relay, run
+from domain.values import TERMINAL_STATUSES
+from tests.e2e.harness import Peer, Relay, batch_finished, journal, relay, run
 from veo_protocol import BatchGenerate, DeltaMessage, Generate, GetStatuses, Refresh, Subscribe
 from veo_simulator import SimulatorConfig
 
@@ -73,7 +74,7 @@ def test_an_event_changing_a_generation_and_its_batch_arrives_as_two_deltas_in_o
 
             def batch_done() -> bool:
                 rows = [d.data for d in peer.deltas if d.channel == BATCHES]
-                return bool(rows) and rows[-1]["completed"] + rows[-1]["failed"] == 4
+                return bool(rows) and batch_finished(rows[-1]) == 4
 
             await peer.until(batch_done, what="the batch to finish")
             frame_of: dict[int, int] = {}
@@ -114,7 +115,7 @@ def test_a_snapshot_then_subscribe_after_its_position_misses_nothing(tmp_path: P
 
             def all_finished() -> bool:
                 latest = dict(rows) | {d.data["id"]: d.data for d in reader.deltas}
-                return all(row["status"] in ("completed", "failed") for row in latest.values())
+                return all(row["status"] in TERMINAL_STATUSES for row in latest.values())
 
             await reader.until(all_finished, what="every job to finish")
             assert all(d.position > snapshot.position for d in reader.deltas)

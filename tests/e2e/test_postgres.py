@@ -14,7 +14,7 @@ from pathlib import Path
 from domain.requests import GenerationSpec
 from server.bootstrap import Settings, System
 from server.relay_server import RelayServer
-from tests.e2e.harness import FAST_JOBS, TOKEN, Relay, caught_up, journal, keys, run
+from tests.e2e.harness import FAST_JOBS, TOKEN, Relay, batch_finished, caught_up, journal, keys, run
 from veo_protocol import BatchGenerate, DeltaMessage, Subscribe
 
 CHANNELS = ["generation:status", "batch:progress"]
@@ -130,4 +130,4 @@ def test_a_client_resumes_on_another_node_without_gaps_or_doubles(tmp_path: Path
 
 def _batch_done(deltas: list[DeltaMessage], size: int) -> bool:
     rows = [d.data for d in deltas if d.channel == "batch:progress"]
-    return bool(rows) and rows[-1]["completed"] + rows[-1]["failed"] == size
+    return bool(rows) and batch_finished(rows[-1]) == size

@@ -129,7 +129,8 @@ def test_queue_status_is_answered_from_the_pollers_snapshot_without_a_message_to
 
 
 def test_cancel_stops_a_running_job_and_a_finished_one_is_a_conflict(tmp_path: Path) -> None:
-    """Cancel answers with the failed(cancelled) row; cancelling it again, or a completed job, is a conflict."""
+    """Cancel answers with the cancelled row (its delta on generation:status says `cancelled`); cancelling it
+    again says it is already cancelled, and a completed job is a conflict."""
 
     async def scenario() -> None:
         async with relay(tmp_path, simulator=SLOW_JOBS) as target:
@@ -138,11 +139,12 @@ def test_cancel_stops_a_running_job_and_a_finished_one_is_a_conflict(tmp_path: P
             running_id = (await peer.ok(Generate, prompt="cancel me")).data["generation_id"]
             await peer.until(lambda: any(d.data["operation_name"] for d in peer.deltas), what="Flow to accept it")
             cancelled = await peer.ok(Cancel, generation_id=running_id)
-            assert (cancelled.data["status"], cancelled.data["error_reason"]) == ("failed", "cancelled")
-            assert (await finished(peer, running_id))["error_reason"] == "cancelled"
+            assert (cancelled.data["status"], cancelled.data["error_reason"]) == ("cancelled", "cancelled")
+            last = await finished(peer, running_id)
+            assert (last["status"], last["error_reason"]) == ("cancelled", "cancelled")
             again = await error(peer, Cancel, generation_id=running_id)
             assert again.code == ErrorCode.CONFLICT
-            assert "failed" in again.message
+            assert again.message.endswith("it is already cancelled")
             done_id = (await peer.ok(Generate, prompt="let me finish")).data["generation_id"]
             assert (await finished(peer, done_id))["status"] == "completed"
             before = target.store_position()

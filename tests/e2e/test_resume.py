@@ -8,7 +8,7 @@ from pathlib import Path
 
 from domain.requests import GenerationSpec
 from projections.history import Delta
-from tests.e2e.harness import caught_up, journal, keys, relay, run, wait_until
+from tests.e2e.harness import batch_finished, caught_up, journal, keys, relay, run, wait_until
 from veo_protocol import BatchGenerate, Channel, Generate, GetStatuses, Result, Subscribe, encode_request
 
 CHANNELS = ["generation:status", "batch:progress"]
@@ -36,11 +36,11 @@ def test_a_client_resuming_after_a_dropped_connection_gets_every_delta_exactly_o
             answer = await resumed.ok(Subscribe, channels=CHANNELS, after=last)
             assert (answer.data["resumed"], answer.data["position"]) == (True, last)
 
-            def batch_finished() -> bool:
+            def batch_done() -> bool:
                 rows = [d.data for d in witness.deltas if d.channel == "batch:progress"]
-                return bool(rows) and rows[-1]["completed"] + rows[-1]["failed"] == 8
+                return bool(rows) and batch_finished(rows[-1]) == 8
 
-            await witness.until(batch_finished, what="the batch to finish")
+            await witness.until(batch_done, what="the batch to finish")
             await caught_up(target, witness, resumed)
             assert all(d.position > last for d in resumed.deltas)
             rejoined = dropped.deltas + resumed.deltas

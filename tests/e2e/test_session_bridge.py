@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from domain.values import TERMINAL_STATUSES
 from server.bootstrap import Settings, System
 from server.relay_server import RelayServer
 from tests.e2e.harness import TOKEN, run, wait_until
@@ -134,7 +135,7 @@ async def finished(system: System, client: RawClient, profile_id: str = "default
         row = system.history.get(system.db.reader(), generation_id)
         return row.status if row is not None else None
 
-    await wait_until(lambda: status() in ("completed", "failed"), timeout=40, what="the generation to end")
+    await wait_until(lambda: status() in TERMINAL_STATUSES, timeout=40, what="the generation to end")
     return str(status())
 
 

@@ -16,7 +16,7 @@ from projections.runner import ProjectionRunner
 NOW = 1_800_000_000.0
 MODELS = ["veo_3_1_t2v_fast", "veo_3_1_t2v", "Veo-Ä"]
 JOB_TYPES = ["generation", "upscale"]
-STATUSES = ["pending", "processing", "completed", "failed"]
+STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
 REASONS = ["PUBLIC_ERROR_UNSAFE_GENERATION", "flow_timeout", "interrupted_submission"]
 
 
@@ -50,11 +50,11 @@ def random_rows(rng: random.Random, count: int) -> list[tuple[Any, ...]]:
         created = NOW - rng.uniform(0, 3 * 3600)
         started = created + rng.uniform(0, 60) if status != "pending" else None
         finished = duration = None
-        if started is not None and status in ("completed", "failed"):
+        if started is not None and status in ("completed", "failed", "cancelled"):
             finished = started + rng.choice([30.0, 45.5, rng.uniform(1, 300)])  # repeated values: ties
             if status == "completed" and rng.random() < 0.95:
                 duration = round(finished - started, rng.choice([0, 3]))
-        reason = rng.choice(REASONS) if status == "failed" else None
+        reason = {"failed": rng.choice(REASONS), "cancelled": "cancelled"}.get(status)
         rows.append(
             (
                 f"g{index}",

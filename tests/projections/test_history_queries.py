@@ -119,7 +119,7 @@ def test_analytics_counts_percentiles_and_failures(app: VeoRelay, db: ReadModelD
     app.record_failed(ids[2], "PUBLIC_ERROR_UNSAFE_GENERATION", "refused")
     project(app, db)
     summary = AnalyticsView().summary(db.reader(), "all", datetime.now(UTC).timestamp())
-    assert summary.counts == {"pending": 0, "processing": 0, "completed": 2, "failed": 1}
+    assert summary.counts == {"pending": 0, "processing": 0, "completed": 2, "failed": 1, "cancelled": 0}
     assert [(c.model, c.job_type, c.count) for c in summary.completion] == [("veo_3_1_t2v_fast", "generation", 2)]
     assert summary.completion[0].p50 >= 0
     assert summary.failures == {"PUBLIC_ERROR_UNSAFE_GENERATION": 1}

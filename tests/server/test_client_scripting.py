@@ -109,13 +109,19 @@ def test_an_upscale_of_a_completed_job_completes(relay: Relay) -> None:
 
 
 def test_cancel_stops_a_running_job_and_refuses_a_finished_one(relay: Relay) -> None:
-    """The job fails with cancelled; a second cancel is an IllegalTransition."""
+    """The job ends `cancelled` (wait returns, a delta says so); a second cancel says it is already cancelled."""
+    stream = relay.deltas()
     job = relay.submit("a long take")
     relay.cancel(job)
     [row] = relay.wait([job], timeout=20)
-    assert (row.status, row.error_reason) == ("failed", "cancelled")
-    with pytest.raises(IllegalTransition):
+    assert (row.status, row.error_reason) == ("cancelled", "cancelled")
+    with pytest.raises(IllegalTransition, match="already cancelled"):
         relay.cancel(job)
+    statuses = []
+    while (delta := stream.get(timeout=20)) is not None and "cancelled" not in statuses:
+        if isinstance(delta.row, HistoryRow) and delta.row.id == str(job):
+            statuses.append(delta.row.status)
+    assert statuses[-1] == "cancelled"
 
 
 def test_refresh_answers_with_the_row(relay: Relay) -> None:

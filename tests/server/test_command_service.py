@@ -178,7 +178,7 @@ def test_retry_of_a_job_that_did_not_fail_is_refused(service: CommandService) ->
 def test_cancel_answers_with_the_cancelled_row(parts: Parts, service: CommandService) -> None:
     generation_id = service.generate("a kite", GenerateOptions()).generation_id
     row, position = service.cancel(generation_id)
-    assert (row.status, row.error_reason) == ("failed", ErrorReason.CANCELLED)
+    assert (row.status, row.error_reason) == ("cancelled", ErrorReason.CANCELLED)
     assert position >= 1
     assert parts.commands.cancels == [generation_id]
 
@@ -188,6 +188,14 @@ def test_cancel_of_a_finished_job_is_refused_without_asking_the_poller(parts: Pa
     with pytest.raises(IllegalTransition, match=f"cannot cancel generation {failed_id}: it is already failed"):
         service.cancel(failed_id)
     assert parts.commands.cancels == []
+
+
+def test_a_second_cancel_says_the_job_is_already_cancelled(parts: Parts, service: CommandService) -> None:
+    generation_id = service.generate("a kite", GenerateOptions()).generation_id
+    service.cancel(generation_id)
+    with pytest.raises(IllegalTransition, match=f"cannot cancel generation {generation_id}: it is already cancelled"):
+        service.cancel(generation_id)
+    assert parts.commands.cancels == [generation_id]
 
 
 def test_cancel_that_flow_finished_first_is_refused(parts: Parts, service: CommandService) -> None:

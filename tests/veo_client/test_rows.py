@@ -6,6 +6,7 @@ import msgspec
 
 from projections import rows as server_rows
 from veo_client import results as client_rows
+from veo_client.exits import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, exit_for_statuses
 
 
 def test_the_client_history_row_has_the_read_models_fields_in_order() -> None:
@@ -37,3 +38,12 @@ def test_a_row_the_server_encodes_decodes_unchanged_on_the_client() -> None:
     )
     decoded = msgspec.json.decode(msgspec.json.encode(row), type=client_rows.HistoryRow)
     assert msgspec.to_builtins(decoded) == msgspec.to_builtins(row)
+
+
+def test_cancelled_is_terminal_and_waited_jobs_exit_by_their_worst_outcome() -> None:
+    """`--wait` stops on cancelled; a failure wins (1) over a cancellation (4), which wins over success (0)."""
+    assert client_rows.is_terminal_status("cancelled")
+    assert not client_rows.is_terminal_status("processing")
+    assert exit_for_statuses(["completed", "cancelled", "failed"]) == EXIT_FAILED
+    assert exit_for_statuses(["completed", "cancelled"]) == EXIT_CANCELLED
+    assert exit_for_statuses(["completed"]) == EXIT_OK

@@ -22,7 +22,6 @@ from playwright.sync_api import (
     Request,
     ViewportSize,
     WebSocket,
-    WebSocketRoute,
     expect,
     sync_playwright,
 )
@@ -41,7 +40,6 @@ __all__ = [
     "TOKEN",
     "WIDE",
     "Watched",
-    "as_merged_server",
     "bar_values",
     "browser",
     "open_dashboard",
@@ -202,27 +200,6 @@ def shown_as(relay: LiveRelay) -> list[tuple[str, str]]:
     """The relay's rows as the page must show them: (id, status) in display order."""
     rows = sorted(relay.rows(), key=cmp_to_key(_display_order))
     return [(row["id"], row["status"]) for row in rows]
-
-
-def as_merged_server(page: Page) -> None:
-    """Show a cancelled job as `cancelled`, as the server does once it records the status (issue 22 §3), by
-    rewriting the rows the relay sends still `failed` with reason `cancelled`; a no-op once it does."""
-
-    def rewrite(value: Any) -> Any:
-        if isinstance(value, dict):
-            if value.get("status") == "failed" and value.get("error_reason") == "cancelled":
-                value = {**value, "status": "cancelled", "error_reason": None, "error_message": None}
-            return {key: rewrite(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [rewrite(item) for item in value]
-        return value
-
-    def route(ws: WebSocketRoute) -> None:
-        server = ws.connect_to_server()
-        ws.on_message(server.send)
-        server.on_message(lambda frame: ws.send(json.dumps(rewrite(json.loads(frame)))))
-
-    page.route_web_socket(re.compile(r"/ws"), route)
 
 
 def status_history(page: Page, row_id: str) -> list[str]:

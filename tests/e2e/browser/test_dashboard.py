@@ -28,7 +28,6 @@ from tests.e2e.browser.dashboard_page import (
     SLOW_JOBS,
     TOKEN,
     Watched,
-    as_merged_server,
     bar_values,
     browser,
     open_dashboard,
@@ -279,7 +278,6 @@ def test_the_page_keeps_the_newest_copy_of_each_row_and_estimates_progress(relay
 def test_refresh_cancel_and_retry_work_from_a_rows_buttons(relay: LiveRelay, watched: Watched) -> None:
     """Refresh reports the checked status; cancel gives a neutral CANCELLED badge, not a failure; retry adds a row."""
     page = watched.page
-    as_merged_server(page)
     open_dashboard(page, relay)
     submit(page, "a hot-air balloon over fields")
     row = page.locator("li.job").first

@@ -25,7 +25,6 @@ from tests.e2e.browser.dashboard_page import (
     SLOW_JOBS,
     WIDE,
     Watched,
-    as_merged_server,
     browser,
     open_dashboard,
     relay,
@@ -130,7 +129,6 @@ def test_each_status_has_its_badge_and_a_video_is_never_a_black_box(relay: LiveR
     """Running, completed, failed and cancelled rows side by side; cancelled is neutral, not failure red; a
     completed video asks only for its first frame and shows a placeholder until it has one (or instead)."""
     page = watched.page
-    as_merged_server(page)
     open_dashboard(page, relay)
     rows = page.locator("li.job")
     submit(page, "a quiet harbour at dusk")
