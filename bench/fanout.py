@@ -27,7 +27,9 @@ import os
 import platform
 import tempfile
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from fanout_clients import ClientReport, client_process
 from fanout_load import Driver, Probe
@@ -49,7 +51,7 @@ class Plan:
     rate: float
 
 
-async def _wait(pipes: list[multiprocessing.connection.Connection], kind: str) -> list[object]:
+async def _wait(pipes: list[Connection], kind: str) -> list[Any]:
     """The payload of message `kind` from every pipe."""
     loop = asyncio.get_running_loop()
     payloads = []
@@ -85,7 +87,7 @@ async def scenario(plan: Plan, args: argparse.Namespace, data: Path) -> Figures:
             pipes.append(ours)
             processes.append(process)
             first += count
-        connected = sum(int(n) for n in await _wait(pipes, "ready"))  # type: ignore[call-overload]
+        connected = sum(int(n) for n in await _wait(pipes, "ready"))
         driver = Driver(plan.rate / GUESSED_DELTAS_PER_GENERATION)
         probe = Probe(driver)
         tasks = [
@@ -110,7 +112,7 @@ async def scenario(plan: Plan, args: argparse.Namespace, data: Path) -> Figures:
         load_after, rss = os.getloadavg()[0], relay.rss_kib()
         for pipe in pipes:
             pipe.send(("drain", high))
-        reports: list[ClientReport] = await _wait(pipes, "report")  # type: ignore[assignment]
+        reports: list[ClientReport] = await _wait(pipes, "report")
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
