@@ -1,9 +1,11 @@
 """Delta fan-out as users see it: 1,000 websocket clients of a real `veo serve` while generations run.
 
-A `veo serve` process (built-in simulator with short render times, `--rate 100` so the budget is not the
-limit) gets `generate` requests over the websocket protocol at a rate that makes the target number of row
-changes per second (each generation makes several: requested, submitted, started, progress, completed;
-the driver learns how many during a warm-up). The clients, spread over `--processes` processes, are the
+A `veo serve` process (`--rate 100`, so the budget is not the limit) gets `generate` requests over the
+websocket protocol at a rate that makes the target number of row changes per second (each generation makes
+several: requested, submitted, started, progress, completed; the driver learns how many during a warm-up).
+Flow is `veo simulator` in its own process, without a rate limit and with short render times: the one
+built into `veo serve` allows 10 calls a second, which caps a run at about 40 changes/s
+(`--builtin-simulator` uses it all the same). The clients, spread over `--processes` processes, are the
 standard `websockets` asyncio client subscribed to every channel, parsing every frame with `json`.
 Latency runs from the event being recorded (the row's `updated_at`, millisecond precision, so up to 1 ms
 pessimistic) to the delta being read by a client, for every delta of every client whose position falls

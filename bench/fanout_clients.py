@@ -50,6 +50,8 @@ class ClientReport:
     lagging: int = 0
     """Clients still open that had not read the last measured position when the drain timed out."""
     cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    """From the clients being connected to the end of the drain."""
 
 
 class Reader:
@@ -141,7 +143,7 @@ async def _run(url: str, token: str, first: int, count: int, pipe: Connection) -
     report.connect_seconds = time.perf_counter() - began
     report.connected = len(clients)
     pipe.send(("ready", report.connected))
-    cpu_before = time.process_time()
+    cpu_before, wall_before = time.process_time(), time.perf_counter()
     command, high = await loop.run_in_executor(None, pipe.recv)
     assert command == "drain"
     deadline = time.monotonic() + DRAIN_TIMEOUT
@@ -149,6 +151,7 @@ async def _run(url: str, token: str, first: int, count: int, pipe: Connection) -
         await asyncio.sleep(0.05)
     report.lagging = reader.behind(clients, high)
     report.cpu_seconds = time.process_time() - cpu_before
+    report.wall_seconds = time.perf_counter() - wall_before
     reader.stopping = True
     await asyncio.gather(*(ws.close() for ws in list(clients.values())), return_exceptions=True)
     return report

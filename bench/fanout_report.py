@@ -42,6 +42,7 @@ class Figures:
     generate_ms: tuple[float, float, int]
     deltas_per_frame: float
     client_cpu: float
+    """The client processes' CPU use together, as a share of one CPU."""
     server_cpu: float
     rss_mib: float
     load: tuple[float, float]
@@ -101,7 +102,7 @@ def figures(
             dropped[code] = dropped.get(code, 0) + count
     ms = [1000 * quantile(latencies, f) for f in (0.5, 0.9, 0.99)] + [1000 * latencies[-1] if latencies else 0.0]
     status, made = sorted(get_status), sorted(generate)
-    cpu = sum(report.cpu_seconds for report in reports)
+    cpu = sum(report.cpu_seconds / max(report.wall_seconds, 1e-9) for report in reports)
     return Figures(
         label=label,
         rate=rate,
@@ -151,6 +152,6 @@ def print_tables(results: Sequence[Figures]) -> None:
             f"({f.deltas_per_frame:.2f} a frame), {f.generation_rate:.1f} generate/s, generate p50/p99 "
             f"{f.generate_ms[0]:.0f}/{f.generate_ms[1]:.0f} ms, get_status samples {f.get_status_ms[2]:,}, "
             f"dropped {drops}, out of order {f.out_of_order}, behind at the end {f.lagging}, server CPU "
-            f"{f.server_cpu:.0%} of one CPU, server RSS {f.rss_mib:.0f} MiB, client CPU {f.client_cpu:.0f} s, "
-            f"load average {f.load[0]:.1f} -> {f.load[1]:.1f}"
+            f"{f.server_cpu:.0%} of one CPU, server RSS {f.rss_mib:.0f} MiB, "
+            f"client processes' CPU {f.client_cpu:.0%} of one CPU, load average {f.load[0]:.1f} -> {f.load[1]:.1f}"
         )
