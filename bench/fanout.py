@@ -42,6 +42,8 @@ __all__ = ["main"]
 
 TOKEN = "fanout-bench-token"
 GUESSED_DELTAS_PER_GENERATION = 5.0
+MAX_GENERATE_PER_SECOND = 40.0
+"""The driver's one connection stays under the server's flood limit (50 requests a second)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ async def scenario(plan: Plan, args: argparse.Namespace, data: Path) -> Figures:
         await asyncio.sleep(args.warmup)
         learned = driver.deltas_per_generation()
         if learned is not None:
-            driver.per_second = plan.rate / learned
+            driver.per_second = min(MAX_GENERATE_PER_SECOND, plan.rate / learned)
         await asyncio.sleep(2.0)  # the new rate settles in
         low = await probe.ask()
         round_trips_before = len(driver.round_trips)
