@@ -177,6 +177,15 @@ async def _open(ws_url: str, token: str | None) -> ClientConnection:
     )
 
 
+async def _open_or_pause(ws_url: str, token: str) -> ClientConnection | None:
+    """A new authenticated connection, or None after a short pause when the server refused or timed out."""
+    try:
+        return await _open(ws_url, token)
+    except (OSError, InvalidHandshake, TimeoutError):
+        await asyncio.sleep(0.05)
+        return None
+
+
 class FuzzBudget:
     """The fuzzers' shared budget: `frames` frames, paced at `rate` a second overall (0: as fast as answered)."""
 
@@ -202,10 +211,8 @@ async def fuzzer(ws_url: str, token: str, known: str, budget: FuzzBudget, tally:
     rng = random.Random(seed)
     more = await budget.take()
     while more:
-        try:
-            ws = await _open(ws_url, token)
-        except (OSError, InvalidHandshake, TimeoutError):
-            await asyncio.sleep(0.05)
+        ws = await _open_or_pause(ws_url, token)
+        if ws is None:
             continue
         tally.fuzz_connections += 1
         try:
@@ -238,10 +245,8 @@ async def _reply(ws: ClientConnection) -> str:
 async def flooder(ws_url: str, token: str, stop: asyncio.Event, tally: AttackTally) -> None:
     """Valid requests as fast as the socket takes them, until closed (1008); then again."""
     while not stop.is_set():
-        try:
-            ws = await _open(ws_url, token)
-        except (OSError, InvalidHandshake, TimeoutError):
-            await asyncio.sleep(0.05)
+        ws = await _open_or_pause(ws_url, token)
+        if ws is None:
             continue
         reader = asyncio.create_task(_drain(ws, tally))
         try:
@@ -262,10 +267,8 @@ async def oversize(ws_url: str, token: str, stop: asyncio.Event, tally: AttackTa
     """A frame one byte over 1 MiB every 250 ms (each closes its connection with 1009)."""
     frame = json.dumps({"type": "get_status", "id": "big", "generation_id": "x" * (1 << 20)})
     while not stop.is_set():
-        try:
-            ws = await _open(ws_url, token)
-        except (OSError, InvalidHandshake, TimeoutError):
-            await asyncio.sleep(0.05)
+        ws = await _open_or_pause(ws_url, token)
+        if ws is None:
             continue
         reader = asyncio.create_task(_drain(ws, tally))
         with contextlib.suppress(ConnectionClosed):
