@@ -115,7 +115,7 @@ async def scenario(plan: Plan, args: argparse.Namespace, data: Path) -> Figures:
         server_cpu = (relay.cpu_seconds() - cpu_before) / window
         load_after, rss = os.getloadavg()[0], relay.rss_kib()
         for pipe in pipes:
-            pipe.send(("drain", high))
+            pipe.send(("drain", (low, high)))
         reports: list[ClientReport] = await _wait(pipes, "report")
         for task in tasks:
             task.cancel()
@@ -128,7 +128,6 @@ async def scenario(plan: Plan, args: argparse.Namespace, data: Path) -> Figures:
         args.clients,
         connected,
         reports,
-        (low, high),
         window,
         probe.round_trips,
         driver.round_trips[round_trips_before:],

@@ -4,7 +4,8 @@ Each client is the standard `websockets` asyncio client, subscribed to every cha
 frame with `json` and reading each delta's position and `updated_at`. The process keeps, per delta read,
 the reading client, the position and the latency (read instant minus `updated_at`, the instant the event
 was recorded; the machine's one clock serves both). It reports when its clients are connected, then on
-("drain", high) waits until every open client has read a position >= high and sends its figures back.
+("drain", (low, high)) waits until every open client has read a position >= high and sends back its figures
+for the positions in (low, high], the measured window.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ async def _run(url: str, token: str, first: int, count: int, pipe: Connection) -
     report.connected = len(clients)
     pipe.send(("ready", report.connected))
     cpu_before, wall_before = time.process_time(), time.perf_counter()
-    command, high = await loop.run_in_executor(None, pipe.recv)
+    command, (low, high) = await loop.run_in_executor(None, pipe.recv)
     assert command == "drain"
     deadline = time.monotonic() + DRAIN_TIMEOUT
     while reader.behind(clients, high) and time.monotonic() < deadline:
@@ -154,6 +155,16 @@ async def _run(url: str, token: str, first: int, count: int, pipe: Connection) -
     report.wall_seconds = time.perf_counter() - wall_before
     reader.stopping = True
     await asyncio.gather(*(ws.close() for ws in list(clients.values())), return_exceptions=True)
+    return _window(report, low, high)
+
+
+def _window(report: ClientReport, low: int, high: int) -> ClientReport:
+    """`report` with only the deltas of positions in (low, high]."""
+    inside = [i for i, position in enumerate(report.positions) if low < position <= high]
+    report.clients = array("i", (report.clients[i] for i in inside))
+    report.positions = array("q", (report.positions[i] for i in inside))
+    report.latencies = array("d", (report.latencies[i] for i in inside))
+    report.keys = {key for key in report.keys if low < key[1] <= high}
     return report
 
 

@@ -72,7 +72,6 @@ def figures(
     clients: int,
     connected: int,
     reports: Sequence[ClientReport],
-    window: tuple[int, int],
     window_seconds: float,
     get_status: Sequence[float],
     generate: Sequence[float],
@@ -82,17 +81,13 @@ def figures(
     load: tuple[float, float],
     generation_rate: float,
 ) -> Figures:
-    """Pool the client processes' reports over the positions in (low, high]."""
-    low, high = window
-    keys = {key for report in reports for key in report.keys if low < key[1] <= high}
-    latencies: list[float] = []
+    """Pool the client processes' reports, each already cut to the measured window."""
+    keys = set().union(*(report.keys for report in reports))
+    latencies = sorted(latency for report in reports for latency in report.latencies)
     per_client: dict[int, int] = {}
     for report in reports:
-        for client, position, latency in zip(report.clients, report.positions, report.latencies, strict=True):
-            if low < position <= high:
-                latencies.append(latency)
-                per_client[client] = per_client.get(client, 0) + 1
-    latencies.sort()
+        for client in report.clients:
+            per_client[client] = per_client.get(client, 0) + 1
     dropped_clients = set().union(*(report.dropped_clients for report in reports))
     open_clients = connected - len(dropped_clients)
     read_by_open = sum(count for client, count in per_client.items() if client not in dropped_clients)
