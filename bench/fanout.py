@@ -30,6 +30,7 @@ import platform
 import tempfile
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,24 @@ async def _wait(pipes: list[Connection], kind: str) -> list[Any]:
     return payloads
 
 
+def start_clients(url: str, clients: int, processes: int) -> tuple[list[Connection], list[BaseProcess]]:
+    """`clients` clients spread over `processes` processes; the pipes to them and the processes."""
+    context = multiprocessing.get_context("spawn")
+    pipes: list[Connection] = []
+    started: list[BaseProcess] = []
+    share, extra = divmod(clients, processes)
+    first = 0
+    for index in range(processes):
+        count = share + (1 if index < extra else 0)
+        ours, theirs = context.Pipe()
+        process = context.Process(target=client_process, args=(url, TOKEN, first, count, theirs))
+        process.start()
+        pipes.append(ours)
+        started.append(process)
+        first += count
+    return pipes, started
+
+
 async def scenario(plan: Plan, args: argparse.Namespace, data: Path) -> Figures:
     """Start the server and the clients, drive the load, measure one window, collect the figures."""
     data.mkdir(parents=True)
@@ -79,18 +98,7 @@ async def scenario(plan: Plan, args: argparse.Namespace, data: Path) -> Figures:
         relay = stack.enter_context(
             RelayProcess(plan.tree, data / "relay", TOKEN, ["--rate", "100", *flow, *args.serve_arg])
         )
-        context = multiprocessing.get_context("spawn")
-        pipes, processes = [], []
-        share, extra = divmod(args.clients, args.processes)
-        first = 0
-        for index in range(args.processes):
-            count = share + (1 if index < extra else 0)
-            ours, theirs = context.Pipe()
-            process = context.Process(target=client_process, args=(relay.ws_url, TOKEN, first, count, theirs))
-            process.start()
-            pipes.append(ours)
-            processes.append(process)
-            first += count
+        pipes, processes = start_clients(relay.ws_url, args.clients, args.processes)
         connected = sum(int(n) for n in await _wait(pipes, "ready"))
         driver = Driver(plan.rate / GUESSED_DELTAS_PER_GENERATION)
         probe = Probe(driver)
@@ -119,7 +127,9 @@ async def scenario(plan: Plan, args: argparse.Namespace, data: Path) -> Figures:
         reports: list[ClientReport] = await _wait(pipes, "report")
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if not isinstance(outcome, asyncio.CancelledError | None):
+                raise RuntimeError("the driver or the probe failed") from outcome
         for process in processes:
             process.join(30)
     return figures(

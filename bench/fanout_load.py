@@ -63,7 +63,8 @@ class Session:
         except ConnectionClosed:
             pass
         for future in self.pending.values():
-            future.set_exception(ConnectionError("the server closed the connection"))
+            if not future.done():
+                future.set_exception(ConnectionError("the server closed the connection"))
 
     async def close(self) -> None:
         """Close the connection and stop reading."""
