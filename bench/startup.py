@@ -4,7 +4,8 @@ For each checkout (this one, and `--before DIR`), a `veo serve` is started in a 
 (built-in simulator), one generation is submitted over the websocket protocol, and then each command is
 run `--runs` times as a new process (`python -c "from X import main; main()" ...`, the way the `veo`
 script runs it), its wall time from start to exit measured. The runs of the checkouts alternate, so a
-change of machine load affects both alike. Printed: median and minimum of each.
+change of machine load affects both alike. Printed: median and minimum of each, and of `python -c pass`
+(the interpreter's own start, the floor).
 
     .venv/bin/python bench/startup.py [--runs 20] [--before DIR]
 """
@@ -18,6 +19,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,13 +42,13 @@ def submit_one(relay: RelayProcess) -> str:
     return str(reply["data"]["generation_id"])
 
 
-def timed(tree: Path, args: list[str]) -> float:
-    """Wall seconds of one `veo ARGS` run from `tree` (it must succeed)."""
+def timed(tree: Path, command: list[str]) -> float:
+    """Wall seconds of one run of `command` from `tree` (it must succeed)."""
     began = time.perf_counter()
-    done = subprocess.run([*veo_command(tree), *args], cwd=tree, env=tree_env(tree), capture_output=True, check=False)
+    done = subprocess.run(command, cwd=tree, env=tree_env(tree), capture_output=True, check=False)
     elapsed = time.perf_counter() - began
     if done.returncode != 0:
-        raise SystemExit(f"veo {' '.join(args)} from {tree} exited {done.returncode}:\n{done.stderr.decode()[-2000:]}")
+        raise SystemExit(f"{command} from {tree} exited {done.returncode}:\n{done.stderr.decode()[-2000:]}")
     return elapsed
 
 
@@ -64,9 +66,11 @@ def main() -> None:
             commands[label] = ["status", submit_one(relay), "--data", str(relay.data)]
         load_before = os.getloadavg()[0]
         for _ in range(args.runs):
+            times.setdefault(("-", "python -c pass"), []).append(timed(HERE, [sys.executable, "-c", "pass"]))
             for label, tree in trees:
-                times.setdefault((label, "veo --help"), []).append(timed(tree, ["--help"]))
-                times.setdefault((label, "veo status ID"), []).append(timed(tree, commands[label]))
+                veo = veo_command(tree)
+                times.setdefault((label, "veo --help"), []).append(timed(tree, [*veo, "--help"]))
+                times.setdefault((label, "veo status ID"), []).append(timed(tree, [*veo, *commands[label]]))
         load_after = os.getloadavg()[0]
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"{args.runs} runs of each, alternating; load average {load_before:.1f} -> {load_after:.1f}")
@@ -74,7 +78,7 @@ def main() -> None:
     header = f"{'command':<15} {'checkout':<8} {'median ms':>10} {'min ms':>8}"
     print(header)
     print("-" * len(header))
-    for (label, command), values in sorted(times.items(), key=lambda item: (item[0][1], item[0][0] != "current")):
+    for (label, command), values in sorted(times.items(), key=lambda item: item[0][1]):  # stable: current first
         print(f"{command:<15} {label:<8} {1000 * statistics.median(values):>10.0f} {1000 * min(values):>8.0f}")
 
 
