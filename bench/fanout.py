@@ -145,6 +145,7 @@ async def scenario(plan: Plan, args: argparse.Namespace, data: Path) -> Figures:
         rss_mib=rss / 1024,
         load=(load_before, load_after),
         generation_rate=driver.per_second,
+        refused=driver.refused,
     )
 
 

@@ -55,9 +55,10 @@ class Session:
         try:
             async for message in self.ws:
                 frame = json.loads(message)
-                future = self.pending.pop(frame.get("id") or "", None)
-                if future is not None and frame["type"] in ("result", "error"):
-                    future.set_result(frame)
+                if frame["type"] in ("result", "error"):
+                    future = self.pending.pop(frame.get("id") or "", None)
+                    if future is not None and not future.done():  # done: its request was cancelled
+                        future.set_result(frame)
                 elif self.on_frame is not None:
                     self.on_frame(frame)
         except ConnectionClosed:
@@ -85,6 +86,7 @@ class Driver:
         self.latest = ""
         """The id of the generation submitted last."""
         self.submitted = 0
+        self.refused = 0
 
     def deltas_per_generation(self) -> float | None:
         """The mean over the generations that have ended, None before enough have."""
@@ -124,7 +126,11 @@ class Driver:
     async def _generate(self, session: Session) -> None:
         began = time.perf_counter()
         self.submitted += 1
-        reply = await session.request("generate", prompt=f"fan-out bench {self.submitted}", seed=self.submitted)
+        try:
+            reply = await session.request("generate", prompt=f"fan-out bench {self.submitted}", seed=self.submitted)
+        except RuntimeError:  # an error reply (rate_limited, overloaded): counted, the load goes on
+            self.refused += 1
+            return
         self.round_trips.append(time.perf_counter() - began)
         self.latest = reply["data"]["generation_id"]
 

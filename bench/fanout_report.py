@@ -47,6 +47,8 @@ class Figures:
     rss_mib: float
     load: tuple[float, float]
     generation_rate: float
+    refused: int
+    """`generate` requests answered with an error."""
 
     def verdicts(self) -> list[str]:
         """Each target of this rate, met or not."""
@@ -80,6 +82,7 @@ def figures(
     rss_mib: float,
     load: tuple[float, float],
     generation_rate: float,
+    refused: int,
 ) -> Figures:
     """Pool the client processes' reports, each already cut to the measured window."""
     keys = set().union(*(report.keys for report in reports))
@@ -118,6 +121,7 @@ def figures(
         rss_mib=rss_mib,
         load=load,
         generation_rate=generation_rate,
+        refused=refused,
     )
 
 
@@ -144,8 +148,8 @@ def print_tables(results: Sequence[Figures]) -> None:
         drops = ", ".join(f"{count} x {code}" for code, count in sorted(f.dropped.items())) or "none"
         print(
             f"{f.label} at {f.rate:g}/s: {f.connected:,}/{f.clients:,} connected, {f.deltas:,} deltas read "
-            f"({f.deltas_per_frame:.2f} a frame), {f.generation_rate:.1f} generate/s, generate p50/p99 "
-            f"{f.generate_ms[0]:.0f}/{f.generate_ms[1]:.0f} ms, get_status samples {f.get_status_ms[2]:,}, "
+            f"({f.deltas_per_frame:.2f} a frame), {f.generation_rate:.1f} generate/s ({f.refused} refused), generate "
+            f"p50/p99 {f.generate_ms[0]:.0f}/{f.generate_ms[1]:.0f} ms, get_status samples {f.get_status_ms[2]:,}, "
             f"dropped {drops}, out of order {f.out_of_order}, behind at the end {f.lagging}, server CPU "
             f"{f.server_cpu:.0%} of one CPU, server RSS {f.rss_mib:.0f} MiB, "
             f"client processes' CPU {f.client_cpu:.0%} of one CPU, load average {f.load[0]:.1f} -> {f.load[1]:.1f}"
