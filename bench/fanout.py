@@ -146,6 +146,7 @@ async def scenario(plan: Plan, args: argparse.Namespace, data: Path) -> Figures:
         load=(load_before, load_after),
         generation_rate=driver.per_second,
         refused=driver.refused,
+        learned=learned,
     )
 
 

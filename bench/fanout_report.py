@@ -12,6 +12,8 @@ __all__ = ["Figures", "figures", "print_tables", "quantile"]
 TARGET_P99_MS = {50.0: 250.0, 100.0: 1000.0}
 """The fan-out p99 target at each rate of row changes the issue names."""
 TARGET_GET_STATUS_P99_MS = 50.0
+REACHED = 0.9
+"""Below this share of the target rate, the verdicts say the load was not reached."""
 
 
 def quantile(sorted_values: Sequence[float], fraction: float) -> float:
@@ -49,6 +51,8 @@ class Figures:
     generation_rate: float
     refused: int
     """`generate` requests answered with an error."""
+    learned: float | None
+    """Row changes per generation the driver learned in the warm-up (None: too few ended, the guess stood)."""
 
     def verdicts(self) -> list[str]:
         """Each target of this rate, met or not."""
@@ -65,6 +69,8 @@ class Figures:
         out.append(
             f"get_status p99 <= {TARGET_GET_STATUS_P99_MS:g} ms: {'met' if ok else 'NOT MET'} ({status_p99:.1f} ms)"
         )
+        if self.changes_per_second < REACHED * self.rate:
+            out.append(f"the load was not reached ({self.changes_per_second:.0f} of {self.rate:g} changes/s)")
         return out
 
 
@@ -83,6 +89,7 @@ def figures(
     load: tuple[float, float],
     generation_rate: float,
     refused: int,
+    learned: float | None,
 ) -> Figures:
     """Pool the client processes' reports, each already cut to the measured window."""
     keys = set().union(*(report.keys for report in reports))
@@ -122,6 +129,7 @@ def figures(
         load=load,
         generation_rate=generation_rate,
         refused=refused,
+        learned=learned,
     )
 
 
@@ -148,7 +156,9 @@ def print_tables(results: Sequence[Figures]) -> None:
         drops = ", ".join(f"{count} x {code}" for code, count in sorted(f.dropped.items())) or "none"
         print(
             f"{f.label} at {f.rate:g}/s: {f.connected:,}/{f.clients:,} connected, {f.deltas:,} deltas read "
-            f"({f.deltas_per_frame:.2f} a frame), {f.generation_rate:.1f} generate/s ({f.refused} refused), generate "
+            f"({f.deltas_per_frame:.2f} a frame), {f.generation_rate:.1f} generate/s ({f.refused} refused; "
+            f"{f'{f.learned:.1f} changes per generation' if f.learned else 'too few ended in the warm-up to learn'}"
+            "), generate "
             f"p50/p99 {f.generate_ms[0]:.0f}/{f.generate_ms[1]:.0f} ms, get_status samples {f.get_status_ms[2]:,}, "
             f"dropped {drops}, out of order {f.out_of_order}, behind at the end {f.lagging}, server CPU "
             f"{f.server_cpu:.0%} of one CPU, server RSS {f.rss_mib:.0f} MiB, "
