@@ -23,11 +23,12 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)   # every figure of docs/BENCHMARKS.md at moderate sizes (about 9 minutes; bench/chaos.py alone runs the issue's full sizes in ~7)
+bench: $(STAMP)   # every figure of docs/BENCHMARKS.md at moderate sizes (about 10 minutes; bench/chaos.py alone runs the issue's full sizes in ~7)
 	$(BIN)/python bench/store.py --events 100000
 	$(BIN)/python bench/scheduler_model.py --seed 1
 	$(BIN)/python bench/poller.py --n 100 --contract auto
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/chaos.py --jobs 100 --kills 8 --crashes 10
 	$(BIN)/python bench/hostile.py --seconds 10 --fuzz 10000
 	$(BIN)/python bench/reads.py

@@ -1,13 +1,12 @@
 """Hostile clients against a real `veo serve`: does a well-behaved client notice, and does memory stay bounded?
 
+A robustness check: the server must stay up, answer, and keep its memory bounded under every attack.
 A `veo serve` process (built-in simulator, fast jobs) starts on a store seeded with a long history
 (large rows, so a client replaying the journal pulls tens of MB). A producer submits one generation
 every 200 ms in every phase, so deltas keep flowing. Well-behaved clients (the probes, `--probes` of them,
-4 by default: four times the samples of one, so the p99 moves less from run to run) each send `get_status`
-requests one after another, 25 ms apart (40 a second, under the per-connection flood limit of 50), their
-requests spread evenly over the 25 ms, and time each round trip twice: until the probe has read the reply,
-and until the reply reached the probe's socket (the kernel's receive timestamp: `bench/stamped_client.py`),
-which leaves out the probe's own CPU:
+4 by default) each send `get_status` requests one after another, 25 ms apart (40 a second, under the
+per-connection flood limit of 50), their requests spread evenly over the 25 ms, and time each round trip.
+Their latency with and without the attackers is printed for information (it is no target):
 
 - quiet: nothing else is connected;
 - attack: another process runs the attackers at once for `--seconds`, and on until the fuzzers have sent
@@ -30,18 +29,15 @@ costs the server, not what the attackers' own CPU use or the server's takes from
 `pinned` (server and probe share one CPU, attackers on the other, at normal priority) and `unpinned`
 (everything free to use every CPU) are there for transparency: with them, the probe's own client work
 waits behind the server's or the attackers', which is the machine's sharing, not the server's behaviour.
-`--placement all` runs the three, alternating. `--isolate` (root only) makes `apart`'s "alone" hold for the
-machine's other programs too: they are moved off the server's CPU for the run (`bench/isolation.py`).
+`--placement all` runs the three, alternating.
 
 Rounds. Quiet and attack phases alternate (`--rounds` of each per placement, the placements alternating
 too), so a change of machine load affects both sides alike; a quiet phase begins once the server has closed
 every connection of the attack before it, and 1 s later (`settle`: the end of an attack is still the attack's
 cost, not quiet). Each round's p50/p90/p99 are computed
 separately; the summary is the median over rounds of each, with the attack/quiet ratio of the medians
-(target: within 10%) and the range of the per-round ratios; then the same quantiles over every round trip
-of every round pooled (three times the samples: p99 is the ~17th slowest of ~1,700, not the 6th of ~600,
-so it moves less from run to run), each pooled ratio with the central 95% of its bootstrap resamples (how
-much it moves with which round trips happen to be drawn). Also printed: what the attackers got
+and the range of the per-round ratios; then the same quantiles over every round trip of every round
+pooled. Also printed: what the attackers got
 (replies, close codes), the server's RSS before the first round, its peak during any attack and 2 s after
 the last one, the server's CPU use in each phase (all its threads, as a share of one CPU: on one CPU, the
 busier the server, the longer a request waits for it), and whether it still answers. `--attackers` runs a
@@ -58,10 +54,7 @@ on that CPU: what the machine makes of a busy neighbour CPU, with the server as 
     .venv/bin/python bench/hostile.py --attackers load       # the other control: a busy neighbour CPU only
     .venv/bin/python bench/hostile.py --placement all --rounds 5
     .venv/bin/python bench/hostile.py --trace trace.jsonl    # each round trip, to see when the slow ones happen
-    .venv/bin/python bench/hostile.py --breakdown /tmp/bd    # where the slowest round trips waited
-    .venv/bin/python bench/hostile.py --sched-trace /tmp/st  # and what the kernel ran meanwhile (root only)
-    .venv/bin/python bench/hostile.py --serve-arg=--background-priority=normal   # any `veo serve` option
-    .venv/bin/python bench/hostile.py --isolate   # other programs kept off the server's CPU (root only)
+    .venv/bin/python bench/hostile.py --serve-arg=--rate=20  # any `veo serve` option
 """
 
 from __future__ import annotations
@@ -75,66 +68,34 @@ import os
 import platform
 import random
 import statistics
-import string
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the relay process helper lives in tests/reliability
 
-from breakdown import breakdown
-from breakdown_hooks.loop_hooks import ATTACKER_AGENT, install
-from isolation import kept_for
-from quantile_ratio import quantiles, ratio_interval
-from sched_trace import Trace, kernel_trace, tracefs
-from sched_trace import report as sched_report
+from hostile_attackers import ATTACKERS, CONTROLS, AttackTally, attack_process, place
 from seeding import seed_finished
-from stamped_client import StampedConnection
 
 from tests.reliability.processes import KillableRelay, free_port
 from veo_client.relay_client import AUTO_ID, RelayClient
-from veo_protocol import Channel, Generate
+from veo_protocol import Generate
 
 SEED_JOBS = 2000
 SEED_PROMPT_CHARS = 4000
-PER_CONNECTION = 150
 SETTLE_SECONDS = 1.0
-PHASES = ("quiet", "attack")
 PROBE_INTERVAL_S = 0.025
 """Between one probe's requests: 40 a second, under the per-connection flood limit of 50."""
-READ_ONLY_TYPES = (
-    "subscribe",
-    "unsubscribe",
-    "get_status",
-    "get_statuses",
-    "get_history",
-    "get_batch",
-    "get_analytics",
-    "queue_status",
-    "refresh",
-    "cancel",
-    "retry",
-    "provide_captcha_token",
-    "provide_session",
-)
-CHANNELS = [str(channel) for channel in Channel]
-ATTACKERS = ("fuzz", "flood", "oversize", "unauth", "slow")
-CONTROLS = ("load",)
-"""Pseudo-attackers that never connect, for `--attackers`: what the machine alone does to the probe."""
-LOAD_DUTY_MS = (2.0, 2.0)
-"""`load`: busy for the first, asleep for the second (ms), over and over: about half a CPU, as the attackers use."""
 
 
 # --- the store and the server ---------------------------------------------------------------------
@@ -171,34 +132,30 @@ async def probe(
     token: str,
     generation_id: UUID,
     done: asyncio.Event,
-    trace: list[tuple[float, float, float, float]],
+    trace: list[tuple[float, float, float]],
     start: float,
     delay: float = 0.0,
 ) -> list[float]:
     """After `delay` seconds, `get_status` round trips (seconds), 25 ms apart, until `done` is set (one at least);
-    each also goes to `trace` as (seconds since the phase began, milliseconds, Unix time sent, milliseconds until
-    the reply arrived at the probe's socket: `bench/stamped_client.py`); `start`: the phase's `perf_counter()`."""
+    each also goes to `trace` as (seconds since the phase began, milliseconds, Unix time sent); `start`: the
+    phase's `perf_counter()`."""
     samples: list[float] = []
     unix = time.time() - time.perf_counter()  # perf_counter() + unix: the Unix time, to line up with other logs
-    request = {"type": "get_status", "generation_id": str(generation_id)}
-    connection = await StampedConnection.open(url.replace("http", "ws", 1) + "/ws", token)
-    try:
+    request = json.dumps({"type": "get_status", "id": "probe", "generation_id": str(generation_id)})
+    async with connect(
+        url.replace("http", "ws", 1) + "/ws", additional_headers={"Authorization": f"Bearer {token}"}, proxy=None
+    ) as ws:
         await asyncio.sleep(delay)
         while not samples or not done.is_set():
-            sent_at = time.time()
             began = time.perf_counter()
-            reply, arrived = await connection.call(request)
+            await ws.send(request)
+            reply = json.loads(await ws.recv())
             elapsed = time.perf_counter() - began
             if reply["type"] != "result":
                 raise RuntimeError(f"the probe's get_status failed: {reply}")
             samples.append(elapsed)
-            until_arrival = max(0.0, arrived - sent_at) * 1000
-            trace.append(
-                (round(began - start, 4), round(elapsed * 1000, 3), round(unix + began, 6), round(until_arrival, 3))
-            )
+            trace.append((round(began - start, 4), round(elapsed * 1000, 3), round(unix + began, 6)))
             await asyncio.sleep(PROBE_INTERVAL_S)
-    finally:
-        await connection.close()
     return samples
 
 
@@ -232,327 +189,7 @@ async def produce(url: str, token: str, stop: asyncio.Event) -> int:
     return made
 
 
-# --- the attackers (run in their own process) ------------------------------------------------------
-
-
-def _junk(rng: random.Random, depth: int = 0) -> Any:
-    pick = rng.randrange(9 if depth < 3 else 6)
-    if pick == 0:
-        return None
-    if pick == 1:
-        return rng.random() < 0.5
-    if pick == 2:
-        return rng.randint(-(2**70), 2**70)
-    if pick == 3:
-        return rng.uniform(-1e300, 1e300)
-    if pick == 4:
-        return "".join(chr(rng.randint(32, 0x2FFF)) for _ in range(rng.randint(0, 30)))
-    if pick == 5:
-        return str(uuid4())
-    if pick == 6:
-        return "x" * rng.randint(1_000, 60_000)
-    if pick == 7:
-        return [_junk(rng, depth + 1) for _ in range(rng.randint(0, 4))]
-    return {_text(rng): _junk(rng, depth + 1) for _ in range(rng.randint(0, 4))}
-
-
-def _text(rng: random.Random) -> str:
-    return "".join(rng.choices(string.ascii_letters + string.digits + "_-", k=rng.randint(0, 12)))
-
-
-def fuzzed_frame(rng: random.Random, known: str) -> str | bytes:
-    """One hostile frame: a mutated read-only request, junk JSON, truncated JSON, deep nesting or binary."""
-    pick = rng.randrange(10)
-    if pick == 0:
-        return json.dumps(_junk(rng))
-    if pick == 1:
-        depth = rng.randint(100, 50_000)
-        return "[" * depth + "]" * depth
-    if pick == 2:
-        return bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))
-    message: dict[str, Any] = {"type": rng.choice(READ_ONLY_TYPES), "id": _text(rng) or "x"}
-    fields = {
-        "generation_id": rng.choice([known, str(uuid4()), "not-a-uuid"]),
-        "generation_ids": [known] * rng.randint(0, 3),
-        "channels": rng.sample(CHANNELS, rng.randint(0, 3)),
-        "limit": rng.randint(-5, 600),
-        "batch_id": str(uuid4()),
-        "request_id": _text(rng),
-        "token": _text(rng),
-        "window": rng.choice(["all", "1h", "1d"]),
-    }
-    for name in rng.sample(sorted(fields), rng.randint(0, 4)):
-        message[name] = fields[name]
-    for _ in range(rng.randint(0, 3)):
-        match rng.randrange(4):
-            case 0 if message:
-                message.pop(rng.choice(sorted(message)))
-            case 2 if message:
-                message[rng.choice(sorted(message))] = _junk(rng)
-            case 3:
-                message["type"] = rng.choice([_text(rng), "generate ", "GET_STATUS", ""])
-            case _:
-                message[_text(rng)] = _junk(rng)
-    text = json.dumps(message)
-    if pick == 3:
-        return text[: rng.randint(0, len(text))]
-    if pick == 4:
-        return text.encode()
-    return text
-
-
-@dataclass
-class AttackTally:
-    """What the attackers sent and got back."""
-
-    fuzz_sent: int = 0
-    fuzz_seconds: float = 0.0
-    fuzz_connections: int = 0
-    fuzz_replies: Counter[str] = field(default_factory=Counter)
-    error_replies: Counter[str] = field(default_factory=Counter)
-    closes: Counter[str] = field(default_factory=Counter)
-    flood_sent: int = 0
-    oversize_sent: int = 0
-    unauthenticated: Counter[str] = field(default_factory=Counter)
-    slow_readers: int = 0
-
-    def add(self, other: AttackTally) -> None:
-        """Count another attack's tally in."""
-        self.fuzz_sent += other.fuzz_sent
-        self.fuzz_seconds += other.fuzz_seconds
-        self.fuzz_connections += other.fuzz_connections
-        self.fuzz_replies += other.fuzz_replies
-        self.error_replies += other.error_replies
-        self.closes += other.closes
-        self.flood_sent += other.flood_sent
-        self.oversize_sent += other.oversize_sent
-        self.unauthenticated += other.unauthenticated
-        self.slow_readers += other.slow_readers
-
-
-async def _drain(ws: ClientConnection, tally: AttackTally) -> None:
-    try:
-        async for raw in ws:
-            try:
-                message = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(message, dict) and message.get("type") == "error":
-                tally.error_replies[str(message.get("code"))] += 1
-    except ConnectionClosed:
-        pass
-    code = ws.close_code
-    tally.closes[str(code) if code is not None else "aborted"] += 1
-
-
-async def _open(ws_url: str, token: str | None) -> ClientConnection:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return await connect(
-        ws_url,
-        additional_headers=headers,
-        proxy=None,
-        compression=None,
-        max_size=None,
-        open_timeout=10,
-        user_agent_header=ATTACKER_AGENT,  # --breakdown leaves the attackers' connections out
-    )
-
-
-class FuzzBudget:
-    """The fuzzers' shared budget: `frames` frames, paced at `rate` a second overall (0: as fast as answered)."""
-
-    def __init__(self, frames: int, rate: float) -> None:
-        self.frames = frames
-        self.rate = rate
-        self.taken = 0
-        self.began = time.monotonic()
-
-    async def take(self) -> bool:
-        """Wait for the next frame's turn; False once every frame is spoken for."""
-        if self.taken >= self.frames:
-            return False
-        self.taken += 1
-        if self.rate > 0:
-            await asyncio.sleep(max(0.0, self.began + (self.taken - 1) / self.rate - time.monotonic()))
-        return True
-
-
-async def fuzzer(ws_url: str, token: str, known: str, budget: FuzzBudget, tally: AttackTally, seed: int) -> None:
-    """Send fuzzed frames while the budget lasts, each once the previous one is answered, 150 per connection
-    (under the flood limit, so the server decodes and answers every one of them)."""
-    rng = random.Random(seed)
-    more = await budget.take()
-    while more:
-        try:
-            ws = await _open(ws_url, token)
-        except (OSError, InvalidHandshake, TimeoutError):
-            await asyncio.sleep(0.05)
-            continue
-        tally.fuzz_connections += 1
-        try:
-            for _ in range(PER_CONNECTION):
-                await ws.send(fuzzed_frame(rng, known))
-                tally.fuzz_sent += 1
-                tally.fuzz_replies[await _reply(ws)] += 1
-                more = await budget.take()
-                if not more:
-                    break
-        except ConnectionClosed:
-            tally.closes[str(ws.close_code)] += 1
-        await ws.close()
-
-
-async def _reply(ws: ClientConnection) -> str:
-    """The kind of the next reply (`result` or the error code), skipping deltas; `none` after 10 s."""
-    try:
-        async with asyncio.timeout(10):
-            while True:
-                message = json.loads(await ws.recv())
-                if message.get("type") == "result":
-                    return "result"
-                if message.get("type") == "error":
-                    return str(message.get("code"))
-    except TimeoutError:
-        return "none"
-
-
-async def flooder(ws_url: str, token: str, stop: asyncio.Event, tally: AttackTally) -> None:
-    """Valid requests as fast as the socket takes them, until closed (1008); then again."""
-    while not stop.is_set():
-        try:
-            ws = await _open(ws_url, token)
-        except (OSError, InvalidHandshake, TimeoutError):
-            await asyncio.sleep(0.05)
-            continue
-        reader = asyncio.create_task(_drain(ws, tally))
-        try:
-            index = 0
-            while not stop.is_set():
-                index += 1
-                await ws.send(json.dumps({"type": "queue_status", "id": f"flood-{index}"}))
-                tally.flood_sent += 1
-                if index % 50 == 0:
-                    await asyncio.sleep(0)
-        except ConnectionClosed:
-            pass
-        await ws.close()
-        await reader
-
-
-async def oversize(ws_url: str, token: str, stop: asyncio.Event, tally: AttackTally) -> None:
-    """A frame one byte over 1 MiB every 250 ms (each closes its connection with 1009)."""
-    frame = json.dumps({"type": "get_status", "id": "big", "generation_id": "x" * (1 << 20)})
-    while not stop.is_set():
-        try:
-            ws = await _open(ws_url, token)
-        except (OSError, InvalidHandshake, TimeoutError):
-            await asyncio.sleep(0.05)
-            continue
-        reader = asyncio.create_task(_drain(ws, tally))
-        with contextlib.suppress(ConnectionClosed):
-            await ws.send(frame)
-            tally.oversize_sent += 1
-        await reader
-        await asyncio.sleep(0.25)
-
-
-async def unauthenticated(ws_url: str, stop: asyncio.Event, tally: AttackTally) -> None:
-    """Upgrades without a token or with a wrong one, 20 a second."""
-    rng = random.Random(7)
-    while not stop.is_set():
-        try:
-            ws = await _open(ws_url, rng.choice([None, "wrong-token"]))
-            tally.unauthenticated["accepted!"] += 1
-            await ws.close()
-        except InvalidStatus as exc:
-            tally.unauthenticated[str(exc.response.status_code)] += 1
-        except (OSError, TimeoutError):
-            tally.unauthenticated["failed"] += 1
-        await asyncio.sleep(0.05)
-
-
-async def slow_reader(ws_url: str, token: str, stop: asyncio.Event, tally: AttackTally) -> None:
-    """Subscribe to every channel from position 0, then never read."""
-    ws = await _open(ws_url, token)
-    tally.slow_readers += 1
-    await ws.send(json.dumps({"type": "subscribe", "id": "s", "channels": CHANNELS, "after": 0}))
-    assert ws.transport is not None
-    ws.transport.pause_reading()
-    await stop.wait()
-    ws.transport.abort()
-
-
-def busy_half(seconds: float) -> None:
-    """The `load` control: about half of the CPU it runs on, in 2 ms bursts, for `seconds`; no connection."""
-    ends = time.monotonic() + seconds
-    busy_s, idle_s = (ms / 1000 for ms in LOAD_DUTY_MS)
-    while time.monotonic() < ends:
-        burst = time.monotonic() + busy_s
-        while time.monotonic() < burst:
-            pass
-        time.sleep(idle_s)
-
-
-async def attack(
-    ws_url: str, token: str, known: str, fuzz: tuple[int, float], slow: int, kinds: set[str], seconds: float
-) -> AttackTally:
-    """The chosen attackers at once for `seconds`, and on until the fuzzers have sent `fuzz` = (frames, rate)."""
-    tally = AttackTally()
-    ends = time.monotonic() + seconds
-    stop = asyncio.Event()
-    budget = FuzzBudget(*fuzz)
-    background = []
-    if "load" in kinds:
-        background.append(asyncio.create_task(asyncio.to_thread(busy_half, seconds)))
-    if "slow" in kinds:
-        background += [asyncio.create_task(slow_reader(ws_url, token, stop, tally)) for _ in range(slow)]
-    if "flood" in kinds:
-        background += [asyncio.create_task(flooder(ws_url, token, stop, tally)) for _ in range(2)]
-    if "oversize" in kinds:
-        background += [asyncio.create_task(oversize(ws_url, token, stop, tally))]
-    if "unauth" in kinds:
-        background += [asyncio.create_task(unauthenticated(ws_url, stop, tally))]
-    if "fuzz" in kinds:
-        began = time.monotonic()
-        await asyncio.gather(*(fuzzer(ws_url, token, known, budget, tally, seed) for seed in range(8)))
-        tally.fuzz_seconds = time.monotonic() - began
-    await asyncio.sleep(max(0.0, ends - time.monotonic()))
-    stop.set()
-    await asyncio.gather(*background)
-    return tally
-
-
-def attack_process(
-    ws_url: str,
-    token: str,
-    known: str,
-    fuzz: tuple[int, float],
-    slow: int,
-    kinds: set[str],
-    seconds: float,
-    cpus: set[int],
-    idle: bool,
-    started: Any,
-    out: Any,
-) -> None:
-    """The attackers' process: move to `cpus` (at idle priority if `idle`), say it started, attack, send the tally."""
-    place(os.getpid(), cpus)
-    if idle:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    started.set()
-    tally = asyncio.run(attack(ws_url, token, known, fuzz, slow, kinds, seconds))
-    out.send(tally)
-    out.close()
-
-
 # --- the run ---------------------------------------------------------------------------------------
-
-
-def place(pid: int, cpus: set[int]) -> None:
-    """Pin every thread of process `pid` to `cpus` (threads started later inherit it)."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(ProcessLookupError):  # a thread that has just ended
-            os.sched_setaffinity(int(task.name), cpus)
 
 
 @dataclass(frozen=True)
@@ -609,7 +246,7 @@ async def phase(
     relay: KillableRelay,
     known: UUID,
     seconds: float,
-    trace: list[tuple[float, float, float, float]],
+    trace: list[tuple[float, float, float]],
     count: int,
     attacker: BaseProcess | None = None,
     started: Any = None,
@@ -677,17 +314,6 @@ def _clients_in(metrics: str) -> int:
     raise RuntimeError("/metrics has no veo_connected_clients")
 
 
-def trace_loops(directory: Path) -> None:
-    """--breakdown: log this process's loop events, and have `veo serve` (started after this) log its own."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for old in [*directory.glob("server-*.jsonl"), *directory.glob("bench-*.jsonl")]:
-        old.unlink()
-    hooks = Path(__file__).resolve().parent / "breakdown_hooks"
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))
-    os.environ["BENCH_BREAKDOWN_DIR"] = str(directory.resolve())
-    install(directory / f"bench-{os.getpid()}.jsonl")
-
-
 def settle(relay: KillableRelay, timeout: float = 30.0) -> None:
     """Wait until the previous attack's connections are all gone from the server, then `SETTLE_SECONDS` more:
     a quiet phase must not measure the end of an attack (closing handshakes, aborts, freed buffers)."""
@@ -704,16 +330,15 @@ def run_round(
     kinds: set[str],
     where: Placement,
     tally: AttackTally,
-    records: list[dict[str, Any]],
 ) -> tuple[list[float], list[float], int, tuple[float, float]]:
     """A quiet phase, then an attack phase, with `where`'s placement; (quiet, attack, peak RSS KiB, server CPU).
-    Each phase's round trips are appended to `records` (and to `--trace`'s file)."""
+    Each phase's round trips are appended to `--trace`'s file, if given."""
     assert relay.process is not None
     pid = relay.process.pid
     place(pid, where.server)
     place(os.getpid(), where.probe)
     settle(relay)
-    traces: tuple[list[tuple[float, float, float, float]], list[tuple[float, float, float, float]]] = ([], [])
+    traces: tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]] = ([], [])
     began = time.time()
     with RssSampler(relay):  # in both phases: its thread shares the probes' process (and GIL) alike
         quiet, quiet_cpu = busy(pid, lambda: asyncio.run(phase(relay, known, args.seconds, traces[0], args.probes)))
@@ -747,10 +372,10 @@ def run_round(
     attacker.join(30)
     receiver.close()
     for name, at, trace in (("quiet", began, traces[0]), ("attack", attack_began, traces[1])):
-        records.append({"placement": where.name, "phase": name, "began": at, "round_trips": trace})
         if args.trace is not None:
+            record = {"placement": where.name, "phase": name, "began": at, "round_trips": trace}
             with args.trace.open("a") as out:
-                out.write(json.dumps(records[-1]) + "\n")
+                out.write(json.dumps(record) + "\n")
     return quiet, hostile, sampler.peak, (quiet_cpu, attack_cpu)
 
 
@@ -761,13 +386,12 @@ def run_rounds(
     kinds: set[str],
     runs: list[Rounds],
     tally: AttackTally,
-    records: list[dict[str, Any]],
 ) -> int:
     """Every round of every placement, each printed as it ends; the server's peak RSS (KiB) during the attacks."""
     peak = 0
     for number in range(1, args.rounds + 1):
         for run in runs:
-            quiet, hostile, round_peak, cpu = run_round(relay, known, args, kinds, run.placement, tally, records)
+            quiet, hostile, round_peak, cpu = run_round(relay, known, args, kinds, run.placement, tally)
             run.cpu.append(cpu)
             run.quiet.append(quantiles(quiet))
             run.attack.append(quantiles(hostile))
@@ -805,31 +429,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--trace",
         type=Path,
         help="append each phase's round trips to this file as JSON lines: [seconds into the phase, ms, Unix time "
-        "sent, ms until the reply arrived] each, with the phase's start (Unix time), to see where in a phase the "
-        "slow ones fall",
-    )
-    parser.add_argument(
-        "--breakdown",
-        type=Path,
-        metavar="DIR",
-        help="log the server's and the probe's loop events into DIR, then say where each phase's slowest round "
-        "trips waited (bench/breakdown.py); costs the server a little, so not for the headline figures",
-    )
-    parser.add_argument(
-        "--sched-trace",
-        type=Path,
-        metavar="DIR",
-        help="record the kernel's scheduler trace into DIR (root and tracefs only), then say what had the CPU while "
-        "the server's loop and the slowest round trips waited (bench/sched_trace.py); not for the headline figures",
+        "sent] each, with the phase's start (Unix time), to see where in a phase the slow ones fall",
     )
     parser.add_argument(
         "--placement", choices=("apart", "pinned", "unpinned", "all"), default="apart", help="CPU placement (apart)"
-    )
-    parser.add_argument(
-        "--isolate",
-        action="store_true",
-        help="move the machine's other programs off the server's CPU for the run, and back after (root only; "
-        "bench/isolation.py); with --placement apart",
     )
     parser.add_argument("--seed-jobs", type=int, default=SEED_JOBS, help=f"history recorded first ({SEED_JOBS})")
     parser.add_argument(
@@ -837,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="ARG",
-        help="one more argument for `veo serve` (repeatable), e.g. --serve-arg=--background-priority=normal",
+        help="one more argument for `veo serve` (repeatable), e.g. --serve-arg=--rate=20",
     )
     parser.add_argument(
         "--attackers",
@@ -853,10 +456,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown attackers {sorted(kinds - set(ATTACKERS) - set(CONTROLS))}")
     if kinds & set(CONTROLS) and len(kinds) > 1:  # its thread spins holding the GIL: the attackers would starve
         parser.error("--attackers load is a control: run it alone")
-    if args.isolate and (args.placement != "apart" or os.geteuid() != 0):
-        parser.error("--isolate needs root and --placement apart")
-    if args.sched_trace is not None and tracefs() is None:
-        parser.error("--sched-trace needs root and tracefs (/sys/kernel/tracing or /sys/kernel/debug/tracing)")
     where = placements(args.placement)
     every = os.sched_getaffinity(0)
     print(
@@ -865,9 +464,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (f"; veo serve {' '.join(args.serve_arg)}" if args.serve_arg else "")
     )
     runs = [Rounds(w) for w in where]
-    records: list[dict[str, Any]] = []
-    if args.breakdown is not None:
-        trace_loops(args.breakdown)
     tally = AttackTally()
     peak = 0
     with tempfile.TemporaryDirectory(prefix="veo-hostile-") as scratch:
@@ -877,15 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             relay.start()
             rss_start = relay.rss_kib()
-            server_pid, probe_tid = relay.process.pid if relay.process else 0, threading.get_native_id()
-            tracing = contextlib.ExitStack()
-            if args.sched_trace is not None:
-                tracing.enter_context(kernel_trace(args.sched_trace, (server_pid, probe_tid)))
-            if args.isolate:
-                moved = tracing.enter_context(kept_for(where[0].server, {server_pid, os.getpid()}))
-                print(f"--isolate: {moved} threads of other programs moved off CPU {sorted(where[0].server)}")
-            with tracing:
-                peak = run_rounds(relay, known, args, kinds, runs, tally, records)
+            peak = run_rounds(relay, known, args, kinds, runs, tally)
             place(os.getpid(), every)
             time.sleep(2.0)
             rss_after = relay.rss_kib()
@@ -893,18 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = relay.stop()
         finally:
             relay.close()
-    report(args, kinds, runs, tally, records)
-    if args.breakdown is not None:
-        print(f"where the slowest round trips waited (--breakdown, events in {args.breakdown}):")
-        for mine in per_placement(runs, records):
-            for line in breakdown(mine, args.breakdown).lines():
-                print(line)
-    if args.sched_trace is not None:
-        print(f"what the kernel ran meanwhile (--sched-trace, {args.sched_trace / 'trace.txt'}):")
-        trace = Trace.load(args.sched_trace / "trace.txt")  # once: a run's trace is 100 MB of text or more
-        for mine in per_placement(runs, records):
-            for line in sched_report(trace, mine, server_pid, probe_tid):
-                print(line)
+    report(args, kinds, runs, tally)
     print(
         f"server RSS: {rss_start / 1024:.0f} MiB before the first round, peak {peak / 1024:.0f} MiB during the "
         f"attacks, {rss_after / 1024:.0f} MiB 2 s after the last one"
@@ -913,30 +490,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if health == "ok" and code == 0 else 1
 
 
+def quantiles(samples: Sequence[float]) -> tuple[float, float, float]:
+    """p50, p90, p99 of round trips (seconds) in milliseconds."""
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return cuts[49] * 1000, cuts[89] * 1000, cuts[98] * 1000
+
+
 def pooled(quiet: list[float], attack: list[float]) -> str:
-    """Quantiles of every quiet and every attack round trip (seconds), and their ratios with bootstrap bounds."""
+    """Quantiles of every quiet and every attack round trip (seconds), and their ratios."""
     pq, ph = quantiles(quiet), quantiles(attack)
-    ratios = ", ".join(
-        f"p{level} x{ph[i] / pq[i]:.2f} ({low:.2f}-{high:.2f})"
-        for i, (level, (low, high)) in enumerate(zip((50, 90, 99), ratio_interval(quiet, attack), strict=True))
-    )
+    ratios = ", ".join(f"p{level} x{ph[i] / pq[i]:.2f}" for i, level in enumerate((50, 90, 99)))
     return (
         f"quiet {pq[0]:.2f}/{pq[1]:.2f}/{pq[2]:.2f} ms ({len(quiet)}), attack {ph[0]:.2f}/{ph[1]:.2f}/{ph[2]:.2f} ms "
         f"({len(attack)}): ratio {ratios}"
     )
 
 
-def per_placement(runs: list[Rounds], records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Each placement's records, its name printed first."""
-    for run in runs:
-        print(f"  {run.placement.name}:")
-        yield [record for record in records if record["placement"] == run.placement.name]
-
-
-def report(
-    args: argparse.Namespace, kinds: set[str], runs: list[Rounds], tally: AttackTally, records: list[dict[str, Any]]
-) -> None:
-    """The summary: per placement, medians over rounds and the attack/quiet ratio with its spread."""
+def report(args: argparse.Namespace, kinds: set[str], runs: list[Rounds], tally: AttackTally) -> None:
+    """The summary: per placement, medians over rounds and the attack/quiet ratio with its spread (information)."""
     named = ", ".join(sorted(kinds)) or "none (the control: both phases quiet)"
     print(
         f"\nattackers: {named}; {args.rounds} rounds of quiet and attack phases of at least "
@@ -955,20 +526,9 @@ def report(
         ]
         print(
             f"{'':9} ratio   p50 x{h[0] / q[0]:.2f}, p90 x{h[1] / q[1]:.2f}, p99 x{h[2] / q[2]:.2f} "
-            f"(target x1.10; per-round ranges {', '.join(spread)}) -- {run.placement.describe()}"
+            f"(per-round ranges {', '.join(spread)}) -- {run.placement.describe()}"
         )
-        print(
-            f"{'':9} pooled  {pooled(*run.pooled)} (every round trip of every round together; in brackets the "
-            "central 95% of the ratio over 1,000 bootstrap resamples)"
-        )
-        mine = [record for record in records if record["placement"] == run.placement.name]
-        arrivals = [
-            [trip[3] / 1000 for r in mine if r["phase"] == kind for trip in r["round_trips"]] for kind in PHASES
-        ]
-        print(
-            f"{'':9} arrival {pooled(*arrivals)} (the same round trips until the reply reached the probe's socket: "
-            "without the probe's own CPU, which the attackers share)"
-        )
+        print(f"{'':9} pooled  {pooled(*run.pooled)} (every round trip of every round together)")
         quiet_cpu = statistics.median(c[0] for c in run.cpu)
         attack_cpu = statistics.median(c[1] for c in run.cpu)
         print(
