@@ -13,13 +13,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from domain.application import VeoRelay
 from projections.database import Connection, ReadModelDatabase
 
-__all__ = ["DISK_FULL", "READ_ONLY", "WriterFault", "break_event_store", "break_read_model"]
+__all__ = ["DISK_FULL", "READ_ONLY", "WriterFault", "break_event_store", "break_read_model", "on_first_submission"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ class WriterFault:
         """Writes succeed again."""
         self._on.clear()
 
+    @property
+    def is_on(self) -> bool:
+        """Writes fail now."""
+        return self._on.is_set()
+
     def check(self) -> None:
         """Raise when the fault is on."""
         if self._on.is_set():
@@ -62,6 +68,26 @@ def break_event_store(monkeypatch: pytest.MonkeyPatch, app: VeoRelay, message: s
 
     monkeypatch.setattr(recorder, "_insert_events", failing_insert)
     return fault
+
+
+def on_first_submission(monkeypatch: pytest.MonkeyPatch, app: VeoRelay, fault: WriterFault) -> None:
+    """Switch `fault` on the moment the first `Submitted` is recorded.
+
+    The poller sends that job's call to Flow right after, so an answer is certain to arrive while writes
+    fail; a fault switched on from the test's own thread could land before any call was sent, or after
+    every answer was recorded.
+    """
+    record_submitted = app.record_submitted
+    first = threading.Event()
+
+    def record_then_fail(generation_id: UUID) -> int:
+        attempt = record_submitted(generation_id)
+        if not first.is_set():
+            first.set()
+            fault.on()
+        return attempt
+
+    monkeypatch.setattr(app, "record_submitted", record_then_fail)
 
 
 def break_read_model(monkeypatch: pytest.MonkeyPatch, db: ReadModelDatabase, message: str = READ_ONLY) -> WriterFault:

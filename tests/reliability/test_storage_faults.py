@@ -18,7 +18,13 @@ import pytest
 from domain.values import TERMINAL_STATUSES
 from server.store import locate
 from tests.e2e.harness import Peer, Relay, caught_up, relay, run, wait_until
-from tests.reliability.storage import DISK_FULL, READ_ONLY, break_event_store, break_read_model
+from tests.reliability.storage import (
+    DISK_FULL,
+    READ_ONLY,
+    break_event_store,
+    break_read_model,
+    on_first_submission,
+)
 from tests.reliability.verify import delivery, integrity, journal, matches_rebuild
 from tests.reliability.watcher import ALL_CHANNELS, Received
 from veo_protocol import BatchGenerate, ErrorCode, ErrorReply, Generate, Subscribe
@@ -96,9 +102,9 @@ def test_a_full_event_store_refuses_commands_clearly_keeps_flows_answers_and_rec
         async with relay(tmp_path, simulator=FLOW) as target:
             system = target.system
             fault = break_event_store(monkeypatch, system.app)
+            on_first_submission(monkeypatch, system.app, fault)
             watcher, client, ids = await start_batch(target)
-            await wait_until(lambda: "pending" in rows_of(target, ids), what="the first jobs to start")
-            fault.on()
+            await wait_until(lambda: fault.is_on, what="the first job's submission to be recorded")
             reply = await client.request(Generate, prompt="while the disk is full")
             assert isinstance(reply, ErrorReply)
             assert reply.code == ErrorCode.INTERNAL
