@@ -222,6 +222,7 @@ def browser(tmp_path: Path, extension: Path) -> Iterator[BrowserContext]:
             args=[*CHROMIUM_ARGS, f"--disable-extensions-except={extension}", f"--load-extension={extension}"],
         )
         context.set_default_timeout(UI_TIMEOUT)
+        expect.set_options(timeout=UI_TIMEOUT)  # assertions have their own limit, 5 s unless set
         try:
             yield context
         finally:
