@@ -13,14 +13,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
-from uuid import UUID
 
 import pytest
 
 from domain.application import VeoRelay
 from projections.database import Connection, ReadModelDatabase
 
-__all__ = ["DISK_FULL", "READ_ONLY", "WriterFault", "break_event_store", "break_read_model", "on_first_submission"]
+__all__ = ["DISK_FULL", "READ_ONLY", "WriterFault", "break_event_store", "break_read_model", "on_first"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,24 +69,24 @@ def break_event_store(monkeypatch: pytest.MonkeyPatch, app: VeoRelay, message: s
     return fault
 
 
-def on_first_submission(monkeypatch: pytest.MonkeyPatch, app: VeoRelay, fault: WriterFault) -> None:
-    """Switch `fault` on the moment the first `Submitted` is recorded.
+def on_first(monkeypatch: pytest.MonkeyPatch, app: VeoRelay, recording: str, fault: WriterFault) -> None:
+    """Switch `fault` on right after `app.<recording>` (e.g. "record_submitted") first records its event.
 
-    The poller sends that job's call to Flow right after, so an answer is certain to arrive while writes
-    fail; a fault switched on from the test's own thread could land before any call was sent, or after
-    every answer was recorded.
+    A fault switched on from the test's thread lands at a moment the test cannot choose: before the
+    batch reached Flow, or after its last answer was recorded, when nothing is left to fail. Switched on
+    as the poller records a job's progress, it is certain to meet that job's later answers and events.
     """
-    record_submitted = app.record_submitted
+    record = getattr(app, recording)
     first = threading.Event()
 
-    def record_then_fail(generation_id: UUID) -> int:
-        attempt = record_submitted(generation_id)
+    def record_then_fail(*args: Any) -> Any:
+        result = record(*args)
         if not first.is_set():
             first.set()
             fault.on()
-        return attempt
+        return result
 
-    monkeypatch.setattr(app, "record_submitted", record_then_fail)
+    monkeypatch.setattr(app, recording, record_then_fail)
 
 
 def break_read_model(monkeypatch: pytest.MonkeyPatch, db: ReadModelDatabase, message: str = READ_ONLY) -> WriterFault:
