@@ -61,9 +61,11 @@ R = TypeVar("R", bound=Request)
 TOKEN = "e2e-test-token"
 FAST_JOBS = SimulatorConfig(lo=0.3, hi=0.8, seed=1)
 REPLY_TIMEOUT = 15.0
+SETTLE_TIMEOUT = 60.0
+"""How long the read model may take to apply what is recorded: a few thousand large rows on a loaded machine."""
 
 
-def run(coroutine: Coroutine[Any, Any, T], timeout: float = 45.0) -> T:
+def run(coroutine: Coroutine[Any, Any, T], timeout: float = 90.0) -> T:
     """Run an async test body to completion (failing it after `timeout` seconds)."""
     return asyncio.run(asyncio.wait_for(coroutine, timeout))
 
@@ -107,7 +109,7 @@ class Relay:
     async def settled(self) -> int:
         """Wait until the read model has applied everything recorded; the journal's last position then."""
         position = self.store_position()
-        applied = await asyncio.to_thread(self.system.projections.wait_for, position, 10.0)
+        applied = await asyncio.to_thread(self.system.projections.wait_for, position, SETTLE_TIMEOUT)
         assert applied, "the projection did not catch up"
         return position
 

@@ -19,7 +19,7 @@ EXTENSION = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
 async def refused(url: str, **options: Any) -> int:
     """The HTTP status with which the handshake was refused (fails when it was accepted)."""
     with pytest.raises(InvalidStatus) as caught:
-        async with connect(url, proxy=None, open_timeout=5, **options):
+        async with connect(url, proxy=None, open_timeout=30, **options):
             pass
     return caught.value.response.status_code
 

@@ -59,7 +59,7 @@ def seed(target: Relay) -> tuple[list[UUID], UUID]:
         app.record_submitted(generation_id)
         app.record_started(generation_id, f"op-{index}", f"media-{index}", "MEDIA_GENERATION_STATUS_PENDING")
         app.record_completed(generation_id, f"mg-{index}", f"https://example.invalid/{index}.mp4")
-    assert target.system.projections.wait_for(app.last_position(), 10.0)
+    assert target.system.projections.wait_for(app.last_position(), 60.0)
     return [*ids, alone], batch_id
 
 

@@ -109,7 +109,7 @@ def test_the_runner_wakes_on_save_without_polling(app: VeoRelay, db: ReadModelDa
     runner.start()
     try:
         gid, _ = app.request_generation(GenerationSpec(prompt="fox"))
-        assert runner.wait_for(app.last_position(), timeout=5.0)
+        assert runner.wait_for(app.last_position(), timeout=30.0)  # well within the minute a poll would take
         row = HistoryView().get(db.reader(), str(gid))
         assert row is not None
         assert row.status == "pending"
@@ -136,7 +136,7 @@ def test_rebuild_while_events_keep_coming_misses_nothing(app: VeoRelay, db: Read
     finally:
         stop.set()
         writer.join()
-    assert runner.wait_for(app.last_position(), timeout=10.0)
+    assert runner.wait_for(app.last_position(), timeout=60.0)
     runner.stop()
     live = snapshot(db)
     assert pages_are_disjoint_and_ordered(db)

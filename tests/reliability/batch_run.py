@@ -221,7 +221,7 @@ def run_batch(tmp_path: Path, plan: BatchPlan) -> BatchReport:
             rows = wait_terminal(system, ids, plan.finish_timeout)
             elapsed = time.monotonic() - started
             audit = sim.audit()
-            system.projections.wait_for(system.app.last_position(), 10.0)
+            system.projections.wait_for(system.app.last_position(), 60.0)  # if not, the rebuild check says so
             differs = matches_rebuild(system.app, system.db)
             restarts = system.poller.restarts
         finally:

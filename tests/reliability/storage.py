@@ -19,7 +19,7 @@ import pytest
 from domain.application import VeoRelay
 from projections.database import Connection, ReadModelDatabase
 
-__all__ = ["DISK_FULL", "READ_ONLY", "WriterFault", "break_event_store", "break_read_model"]
+__all__ = ["DISK_FULL", "READ_ONLY", "WriterFault", "break_event_store", "break_read_model", "on_first"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,11 @@ class WriterFault:
         """Writes succeed again."""
         self._on.clear()
 
+    @property
+    def is_on(self) -> bool:
+        """Writes fail now."""
+        return self._on.is_set()
+
     def check(self) -> None:
         """Raise when the fault is on."""
         if self._on.is_set():
@@ -62,6 +67,26 @@ def break_event_store(monkeypatch: pytest.MonkeyPatch, app: VeoRelay, message: s
 
     monkeypatch.setattr(recorder, "_insert_events", failing_insert)
     return fault
+
+
+def on_first(monkeypatch: pytest.MonkeyPatch, app: VeoRelay, recording: str, fault: WriterFault) -> None:
+    """Switch `fault` on right after `app.<recording>` (e.g. "record_submitted") first records its event.
+
+    A fault switched on from the test's thread lands at a moment the test cannot choose: before the
+    batch reached Flow, or after its last answer was recorded, when nothing is left to fail. Switched on
+    as the poller records a job's progress, it is certain to meet that job's later answers and events.
+    """
+    record = getattr(app, recording)
+    first = threading.Event()
+
+    def record_then_fail(*args: Any) -> Any:
+        result = record(*args)
+        if not first.is_set():
+            first.set()
+            fault.on()
+        return result
+
+    monkeypatch.setattr(app, recording, record_then_fail)
 
 
 def break_read_model(monkeypatch: pytest.MonkeyPatch, db: ReadModelDatabase, message: str = READ_ONLY) -> WriterFault:

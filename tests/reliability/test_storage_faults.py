@@ -18,7 +18,13 @@ import pytest
 from domain.values import TERMINAL_STATUSES
 from server.store import locate
 from tests.e2e.harness import Peer, Relay, caught_up, relay, run, wait_until
-from tests.reliability.storage import DISK_FULL, READ_ONLY, break_event_store, break_read_model
+from tests.reliability.storage import (
+    DISK_FULL,
+    READ_ONLY,
+    break_event_store,
+    break_read_model,
+    on_first,
+)
 from tests.reliability.verify import delivery, integrity, journal, matches_rebuild
 from tests.reliability.watcher import ALL_CHANNELS, Received
 from veo_protocol import BatchGenerate, ErrorCode, ErrorReply, Generate, Subscribe
@@ -96,9 +102,9 @@ def test_a_full_event_store_refuses_commands_clearly_keeps_flows_answers_and_rec
         async with relay(tmp_path, simulator=FLOW) as target:
             system = target.system
             fault = break_event_store(monkeypatch, system.app)
+            on_first(monkeypatch, system.app, "record_submitted", fault)  # that job's call to Flow is then sent
             watcher, client, ids = await start_batch(target)
-            await wait_until(lambda: "pending" in rows_of(target, ids), what="the first jobs to start")
-            fault.on()
+            await wait_until(lambda: fault.is_on, what="the first job's submission to be recorded")
             reply = await client.request(Generate, prompt="while the disk is full")
             assert isinstance(reply, ErrorReply)
             assert reply.code == ErrorCode.INTERNAL
@@ -133,9 +139,9 @@ def test_a_read_only_read_model_stops_deltas_then_catches_up_with_each_delta_onc
         async with relay(tmp_path, simulator=FLOW) as target:
             system = target.system
             fault = break_read_model(monkeypatch, system.db)
+            on_first(monkeypatch, system.app, "record_started", fault)  # every other job's events come later
             watcher, client, ids = await start_batch(target)
-            await watcher.until(lambda: len(watcher.deltas) >= JOBS + 4, what="the batch to be under way")
-            fault.on()
+            await wait_until(lambda: fault.is_on, what="the first job to start")
             await wait_until(lambda: system.projections.errors >= 1, what="the projection to fail")
             stuck_at = system.projections.position  # a page begun before the fault may have committed meanwhile
             await wait_until(lambda: system.projections.errors >= 3, what="the projection to retry")

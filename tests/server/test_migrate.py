@@ -95,10 +95,12 @@ def test_migrate_refuses_a_missing_source(tmp_path: Path, postgres_url: str) -> 
 
 def test_migrate_reports_an_unreachable_target_without_its_password(source: Path) -> None:
     """Nothing listening on the port: exit 3, the address in the message, the password not."""
-    with socket.socket() as probe:
+    with socket.socket() as probe:  # bound, never listening: refused, and no one else can take the port meanwhile
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    code, out, err = run("migrate", "--to", f"postgresql://relay:hunter2@127.0.0.1:{port}/veo", "--data", str(source))
+        code, out, err = run(
+            "migrate", "--to", f"postgresql://relay:hunter2@127.0.0.1:{port}/veo", "--data", str(source)
+        )
     assert code == 3
     assert f"cannot connect to PostgreSQL database 'veo' at 127.0.0.1:{port}" in err
     assert "hunter2" not in out + err

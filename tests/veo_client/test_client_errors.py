@@ -83,10 +83,10 @@ def test_without_a_server_the_command_says_how_to_start_one_and_exits_3(tmp_path
 
 def test_a_server_that_is_gone_exits_3(tmp_path: Path) -> None:
     """Connection refused on the given URL."""
-    with socket.socket() as probe:
+    with socket.socket() as probe:  # bound, never listening: refused, and no one else can take the port meanwhile
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = veo("status", UNKNOWN, "--url", f"http://127.0.0.1:{port}", "--token", "t", data=tmp_path)
+        result = veo("status", UNKNOWN, "--url", f"http://127.0.0.1:{port}", "--token", "t", data=tmp_path)
     assert result.code == 3
     assert "cannot reach veo-relay" in result.err
 

@@ -5,12 +5,25 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.veo_simulator.conftest import MakeClient, StartSim
 from tests.veo_simulator.payloads import CREDITS, GENERATE, STATUS, generate_body, legacy_status_body, reason_of
+from veo_simulator import Simulator
+
+
+def audit_once(sim: Simulator, condition: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+    """The simulator's audit once `condition` holds for it (the last one read after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    audit = sim.audit()
+    while not condition(audit) and time.monotonic() < deadline:
+        time.sleep(0.01)
+        audit = sim.audit()
+    return audit
 
 
 @pytest.mark.parametrize(("fault", "status"), [("503", 503), ("429", 429)])
@@ -71,7 +84,8 @@ def test_timeout_on_generate_creates_then_holds_past_the_client_timeout(
     slow_client = make_client(sim, timeout=httpx.Timeout(5.0, read=0.3))
     with pytest.raises(httpx.ReadTimeout):
         slow_client.post(GENERATE, json=generate_body(scene_id="s"))
-    audit = sim.audit()
+    # The client gives up after 0.3 s whether or not the simulator's thread has read the request by then.
+    audit = audit_once(sim, lambda audit: audit["ambiguous_submissions"] > 0)
     assert audit["ambiguous_submissions"] == 1
     assert audit["operations"][0]["ambiguous"] == "timeout"
     sim.set_faults({})

@@ -153,6 +153,7 @@ def watched(browser: Browser) -> Iterator[Watched]:
     context.add_init_script(RECORDER)
     page = context.new_page()
     page.set_default_timeout(10_000)
+    expect.set_options(timeout=10_000)  # assertions have their own limit, 5 s unless set
     watch = Watched(page)
     page.on("pageerror", lambda error: watch.problems.append(f"uncaught: {error}"))
     page.on("console", watch.console)

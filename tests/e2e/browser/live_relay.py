@@ -20,6 +20,7 @@ from websockets.sync.client import connect
 
 from server.bootstrap import Settings, System
 from server.relay_server import RelayServer
+from tests.reliability.processes import free_port
 from veo_protocol import GetHistory, Request, Result, decode_server_message, encode_request
 from veo_simulator import SimulatorConfig
 
@@ -37,8 +38,12 @@ class LiveRelay:
     def __init__(self, data_dir: Path, token: str, simulator: SimulatorConfig) -> None:
         self.data_dir = data_dir
         self.token = token
-        self.simulator = replace(simulator, state_file=data_dir / "flow-simulator.json")
-        self.port = 0
+        # Ports below the ephemeral range (see `free_port`): a port the kernel picked for bind(0) may be taken
+        # by an outgoing connection while the relay is stopped, and the restart then fails to bind it.
+        self.simulator = replace(
+            simulator, state_file=data_dir / "flow-simulator.json", port=simulator.port or free_port()
+        )
+        self.port = free_port()
         self._system: System | None = None
         self._server: RelayServer | None = None
         self._loop = asyncio.new_event_loop()
@@ -63,12 +68,10 @@ class LiveRelay:
         return self._server is not None
 
     def start(self) -> None:
-        """Start the System and the server (on the port of the previous run, if any)."""
+        """Start the System and the server (on the same ports every time)."""
         system = System(Settings(data_dir=self.data_dir, port=self.port, simulator=self.simulator))
         system.start()
         self._system = system
-        if system.simulator is not None:
-            self.simulator = replace(self.simulator, port=system.simulator.port)
         server = RelayServer(system, port=self.port, token=self.token)
         self._call(server.start())
         self._server = server

@@ -31,6 +31,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from tests.actors.system import wait_for
+from tests.reliability.processes import free_port
 from veo_protocol import ErrorReply, Generate, GetStatuses, QueueStatus, Request, Result, decode_server_message
 from veo_protocol import encode_request as encode
 
@@ -143,7 +144,7 @@ class Serve:
         self.data = data
         self.logs = logs
         self.outputs: list[Path] = []
-        self.port = 0
+        self.port = free_port()  # below the ephemeral range: no outgoing connection takes it while stopped
         self.ws_url = self.token = self.simulator_url = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._sink: IO[bytes] | None = None
@@ -153,7 +154,7 @@ class Serve:
         return "".join(path.read_text(errors="replace") for path in self.outputs[run:])
 
     def start(self) -> None:
-        """Start it (on the port of its previous run, if any) and read where it listens."""
+        """Start it (on its port, the same every run) and read where it listens."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("VEO_")} | {"PYTHONUNBUFFERED": "1"}
         origin = f"chrome-extension://{extension_id(EXTENSION / 'manifest.json')}"
         veo = str(Path(sys.executable).parent / "veo")
@@ -191,7 +192,7 @@ class Serve:
 
 @pytest.fixture
 def relay(tmp_path: Path) -> Iterator[Serve]:
-    """`veo serve --port 0` with a captcha-requiring simulator, allowing this extension's origin."""
+    """`veo serve` on a free port with a captcha-requiring simulator, allowing this extension's origin."""
     serve = Serve(tmp_path / "data", tmp_path)
     try:
         serve.start()
@@ -222,6 +223,7 @@ def browser(tmp_path: Path, extension: Path) -> Iterator[BrowserContext]:
             args=[*CHROMIUM_ARGS, f"--disable-extensions-except={extension}", f"--load-extension={extension}"],
         )
         context.set_default_timeout(UI_TIMEOUT)
+        expect.set_options(timeout=UI_TIMEOUT)  # assertions have their own limit, 5 s unless set
         try:
             yield context
         finally:
