@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 import click
 from mcp.server.mcpserver.exceptions import ToolError
 
-from veo_client.options import ClientOptions
+from veo_client.options import NO_SERVER, ClientOptions
 from veo_client.relay_client import ClientError, RelayClient, RelayError, RelayUnavailable
 from veo_protocol import ErrorCode
 
@@ -24,7 +24,7 @@ __all__ = ["RelayLink", "relay_error_text", "unavailable_text"]
 
 logger = logging.getLogger(__name__)
 
-_QUERY = re.compile(r"(\b(?:wss?|https?)://[^\s?#]+)\?[^\s)]*")
+_QUERY = re.compile(r"(\b(?:wss?|https?)://[^\s?#]+)\?\S*?(?=[:,.;)]?(?:\s|$))")
 _BUSY = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.OVERLOADED})
 
 
@@ -63,10 +63,14 @@ class RelayLink:
 
 def unavailable_text(reason: str) -> str:
     """What to do when the relay cannot be reached or refused the connection."""
+    if reason == NO_SERVER:
+        return (
+            "No veo-relay server is running, and these tools need one: start it with `veo serve` (or point veo mcp "
+            "at a running relay with --url/VEO_URL and --token/VEO_TOKEN), then call the tool again."
+        )
     return (
-        f"veo-relay is not reachable: {reason}. It must be running for these tools: start it with `veo serve` "
-        "(or point veo mcp at it with --url/VEO_URL and --token/VEO_TOKEN), then call the tool again. "
-        "Jobs already accepted keep running in the relay."
+        f"veo-relay is not reachable ({reason}). Start it with `veo serve` if it is not running, or check veo mcp's "
+        "--url and --token; then call the tool again. Jobs it already accepted keep running there."
     )
 
 

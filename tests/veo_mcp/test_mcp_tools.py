@@ -147,3 +147,17 @@ def test_an_unknown_id_is_a_tool_error_that_says_what_to_do(relay: RelayProcess,
             assert "Traceback" not in text_of(result)
 
     asyncio.run(scenario())
+
+
+def test_a_completed_video_is_upscaled_with_wait(relay: RelayProcess, tmp_path: Path) -> None:
+    """upscale_video makes an upscale job of a completed generation and, with wait, answers its final row."""
+
+    async def scenario() -> None:
+        async with mcp_client(relay.data, tmp_path / "mcp.log") as client:
+            made = structured(await client.call_tool("generate_video", {"prompt": "upscale me", "wait": True}))
+            source = made["generation_ids"][0]
+            result = await client.call_tool("upscale_video", {"id": source, "resolution": "4k", "wait": True})
+            [row] = structured(result)["generations"]
+            assert (row["job_type"], row["status"], row["source_generation_id"]) == ("upscale", "completed", source)
+
+    asyncio.run(scenario())
