@@ -37,7 +37,7 @@ def steps_of(status: str) -> int:
 async def follow_jobs(client: RelayClient, ids: Sequence[UUID], report: Report) -> list[HistoryRow]:
     """The jobs' final rows, in `ids` order, reporting progress as they move (subscribe before the command).
 
-    A lost connection is a ToolError naming the jobs, which keep running in the relay.
+    A lost connection is a ToolError naming the jobs not seen to end (the relay keeps them).
     """
     total = float(_STEPS_PER_JOB * len(ids))
     rows: dict[str, HistoryRow] = {}
@@ -54,7 +54,7 @@ async def follow_jobs(client: RelayClient, ids: Sequence[UUID], report: Report) 
     except RelayUnavailable as exc:
         waiting = ", ".join(str(i) for i in ids if str(i) not in rows or not is_terminal_status(rows[str(i)].status))
         raise ToolError(
-            f"Lost the relay while waiting ({exc}). The jobs keep running there: once it is back (start it with "
+            f"Lost the relay while waiting ({exc}). The relay keeps the jobs: once it is back (start it with "
             f"`veo serve` if it stopped), read them with get_generation: {waiting}."
         ) from None
     return [rows[str(i)] for i in ids]

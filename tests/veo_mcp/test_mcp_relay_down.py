@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from tests.server.relay_process import running_relay
@@ -32,5 +33,40 @@ def test_no_relay_is_a_tool_error_naming_veo_serve_and_the_session_recovers_when
             assert after.is_error
             assert "veo serve" in text_of(after)
         assert token not in log.read_text()
+
+    asyncio.run(scenario())
+
+
+def test_a_relay_lost_during_a_wait_is_an_error_naming_the_job_which_is_found_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The relay stops while a tool waits: the call ends with an error that names the job and get_generation;
+    once the relay is started again, the same session reads the job (whatever the restart made of it: the
+    built-in simulator forgets its operations)."""
+    data = tmp_path / "relay"
+    data.mkdir()
+    slow = ["--simulator-times", "600,600"]
+
+    async def scenario() -> None:
+        async with mcp_client(data, tmp_path / "mcp.log") as client:
+            waiting = asyncio.Event()
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                waiting.set()
+
+            with running_relay(data, args=slow):
+                call = asyncio.create_task(
+                    client.call_tool(
+                        "generate_video", {"prompt": "a long night", "wait": True}, progress_callback=on_progress
+                    )
+                )
+                await asyncio.wait_for(waiting.wait(), 60)
+            lost = await asyncio.wait_for(call, 60)
+            assert lost.is_error
+            assert "get_generation" in text_of(lost)
+            [job] = re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text_of(lost))
+            with running_relay(data, args=slow):
+                row = structured(await client.call_tool("get_generation", {"id": job}))
+                assert (row["id"], row["prompt"]) == (job, "a long night")
 
     asyncio.run(scenario())
