@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp import Client, StdioServerParameters
+from mcp.client.client import ConnectMode
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
 
@@ -16,11 +17,13 @@ from tests.server.relay_process import ROOT, VEO, client_env
 
 
 @asynccontextmanager
-async def mcp_client(data: Path, errlog: Path) -> AsyncIterator[Client]:
-    """A connected MCP client of `veo mcp --data DATA`; the server's standard error goes to `errlog`."""
+async def mcp_client(data: Path, errlog: Path, mode: ConnectMode = "auto") -> AsyncIterator[Client]:
+    """A connected MCP client of `veo mcp --data DATA`; the server's standard error goes to `errlog`.
+
+    `mode` "legacy" speaks the initialize handshake of the hosts of 2025 instead of the newest protocol."""
     params = StdioServerParameters(command=str(VEO), args=["mcp", "--data", str(data)], env=client_env(), cwd=ROOT)
     with errlog.open("a") as log:
-        async with Client(stdio_client(params, errlog=log)) as client:
+        async with Client(stdio_client(params, errlog=log), mode=mode) as client:
             yield client
 
 

@@ -29,11 +29,12 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
         yield process
 
 
-def test_the_tools_are_listed_with_input_and_output_schemas(relay: RelayProcess, tmp_path: Path) -> None:
-    """Every tool has a description, a typed input schema and an output schema."""
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_the_tools_are_listed_with_input_and_output_schemas(relay: RelayProcess, tmp_path: Path, mode: str) -> None:
+    """Every tool has a description, a typed input schema and an output schema, for new and older hosts alike."""
 
     async def scenario() -> None:
-        async with mcp_client(relay.data, tmp_path / "mcp.log") as client:
+        async with mcp_client(relay.data, tmp_path / "mcp.log", mode) as client:
             tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert set(tools) == TOOLS
         for tool in tools.values():
@@ -50,15 +51,19 @@ def test_the_tools_are_listed_with_input_and_output_schemas(relay: RelayProcess,
     asyncio.run(scenario())
 
 
-def test_generate_with_wait_reports_progress_and_answers_the_final_row(relay: RelayProcess, tmp_path: Path) -> None:
-    """Progress notifications rise with each status change up to the total; the result is the completed row."""
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_generate_with_wait_reports_progress_and_answers_the_final_row(
+    relay: RelayProcess, tmp_path: Path, mode: str
+) -> None:
+    """Progress notifications rise with each status change up to the total; the result is the completed row (for
+    new and older hosts alike)."""
     notes: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         notes.append((progress, total, message))
 
     async def scenario() -> None:
-        async with mcp_client(relay.data, tmp_path / "mcp.log") as client:
+        async with mcp_client(relay.data, tmp_path / "mcp.log", mode) as client:
             result = await client.call_tool(
                 "generate_video",
                 {"prompt": "a red fox in fresh snow", "aspect_ratio": "portrait", "seed": 7, "wait": True},
