@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("domain", "projections", "actors", "veo_protocol", "veo_client", "veo_simulator", "server", "veo_cli")
+PACKAGES = (
+    "domain",
+    "projections",
+    "actors",
+    "veo_protocol",
+    "veo_client",
+    "veo_mcp",
+    "veo_simulator",
+    "server",
+    "veo_cli",
+)
 
 # What each package may import of the others (anything not listed is forbidden).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -22,6 +32,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "actors": frozenset({"domain"}),
     "veo_protocol": frozenset({"domain"}),
     "veo_client": frozenset({"domain", "veo_protocol"}),
+    "veo_mcp": frozenset({"domain", "veo_protocol", "veo_client"}),
     "veo_simulator": frozenset(),
     "server": frozenset({"domain", "projections", "actors", "veo_protocol", "veo_simulator"}),
     "veo_cli": frozenset({"domain", "projections", "actors", "veo_protocol", "veo_client", "veo_simulator", "server"}),

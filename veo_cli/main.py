@@ -53,6 +53,11 @@ COMMANDS: dict[str, Entry] = {
     "retry": Entry(_CLIENT, "retry", "Make a new generation with a failed one's parameters; prints the new id."),
     "upscale": Entry(_CLIENT, "upscale", "Upscale a completed generation's video; prints the upscale's generation id."),
     "queue": Entry(_CLIENT, "queue", "The relay's queue, request budget and paused profiles."),
+    "mcp": Entry(
+        "veo_mcp.command",
+        "mcp",
+        "Serve the relay's tools to AI assistants over MCP (stdio): generate, follow, list, cancel, upscale.",
+    ),
     "replay": Entry(
         "veo_cli.store_tools",
         "replay",
