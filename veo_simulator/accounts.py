@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import msgspec
@@ -68,6 +68,18 @@ class AccountLimits:
                 raise ConfigError(f"account {name} must not be negative, got {value}")
         if self.window_s <= 0 or self.block_s <= 0:
             raise ConfigError("account throttle window and block length must be positive")
+
+    def changed(self, changes: Mapping[str, object]) -> AccountLimits:
+        """These limits with some replaced (names as ``as_dict`` shows them; ``quotas`` by credential)."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigError(f"unknown account limit(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        current = {name: getattr(self, name) for name in known}
+        try:
+            return msgspec.convert({**current, **changes}, AccountLimits, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"bad account limits: {exc}") from None
 
     def quota_of(self, account: str) -> int:
         """The quota of this account id (0: unlimited)."""
