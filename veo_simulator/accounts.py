@@ -10,7 +10,8 @@ Each generate or upscale call of an account is checked in this order, all limits
 1. hard-blocked (until ``blocked_until``): 429 ``PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC``;
 2. quota used up (``quota`` generations): 429 ``PUBLIC_ERROR_USER_QUOTA_REACHED``;
 3. ``max_active`` generations not yet terminal (upscales count), or less than ``gap_s`` since the
-   account's previous submission, whatever that one's answer: 429 ``PUBLIC_ERROR_USER_REQUESTS_THROTTLED``.
+   account's previous submission, whatever that one's answer: 429 ``PUBLIC_ERROR_USER_REQUESTS_THROTTLED``;
+4. after captcha and validation, credits that cannot pay: 429 ``PUBLIC_ERROR_USER_QUOTA_REACHED``.
 
 A refused call creates nothing. ``throttles_before_block`` throttles within ``window_s`` block the account
 for ``block_s`` from the last of them; calls during a block do not lengthen it; a block forgets the
@@ -120,6 +121,7 @@ class Account(msgspec.Struct, kw_only=True):
     quota_refusals: int = 0
     max_active_seen: int = 0
     min_gap_seen: float | None = None
+    credits_spent: int = 0
 
     def copy(self) -> Account:
         """A copy sharing nothing mutable (the state file encodes it outside the lock)."""
@@ -127,7 +129,7 @@ class Account(msgspec.Struct, kw_only=True):
             self, throttle_times=list(self.throttle_times), throttled=dict(self.throttled), blocks=list(self.blocks)
         )
 
-    def report(self, active: int, quota: int, now: float) -> dict[str, Any]:
+    def report(self, active: int, quota: int, credits: int, now: float) -> dict[str, Any]:
         """The account as ``GET /_sim/audit`` lists it under ``accounts``."""
         blocked = self.blocked_until is not None and now < self.blocked_until
         return {
@@ -145,14 +147,22 @@ class Account(msgspec.Struct, kw_only=True):
             "active": active,
             "max_active_seen": self.max_active_seen,
             "min_gap_seen": self.min_gap_seen,
+            "credits": credits,
         }
 
 
 class AccountBook:
-    """Every account seen, the operations each has running, and the limits they are held to."""
+    """Every account seen, the operations each has running, its credits, and the limits they are held to.
 
-    def __init__(self, limits: AccountLimits, book: OperationBook, changes: ChangeSet | None = None) -> None:
+    Each account starts with ``credits`` of its own (``GET /v1/credits`` and ``remainingCredits`` answer
+    the balance of the requesting account).
+    """
+
+    def __init__(
+        self, limits: AccountLimits, book: OperationBook, credits: int, changes: ChangeSet | None = None
+    ) -> None:
         self.limits = limits
+        self._credits = credits
         self._book = book
         self._changes = changes if changes is not None else ChangeSet()
         self._accounts: dict[str, Account] = {}
@@ -182,6 +192,19 @@ class AccountBook:
         if limits.gap_s and previous is not None and now - previous < limits.gap_s:
             self._throttle(account, "gap", now)
 
+    def balance(self, account_id: str) -> int:
+        """The account's credits left."""
+        account = self._accounts.get(account_id)
+        return self._credits - (account.credits_spent if account is not None else 0)
+
+    def spend(self, account_id: str, cost: int) -> None:
+        """Debit ``cost`` credits; 429 ``PUBLIC_ERROR_USER_QUOTA_REACHED`` when the balance cannot pay it."""
+        if cost > self.balance(account_id):
+            self._account(account_id).quota_refusals += 1
+            raise quota_reached()
+        self._account(account_id).credits_spent += cost
+        self._changes.account(account_id)
+
     def accepted(self, account_id: str, operations: Iterable[Operation]) -> None:
         """A submission admitted by ``admit`` created ``operations``."""
         account = self._account(account_id)
@@ -208,7 +231,9 @@ class AccountBook:
     def report(self, now: float) -> dict[str, Any]:
         """Every account's figures, by account id."""
         return {
-            account_id: account.report(self.active(account_id), self.limits.quota_of(account_id), now)
+            account_id: account.report(
+                self.active(account_id), self.limits.quota_of(account_id), self.balance(account_id), now
+            )
             for account_id, account in sorted(self._accounts.items())
         }
 

@@ -29,7 +29,7 @@ class SimulatorConfig:
     rate: requests allowed in any sliding second (<= 0: unlimited); lo/hi: operation duration range
     in seconds; fail: probability an operation ends FAILED; faults: ``{"500": 0.05, ...}``;
     timeout_s: how long the ``timeout`` fault holds an answer; url_lag_s: how long after success the
-    media URL redirect still answers 404; credits: the starting credit balance.
+    media URL redirect still answers 404; credits: each account's starting credit balance.
     account_*: the per-account limits of ``accounts.AccountLimits`` (all 0: off): generations active,
     seconds between submissions, throttles within ``account_window`` seconds before a hard block of
     ``account_block`` seconds, generations allowed; ``account_quotas`` overrides the quota per credential.

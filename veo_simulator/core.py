@@ -45,13 +45,12 @@ class SimCore:
         self._changes = ChangeSet(enabled=config.state_file is not None)
         rng = _rng(config.seed, "operations")
         self.book = OperationBook(wall, rng, config.lo, config.hi, config.fail, changes=self._changes)
-        self.accounts = AccountBook(config.account_limits(), self.book, self._changes)
+        self.accounts = AccountBook(config.account_limits(), self.book, config.credits, self._changes)
         self.tokens = TokenBook(changes=self._changes)
         self.captcha = CaptchaBook(changes=self._changes)
         self.audit = Audit(self._changes)
         self.window = ArrivalWindow(config.rate)
         self.faults = FaultPicker(config.fault_mix(), _rng(config.seed, "faults"))
-        self.credits = config.credits
         self.on_change: Callable[[], None] = _nothing
 
     def changed(self) -> None:
@@ -69,7 +68,6 @@ class SimCore:
                 operations=[msgspec.structs.replace(op) for op in self.book.all()],
                 auth=auth,
                 generate_calls_per_scene=dict(self.audit.generate_calls_per_scene),
-                credits=self.credits,
                 accounts=self.accounts.all(),
             )
 
@@ -90,7 +88,6 @@ class SimCore:
                     captcha_seen=taken.captcha_seen,
                 ),
                 generate_calls_per_scene={scene: calls[scene] for scene in taken.scenes},
-                credits=self.credits,
                 forgotten=sorted(taken.forgotten),
                 accounts=[account.copy() for account in accounts if account is not None],
             )
@@ -103,8 +100,6 @@ class SimCore:
             self.tokens.load(snapshot.auth)
             self.captcha.load(snapshot.auth)
             self.audit.generate_calls_per_scene.update(snapshot.generate_calls_per_scene)
-            if snapshot.credits is not None:
-                self.credits = snapshot.credits
 
     def report(self) -> dict[str, Any]:
         """The audit (``GET /_sim/audit``)."""

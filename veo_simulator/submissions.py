@@ -13,7 +13,6 @@ from veo_simulator.envelope import (
     captcha_rejected,
     internal,
     not_found,
-    quota_reached,
     unsafe_generation,
 )
 from veo_simulator.errors import ApiError
@@ -57,10 +56,7 @@ def submit(core: SimCore, request: SimRequest, kind: Kind, draw: FaultDraw) -> S
         dataclasses.replace(_validate(core, entry, scene_id, kind, context.project_id, batch_id), account=account)
         for entry, scene_id in zip(body.requests, scene_ids, strict=True)
     ]
-    cost = sum(_cost(new) for new in news)
-    if cost > core.credits:
-        raise quota_reached()
-    core.credits -= cost
+    core.accounts.spend(account, sum(_cost(new) for new in news))
     operations = [core.book.create(new) for new in news]
     core.accounts.accepted(account, operations)
     core.audit.created(scene_ids)
@@ -68,7 +64,7 @@ def submit(core: SimCore, request: SimRequest, kind: Kind, draw: FaultDraw) -> S
         core.captcha.record_use(scene_id, token)
     core.changed()
     statuses = [core.book.status(op) for op in operations]
-    payload = generate_response(operations, statuses, core.credits)
+    payload = generate_response(operations, statuses, core.accounts.balance(account))
     if draw.fault in AMBIGUOUS:
         return _ambiguous(core, draw.fault, operations, payload)
     return SimResponse.json(payload)

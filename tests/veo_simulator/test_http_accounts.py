@@ -11,6 +11,7 @@ from tests.veo_simulator.conftest import MakeClient, StartSim
 from tests.veo_simulator.fakes import FakeClock
 from tests.veo_simulator.payloads import (
     COOKIE,
+    CREDITS,
     GENERATE,
     SESSION,
     UPSCALE,
@@ -224,7 +225,19 @@ def test_audit_figures_per_account(start_sim: StartSim, make_client: MakeClient)
         "active": 3,
         "max_active_seen": 3,
         "min_gap_seen": 0.5,
+        "credits": 50_000 - 3 * 20,
     }
+
+
+def test_each_account_has_its_own_credits(start_sim: StartSim, make_client: MakeClient) -> None:
+    """Balances, debits and running out are per account: B still pays when A cannot."""
+    sim = start_sim(credits=30)
+    a, b = make_client(sim, TOKEN_A), make_client(sim, TOKEN_B)
+    assert a.post(GENERATE, json=generate_body()).json()["remainingCredits"] == 10
+    refused(a.post(GENERATE, json=generate_body()), QUOTA)
+    assert (a.get(CREDITS).json()["credits"], b.get(CREDITS).json()["credits"]) == (10, 30)
+    assert b.post(GENERATE, json=generate_body()).json()["remainingCredits"] == 10
+    assert account(sim)["quota_refusals"] == 1
 
 
 def test_by_default_nothing_is_limited(start_sim: StartSim, make_client: MakeClient) -> None:
