@@ -5,8 +5,9 @@ One server answers both hosts' paths (shapes as in flow-api.md):
 - Flow: ``POST /v1/video:batchAsyncGenerateVideoText``, ``POST /v1/video:batchAsyncGenerateVideoUpsampleVideo``
   (2026 answer: operations[], workflows[], media[], remainingCredits; one operation per entry; the
   operation name equals the media name), ``POST /v1/video:batchCheckAsyncVideoGenerationStatus`` (legacy
-  ``operations`` and 2026 ``media`` shapes; ``contract`` may refuse one with 400), ``GET /v1/credits``,
-  ``POST /v1/flowMedia:cancelGeneration``. All need ``Authorization: Bearer``; bodies refuse unknown fields.
+  ``operations`` and 2026 ``media`` shapes; ``contract`` may refuse one with 400), ``GET /v1/credits``
+  (the requesting account's balance), ``POST /v1/flowMedia:cancelGeneration``. All need
+  ``Authorization: Bearer``; bodies refuse unknown fields.
 - labs: ``GET /fx/api/auth/session`` (cookie ``__Secure-next-auth.session-token``; ``{}`` without it) and
   ``GET /fx/api/trpc/media.getMediaUrlRedirect?name=`` (cookie; 302 to ``/_sim/media/<id>.mp4`` once
   successful and ``url_lag_s`` has passed, else 404).
