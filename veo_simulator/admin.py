@@ -1,4 +1,5 @@
-"""The simulator's own endpoints under ``/_sim/``: audit, fault mix, made and forgotten operations, media files."""
+"""The simulator's own endpoints under ``/_sim/``: audit, fault mix, account limits, made and forgotten
+operations, media files."""
 
 from __future__ import annotations
 
@@ -98,6 +99,13 @@ class AdminApi:
                 return SimResponse.json({"faults": core.faults.mix.as_dict()})
         if key == ("POST", "/_sim/faults"):
             return self._set_faults(request.body)
+        if key == ("GET", "/_sim/accounts"):
+            with core.lock:
+                return SimResponse.json(
+                    {"limits": core.accounts.limits.as_dict(), "accounts": core.accounts.report(core.wall())}
+                )
+        if key == ("POST", "/_sim/accounts"):
+            return self._set_account_limits(request.body)
         if key == ("POST", "/_sim/operations"):
             spec = decode_body(request.body, AdminOperations)
             return SimResponse.json({"operations": create_running(core, spec)})
@@ -124,6 +132,19 @@ class AdminApi:
             self._core.faults.mix = mix
         logger.info("fault mix is now %s", mix.as_dict())
         return SimResponse.json({"faults": mix.as_dict()})
+
+    def _set_account_limits(self, body: bytes) -> SimResponse:
+        """Change some per-account limits while running (fields of ``AccountLimits``; ``quotas`` by credential)."""
+        raw = decode_body(body, dict[str, Any])
+        core = self._core
+        with core.lock:
+            try:
+                core.accounts.limits = core.accounts.limits.changed(raw)
+            except ConfigError as exc:
+                raise bad_request(str(exc)) from None
+            limits = core.accounts.limits.as_dict()
+        logger.info("account limits are now %s", limits)
+        return SimResponse.json({"limits": limits})
 
     def _media(self, name: str, ext: str) -> SimResponse:
         core = self._core

@@ -174,7 +174,7 @@ class FlowApi:
         if sum(op.first_seen_terminal_at is None for op in operations) != unseen:
             core.changed()
         payload: dict[str, Any] = {key: entries} if entries else {}
-        payload["remainingCredits"] = core.credits
+        payload["remainingCredits"] = core.accounts.balance(core.tokens.account_of(request.bearer))
         return SimResponse.json(payload)
 
     def _media(self, entry: MediaStatusEntry) -> Operation | None:
@@ -186,9 +186,9 @@ class FlowApi:
         return operation
 
     def _credits(self, request: SimRequest, draw: FaultDraw) -> SimResponse:
-        return SimResponse.json(
-            {"credits": self._core.credits, "userPaygateTier": "PAYGATE_TIER_TWO", "serviceTier": "SIMULATED"}
-        )
+        core = self._core
+        credits = core.accounts.balance(core.tokens.account_of(request.bearer))
+        return SimResponse.json({"credits": credits, "userPaygateTier": "PAYGATE_TIER_TWO", "serviceTier": "SIMULATED"})
 
     def _cancel(self, request: SimRequest, draw: FaultDraw) -> SimResponse:
         body = decode_body(request.body, CancelBody)

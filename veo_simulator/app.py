@@ -100,6 +100,11 @@ class Simulator:
         with self._core.lock:
             self._core.faults.mix = mix
 
+    def set_account_limits(self, **changes: object) -> None:
+        """Change some per-account limits (as ``POST /_sim/accounts``; names of ``AccountLimits`` fields)."""
+        with self._core.lock:
+            self._core.accounts.limits = self._core.accounts.limits.changed(changes)
+
     def create_operations(
         self,
         count: int,

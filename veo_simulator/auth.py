@@ -12,7 +12,15 @@ import msgspec
 
 from veo_simulator.changes import ChangeSet
 
-__all__ = ["AuthState", "CaptchaBook", "TokenBook", "digest", "digest_prefix"]
+__all__ = [
+    "AuthState",
+    "CaptchaBook",
+    "TokenBook",
+    "bearer_account",
+    "digest",
+    "digest_prefix",
+    "session_account",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +36,20 @@ def digest(secret: str) -> str:
 def digest_prefix(secret: str) -> str:
     """A short sha256 prefix of a secret, for the audit."""
     return digest(secret)[:_PREFIX_CHARS]
+
+
+def bearer_account(token: str) -> str:
+    """The account id of a bearer token the simulator did not mint: the token is the account."""
+    return "bearer:" + digest_prefix(token)
+
+
+def session_account(cookie: str) -> str:
+    """The account id of a session cookie, and of every access token minted for it."""
+    return _session_account(digest(cookie))
+
+
+def _session_account(cookie_digest: str) -> str:
+    return "session:" + cookie_digest[:_PREFIX_CHARS]
 
 
 def _mint() -> str:
@@ -49,6 +71,8 @@ class TokenBook:
         self._mint = mint
         self._changes = changes if changes is not None else ChangeSet()
         self._sessions: dict[str, str] = {}
+        self._minted: dict[str, str] = {}
+        """Digest of every token minted (or loaded) -> digest of its session cookie."""
         self._expired: set[str] = set()
         self.issued = 0
         self.expired_count = 0
@@ -77,9 +101,15 @@ class TokenBook:
         if token is None or not self.is_valid(token):
             token = self._mint()
             self._sessions[key] = token
+            self._minted[digest(token)] = key
             self._changes.session(key)
             self.issued += 1
         return token
+
+    def account_of(self, token: str) -> str:
+        """The account a bearer token acts for: its session cookie's when minted for one, else its own."""
+        cookie = self._minted.get(digest(token))
+        return _session_account(cookie) if cookie is not None else bearer_account(token)
 
     def session_tokens(self, cookie_digests: Iterable[str]) -> dict[str, str]:
         """The current access token of each of these session cookies (by digest)."""
@@ -93,6 +123,7 @@ class TokenBook:
     def load(self, state: AuthState) -> None:
         """Take sessions and expired digests from ``state``."""
         self._sessions.update(state.sessions)
+        self._minted.update((digest(token), key) for key, token in state.sessions.items())
         self._expired.update(state.expired)
 
 

@@ -29,6 +29,8 @@ class ChangeSet:
     """Scene ids whose generate call count changed."""
     forgotten: set[str] = field(default_factory=set)
     """Names of operations forgotten (``/_sim/operations/{name}`` DELETE)."""
+    accounts: set[str] = field(default_factory=set)
+    """Ids of accounts whose limiter state or figures changed."""
 
     def operation(self, name: str) -> None:
         """An operation was created or one of its fields changed."""
@@ -60,16 +62,34 @@ class ChangeSet:
         if self.enabled:
             self.forgotten.add(name)
 
+    def account(self, account_id: str) -> None:
+        """An account's limiter state or figures changed."""
+        if self.enabled:
+            self.accounts.add(account_id)
+
     def take(self) -> ChangeSet:
         """What was collected so far; collecting starts afresh."""
         taken = ChangeSet(
-            True, self.operations, self.sessions, self.expired, self.captcha_seen, self.scenes, self.forgotten
+            True,
+            self.operations,
+            self.sessions,
+            self.expired,
+            self.captcha_seen,
+            self.scenes,
+            self.forgotten,
+            self.accounts,
         )
         self.operations, self.sessions, self.expired = set(), set(), []
-        self.captcha_seen, self.scenes, self.forgotten = [], set(), set()
+        self.captcha_seen, self.scenes, self.forgotten, self.accounts = [], set(), set(), set()
         return taken
 
     def __bool__(self) -> bool:
         return bool(
-            self.operations or self.sessions or self.expired or self.captcha_seen or self.scenes or self.forgotten
+            self.operations
+            or self.sessions
+            or self.expired
+            or self.captcha_seen
+            or self.scenes
+            or self.forgotten
+            or self.accounts
         )

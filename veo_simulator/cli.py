@@ -12,7 +12,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from veo_simulator.app import Simulator
-from veo_simulator.config import CONTRACTS, SimulatorConfig
+from veo_simulator.config import CONTRACTS, REALISTIC_RENDER_S, SimulatorConfig
 from veo_simulator.errors import ConfigError, SimulatorError
 from veo_simulator.faults import parse_fault_spec
 
@@ -33,8 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (0: any free port; {DEFAULT_PORT})")
     add("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     add("--rate", type=float, default=10.0, help="requests allowed in any sliding second, else 429 (10; 0: no limit)")
-    add("--lo", type=float, default=20.0, help="shortest operation duration, seconds (20)")
-    add("--hi", type=float, default=60.0, help="longest operation duration, seconds (60)")
+    add("--lo", type=float, default=None, help="shortest operation duration, seconds (20)")
+    add("--hi", type=float, default=None, help="longest operation duration, seconds (60)")
+    low, high = REALISTIC_RENDER_S
+    add("--realistic", action="store_true", help=f"render times like Flow's: --lo {low:g} --hi {high:g} unless given")
     add("--fail", type=float, default=0.0, help="probability an operation ends FAILED (0)")
     add("--faults", default="", metavar="SPEC", help='fault mix, e.g. "500=0.05,503=0.05,timeout=0.05,slow=0.1"')
     add("--seed", type=int, default=None, help="seed for durations, failures and faults")
@@ -43,18 +45,60 @@ def build_parser() -> argparse.ArgumentParser:
     add("--contract", choices=CONTRACTS, default="both", help="status-check shapes accepted (both)")
     add("--timeout-s", type=float, default=15.0, help="how long the timeout fault holds an answer (15)")
     add("--url-lag", type=float, default=0.0, help="seconds after success the media URL still answers 404 (0)")
+    accounts = parser.add_argument_group(
+        "per-account limits",
+        "An account is the user behind the bearer token (a token minted for a session cookie belongs to the "
+        "cookie's account). All limits are off (0) by default. Refusals create nothing: throttles are 429 "
+        "PUBLIC_ERROR_USER_REQUESTS_THROTTLED, a hard block answers every submission 429 "
+        "PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC until it ends, a used-up quota 429 "
+        "PUBLIC_ERROR_USER_QUOTA_REACHED. Upscales count like generations.",
+    )
+    group = accounts.add_argument
+    group("--account-active", type=int, default=0, metavar="N", help="generations active per account (0: no limit)")
+    group("--account-gap", type=float, default=0.0, metavar="S", help="least seconds between two submissions (0)")
+    group(
+        "--account-throttles-before-block",
+        type=int,
+        default=0,
+        metavar="N",
+        help="throttles within --account-window that hard-block the account (0: never)",
+    )
+    group("--account-window", type=float, default=60.0, metavar="S", help="window counting throttles, seconds (60)")
+    group("--account-block", type=float, default=600.0, metavar="S", help="hard block length, seconds (600)")
+    group("--account-quota", type=int, default=0, metavar="N", help="generations allowed per account (0: no limit)")
+    group(
+        "--account-quota-for",
+        action="append",
+        default=[],
+        metavar="CREDENTIAL=N",
+        help="quota of one account, by its bearer token or session cookie (repeatable)",
+    )
     add("-v", "--verbose", action="store_true", help="log each injected fault and request")
     return parser
 
 
+def _quotas(items: Sequence[str]) -> dict[str, int]:
+    quotas: dict[str, int] = {}
+    for item in items:
+        credential, sep, value = item.rpartition("=")
+        try:
+            quotas[credential] = int(value)
+        except ValueError:
+            sep = ""
+        if not sep or not credential:
+            raise ConfigError("--account-quota-for needs CREDENTIAL=N (a bearer token or session cookie, a count)")
+    return quotas
+
+
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     """Settings from parsed arguments (raises ConfigError)."""
+    low, high = REALISTIC_RENDER_S if args.realistic else (20.0, 60.0)
     return SimulatorConfig(
         port=args.port,
         host=args.host,
         rate=args.rate,
-        lo=args.lo,
-        hi=args.hi,
+        lo=low if args.lo is None else args.lo,
+        hi=high if args.hi is None else args.hi,
         fail=args.fail,
         faults=parse_fault_spec(args.faults).as_dict(),
         seed=args.seed,
@@ -63,6 +107,13 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         contract=args.contract,
         timeout_s=args.timeout_s,
         url_lag_s=args.url_lag,
+        account_active=args.account_active,
+        account_gap=args.account_gap,
+        account_throttles_before_block=args.account_throttles_before_block,
+        account_window=args.account_window,
+        account_block=args.account_block,
+        account_quota=args.account_quota,
+        account_quotas=_quotas(args.account_quota_for),
     )
 
 

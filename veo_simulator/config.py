@@ -8,15 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from veo_simulator.accounts import AccountLimits
 from veo_simulator.errors import ConfigError
 from veo_simulator.faults import FaultMix
 
-__all__ = ["CONTRACTS", "Contract", "SimulatorConfig"]
+__all__ = ["CONTRACTS", "REALISTIC_RENDER_S", "Contract", "SimulatorConfig"]
 
 logger = logging.getLogger(__name__)
 
 Contract = Literal["operations", "media", "both"]
 CONTRACTS: tuple[Contract, ...] = ("operations", "media", "both")
+REALISTIC_RENDER_S = (60.0, 180.0)
+"""Render times like the real service's: "typically 60-180 s" (flow-api.md §5)."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,10 @@ class SimulatorConfig:
     rate: requests allowed in any sliding second (<= 0: unlimited); lo/hi: operation duration range
     in seconds; fail: probability an operation ends FAILED; faults: ``{"500": 0.05, ...}``;
     timeout_s: how long the ``timeout`` fault holds an answer; url_lag_s: how long after success the
-    media URL redirect still answers 404; credits: the starting credit balance.
+    media URL redirect still answers 404; credits: each account's starting credit balance.
+    account_*: the per-account limits of ``accounts.AccountLimits`` (all 0: off): generations active,
+    seconds between submissions, throttles within ``account_window`` seconds before a hard block of
+    ``account_block`` seconds, generations allowed; ``account_quotas`` overrides the quota per credential.
     """
 
     port: int = 0
@@ -44,6 +50,13 @@ class SimulatorConfig:
     url_lag_s: float = 0.0
     credits: int = 50_000
     persist_debounce_s: float = 0.2
+    account_active: int = 0
+    account_gap: float = 0.0
+    account_throttles_before_block: int = 0
+    account_window: float = 60.0
+    account_block: float = 600.0
+    account_quota: int = 0
+    account_quotas: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -57,7 +70,20 @@ class SimulatorConfig:
         if self.timeout_s < 0 or self.url_lag_s < 0:
             raise ConfigError("timeout_s and url_lag_s must not be negative")
         self.fault_mix()
+        self.account_limits()
 
     def fault_mix(self) -> FaultMix:
         """The configured faults as a validated mix."""
         return FaultMix.from_mapping(self.faults)
+
+    def account_limits(self) -> AccountLimits:
+        """The configured per-account limits, validated."""
+        return AccountLimits(
+            max_active=self.account_active,
+            gap_s=self.account_gap,
+            throttles_before_block=self.account_throttles_before_block,
+            window_s=self.account_window,
+            block_s=self.account_block,
+            quota=self.account_quota,
+            quotas=dict(self.account_quotas),
+        )

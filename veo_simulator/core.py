@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from veo_simulator.accounts import AccountBook
 from veo_simulator.audit import Audit, operation_record
 from veo_simulator.auth import AuthState, CaptchaBook, TokenBook
 from veo_simulator.changes import ChangeSet
@@ -33,7 +34,7 @@ def _nothing() -> None:
 
 
 class SimCore:
-    """Operations, tokens, captcha, audit, rate window and faults; callers hold ``lock`` to use them."""
+    """Operations, accounts, tokens, captcha, audit, rate window and faults; callers hold ``lock`` to use them."""
 
     def __init__(self, config: SimulatorConfig, wall: Clock, monotonic: Clock) -> None:
         self.config = config
@@ -44,12 +45,12 @@ class SimCore:
         self._changes = ChangeSet(enabled=config.state_file is not None)
         rng = _rng(config.seed, "operations")
         self.book = OperationBook(wall, rng, config.lo, config.hi, config.fail, changes=self._changes)
+        self.accounts = AccountBook(config.account_limits(), self.book, config.credits, self._changes)
         self.tokens = TokenBook(changes=self._changes)
         self.captcha = CaptchaBook(changes=self._changes)
         self.audit = Audit(self._changes)
         self.window = ArrivalWindow(config.rate)
         self.faults = FaultPicker(config.fault_mix(), _rng(config.seed, "faults"))
-        self.credits = config.credits
         self.on_change: Callable[[], None] = _nothing
 
     def changed(self) -> None:
@@ -67,7 +68,7 @@ class SimCore:
                 operations=[msgspec.structs.replace(op) for op in self.book.all()],
                 auth=auth,
                 generate_calls_per_scene=dict(self.audit.generate_calls_per_scene),
-                credits=self.credits,
+                accounts=self.accounts.all(),
             )
 
     def changes(self) -> StateSnapshot | None:
@@ -78,6 +79,7 @@ class SimCore:
                 return None
             found = (self.book.get(name) for name in taken.operations)
             calls = self.audit.generate_calls_per_scene
+            accounts = (self.accounts.get(account_id) for account_id in taken.accounts)
             return StateSnapshot(
                 operations=[msgspec.structs.replace(op) for op in found if op is not None],
                 auth=AuthState(
@@ -86,22 +88,25 @@ class SimCore:
                     captcha_seen=taken.captcha_seen,
                 ),
                 generate_calls_per_scene={scene: calls[scene] for scene in taken.scenes},
-                credits=self.credits,
                 forgotten=sorted(taken.forgotten),
+                accounts=[account.copy() for account in accounts if account is not None],
             )
 
     def restore(self, snapshot: StateSnapshot) -> None:
         """Take back what a previous run saved."""
         with self.lock:
             self.book.restore(snapshot.operations)
+            self.accounts.restore(snapshot.accounts, snapshot.operations)
             self.tokens.load(snapshot.auth)
             self.captcha.load(snapshot.auth)
             self.audit.generate_calls_per_scene.update(snapshot.generate_calls_per_scene)
-            if snapshot.credits is not None:
-                self.credits = snapshot.credits
 
     def report(self) -> dict[str, Any]:
         """The audit (``GET /_sim/audit``)."""
         with self.lock:
             operations = [operation_record(op, self.book.status(op)) for op in self.book.all()]
-            return self.audit.report(self.window.max_count, operations, self.tokens, self.captcha, self.wall())
+            now = self.wall()
+            report = self.audit.report(self.window.max_count, operations, self.tokens, self.captcha, now)
+            report["account_limits"] = self.accounts.limits.as_dict()
+            report["accounts"] = self.accounts.report(now)
+            return report

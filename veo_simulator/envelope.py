@@ -10,6 +10,7 @@ from veo_simulator.errors import ApiError
 
 __all__ = [
     "ERROR_INFO_TYPE",
+    "account_throttled",
     "bad_request",
     "cannot_cancel",
     "captcha_rejected",
@@ -18,6 +19,7 @@ __all__ = [
     "quota_reached",
     "render_error",
     "throttled",
+    "too_much_traffic",
     "unauthenticated",
     "unavailable",
     "unsafe_generation",
@@ -87,6 +89,26 @@ def throttled() -> ApiError:
         "Resource has been exhausted (e.g. check quota).",
         "PUBLIC_ERROR_USER_REQUESTS_THROTTLED",
         (("Retry-After", "1"),),
+    )
+
+
+def account_throttled() -> ApiError:
+    """429 RESOURCE_EXHAUSTED PUBLIC_ERROR_USER_REQUESTS_THROTTLED for one account; no hint when to come back."""
+    return ApiError(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "You're requesting generations too quickly.",
+        "PUBLIC_ERROR_USER_REQUESTS_THROTTLED",
+    )
+
+
+def too_much_traffic() -> ApiError:
+    """429 RESOURCE_EXHAUSTED PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC: the account is hard-blocked."""
+    return ApiError(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "reCAPTCHA evaluation failed",
+        "PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC",
     )
 
 

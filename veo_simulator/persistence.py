@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from veo_simulator.accounts import Account
 from veo_simulator.auth import AuthState
 from veo_simulator.errors import StateFileError
 from veo_simulator.state import Operation
@@ -30,13 +31,14 @@ class StateSnapshot(msgspec.Struct, kw_only=True, omit_defaults=True):
     operations: list[Operation] = []
     auth: AuthState = msgspec.field(default_factory=AuthState)
     generate_calls_per_scene: dict[str, int] = {}
-    credits: int | None = None
     forgotten: list[str] = []
     """Operations dropped since the record before (they are left out of full snapshots)."""
+    accounts: list[Account] = []
+    """Accounts' limiter state and figures (blocks and quotas survive a restart)."""
 
 
 class _Fold:
-    """Records applied in order: later operations, sessions, counts and credits replace earlier ones."""
+    """Records applied in order: later operations, sessions, counts and accounts replace earlier ones."""
 
     def __init__(self) -> None:
         self.operations: dict[str, Operation] = {}
@@ -44,7 +46,7 @@ class _Fold:
         self.expired: dict[str, None] = {}
         self.captcha_seen: dict[str, None] = {}
         self.calls: dict[str, int] = {}
-        self.credits: int | None = None
+        self.accounts: dict[str, Account] = {}
 
     def apply(self, record: StateSnapshot) -> None:
         self.operations.update((op.name, op) for op in record.operations)
@@ -54,14 +56,17 @@ class _Fold:
         self.expired.update(dict.fromkeys(record.auth.expired))
         self.captcha_seen.update(dict.fromkeys(record.auth.captcha_seen))
         self.calls.update(record.generate_calls_per_scene)
-        if record.credits is not None:
-            self.credits = record.credits
+        self.accounts.update((account.id, account) for account in record.accounts)
 
     def snapshot(self) -> StateSnapshot:
         auth = AuthState(sessions=self.sessions, expired=list(self.expired), captcha_seen=list(self.captcha_seen))
         operations = sorted(self.operations.values(), key=lambda op: op.created_at)
-        calls, credits = self.calls, self.credits
-        return StateSnapshot(operations=operations, auth=auth, generate_calls_per_scene=calls, credits=credits)
+        return StateSnapshot(
+            operations=operations,
+            auth=auth,
+            generate_calls_per_scene=self.calls,
+            accounts=list(self.accounts.values()),
+        )
 
 
 class StateFile:

@@ -95,6 +95,8 @@ class Operation(msgspec.Struct, kw_only=True):
     cancelled_at: float | None = None
     first_seen_terminal_at: float | None = None
     ambiguous: str | None = None
+    account: str = ""
+    """The account that submitted it (``""`` for admin-made operations)."""
 
     @property
     def media_name(self) -> str:
@@ -134,6 +136,7 @@ class NewOperation:
     aspect_ratio: str = "VIDEO_ASPECT_RATIO_LANDSCAPE"
     resolution: str = ""
     source_name: str = ""
+    account: str = ""
 
 
 def _new_id() -> str:
@@ -207,6 +210,7 @@ class OperationBook:
             active_at=now if new.origin == "admin" else now + ACTIVE_FRACTION * max(complete_at - now, 0.0),
             complete_at=max(complete_at, now),
             failure_reason=UNSAFE_REASON if failing else None,
+            account=new.account,
         )
         self._add(operation)
         self._changes.operation(operation.name)

@@ -1,7 +1,8 @@
-"""Generate and upscale calls: the paid submissions, with captcha, validation and ambiguous faults."""
+"""Generate and upscale calls: the paid submissions, with per-account limits, captcha, validation and faults."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import uuid
@@ -12,7 +13,6 @@ from veo_simulator.envelope import (
     captcha_rejected,
     internal,
     not_found,
-    quota_reached,
     unsafe_generation,
 )
 from veo_simulator.errors import ApiError
@@ -39,6 +39,11 @@ def submit(core: SimCore, request: SimRequest, kind: Kind, draw: FaultDraw) -> S
         raise bad_request("Invalid JSON payload received. requests must contain at least one entry.")
     scene_ids = [_scene_id(entry) for entry in body.requests]
     core.audit.attempted(scene_ids)
+    account = core.tokens.account_of(request.bearer)
+    try:
+        core.accounts.admit(account, len(body.requests), core.wall())
+    finally:
+        core.changed()
     context = body.client_context or ClientContext()
     token = context.captcha_token
     fresh = core.captcha.consume(token)
@@ -48,20 +53,18 @@ def submit(core: SimCore, request: SimRequest, kind: Kind, draw: FaultDraw) -> S
     batch_id = body.media_generation_context.batch_id if body.media_generation_context else ""
     batch_id = batch_id or str(uuid.uuid4())
     news = [
-        _validate(core, entry, scene_id, kind, context.project_id, batch_id)
+        dataclasses.replace(_validate(core, entry, scene_id, kind, context.project_id, batch_id), account=account)
         for entry, scene_id in zip(body.requests, scene_ids, strict=True)
     ]
-    cost = sum(_cost(new) for new in news)
-    if cost > core.credits:
-        raise quota_reached()
-    core.credits -= cost
+    core.accounts.spend(account, sum(_cost(new) for new in news))
     operations = [core.book.create(new) for new in news]
+    core.accounts.accepted(account, operations)
     core.audit.created(scene_ids)
     for scene_id in scene_ids:
         core.captcha.record_use(scene_id, token)
     core.changed()
     statuses = [core.book.status(op) for op in operations]
-    payload = generate_response(operations, statuses, core.credits)
+    payload = generate_response(operations, statuses, core.accounts.balance(account))
     if draw.fault in AMBIGUOUS:
         return _ambiguous(core, draw.fault, operations, payload)
     return SimResponse.json(payload)

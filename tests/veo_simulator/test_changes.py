@@ -28,7 +28,7 @@ def test_changes_hold_only_what_changed_since_the_snapshot(tmp_path: Path) -> No
     core.captcha.consume("captcha-1")
     core.tokens.expire("bearer-1")
     token = core.tokens.session_token("cookie-1")
-    core.credits -= 5
+    core.accounts.spend("bearer:x", 5)
     changes = core.changes()
     assert changes is not None
     assert [op.name for op in changes.operations] == [new.name]
@@ -36,7 +36,7 @@ def test_changes_hold_only_what_changed_since_the_snapshot(tmp_path: Path) -> No
     assert len(changes.auth.captcha_seen) == 1
     assert len(changes.auth.expired) == 1
     assert list(changes.auth.sessions.values()) == [token]
-    assert changes.credits == core.credits
+    assert [(a.id, a.credits_spent) for a in changes.accounts] == [("bearer:x", 5)]
     assert core.changes() is None
 
     clock.advance(11.0)

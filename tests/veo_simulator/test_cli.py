@@ -31,9 +31,38 @@ def test_arguments_become_settings() -> None:
     assert (config.contract, config.timeout_s, config.url_lag_s) == ("media", 3.0, 0.5)
 
 
+def test_account_flags_and_the_realistic_preset_become_settings() -> None:
+    """Per-account limits land in the settings; --realistic renders in 60-180 s unless --lo/--hi say otherwise."""
+    args = build_parser().parse_args(
+        [
+            "--realistic", "--account-active", "4", "--account-gap", "1.5",
+            "--account-throttles-before-block", "3", "--account-window", "60", "--account-block", "900",
+            "--account-quota", "30", "--account-quota-for", "ya29.a=10", "--account-quota-for", "cookie=b=2",
+        ]
+    )  # fmt: skip
+    config = config_from_args(args)
+    assert (config.lo, config.hi) == (60.0, 180.0)
+    limits = config.account_limits()
+    assert (limits.max_active, limits.gap_s, limits.throttles_before_block) == (4, 1.5, 3)
+    assert (limits.window_s, limits.block_s, limits.quota) == (60.0, 900.0, 30)
+    assert dict(limits.quotas) == {"ya29.a": 10, "cookie=b": 2}
+    assert config_from_args(build_parser().parse_args(["--realistic", "--hi", "90"])).hi == 90.0
+    plain = config_from_args(build_parser().parse_args([]))
+    assert (plain.lo, plain.hi, plain.account_limits().max_active) == (20.0, 60.0, 0)
+
+
 @pytest.mark.parametrize(
     "argv",
-    [["--faults", "teapot=1"], ["--lo", "5", "--hi", "1"], ["--contract", "graphql"], ["--bogus"]],
+    [
+        ["--faults", "teapot=1"],
+        ["--lo", "5", "--hi", "1"],
+        ["--contract", "graphql"],
+        ["--bogus"],
+        ["--account-active", "-1"],
+        ["--account-block", "0"],
+        ["--account-quota-for", "ya29.a"],
+        ["--account-quota-for", "ya29.a=many"],
+    ],
 )
 def test_usage_errors_exit_with_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Bad flags or settings: exit code 2 and a message on stderr."""

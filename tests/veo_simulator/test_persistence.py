@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from veo_simulator.accounts import Account
 from veo_simulator.auth import AuthState
 from veo_simulator.errors import StateFileError
 from veo_simulator.persistence import Persister, StateFile, StateSnapshot
@@ -30,6 +31,10 @@ def operation(name: str, created_at: float = 1.0, **fields: object) -> Operation
     )
 
 
+def spent(credits: int) -> list[Account]:
+    return [Account(id="bearer:x", credits_spent=credits)]
+
+
 def test_missing_file_loads_as_nothing(tmp_path: Path) -> None:
     """No file yet: nothing to restore."""
     assert StateFile(tmp_path / "none.json").load() is None
@@ -38,7 +43,7 @@ def test_missing_file_loads_as_nothing(tmp_path: Path) -> None:
 def test_rewritten_state_loads_back_and_leaves_no_temporary_files(tmp_path: Path) -> None:
     """Rewrite then load gives the same snapshot; only the state file remains in the directory."""
     file = StateFile(tmp_path / "sub" / "state.json")
-    snapshot = StateSnapshot(operations=[operation("a")], generate_calls_per_scene={"s": 1}, credits=7)
+    snapshot = StateSnapshot(operations=[operation("a")], generate_calls_per_scene={"s": 1}, accounts=spent(7))
     file.rewrite(snapshot)
     file.rewrite(snapshot)
     file.close()
@@ -47,14 +52,14 @@ def test_rewritten_state_loads_back_and_leaves_no_temporary_files(tmp_path: Path
 
 
 def test_appended_records_update_what_came_before(tmp_path: Path) -> None:
-    """Later operations, sessions, counts and credits replace earlier ones; digests accumulate."""
+    """Later operations, sessions, counts and accounts replace earlier ones; digests accumulate."""
     file = StateFile(tmp_path / "state.json")
     file.rewrite(
         StateSnapshot(
             operations=[operation("a"), operation("b", created_at=2.0)],
             auth=AuthState(sessions={"c1": "t1"}, expired=["x1"], captcha_seen=["k1"]),
             generate_calls_per_scene={"s": 1, "u": 1},
-            credits=10,
+            accounts=spent(10),
         )
     )
     file.append(
@@ -62,7 +67,7 @@ def test_appended_records_update_what_came_before(tmp_path: Path) -> None:
             operations=[operation("a", cancelled_at=3.0), operation("n", created_at=0.5)],
             auth=AuthState(sessions={"c1": "t2", "c2": "t3"}, expired=["x2"], captcha_seen=["k2"]),
             generate_calls_per_scene={"s": 2},
-            credits=4,
+            accounts=spent(4),
         )
     )
     file.append(StateSnapshot(operations=[operation("b", created_at=2.0, first_seen_terminal_at=9.0)]))
@@ -76,7 +81,7 @@ def test_appended_records_update_what_came_before(tmp_path: Path) -> None:
         ],
         auth=AuthState(sessions={"c1": "t2", "c2": "t3"}, expired=["x1", "x2"], captcha_seen=["k1", "k2"]),
         generate_calls_per_scene={"s": 2, "u": 1},
-        credits=4,
+        accounts=spent(4),
     )
 
 
@@ -86,7 +91,7 @@ def test_an_append_costs_what_changed_not_the_whole_state(tmp_path: Path) -> Non
     file = StateFile(path)
     file.rewrite(StateSnapshot(operations=[operation(f"op-{i}", created_at=float(i)) for i in range(2000)]))
     size = path.stat().st_size
-    record = StateSnapshot(operations=[operation("op-7", created_at=7.0, cancelled_at=8.0)], credits=3)
+    record = StateSnapshot(operations=[operation("op-7", created_at=7.0, cancelled_at=8.0)], accounts=spent(3))
     file.append(record)
     file.close()
     assert path.stat().st_size - size == len(msgspec.json.encode(record)) + 1
@@ -97,19 +102,19 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     """A process killed while appending leaves a partial last line: the records before it still load."""
     path = tmp_path / "state.json"
     file = StateFile(path)
-    file.rewrite(StateSnapshot(operations=[operation("a")], credits=5))
+    file.rewrite(StateSnapshot(operations=[operation("a")], accounts=spent(5)))
     file.close()
-    torn = msgspec.json.encode(StateSnapshot(operations=[operation("b")], credits=4))[:40]
+    torn = msgspec.json.encode(StateSnapshot(operations=[operation("b")], accounts=spent(4)))[:40]
     with path.open("ab") as handle:
         handle.write(torn)
-    assert file.load() == StateSnapshot(operations=[operation("a")], credits=5)
+    assert file.load() == StateSnapshot(operations=[operation("a")], accounts=spent(5))
 
 
 def test_the_single_object_files_of_earlier_versions_load(tmp_path: Path) -> None:
     """A state file written before the journal (one JSON object, no newline) loads as one record."""
     path = tmp_path / "state.json"
     path.write_text('{"version":1,"operations":[],"generate_calls_per_scene":{"s":1},"credits":3}')
-    assert StateFile(path).load() == StateSnapshot(generate_calls_per_scene={"s": 1}, credits=3)
+    assert StateFile(path).load() == StateSnapshot(generate_calls_per_scene={"s": 1})
 
 
 def test_other_versions_and_garbage_are_refused(tmp_path: Path) -> None:
@@ -129,7 +134,7 @@ def test_other_versions_and_garbage_are_refused(tmp_path: Path) -> None:
 def test_append_before_rewrite_is_refused(tmp_path: Path) -> None:
     """Appending needs the file rewritten first (records only make sense after a full snapshot)."""
     with pytest.raises(StateFileError, match="rewrite it first"):
-        StateFile(tmp_path / "state.json").append(StateSnapshot(credits=1))
+        StateFile(tmp_path / "state.json").append(StateSnapshot(accounts=spent(1)))
 
 
 class FlakyFile(StateFile):
@@ -168,11 +173,11 @@ class Source:
 
     def full(self) -> StateSnapshot:
         self.changed = False
-        return StateSnapshot(credits=self.credits)
+        return StateSnapshot(accounts=spent(self.credits))
 
     def changes(self) -> StateSnapshot | None:
         changed, self.changed = self.changed, False
-        return StateSnapshot(credits=self.credits) if changed else None
+        return StateSnapshot(accounts=spent(self.credits)) if changed else None
 
 
 def test_persister_rewrites_first_then_appends_changes_and_saves_on_stop(tmp_path: Path) -> None:
@@ -185,7 +190,7 @@ def test_persister_rewrites_first_then_appends_changes_and_saves_on_stop(tmp_pat
     persister.mark_dirty()
     persister.stop()
     assert file.rewrites == 1
-    assert file.load() == StateSnapshot(credits=99)
+    assert file.load() == StateSnapshot(accounts=spent(99))
     assert (tmp_path / "state.json").read_bytes().count(b"\n") == 1
 
     persister = Persister(file, source.full, source.changes, debounce_s=60.0)
@@ -209,14 +214,14 @@ def test_after_a_failed_append_the_next_save_rewrites_everything(tmp_path: Path)
     """A change whose append failed is not lost: the next save writes the whole state again."""
     file, source, persister = saved_then_failing_append(tmp_path)
     persister.save()
-    assert file.load() == StateSnapshot(credits=100)
+    assert file.load() == StateSnapshot(accounts=spent(100))
     persister.save()
     assert file.rewrites == 2
-    assert file.load() == StateSnapshot(credits=99)
+    assert file.load() == StateSnapshot(accounts=spent(99))
     source.spend()
     persister.save()
     assert file.rewrites == 2
-    assert file.load() == StateSnapshot(credits=98)
+    assert file.load() == StateSnapshot(accounts=spent(98))
     file.close()
 
 
@@ -234,7 +239,7 @@ def test_an_outage_is_logged_once_and_its_end_once(tmp_path: Path, caplog: pytes
         "simulator state not saved (retrying while it fails): no space left on device",
         "simulator state saved again",
     ]
-    assert file.load() == StateSnapshot(credits=99)
+    assert file.load() == StateSnapshot(accounts=spent(99))
     file.close()
 
 
