@@ -19,6 +19,12 @@ logger = logging.getLogger(__name__)
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
 
 
+_CSP = (
+    "Content-Security-Policy",
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: http: https:; media-src http: https:",
+)
+
+
 def _response(status: int, body: bytes, content_type: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
     headers = Headers(
         [
@@ -33,6 +39,21 @@ def _response(status: int, body: bytes, content_type: str, extra: tuple[tuple[st
     return Response(status, reason, headers, body)
 
 
+def _static_files() -> dict[str, Response]:
+    """The dashboard's files by request path, read once: only these exact paths are served (no path is ever
+    joined to a folder, so `..`, `\\`, `C:` or percent-escapes cannot reach another file)."""
+    folder = resources.files("server").joinpath("static")
+    files: dict[str, Response] = {}
+    for entry in folder.iterdir():
+        if entry.is_file() and not entry.name.startswith("."):
+            suffix = entry.name[entry.name.rfind(".") :]
+            content_type = _TYPES.get(suffix, "application/octet-stream")
+            files[f"/{entry.name}"] = _response(200, entry.read_bytes(), content_type, (_CSP,))
+    if "/index.html" in files:
+        files["/"] = files["/index.html"]
+    return files
+
+
 class HttpFront:
     """The `process_request` hook of the websockets server."""
 
@@ -40,6 +61,7 @@ class HttpFront:
         self.token = token
         self.metrics = metrics
         self.origins = origins
+        self.files = _static_files()
 
     def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path)
@@ -65,18 +87,5 @@ class HttpFront:
         values = parse_qs(query).get("token")
         return values[0] if values else None
 
-    @staticmethod
-    def _static(path: str) -> Response:
-        name = "index.html" if path in ("/", "/index.html") else path.lstrip("/")
-        if "/" in name or name.startswith("."):
-            return _response(404, b"not found\n", "text/plain; charset=utf-8")
-        resource = resources.files("server").joinpath("static", name)
-        if not resource.is_file():
-            return _response(404, b"not found\n", "text/plain; charset=utf-8")
-        suffix = name[name.rfind(".") :]
-        csp = (
-            "Content-Security-Policy",
-            "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: http: https:; "
-            "media-src http: https:",
-        )
-        return _response(200, resource.read_bytes(), _TYPES.get(suffix, "application/octet-stream"), (csp,))
+    def _static(self, path: str) -> Response:
+        return self.files.get(path) or _response(404, b"not found\n", "text/plain; charset=utf-8")
