@@ -5,12 +5,15 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable
+from http import HTTPStatus
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+
+from server.host_check import HostCheck
 
 __all__ = ["HttpFront"]
 
@@ -35,8 +38,7 @@ def _response(status: int, body: bytes, content_type: str, extra: tuple[tuple[st
             *extra,
         ]
     )
-    reason = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(status, "")
-    return Response(status, reason, headers, body)
+    return Response(status, HTTPStatus(status).phrase, headers, body)
 
 
 def _static_files() -> dict[str, Response]:
@@ -57,13 +59,19 @@ def _static_files() -> dict[str, Response]:
 class HttpFront:
     """The `process_request` hook of the websockets server."""
 
-    def __init__(self, token: str, metrics: Callable[[], str], origins: Callable[[], set[str]]) -> None:
+    def __init__(
+        self, token: str, metrics: Callable[[], str], origins: Callable[[], set[str]], hosts: HostCheck
+    ) -> None:
         self.token = token
+        self.hosts = hosts
         self.metrics = metrics
         self.origins = origins
         self.files = _static_files()
 
     def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+        refused = self.hosts.refusal(request.headers.get("Host"))
+        if refused is not None:
+            return _response(refused[0], refused[1].encode(), "text/plain; charset=utf-8")
         path = urlsplit(request.path)
         if path.path == "/ws":
             origin = request.headers.get("Origin")

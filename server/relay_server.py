@@ -18,6 +18,7 @@ from server.bootstrap import System
 from server.client import Client
 from server.flood import FloodGuard, Verdict, may_start
 from server.handlers import Handlers
+from server.host_check import HostCheck
 from server.http_front import HttpFront
 from server.hub import DeltaHub, JournalReader
 from server.metrics import render_metrics
@@ -53,6 +54,7 @@ class RelayServer:
         port: int = 8765,
         token: str,
         allow_origins: Sequence[str] = (),
+        allow_hosts: Sequence[str] = (),
         message_rate: float = 50.0,
         message_burst: float = 200.0,
         warnings_before_close: int = 3,
@@ -65,6 +67,7 @@ class RelayServer:
         self.port = port
         self.token = token
         self.allow_origins = set(allow_origins)
+        self.hosts = HostCheck(host, lambda: self.port, allow_hosts)
         self.message_rate = message_rate
         self.message_burst = message_burst
         self.warnings_before_close = warnings_before_close
@@ -99,7 +102,10 @@ class RelayServer:
         await self.hub.start()
         self.system.projections.add_listener(self.hub.wake_threadsafe)
         front = HttpFront(
-            self.token, lambda: render_metrics(self.system, len(self.clients), self.hub.frames_sent), self.origins
+            self.token,
+            lambda: render_metrics(self.system, len(self.clients), self.hub.frames_sent),
+            self.origins,
+            self.hosts,
         )
         self._server = await serve(
             self._serve_connection,

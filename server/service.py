@@ -54,7 +54,12 @@ async def _serve(system: System, token: str, new_token: bool, say: Callable[[str
     settings = system.settings
     await asyncio.to_thread(system.start)
     server = RelayServer(
-        system, host=settings.host, port=settings.port, token=token, allow_origins=settings.allow_origins
+        system,
+        host=settings.host,
+        port=settings.port,
+        token=token,
+        allow_origins=settings.allow_origins,
+        allow_hosts=settings.allow_hosts,
     )
     try:
         await _listen(server, settings)

@@ -15,6 +15,7 @@ import pytest
 from websockets.datastructures import Headers
 from websockets.http11 import Request
 
+from server.host_check import HostCheck
 from server.http_front import HttpFront
 
 TOKEN = "front-test-token"
@@ -75,7 +76,7 @@ def get(front: HttpFront, path: str) -> tuple[int, bytes]:
 
 
 def plain_front() -> HttpFront:
-    return HttpFront(TOKEN, lambda: "", set)
+    return HttpFront(TOKEN, lambda: "", set, HostCheck("127.0.0.1", lambda: 8765))
 
 
 @pytest.mark.parametrize("path", ATTACKS)
