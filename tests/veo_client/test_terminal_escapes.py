@@ -4,14 +4,13 @@ characters escaped and its brackets literally; `--json` keeps it exact."""
 from __future__ import annotations
 
 import io
-import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from rich.console import Console, RenderableType
 
-from tests.server.relay_process import RelayProcess, client_env, running_relay, start_veo, veo
+from tests.server.relay_process import RelayProcess, client_env, running_relay, veo, watch_until_interrupted
 from veo_client.render import history_view, row_lines, transition_line, watch_view
 from veo_client.results import BatchRow, HistoryGroup, HistoryPage, HistoryRow
 from veo_client.visible import visible
@@ -104,15 +103,6 @@ def test_the_cli_prints_an_escaped_prompt_escaped_and_json_exact(relay: RelayPro
     history = veo("history", "--limit", "3", data=data, env=client_env(COLUMNS="300"))
     assert_safe(history.out)
     assert "[bold]loud[/bold]" in history.out
-    watch = start_veo(["watch", "--limit", "5"], data)
-    assert watch.stderr is not None
-    try:
-        assert watch.stderr.readline() == "watching the relay's jobs (Ctrl-C to stop)\n"
-        watch.send_signal(signal.SIGINT)
-        out, _ = watch.communicate(timeout=10)
-    finally:
-        if watch.poll() is None:
-            watch.kill()
-            watch.communicate()
+    out = watch_until_interrupted(data).out
     assert_safe(out)
     assert "a fox \\x1b]0;pwned" in out
