@@ -10,7 +10,13 @@ from collections.abc import Callable
 
 from server.bootstrap import Settings, System
 from server.relay_server import RelayServer
-from veo_protocol.local_server import load_or_create_token, remove_server_info, write_server_info
+from veo_protocol.local_server import (
+    load_or_create_token,
+    narrow_files,
+    open_to_others,
+    remove_server_info,
+    write_server_info,
+)
 
 __all__ = ["PortInUse", "run_service"]
 
@@ -35,6 +41,11 @@ class PortInUse(OSError):
 async def run_service(settings: Settings, say: Callable[[str], None], stop: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or `stop` is set); returns the exit code."""
     system = System(settings)
+    loose = open_to_others(settings.data_dir)
+    if loose is not None:
+        logger.warning("%s", loose)
+        system.warnings.append(loose)
+    narrow_files(settings.data_dir)
     system.claim_store()  # first: a relay refused (another owns the store) writes nothing, not the token either
     token, new_token = load_or_create_token(settings.data_dir, settings.token)
     return await _serve(system, token, new_token, say, stop or asyncio.Event())
