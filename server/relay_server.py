@@ -21,7 +21,7 @@ from server.handlers import Handlers
 from server.host_check import HostCheck
 from server.http_front import HttpFront
 from server.hub import DeltaHub, JournalReader
-from server.metrics import render_metrics
+from server.metrics import MetricsSnapshot
 from veo_protocol import (
     CLOSE_POLICY_VIOLATION,
     MAX_FRAME_BYTES,
@@ -82,6 +82,7 @@ class RelayServer:
             )
         )
         self.handlers = Handlers(system, self.hub, server_tz)
+        self.metrics = MetricsSnapshot(system)
         self.clients: set[Client] = set()
         self.requests_in_progress = 0
         self.started = time.time()
@@ -100,10 +101,11 @@ class RelayServer:
     async def start(self) -> None:
         """Bind and start serving; the hub follows the projection from now on."""
         await self.hub.start()
+        await self.metrics.start()
         self.system.projections.add_listener(self.hub.wake_threadsafe)
         front = HttpFront(
             self.token,
-            lambda: render_metrics(self.system, len(self.clients), self.hub.frames_sent),
+            lambda: self.metrics.render(len(self.clients), self.hub.frames_sent),
             self.origins,
             self.hosts,
         )
@@ -130,6 +132,7 @@ class RelayServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        await self.metrics.stop()
         await self.hub.stop()
         self.handlers.close()
 
