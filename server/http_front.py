@@ -60,10 +60,18 @@ class HttpFront:
     """The `process_request` hook of the websockets server."""
 
     def __init__(
-        self, token: str, metrics: Callable[[], str], origins: Callable[[], set[str]], hosts: HostCheck
+        self,
+        token: str,
+        metrics: Callable[[], str],
+        origins: Callable[[], set[str]],
+        hosts: HostCheck,
+        connections: Callable[[], int],
+        max_connections: int,
     ) -> None:
         self.token = token
         self.hosts = hosts
+        self.connections = connections
+        self.max_connections = max_connections
         self.metrics = metrics
         self.origins = origins
         self.files = _static_files()
@@ -80,6 +88,10 @@ class HttpFront:
             supplied = self._token_of(request, path.query)
             if supplied is None or not hmac.compare_digest(supplied.encode(), self.token.encode()):
                 return _response(401, b"missing or wrong token\n", "text/plain; charset=utf-8")
+            if self.connections() >= self.max_connections:
+                logger.warning("refused a websocket: %d connections are open, the most allowed", self.max_connections)
+                text = f"the relay has its maximum of {self.max_connections} open connections; try again later\n"
+                return _response(503, text.encode(), "text/plain; charset=utf-8", (("Retry-After", "5"),))
             return None
         if path.path == "/healthz":
             return _response(200, b"ok\n", "text/plain; charset=utf-8")

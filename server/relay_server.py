@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 MAX_QUEUED_FRAMES = 4
 """Messages websockets holds for the receive loop before it stops reading the socket (bounds memory)."""
 FLUSH_TIMEOUT = 2.0
+MAX_CONNECTIONS = 2000
+"""Open websocket connections beyond which an upgrade is refused (503): each costs memory and a file descriptor."""
 
 
 class RelayServer:
@@ -55,6 +57,7 @@ class RelayServer:
         token: str,
         allow_origins: Sequence[str] = (),
         allow_hosts: Sequence[str] = (),
+        max_connections: int = MAX_CONNECTIONS,
         message_rate: float = 50.0,
         message_burst: float = 200.0,
         warnings_before_close: int = 3,
@@ -68,6 +71,7 @@ class RelayServer:
         self.token = token
         self.allow_origins = set(allow_origins)
         self.hosts = HostCheck(host, lambda: self.port, allow_hosts)
+        self.max_connections = max_connections
         self.message_rate = message_rate
         self.message_burst = message_burst
         self.warnings_before_close = warnings_before_close
@@ -108,6 +112,8 @@ class RelayServer:
             lambda: self.metrics.render(len(self.clients), self.hub.frames_sent),
             self.origins,
             self.hosts,
+            lambda: len(self.clients),
+            self.max_connections,
         )
         self._server = await serve(
             self._serve_connection,

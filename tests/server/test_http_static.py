@@ -76,7 +76,7 @@ def get(front: HttpFront, path: str) -> tuple[int, bytes]:
 
 
 def plain_front() -> HttpFront:
-    return HttpFront(TOKEN, lambda: "", set, HostCheck("127.0.0.1", lambda: 8765))
+    return HttpFront(TOKEN, lambda: "", set, HostCheck("127.0.0.1", lambda: 8765), lambda: 0, 10)
 
 
 @pytest.mark.parametrize("path", ATTACKS)
