@@ -23,9 +23,12 @@ _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=
 
 
 _CSP = (
-    "Content-Security-Policy",
-    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: http: https:; media-src http: https:",
+    "default-src 'self'; img-src 'self' data: http: https:; "
+    "media-src 'self' https: http://127.0.0.1:* http://localhost:*; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; connect-src 'self'{websockets}"
 )
+"""The dashboard's policy: no framing (clickjacking), no <base> or foreign form targets, websockets only to this
+server, videos as `videoAddress` in rows.js allows (CSP has no syntax for IPv6 addresses: `'self'` covers them)."""
 
 
 def _response(status: int, body: bytes, content_type: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
@@ -41,16 +44,16 @@ def _response(status: int, body: bytes, content_type: str, extra: tuple[tuple[st
     return Response(status, HTTPStatus(status).phrase, headers, body)
 
 
-def _static_files() -> dict[str, Response]:
+def _static_files() -> dict[str, tuple[bytes, str]]:
     """The dashboard's files by request path, read once: only these exact paths are served (no path is ever
     joined to a folder, so `..`, `\\`, `C:` or percent-escapes cannot reach another file)."""
     folder = resources.files("server").joinpath("static")
-    files: dict[str, Response] = {}
+    files: dict[str, tuple[bytes, str]] = {}
     for entry in folder.iterdir():
         if entry.is_file() and not entry.name.startswith("."):
             suffix = entry.name[entry.name.rfind(".") :]
             content_type = _TYPES.get(suffix, "application/octet-stream")
-            files[f"/{entry.name}"] = _response(200, entry.read_bytes(), content_type, (_CSP,))
+            files[f"/{entry.name}"] = (entry.read_bytes(), content_type)
     if "/index.html" in files:
         files["/"] = files["/index.html"]
     return files
@@ -97,7 +100,7 @@ class HttpFront:
             return _response(200, b"ok\n", "text/plain; charset=utf-8")
         if path.path == "/metrics":
             return _response(200, self.metrics().encode(), "text/plain; version=0.0.4; charset=utf-8")
-        return self._static(path.path)
+        return self._static(path.path, request.headers["Host"])
 
     @staticmethod
     def _token_of(request: Request, query: str) -> str | None:
@@ -107,5 +110,12 @@ class HttpFront:
         values = parse_qs(query).get("token")
         return values[0] if values else None
 
-    def _static(self, path: str) -> Response:
-        return self.files.get(path) or _response(404, b"not found\n", "text/plain; charset=utf-8")
+    def _static(self, path: str, host: str) -> Response:
+        found = self.files.get(path)
+        if found is None:
+            return _response(404, b"not found\n", "text/plain; charset=utf-8")
+        body, content_type = found
+        # The Host is already checked to name this server.
+        websockets = "" if host.startswith("[") else f" ws://{host} wss://{host}"
+        policy = ("Content-Security-Policy", _CSP.format(websockets=websockets))
+        return _response(200, body, content_type, (policy, ("X-Frame-Options", "DENY")))
