@@ -1,4 +1,5 @@
-"""Plain HTTP on the websocket port: authentication of `/ws`, `/healthz`, `/metrics`, and the dashboard."""
+"""Plain HTTP on the websocket port: the Host check, authentication and capacity of `/ws`, `/healthz`, `/metrics`,
+and the dashboard's files (docs/SECURITY.md)."""
 
 from __future__ import annotations
 
