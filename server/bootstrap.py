@@ -26,6 +26,7 @@ from projections.history import HistoryView
 from projections.runner import ProjectionRunner
 from server.store import StoreLocation, locate
 from server.store_lock import StoreLock, claim
+from veo_protocol.local_server import write_private
 from veo_simulator import Simulator, SimulatorConfig
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class Settings:
     deadline: float = 3600.0
     lost_after: float = 600.0
     allow_origins: tuple[str, ...] = ()
+    allow_hosts: tuple[str, ...] = ()
+    """Extra names the HTTP front answers to (`server.host_check`)."""
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     run_poller: bool = True
     """False (PostgreSQL only): never lead the cluster, so never call Flow; commands go to the leader."""
@@ -241,8 +244,7 @@ class System:
                 logger.info("the simulator's previous port is not available (%s); taking a free one", exc)
         simulator = Simulator(config)
         simulator.start()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        remembered.write_text(json.dumps({"port": simulator.port}) + "\n")
+        write_private(remembered, json.dumps({"port": simulator.port}) + "\n")
         return simulator
 
     def _non_terminal(self) -> list[Unfinished]:

@@ -1,26 +1,46 @@
-"""`/metrics`: Prometheus text exposition of the relay's health."""
+"""`/metrics`: Prometheus text exposition of the relay's health, served from a snapshot kept current off the loop.
+
+Some figures need the store (the projection lag reads its last position; a follower's queue status is the
+leader's, read from the database). A scrape must never wait on them: a database blip would stall every websocket
+client with it. A background task refreshes the snapshot in a worker thread every second; a scrape formats the
+latest snapshot with the loop's own counters, and says how old the snapshot is (a stuck store shows as a growing
+`veo_metrics_age_seconds`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from actors.clock import Clock
     from actors.queue_status import QueueStatus
     from server.bootstrap import System
 
-__all__ = ["render_metrics"]
+__all__ = ["MetricsSnapshot"]
+
+logger = logging.getLogger(__name__)
+
+REFRESH_INTERVAL = 1.0
+"""Seconds between two refreshes of the snapshot (after the previous one ended)."""
+
+Figure = tuple[str, str, str, float]
+"""(name, type, help, value) of one metric."""
 
 
-def render_metrics(system: System, clients: int, delta_frames: int) -> str:
-    """The current figures (from cheap snapshots: never blocks on the PollerActor)."""
+def _system_figures(system: System) -> list[Figure]:
+    """The figures that come from the system (some read the store: call off the loop)."""
     status = system.commands.last_status
 
     def num(figure: Callable[[QueueStatus], float]) -> float:
         return figure(status) if status is not None else 0
 
     lag = max(0, system.app.last_position() - system.projections.position)
-    lines = [
+    return [
         (
             "veo_flow_requests_last_second",
             "gauge",
@@ -49,7 +69,6 @@ def render_metrics(system: System, clients: int, delta_frames: int) -> str:
             num(lambda s: s.detection_latency),
         ),
         ("veo_poller_restarts_total", "counter", "PollerActor restarts after a crash.", system.commands.restarts),
-        ("veo_connected_clients", "gauge", "Open websocket connections.", clients),
         ("veo_projection_lag_events", "gauge", "Events recorded but not yet in the read models.", lag),
         (
             "veo_projection_errors_total",
@@ -69,9 +88,61 @@ def render_metrics(system: System, clients: int, delta_frames: int) -> str:
             "Writes the event store refused (see the log for why).",
             system.app.write_errors,
         ),
-        ("veo_delta_frames_total", "counter", "Delta pushes to clients.", delta_frames),
     ]
-    out: list[str] = []
-    for name, kind, help_text, value in lines:
-        out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
-    return "\n".join(out) + "\n"
+
+
+class MetricsSnapshot:
+    """The system's figures, refreshed in a worker thread by a background task; `render` never blocks."""
+
+    def __init__(self, system: System, interval: float = REFRESH_INTERVAL, clock: Clock = time.monotonic) -> None:
+        self.system = system
+        self.interval = interval
+        self.clock = clock
+        self._figures: list[Figure] = []
+        self._taken: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def refresh(self) -> None:
+        """Take a new snapshot (blocking: from a worker thread)."""
+        figures = _system_figures(self.system)
+        self._figures, self._taken = figures, self.clock()
+
+    async def start(self) -> None:
+        """Take the first snapshot, then keep it current in the background."""
+        await asyncio.to_thread(self.refresh)
+        self._task = asyncio.create_task(self._keep_current(), name="metrics-snapshot")
+
+    async def stop(self) -> None:
+        """Stop refreshing (a refresh stuck in its thread is left to end on its own)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _keep_current(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:
+                logger.exception("refreshing the metrics snapshot failed; serving the previous one")
+
+    def render(self, clients: int, delta_frames: int) -> str:
+        """The exposition text: the latest snapshot and the loop's own counters (cheap; touches no database)."""
+        age = self.clock() - self._taken if self._taken is not None else 0.0
+        figures = [
+            *self._figures,
+            ("veo_connected_clients", "gauge", "Open websocket connections.", clients),
+            ("veo_delta_frames_total", "counter", "Delta pushes to clients.", delta_frames),
+            (
+                "veo_metrics_age_seconds",
+                "gauge",
+                "Age of the snapshot the store-dependent figures come from (refreshed every second off the loop).",
+                round(age, 3),
+            ),
+        ]
+        out: list[str] = []
+        for name, kind, help_text, value in figures:
+            out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+        return "\n".join(out) + "\n"

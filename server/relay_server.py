@@ -18,9 +18,10 @@ from server.bootstrap import System
 from server.client import Client
 from server.flood import FloodGuard, Verdict, may_start
 from server.handlers import Handlers
+from server.host_check import HostCheck
 from server.http_front import HttpFront
 from server.hub import DeltaHub, JournalReader
-from server.metrics import render_metrics
+from server.metrics import MetricsSnapshot
 from veo_protocol import (
     CLOSE_POLICY_VIOLATION,
     MAX_FRAME_BYTES,
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 MAX_QUEUED_FRAMES = 4
 """Messages websockets holds for the receive loop before it stops reading the socket (bounds memory)."""
 FLUSH_TIMEOUT = 2.0
+MAX_CONNECTIONS = 2000
+"""Open websocket connections beyond which an upgrade is refused (503): each costs memory and a file descriptor."""
 
 
 class RelayServer:
@@ -53,6 +56,8 @@ class RelayServer:
         port: int = 8765,
         token: str,
         allow_origins: Sequence[str] = (),
+        allow_hosts: Sequence[str] = (),
+        max_connections: int = MAX_CONNECTIONS,
         message_rate: float = 50.0,
         message_burst: float = 200.0,
         warnings_before_close: int = 3,
@@ -65,6 +70,8 @@ class RelayServer:
         self.port = port
         self.token = token
         self.allow_origins = set(allow_origins)
+        self.hosts = HostCheck(host, lambda: self.port, allow_hosts)
+        self.max_connections = max_connections
         self.message_rate = message_rate
         self.message_burst = message_burst
         self.warnings_before_close = warnings_before_close
@@ -79,6 +86,7 @@ class RelayServer:
             )
         )
         self.handlers = Handlers(system, self.hub, server_tz)
+        self.metrics = MetricsSnapshot(system)
         self.clients: set[Client] = set()
         self.requests_in_progress = 0
         self.started = time.time()
@@ -97,9 +105,15 @@ class RelayServer:
     async def start(self) -> None:
         """Bind and start serving; the hub follows the projection from now on."""
         await self.hub.start()
+        await self.metrics.start()
         self.system.projections.add_listener(self.hub.wake_threadsafe)
         front = HttpFront(
-            self.token, lambda: render_metrics(self.system, len(self.clients), self.hub.frames_sent), self.origins
+            self.token,
+            lambda: self.metrics.render(len(self.clients), self.hub.frames_sent),
+            self.origins,
+            self.hosts,
+            lambda: len(self.clients),
+            self.max_connections,
         )
         self._server = await serve(
             self._serve_connection,
@@ -124,6 +138,7 @@ class RelayServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        await self.metrics.stop()
         await self.hub.stop()
         self.handlers.close()
 

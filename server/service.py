@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import ipaddress
 import logging
 import signal
 from collections.abc import Callable
 
 from server.bootstrap import Settings, System
 from server.relay_server import RelayServer
-from veo_protocol.local_server import load_or_create_token, remove_server_info, write_server_info
+from veo_protocol.local_server import (
+    load_or_create_token,
+    narrow_files,
+    open_to_others,
+    remove_server_info,
+    write_server_info,
+)
 
-__all__ = ["PortInUse", "run_service"]
+__all__ = ["PortInUse", "exposure_warning", "run_service"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +40,30 @@ class PortInUse(OSError):
         )
 
 
+def exposure_warning(host: str) -> str | None:
+    """What listening on `host` exposes, when it is not a loopback address (None when it is)."""
+    name = host.strip("[]")
+    if name == "localhost":
+        return None
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(name).is_loopback:
+            return None
+    return (
+        f"--host {host} is not a loopback address: other machines that can reach it may open the dashboard and "
+        "/ws (anyone holding the token can submit, cancel and read every prompt and video link) and read /metrics "
+        "and /healthz without one; this server speaks plain HTTP, so the token, prompts and links cross the network "
+        "readable: put TLS in front (a reverse proxy serving https/wss, with --allow-host for its name)"
+    )
+
+
 async def run_service(settings: Settings, say: Callable[[str], None], stop: asyncio.Event | None = None) -> int:
     """Run until SIGINT/SIGTERM (or `stop` is set); returns the exit code."""
     system = System(settings)
+    for warning in (open_to_others(settings.data_dir), exposure_warning(settings.host)):
+        if warning is not None:
+            logger.warning("%s", warning)
+            system.warnings.append(warning)
+    narrow_files(settings.data_dir)
     system.claim_store()  # first: a relay refused (another owns the store) writes nothing, not the token either
     token, new_token = load_or_create_token(settings.data_dir, settings.token)
     return await _serve(system, token, new_token, say, stop or asyncio.Event())
@@ -54,7 +83,12 @@ async def _serve(system: System, token: str, new_token: bool, say: Callable[[str
     settings = system.settings
     await asyncio.to_thread(system.start)
     server = RelayServer(
-        system, host=settings.host, port=settings.port, token=token, allow_origins=settings.allow_origins
+        system,
+        host=settings.host,
+        port=settings.port,
+        token=token,
+        allow_origins=settings.allow_origins,
+        allow_hosts=settings.allow_hosts,
     )
     try:
         await _listen(server, settings)

@@ -8,6 +8,7 @@ and `POSTGRES_*` in the environment; the read model's tables live in the same da
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -21,6 +22,7 @@ from eventsourcing.persistence import PersistenceError
 
 from domain.application import VeoRelay
 from projections.database import ReadModelDatabase
+from veo_protocol.local_server import private_dir
 
 __all__ = ["PostgresTarget", "StoreError", "StoreLocation", "StoreUnreachable", "locate", "redacted"]
 
@@ -191,7 +193,7 @@ class StoreLocation:
             except (PersistenceError, OSError) as exc:
                 raise StoreError(f"cannot open the event store in {self.postgres.description}: {exc}") from exc
         path = self.events_path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite(path)
         try:
             return VeoRelay(env=self.env)
         except sqlite3.DatabaseError as exc:
@@ -204,8 +206,19 @@ class StoreLocation:
 
             return PostgresReadModel(self.postgres.conninfo(), description=self.postgres.description)
         views = self.views_path
-        views.parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite(views)
         return ReadModelDatabase(views)
+
+
+def _private_sqlite(path: Path) -> None:
+    """Make a SQLite file readable by this user only (0600) before SQLite opens it: a new one is created so (SQLite
+    gives its -wal and -shm files the same mode), an older, more open one and its companions are narrowed."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if os.name == "posix":
+        for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                companion.chmod(0o600)
 
 
 def locate(data_dir: Path, store: str | None, environ: Mapping[str, str] | None = None) -> StoreLocation:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.store import StoreError, StoreLocation
+from veo_protocol.local_server import private_dir
 
 __all__ = ["LOCK_SUFFIX", "Owner", "StoreLock", "StoreLocked", "claim", "read_owner"]
 
@@ -70,9 +71,11 @@ class StoreLock:
     def acquire(cls, store: Path) -> StoreLock:
         """Lock `store` (the event store's file) for this process, at once; StoreLocked if another holds it."""
         path = store.with_name(store.name + LOCK_SUFFIX)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # never O_TRUNC: the owner's record must survive us
+        private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # never O_TRUNC: the owner's record must survive us
         try:
+            if os.name == "posix":
+                os.fchmod(fd, 0o600)  # a lock file left by an older version was 0644
             locked = _try_lock(fd)
         except BaseException:
             os.close(fd)

@@ -37,6 +37,11 @@ def _simulator_config(times: str | None, require_captcha: bool) -> SimulatorConf
         fail(f"--simulator-times {times!r}: expected LO,HI seconds with 0 <= LO <= HI ({exc})")
 
 
+def _listed(variable: str) -> tuple[str, ...]:
+    """A comma-separated environment variable's items."""
+    return tuple(item.strip() for item in os.environ.get(variable, "").split(",") if item.strip())
+
+
 @click.command()
 @data_options
 @click.option("--host", envvar="VEO_HOST", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -63,6 +68,12 @@ def _simulator_config(times: str | None, require_captcha: bool) -> SimulatorConf
     help="Seconds a job may be missing from Flow's status answers that report others before it fails as lost.",
 )
 @click.option("--allow-origin", "allow_origins", multiple=True, help="Extra browser origin allowed (repeatable).")
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    help="Extra host name the server answers to, besides localhost and its address (repeatable).",
+)
 @click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
 @click.option("--simulator-captcha", envvar="VEO_SIMULATOR_CAPTCHA", is_flag=True, hidden=True)
 def serve(
@@ -79,11 +90,12 @@ def serve(
     deadline: float,
     lost_after: float,
     allow_origins: tuple[str, ...],
+    allow_hosts: tuple[str, ...],
     simulator_times: str | None,
     simulator_captcha: bool,
 ) -> None:
     """Run the relay: event store, projections, PollerActor and the websocket server."""
-    origins = allow_origins or tuple(o for o in os.environ.get("VEO_ALLOW_ORIGINS", "").split(",") if o)
+    origins = allow_origins or _listed("VEO_ALLOW_ORIGINS")
     settings = Settings(
         data_dir=(data_dir or default_data_dir()).expanduser().resolve(),
         store=store,
@@ -98,6 +110,7 @@ def serve(
         deadline=deadline,
         lost_after=lost_after,
         allow_origins=origins,
+        allow_hosts=allow_hosts or _listed("VEO_ALLOW_HOSTS"),
         simulator=_simulator_config(simulator_times, simulator_captcha),
     )
     try:

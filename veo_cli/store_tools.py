@@ -23,6 +23,7 @@ from veo_cli.store_options import data_options, existing_store
 from veo_client.exits import EXIT_FAILED, fail
 from veo_client.render import row_lines, rows_table
 from veo_client.results import HistoryRow as ClientRow
+from veo_client.visible import visible_lines
 
 __all__ = ["rebuild", "replay"]
 
@@ -73,7 +74,7 @@ def replay(generation_id: str | None, as_json: bool, at: str | None, data_dir: P
             _show_state(rows, moment, as_json=as_json, whole_store=whole_store, naive=_without_zone(at or ""))
             return
         for entry, _ in timeline(app, target):
-            click.echo(entry.to_json().decode() if as_json else entry.to_text())
+            click.echo(entry.to_json().decode() if as_json else visible_lines(entry.to_text()))
     except GenerationNotFound:
         fail(f"no generation {target} in {location.description}", code=EXIT_FAILED)
     finally:

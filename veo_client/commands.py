@@ -32,6 +32,7 @@ from veo_client.queue_view import queue_text
 from veo_client.relay_client import AUTO_ID, RelayClient, convert_data
 from veo_client.render import history_view, json_text
 from veo_client.results import HistoryPage
+from veo_client.visible import visible_lines
 from veo_protocol import (
     MAX_BATCH_PROMPTS,
     BatchGenerate,
@@ -240,7 +241,7 @@ def queue(options: ClientOptions) -> None:
     async def work(client: RelayClient) -> int:
         data = await client.request(QueueStatus(id=AUTO_ID))
         state = convert_data(data, dict[str, Any], "queue_status")
-        click.echo(json_text(data) if options.as_json else queue_text(state, datetime.now(UTC)))
+        click.echo(json_text(data) if options.as_json else visible_lines(queue_text(state, datetime.now(UTC))))
         return 0
 
     run(options, work)

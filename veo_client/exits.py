@@ -14,6 +14,7 @@ from typing import NoReturn
 import click
 
 from domain.values import Status
+from veo_client.visible import visible_lines
 
 __all__ = [
     "EXIT_CANCELLED",
@@ -43,7 +44,7 @@ def exit_for_statuses(statuses: Iterable[str]) -> int:
 
 def say_why(message: str) -> None:
     """Print `veo: message` to stderr, as every `veo` command does when it refuses or fails."""
-    click.echo(f"veo: {message}", err=True)
+    click.echo(f"veo: {visible_lines(message)}", err=True)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -21,6 +21,7 @@ from rich.text import Text
 from veo_client.relay_client import AUTO_ID, RelayClient, convert_data
 from veo_client.render import elapsed_text, json_text, short_id, watch_view
 from veo_client.results import BatchCreated, BatchRow, HistoryPage, HistoryRow, row_of
+from veo_client.visible import visible
 from veo_client.words import Typical, is_active, status_word, typical_text, typical_times
 from veo_protocol import Channel, GetAnalytics, GetHistory
 
@@ -81,7 +82,9 @@ def ticking(active: Callable[[], list[HistoryRow]], typical: Typical, *, show: b
 
     def view() -> RenderableType:
         now = datetime.now(UTC)
-        lines = [f"{short_id(row.id)}  {status_word(row)}  {elapsed_text(row, typical, now)}" for row in active()]
+        lines = [
+            f"{visible(short_id(row.id))}  {status_word(row)}  {elapsed_text(row, typical, now)}" for row in active()
+        ]
         return Text("\n".join(lines), style="dim")
 
     with Live(console=console, get_renderable=view, transient=True, refresh_per_second=2) as live:

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from veo_client.results import BatchRow, HistoryPage, HistoryRow
+from veo_client.visible import visible, visible_cell
 from veo_client.words import (
     Typical,
     duration,
@@ -63,16 +64,16 @@ def clock_time(moment: str | None, zone: tzinfo | None = None) -> str:
     try:
         return datetime.fromisoformat(moment).astimezone(zone).strftime("%H:%M:%S")
     except ValueError:
-        return moment
+        return visible(moment)
 
 
 def outcome(row: HistoryRow) -> str:
-    """The video URL of a finished job, why one failed or was cancelled, else nothing."""
+    """The video URL of a finished job, why one failed or was cancelled, else nothing (control characters escaped)."""
     if is_active(row):
         return ""
     if row.error_reason or row.error_message:
-        return reason_text(row)
-    return row.video_url or ""
+        return visible(reason_text(row))
+    return visible(row.video_url or "")
 
 
 def elapsed_text(row: HistoryRow, typical: Typical, now: datetime | None = None) -> str:
@@ -85,17 +86,18 @@ def elapsed_text(row: HistoryRow, typical: Typical, now: datetime | None = None)
 def transition_line(row: HistoryRow, typical: Typical) -> str:
     """`ID  word  elapsed  detail`: one line per change a `--wait` shows (`rendering  12 s (usually about 50 s)`)."""
     detail = outcome(row)
-    line = f"{row.id}  {status_word(row):<9}  {elapsed_text(row, typical)}"
+    line = f"{visible(row.id)}  {status_word(row):<9}  {elapsed_text(row, typical)}"
     return line + (f"  {detail}" if detail else "")
 
 
 def row_lines(row: HistoryRow | BatchRow) -> str:
-    """Every known field of a row, one `name: value` line each; a job's status in plain words, not Flow's."""
+    """Every known field of a row, one `name: value` line each (control characters escaped); a job's status in plain
+    words, not Flow's."""
     values = msgspec.structs.asdict(row)
     if isinstance(row, HistoryRow):
         values["status"] = status_word(row)
         del values["remote_status"]
-    return "\n".join(f"{name:>20}: {value}" for name, value in values.items() if value is not None)
+    return "\n".join(f"{name:>20}: {visible(str(value))}" for name, value in values.items() if value is not None)
 
 
 def short_id(full: str) -> str:
@@ -105,7 +107,7 @@ def short_id(full: str) -> str:
 
 def _word(row: HistoryRow) -> Text:
     word = status_word(row)
-    return Text(word, style=_WORD_STYLE.get(word, ""))
+    return visible_cell(word, _WORD_STYLE.get(word, ""))
 
 
 def _jobs_table(
@@ -117,7 +119,13 @@ def _jobs_table(
 ) -> Table:
     """A table of jobs: the given leading columns, then the prompt and (when `width` allows) the outcome."""
     wide = width >= WIDE
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    table = Table(
+        title=visible_cell(title) if title else None,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        expand=True,
+    )
     for name, size in columns:
         table.add_column(name, no_wrap=True, width=size)
     table.add_column("prompt", no_wrap=True, overflow="ellipsis", ratio=1)
@@ -125,7 +133,7 @@ def _jobs_table(
         table.add_column("result", no_wrap=True, overflow="ellipsis", ratio=2)
     for row in rows:
         prompt = ("[upscale] " if row.job_type == "upscale" else "") + row.prompt
-        cells = [*cells_of(row), Text(prompt)]
+        cells = [*cells_of(row), visible_cell(prompt)]
         if wide:
             cells.append(Text(outcome(row)))
         table.add_row(*cells)
@@ -143,7 +151,11 @@ def rows_table(
     """Time (in `zone`, default local), id, status word, prompt and (when `width` allows) outcome; cells are cut."""
     columns = [(time_field.removesuffix("_at"), 8), ("id", 36), ("status", 9)]
     return _jobs_table(
-        rows, title, columns, lambda row: [clock_time(getattr(row, time_field), zone), row.id, _word(row)], width
+        rows,
+        title,
+        columns,
+        lambda row: [Text(clock_time(getattr(row, time_field), zone)), visible_cell(row.id), _word(row)],
+        width,
     )
 
 
@@ -158,7 +170,7 @@ def history_view(page: HistoryPage, width: int, zone: tzinfo | None) -> Renderab
     if not parts:
         parts.append(Text("no generations yet"))
     if page.next:
-        parts.append(Text(f"older: --before '{page.next}'", style="dim"))
+        parts.append(visible_cell(f"older: --before '{page.next}'", "dim"))
     return Group(*parts)
 
 
@@ -172,7 +184,7 @@ def watch_view(
             row_list,
             "latest jobs",
             [("id", 8), ("status", 9), ("time", 30)],
-            lambda row: [short_id(row.id), _word(row), elapsed_text(row, typical, now)],
+            lambda row: [visible_cell(short_id(row.id)), _word(row), Text(elapsed_text(row, typical, now))],
             width,
         )
         if row_list
@@ -185,6 +197,6 @@ def watch_view(
             table.add_column(name, justify="left" if name == "batch" else "right")
         for batch in batch_list:
             counts = (batch.total, batch.pending, batch.processing, batch.completed, batch.failed)
-            table.add_row(short_id(batch.batch_id), *map(str, counts))
+            table.add_row(visible_cell(short_id(batch.batch_id)), *(Text(str(count)) for count in counts))
         parts.append(table)
     return Group(*parts)

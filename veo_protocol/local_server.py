@@ -1,11 +1,14 @@
-"""How a local `veo serve` and its clients find each other: the data directory, the token file (generated once,
-mode 0600) and `server.json` (where the running server listens)."""
+"""How a local `veo serve` and its clients find each other: the data directory (0700), the token file (generated
+once, 0600) and `server.json` (where the running server listens, 0600); and how files there are kept private."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import stat
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -13,8 +16,12 @@ import platformdirs
 __all__ = [
     "default_data_dir",
     "load_or_create_token",
+    "narrow_files",
+    "open_to_others",
+    "private_dir",
     "read_client_defaults",
     "remove_server_info",
+    "write_private",
     "write_server_info",
 ]
 
@@ -27,34 +34,68 @@ def default_data_dir() -> Path:
     return platformdirs.user_data_path("veo-relay")
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+def private_dir(path: Path) -> None:
+    """Create `path` (and its parents) if missing, readable by this user only (0700; on POSIX)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def open_to_others(path: Path) -> str | None:
+    """A warning when an existing directory is readable, writable or searchable by other users (POSIX), else None."""
+    if os.name != "posix" or not path.is_dir():
+        return None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return None
+    return (
+        f"the data directory {path} is open to other users (mode {mode:04o}): they may read its prompts, video "
+        f"links and token; make it private with `chmod 700 {path}`"
+    )
+
+
+def narrow_files(path: Path) -> None:
+    """Make the files directly in `path` readable by this user only (0600; POSIX): an older version left them
+    open to others (links are left alone)."""
+    if os.name != "posix" or not path.is_dir():
+        return
+    for entry in path.iterdir():
+        status = entry.lstat()
+        if stat.S_ISREG(status.st_mode) and stat.S_IMODE(status.st_mode) & 0o077:
+            entry.chmod(0o600)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with `text`, readable by this user only (0600): written to a fresh private file
+    beside it (never a name someone could have planted a link at), then renamed over it."""
+    private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def load_or_create_token(data_dir: Path, given: str | None) -> tuple[str, bool]:
     """The token to require: `given` (and kept for local clients), the stored one, or a new one; (token, new)."""
     path = data_dir / TOKEN_FILE
     if given:
-        _write_private(path, given + "\n")
+        write_private(path, given + "\n")
         return given, False
     if path.exists():
         stored = path.read_text().strip()
         if stored:
             return stored, False
     token = secrets.token_urlsafe(32)
-    _write_private(path, token + "\n")
+    write_private(path, token + "\n")
     return token, True
 
 
 def write_server_info(data_dir: Path, url: str) -> None:
     """Record where the running server listens."""
-    _write_private(data_dir / SERVER_FILE, json.dumps({"url": url, "pid": os.getpid()}) + "\n")
+    write_private(data_dir / SERVER_FILE, json.dumps({"url": url, "pid": os.getpid()}) + "\n")
 
 
 def remove_server_info(data_dir: Path) -> None:

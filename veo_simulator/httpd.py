@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from veo_simulator.envelope import bad_request, internal
+from veo_simulator.errors import ApiError
 from veo_simulator.exchange import SimRequest, SimResponse
 
 __all__ = ["SimHTTPServer"]
@@ -21,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 Api = Callable[[SimRequest], SimResponse]
 _IDLE_TIMEOUT_S = 30.0
+MAX_BODY_BYTES = 1 << 20
+"""Longer request bodies are refused (413) unread: no Flow request comes near it."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -68,6 +71,11 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0 or "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = True
             self._send(SimResponse.error(bad_request("A Content-Length body is required.")))
+            return
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            too_long = ApiError(413, "INVALID_ARGUMENT", f"The request body is over {MAX_BODY_BYTES} bytes.")
+            self._send(SimResponse.error(too_long))
             return
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)

@@ -19,6 +19,26 @@ function button(label, action, title) {
   return node;
 }
 
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * The address a row's `video_url` may be shown and linked at, else null: https:, or this server's own /videos/;
+ * plain http only on loopback while the dashboard is on loopback too (the built-in simulator), where it never
+ * crosses the network. Anything else (javascript:, data:, http to another host) is not shown at all.
+ */
+export function videoAddress(url, here) {
+  let parsed;
+  try {
+    parsed = new URL(url, here.href);
+  } catch {
+    return null;
+  }
+  if (parsed.protocol === "https:" && !parsed.username && !parsed.password) return parsed.href;
+  if (parsed.origin === here.origin && parsed.pathname.startsWith("/videos/")) return parsed.href;
+  if (parsed.protocol === "http:" && LOOPBACK.has(parsed.hostname) && LOOPBACK.has(here.hostname)) return parsed.href;
+  return null;
+}
+
 /** A progress bar the CSP allows (its width is set through the CSSOM, never a style attribute). */
 export class Bar {
   constructor(label) {
@@ -184,7 +204,8 @@ class RowView {
     this.buttons.retry.hidden = !(failed || row.status === "cancelled");
     this.buttons.upscale.hidden =
       upscaled || !(row.status === "completed" && row.job_type === "generation" && row.video_url);
-    this.showVideo(row.status === "completed" ? row.video_url : null, row.aspect_ratio);
+    const video = row.status === "completed" && row.video_url ? videoAddress(row.video_url, window.location) : null;
+    this.showVideo(video, row.aspect_ratio);
   }
 
   tick(row, typical) {

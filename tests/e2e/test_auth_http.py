@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.harness import Peer, Relay, relay, run
+from tests.e2e.harness import Peer, Relay, relay, run, wait_until
 from veo_protocol import QueueStatus
 
 EXTENSION = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
@@ -99,5 +99,27 @@ def test_healthz_and_metrics_answer_over_plain_http(tmp_path: Path) -> None:
             await peer.close()
             missing = await http.get("/no-such-page")
             assert missing.status_code == 404
+
+    run(scenario())
+
+
+def test_beyond_the_most_open_connections_an_upgrade_is_refused_with_503(tmp_path: Path) -> None:
+    """With the cap reached, a further client gets 503 and a text saying why; a closed one makes room again."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path, max_connections=2) as target:
+            first, second = await target.connect(), await target.connect()
+            await first.ok(QueueStatus)
+            await second.ok(QueueStatus)
+            with pytest.raises(InvalidStatus) as caught:
+                async with connect(target.ws_url, proxy=None, open_timeout=5, additional_headers=bearer(target)):
+                    pass
+            response = caught.value.response
+            assert response.status_code == 503
+            assert b"maximum of 2 open connections" in response.body
+            await second.close()
+            await wait_until(lambda: len(target.server.clients) == 1, what="the closed connection to go")
+            await accepted(target.ws_url, additional_headers=bearer(target))
+            await first.close()
 
     run(scenario())

@@ -35,7 +35,8 @@ FLOW = SimulatorConfig(lo=0.4, hi=0.9, seed=12)
 
 
 async def metrics(target: Relay) -> dict[str, float]:
-    """`/metrics` as {name: value}."""
+    """`/metrics` as {name: value}, from a snapshot taken now (the server takes one every second, off its loop)."""
+    await asyncio.to_thread(target.server.metrics.refresh)
     async with httpx.AsyncClient() as http:
         text = (await http.get(target.http_url + "/metrics")).text
     values = {}

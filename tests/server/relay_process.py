@@ -107,3 +107,19 @@ def start_veo(args: Sequence[str], data: Path | None) -> subprocess.Popen[str]:
         env=client_env(),
         preexec_fn=_restore_sigint,  # noqa: PLW1509 - only resets one signal disposition
     )
+
+
+def watch_until_interrupted(data: Path, limit: int = 5) -> Result:
+    """`veo watch` (its table): started, interrupted with Ctrl-C once it says it watches, run to its end."""
+    watch = start_veo(["watch", "--limit", str(limit)], data)
+    assert watch.stderr is not None
+    try:
+        first = watch.stderr.readline()
+        assert first == "watching the relay's jobs (Ctrl-C to stop)\n"
+        watch.send_signal(signal.SIGINT)
+        out, err = watch.communicate(timeout=10)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+            watch.communicate()
+    return Result(watch.returncode, out, first + err)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.relay_process import RelayProcess, running_relay, start_veo, veo
+from tests.server.relay_process import RelayProcess, running_relay, start_veo, veo, watch_until_interrupted
 
 
 @pytest.fixture(scope="module")
@@ -179,17 +179,9 @@ def test_watch_json_streams_deltas_until_ctrl_c_which_exits_0(data: Path) -> Non
 def test_watch_shows_the_latest_jobs_in_a_table_and_ctrl_c_exits_0(data: Path) -> None:
     """The table starts from a history snapshot: short ids and plain status words, no positions."""
     job = veo("submit", "a table of owls", "--wait", "--json", data=data).json()["id"]
-    watch = start_veo(["watch", "--limit", "5"], data)
-    assert watch.stderr is not None
-    try:
-        assert watch.stderr.readline() == "watching the relay's jobs (Ctrl-C to stop)\n"
-        watch.send_signal(signal.SIGINT)
-        out, _ = watch.communicate(timeout=10)
-    finally:
-        if watch.poll() is None:
-            watch.kill()
-            watch.communicate()
-    assert watch.returncode == 0
+    watch = watch_until_interrupted(data)
+    out = watch.out
+    assert watch.code == 0
     assert job[:8] in out
     assert "a table of owls" in out
     assert "done" in out
