@@ -65,6 +65,8 @@ class Settings:
     deadline: float = 3600.0
     lost_after: float = 600.0
     allow_origins: tuple[str, ...] = ()
+    client_sessions: bool = False
+    """True: the client token may `provide_session` too (by default only the provider token may)."""
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     run_poller: bool = True
     """False (PostgreSQL only): never lead the cluster, so never call Flow; commands go to the leader."""

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable
 from importlib import resources
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+
+from server.access import Keys, access_of
 
 __all__ = ["HttpFront"]
 
@@ -36,8 +37,8 @@ def _response(status: int, body: bytes, content_type: str, extra: tuple[tuple[st
 class HttpFront:
     """The `process_request` hook of the websockets server."""
 
-    def __init__(self, token: str, metrics: Callable[[], str], origins: Callable[[], set[str]]) -> None:
-        self.token = token
+    def __init__(self, keys: Keys, metrics: Callable[[], str], origins: Callable[[], set[str]]) -> None:
+        self.keys = keys
         self.metrics = metrics
         self.origins = origins
 
@@ -47,8 +48,7 @@ class HttpFront:
             origin = request.headers.get("Origin")
             if origin is not None and origin not in self.origins():
                 return _response(403, f"origin {origin} is not allowed\n".encode(), "text/plain; charset=utf-8")
-            supplied = self._token_of(request, path.query)
-            if supplied is None or not hmac.compare_digest(supplied.encode(), self.token.encode()):
+            if access_of(self.keys, request) is None:
                 return _response(401, b"missing or wrong token\n", "text/plain; charset=utf-8")
             return None
         if path.path == "/healthz":
@@ -56,14 +56,6 @@ class HttpFront:
         if path.path == "/metrics":
             return _response(200, self.metrics().encode(), "text/plain; version=0.0.4; charset=utf-8")
         return self._static(path.path)
-
-    @staticmethod
-    def _token_of(request: Request, query: str) -> str | None:
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            return header.removeprefix("Bearer ").strip()
-        values = parse_qs(query).get("token")
-        return values[0] if values else None
 
     @staticmethod
     def _static(path: str) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Data
 
 from actors.clock import Clock
+from server.access import ConnectionAccess, Keys
 from server.bootstrap import System
 from server.client import Client
 from server.flood import FloodGuard, Verdict, may_start
@@ -52,6 +54,8 @@ class RelayServer:
         host: str = "127.0.0.1",
         port: int = 8765,
         token: str,
+        provider_token: str | None = None,
+        client_sessions: bool = False,
         allow_origins: Sequence[str] = (),
         message_rate: float = 50.0,
         message_burst: float = 200.0,
@@ -64,6 +68,8 @@ class RelayServer:
         self.host = host
         self.port = port
         self.token = token
+        self.keys = Keys(token, provider_token or secrets.token_urlsafe(32), client_sessions)
+        """Without a provider token nobody can be a provider connection (the random one is never shown)."""
         self.allow_origins = set(allow_origins)
         self.message_rate = message_rate
         self.message_burst = message_burst
@@ -78,7 +84,7 @@ class RelayServer:
                 head=lambda: history.position(db.reader()),
             )
         )
-        self.handlers = Handlers(system, self.hub, server_tz)
+        self.handlers = Handlers(system, self.hub, self.keys, server_tz)
         self.clients: set[Client] = set()
         self.requests_in_progress = 0
         self.started = time.time()
@@ -99,7 +105,7 @@ class RelayServer:
         await self.hub.start()
         self.system.projections.add_listener(self.hub.wake_threadsafe)
         front = HttpFront(
-            self.token, lambda: render_metrics(self.system, len(self.clients), self.hub.frames_sent), self.origins
+            self.keys, lambda: render_metrics(self.system, len(self.clients), self.hub.frames_sent), self.origins
         )
         self._server = await serve(
             self._serve_connection,
@@ -129,6 +135,8 @@ class RelayServer:
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
         client = Client(connection)
+        if connection.request is not None:  # always set once the upgrade succeeded
+            client.access = ConnectionAccess.opened(self.keys, connection.request)
         client.start()
         self.clients.add(client)
         guard = FloodGuard(

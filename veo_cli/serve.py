@@ -63,6 +63,12 @@ def _simulator_config(times: str | None, require_captcha: bool) -> SimulatorConf
     help="Seconds a job may be missing from Flow's status answers that report others before it fails as lost.",
 )
 @click.option("--allow-origin", "allow_origins", multiple=True, help="Extra browser origin allowed (repeatable).")
+@click.option(
+    "--client-sessions",
+    envvar="VEO_CLIENT_SESSIONS",
+    is_flag=True,
+    help="Let the client token provide_session too (by default only the provider token may).",
+)
 @click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
 @click.option("--simulator-captcha", envvar="VEO_SIMULATOR_CAPTCHA", is_flag=True, hidden=True)
 def serve(
@@ -79,6 +85,7 @@ def serve(
     deadline: float,
     lost_after: float,
     allow_origins: tuple[str, ...],
+    client_sessions: bool,
     simulator_times: str | None,
     simulator_captcha: bool,
 ) -> None:
@@ -98,6 +105,7 @@ def serve(
         deadline=deadline,
         lost_after=lost_after,
         allow_origins=origins,
+        client_sessions=client_sessions,
         simulator=_simulator_config(simulator_times, simulator_captcha),
     )
     try:

@@ -1,5 +1,6 @@
-"""How a local `veo serve` and its clients find each other: the data directory, the token file (generated once,
-mode 0600) and `server.json` (where the running server listens)."""
+"""How a local `veo serve` and its clients find each other: the data directory, the token files (generated once,
+mode 0600: `token` for clients, `provider-token` for the browser extension) and `server.json` (where the running
+server listens)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 import platformdirs
 
 __all__ = [
+    "PROVIDER_TOKEN_FILE",
     "default_data_dir",
+    "load_or_create_provider_token",
     "load_or_create_token",
     "read_client_defaults",
     "remove_server_info",
@@ -19,6 +22,7 @@ __all__ = [
 ]
 
 TOKEN_FILE = "token"  # noqa: S105 - a file name
+PROVIDER_TOKEN_FILE = "provider-token"  # noqa: S105 - a file name
 SERVER_FILE = "server.json"
 
 
@@ -37,12 +41,8 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def load_or_create_token(data_dir: Path, given: str | None) -> tuple[str, bool]:
-    """The token to require: `given` (and kept for local clients), the stored one, or a new one; (token, new)."""
-    path = data_dir / TOKEN_FILE
-    if given:
-        _write_private(path, given + "\n")
-        return given, False
+def _stored_or_new(path: Path) -> tuple[str, bool]:
+    """The token kept in `path`, or a new one written there; (token, new)."""
     if path.exists():
         stored = path.read_text().strip()
         if stored:
@@ -50,6 +50,20 @@ def load_or_create_token(data_dir: Path, given: str | None) -> tuple[str, bool]:
     token = secrets.token_urlsafe(32)
     _write_private(path, token + "\n")
     return token, True
+
+
+def load_or_create_token(data_dir: Path, given: str | None) -> tuple[str, bool]:
+    """The token to require: `given` (and kept for local clients), the stored one, or a new one; (token, new)."""
+    if given:
+        _write_private(data_dir / TOKEN_FILE, given + "\n")
+        return given, False
+    return _stored_or_new(data_dir / TOKEN_FILE)
+
+
+def load_or_create_provider_token(data_dir: Path) -> tuple[str, bool]:
+    """The provider token (for the browser extension: it may only provide tokens and sessions), stored beside
+    the client token or generated once; (token, new)."""
+    return _stored_or_new(data_dir / PROVIDER_TOKEN_FILE)
 
 
 def write_server_info(data_dir: Path, url: str) -> None:
