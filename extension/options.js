@@ -82,6 +82,7 @@ function showStatus(status) {
   $("relay-providers").textContent = status.relayProviders ?? "—";
   $("answered").textContent = String(status.answered ?? 0);
   $("failed").textContent = String(status.failed ?? 0);
+  $("refused").textContent = String(status.refused ?? 0);
   $("last-request").textContent = when(status.lastRequestAt);
   $("last-error").textContent = status.lastError || "—";
 }
