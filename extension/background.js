@@ -38,7 +38,7 @@ const challenges = new Map(); // challenge request id -> the nonce it carried
 const budget = new MintBudget();
 
 const status = {
-  state: "starting", // unconfigured | connecting | registered | disconnected | refused
+  state: "starting", // unconfigured | connecting | registered | disconnected | refused | untrusted
   message: "",
   relayUrl: "",
   profileId: "",
@@ -143,7 +143,7 @@ async function open() {
     trusted = null;
     stopKeepalive();
     session.stop();
-    if (status.state === "refused") return void scheduleReconnect();
+    if (status.state === "refused" || status.state === "untrusted") return void scheduleReconnect();
     const delay = scheduleReconnect();
     const why = event.code === 1006
       ? "could not connect or the connection dropped (relay not running, wrong URL, or this extension's origin not allowed)"
@@ -176,7 +176,7 @@ async function challenged(ws, message) {
   if (!holds) {
     trusted = null;
     report({
-      state: "refused",
+      state: "untrusted",
       message: `whatever answers at ${settings.relayUrl} did not prove it knows this provider token, so nothing was sent to it: paste the provider token veo serve printed, or stop the program that took the relay's address`,
       providerId: "",
     });

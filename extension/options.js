@@ -40,6 +40,7 @@ const STATES = {
   registered: "Connected: providing tokens",
   disconnected: "Disconnected",
   refused: "Refused by the relay",
+  untrusted: "Not trusted: nothing sent",
 };
 
 function when(ms) {

@@ -131,7 +131,7 @@ def test_a_relay_that_does_not_know_the_token_gets_no_token_no_cookie_and_no_min
     page.goto(labs)
     options = configure(browser, impostor, labs, session=True)
     state = options.locator("#state")
-    expect(state).to_have_attribute("data-state", "refused")
+    expect(state).to_have_attribute("data-state", "untrusted")
     expect(state).to_contain_text("did not prove it knows this provider token")
     wait_for(lambda: impostor.challenges >= 1, 15, "the challenge")
 
