@@ -67,9 +67,8 @@ class RelayServer:
         self.system = system
         self.host = host
         self.port = port
-        self.token = token
         self.keys = Keys(token, provider_token or secrets.token_urlsafe(32), client_sessions)
-        """Without a provider token nobody can be a provider connection (the random one is never shown)."""
+        """Without a given provider token a random one serves (`get_provider_token` tells a client-token holder)."""
         self.allow_origins = set(allow_origins)
         self.message_rate = message_rate
         self.message_burst = message_burst
