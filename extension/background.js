@@ -1,15 +1,23 @@
 // The service worker: one websocket to the relay, registered as the token provider for this browser's
 // profile; each captcha_request is answered with a token minted in a labs tab.
 //
+// Trust: the worker connects without sending its token (`?provider=proof`) and, before anything secret
+// (a token, the session cookie) goes out, checks the relay's proof that it knows the provider token
+// (proof.js, docs/PROTOCOL.md); then it proves its own knowledge and registers. Whatever else answers at the
+// relay URL (a process that took the port while the relay was down) gets neither the token nor anything
+// minted. Only allow-listed actions are minted, at most MINTS_PER_MINUTE a minute (guard.js).
+//
 // MV3 service workers are stopped when idle. Since Chrome 116 websocket traffic counts as activity, so a
-// small request every 20 s (queue_status, which also feeds the options page) keeps the worker and its
-// connection alive; should Chrome stop the worker anyway (browser shutdown, update, a crash), an alarm
+// small request every 20 s (a fresh challenge: the relay proves itself again, and says how many providers it
+// has, for the options page) keeps the worker and its connection alive; should Chrome stop the worker anyway (browser shutdown, update, a crash), an alarm
 // wakes it every 30 s and it reconnects. While it is down the relay has no provider and submissions wait.
 //
 // Optionally (off by default) it also keeps the relay's copy of the profile's labs session cookie fresh
 // (session.js).
 
+import { actionProblem, MintBudget } from "./guard.js";
 import { mintToken } from "./mint.js";
+import { newNonce, providerProof, relayProof, sameProof } from "./proof.js";
 import { SessionKeeper } from "./session.js";
 import { checkSettings, loadSettings, SETTING_KEYS, STATUS_KEY } from "./settings.js";
 
@@ -25,18 +33,21 @@ let keepaliveTimer = null;
 let failures = 0;
 let sequence = 0;
 let settings = null;
+let trusted = null; // the socket whose relay has proven it knows the provider token
+const challenges = new Map(); // challenge request id -> the nonce it carried
+const budget = new MintBudget();
 
 const status = {
-  state: "starting", // unconfigured | connecting | registered | disconnected | refused
+  state: "starting", // unconfigured | connecting | registered | disconnected | refused | untrusted
   message: "",
   relayUrl: "",
   profileId: "",
   providerId: "",
   relayProviders: null,
-  relayWaitingForTokens: null,
   requests: 0,
   answered: 0,
   failed: 0,
+  refused: 0, // token requests not answered: an action outside the allow-list, or over the per-minute cap
   lastRequestAt: null,
   lastError: "",
   session: { state: "off", message: "off" }, // the session bridge: never the cookie itself
@@ -45,7 +56,7 @@ const status = {
 
 const restored = chrome.storage.session.get(STATUS_KEY).then((stored) => {
   const previous = stored[STATUS_KEY] ?? {};
-  for (const key of ["requests", "answered", "failed", "lastRequestAt", "lastError"]) {
+  for (const key of ["requests", "answered", "failed", "refused", "lastRequestAt", "lastError"]) {
     if (previous[key] !== undefined) status[key] = previous[key];
   }
 });
@@ -62,7 +73,7 @@ function send(ws, message) {
 // The session bridge sends on whatever connection is current; false when there is none.
 const session = new SessionKeeper(
   (message) => {
-    if (!socket || socket.readyState !== WebSocket.OPEN || status.state !== "registered") return false;
+    if (!socket || socket !== trusted || socket.readyState !== WebSocket.OPEN || status.state !== "registered") return false;
     socket.send(JSON.stringify(message));
     return true;
   },
@@ -107,7 +118,7 @@ async function open() {
     return;
   }
   const url = new URL(settings.relayUrl);
-  url.searchParams.set("token", settings.token); // browsers cannot set an Authorization header on a websocket
+  url.searchParams.set("provider", "proof"); // no token in the URL: the two sides prove they know it instead
   let ws;
   try {
     ws = new WebSocket(url.href);
@@ -118,23 +129,24 @@ async function open() {
   }
   socket = ws;
   report({ state: "connecting", message: `connecting to ${settings.relayUrl}`, relayUrl: settings.relayUrl, providerId: "" });
+  trusted = null;
+  challenges.clear();
   ws.onopen = () => {
-    const register = { type: "register_provider", id: "register" };
-    if (settings.profileId) register.profile_id = settings.profileId;
-    send(ws, register);
+    challenge(ws);
     stopKeepalive();
-    keepaliveTimer = setInterval(() => send(ws, { type: "queue_status", id: nextId("keepalive") }), KEEPALIVE_MS);
+    keepaliveTimer = setInterval(() => challenge(ws), KEEPALIVE_MS);
   };
   ws.onmessage = (event) => receive(ws, event.data);
   ws.onclose = (event) => {
     if (socket !== ws) return;
     socket = null;
+    trusted = null;
     stopKeepalive();
     session.stop();
-    if (status.state === "refused") return void scheduleReconnect();
+    if (status.state === "refused" || status.state === "untrusted") return void scheduleReconnect();
     const delay = scheduleReconnect();
     const why = event.code === 1006
-      ? "could not connect or the connection dropped (relay not running, wrong URL or token, or this extension's origin not allowed)"
+      ? "could not connect or the connection dropped (relay not running, wrong URL, or this extension's origin not allowed)"
       : `closed by the relay (${event.code}${event.reason ? `: ${event.reason}` : ""})`;
     report({
       state: "disconnected",
@@ -143,6 +155,42 @@ async function open() {
       relayProviders: null,
     });
   };
+}
+
+// Ask the relay to prove it knows the provider token, for a fresh nonce of ours.
+function challenge(ws) {
+  const id = nextId("challenge");
+  const nonce = newNonce();
+  challenges.set(id, nonce);
+  send(ws, { type: "register_provider", id, nonce });
+}
+
+// The relay answered a challenge: register (the first time) once its proof holds; close when it does not.
+async function challenged(ws, message) {
+  const nonce = challenges.get(message.id);
+  challenges.delete(message.id);
+  const host = new URL(settings.relayUrl).host;
+  const { relay_nonce: relayNonce, relay_proof: given } = message.data ?? {};
+  const holds = nonce && typeof relayNonce === "string" && sameProof(given, await relayProof(settings.token, host, nonce, relayNonce));
+  if (socket !== ws) return;
+  if (!holds) {
+    trusted = null;
+    report({
+      state: "untrusted",
+      message: `whatever answers at ${settings.relayUrl} did not prove it knows this provider token, so nothing was sent to it: paste the provider token veo serve printed, or stop the program that took the relay's address`,
+      providerId: "",
+    });
+    failures = Math.max(failures, 10); // retry slowly until the options change
+    ws.close(1000, "the relay did not prove it knows the token");
+    return;
+  }
+  if (typeof message.data.providers === "number") report({ relayProviders: message.data.providers });
+  if (trusted === ws) return; // a keepalive
+  trusted = ws;
+  const register = { type: "register_provider", id: "register", nonce, relay_nonce: relayNonce };
+  register.proof = await providerProof(settings.token, host, nonce, relayNonce);
+  if (settings.profileId) register.profile_id = settings.profileId;
+  send(ws, register);
 }
 
 function receive(ws, raw) {
@@ -157,22 +205,27 @@ function receive(ws, raw) {
       answer(ws, message);
       break;
     case "result":
-      if (message.id === "register") {
+      if (challenges.has(message.id)) {
+        challenged(ws, message).catch((error) => report({ lastError: `could not check the relay's proof: ${error.message}` }));
+      } else if (message.id === "register" && trusted === ws) {
         failures = 0;
         const profile = settings.profileId || "every profile";
-        report({ state: "registered", message: `serving ${profile}`, profileId: settings.profileId, providerId: message.data.provider_id });
-        send(ws, { type: "queue_status", id: nextId("keepalive") });
+        report({
+          state: "registered",
+          message: `serving ${profile}`,
+          profileId: settings.profileId,
+          providerId: message.data.provider_id,
+          relayProviders: message.data.providers ?? null,
+        });
         session.start(settings).catch((error) => report({ session: { state: "refused", message: `could not read the cookie: ${error.message}` } }));
       } else if (String(message.id).startsWith("session")) {
         session.answered(message);
-      } else if (String(message.id).startsWith("keepalive")) {
-        report({ relayProviders: message.data.providers, relayWaitingForTokens: message.data.waiting_token });
       } else if (String(message.id).startsWith("token") && !message.data.accepted) {
         report({ lastError: "the relay no longer wanted a token (the request was answered elsewhere or expired)" });
       }
       break;
     case "error":
-      if (message.id === "register") {
+      if (message.id === "register" || challenges.has(message.id)) {
         report({ state: "refused", message: `the relay refused the registration: ${message.message}`, providerId: "" });
         failures = Math.max(failures, 10); // a configuration problem: retry slowly until the options change
         ws.close(1000, "registration refused");
@@ -188,9 +241,17 @@ function receive(ws, raw) {
 }
 
 async function answer(ws, request) {
+  if (ws !== trusted) return; // the relay has not proven itself on this connection: nothing is minted for it
   report({ requests: status.requests + 1, lastRequestAt: Date.now() });
+  const problem = actionProblem(request.action);
+  if (problem || !budget.take()) {
+    const why = problem || "more token requests than the cap allows in a minute: this one is not answered";
+    console.warn(`veo-relay token bridge: ${why}`);
+    report({ refused: status.refused + 1, lastError: why });
+    return;
+  }
   try {
-    const token = await mintToken(settings, request.action || "VIDEO_GENERATION");
+    const token = await mintToken(settings, request.action);
     if (ws.readyState !== WebSocket.OPEN) {
       report({ failed: status.failed + 1, lastError: "the connection closed while minting; the relay asks again" });
       return;
@@ -210,6 +271,7 @@ chrome.storage.onChanged.addListener(async (changes, area) => {
   failures = 0;
   const old = socket;
   socket = null;
+  trusted = null;
   stopKeepalive();
   session.stop();
   if (old) old.close(1000, "reconfigured");

@@ -40,6 +40,7 @@ const STATES = {
   registered: "Connected: providing tokens",
   disconnected: "Disconnected",
   refused: "Refused by the relay",
+  untrusted: "Not trusted: nothing sent",
 };
 
 function when(ms) {
@@ -82,6 +83,7 @@ function showStatus(status) {
   $("relay-providers").textContent = status.relayProviders ?? "—";
   $("answered").textContent = String(status.answered ?? 0);
   $("failed").textContent = String(status.failed ?? 0);
+  $("refused").textContent = String(status.refused ?? 0);
   $("last-request").textContent = when(status.lastRequestAt);
   $("last-error").textContent = status.lastError || "—";
 }

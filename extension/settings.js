@@ -70,9 +70,9 @@ export function checkSettings(settings) {
   if (relay && !["ws:", "wss:"].includes(relay.protocol)) {
     problems.push({ field: "relayUrl", message: "must start with ws:// or wss://" });
   } else if (relay && relay.protocol === "ws:" && !LOOPBACK.has(relay.hostname)) {
-    problems.push({ field: "relayUrl", message: "ws:// sends the token unencrypted: use wss:// for a relay on another machine" });
+    problems.push({ field: "relayUrl", message: "ws:// sends the minted tokens unencrypted: use wss:// for a relay on another machine" });
   }
-  if (!settings.token.trim()) problems.push({ field: "token", message: "needed: the relay's client token" });
+  if (!settings.token.trim()) problems.push({ field: "token", message: "needed: the relay's provider token" });
   if (settings.profileId && !/^[\w.:@-]{1,200}$/.test(settings.profileId)) {
     problems.push({ field: "profileId", message: "letters, digits and . _ - : @ only" });
   }

@@ -68,6 +68,8 @@ class Settings:
     allow_origins: tuple[str, ...] = ()
     allow_hosts: tuple[str, ...] = ()
     """Extra names the HTTP front answers to (`server.host_check`)."""
+    client_sessions: bool = False
+    """True: the client token may `provide_session` too (by default only the provider token may)."""
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     run_poller: bool = True
     """False (PostgreSQL only): never lead the cluster, so never call Flow; commands go to the leader."""

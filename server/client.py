@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from server.access import ConnectionAccess
 from veo_protocol import CLOSE_REASONS, CLOSE_TOO_FAR_BEHIND, encode_deltas
 
 __all__ = ["COALESCE_WINDOW", "FULL_FRAME_BYTES", "MAX_COALESCED_BYTES", "Bundle", "Client"]
@@ -70,6 +71,8 @@ class Client:
         self.channels: set[str] = set()
         self.provider_id: str | None = None
         """Set when this connection registered as a reCAPTCHA token provider."""
+        self.access = ConnectionAccess()
+        """Which token this connection holds (the server sets it from the upgrade; until then it holds none)."""
         self.subscribing = asyncio.Lock()
         """Held while a `subscribe` is answered and replayed: a second one waits, so no replay runs twice."""
         self.max_frames = max_frames

@@ -24,6 +24,7 @@ from eventsourcing.persistence import PersistenceError
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
 from projections.history import HistoryFilter
 from projections.rows import HistoryRow, iso_ms
+from server.access import Access, Keys
 from server.bootstrap import System
 from server.client import Client
 from server.coalesce import Coalesced
@@ -37,6 +38,7 @@ from veo_protocol import (
     GetAnalytics,
     GetBatch,
     GetHistory,
+    GetProviderToken,
     GetStatus,
     GetStatuses,
     ProtocolError,
@@ -68,9 +70,10 @@ POINT_READ_THREADS = 2
 class Handlers:
     """Turns requests into results (encoded frames) or ProtocolErrors."""
 
-    def __init__(self, system: System, hub: DeltaHub, server_tz: ZoneInfo | None = None) -> None:
+    def __init__(self, system: System, hub: DeltaHub, keys: Keys, server_tz: ZoneInfo | None = None) -> None:
         self.system = system
         self.hub = hub
+        self.keys = keys
         self.server_tz = server_tz
         self.commands = CommandService(system)
         self._storage_errors: tuple[type[Exception], ...] = (PersistenceError, sqlite3.Error, *system.db.errors)
@@ -81,6 +84,7 @@ class Handlers:
     async def handle(self, request: Request, client: Client) -> bytes | None:
         """The reply frame for `request` (None when already sent; ProtocolError for an error reply)."""
         with self._named_errors(request):
+            client.access.admit(request, self.keys)
             if isinstance(request, Subscribe):
                 await self._subscribe(request, client)
                 return None
@@ -137,14 +141,16 @@ class Handlers:
             case QueueStatus():
                 status = self.system.commands.published_status()  # in memory: read on the loop, no waiting
                 return (status, self.hub.position) if status is not None else await self._queue_status()
-            case RegisterProvider(profile_id=profile_id):
-                return self._register_provider(client, profile_id), self.hub.position
+            case RegisterProvider():
+                return self._register_provider(client, request), self.hub.position
             case ProvideCaptchaToken(request_id=captcha_request, token=token):
                 tokens = self.system.commands.tokens
                 accepted = client.provider_id is not None and tokens.provide(client.provider_id, captcha_request, token)
                 return {"accepted": accepted}, self.hub.position
             case ProvideSession():
                 return self._provide_session(client, request), self.hub.position
+            case GetProviderToken():
+                return {"provider_token": self.keys.provider}, self.hub.position
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"unsupported request {request!r}", "type", request.id)
 
     async def _subscribe(self, request: Subscribe, client: Client) -> None:
@@ -160,11 +166,19 @@ class Handlers:
             client.send_now(encode_result(request.id, data, outcome.position))
             await self.hub.join(client, outcome)
 
-    def _register_provider(self, client: Client, profile_id: str | None) -> dict[str, str]:
-        """This connection will receive `captcha_request`s (for one profile, or any) and answer them."""
+    def _register_provider(self, client: Client, request: RegisterProvider) -> dict[str, Any]:
+        """This connection will receive `captcha_request`s (for one profile, or any) and answer them; or, for a
+        `nonce` alone, the relay's half of the challenge-response (`server.access`), which registers nothing."""
+        access, tokens = client.access, self.system.commands.tokens
+        proven = access.access is not Access.PROVING
+        if request.nonce is not None and request.proof is None and request.relay_nonce is None:
+            challenge: dict[str, Any] = access.challenge(request.nonce, self.keys)
+            return challenge | {"providers": tokens.providers()} if proven else challenge
+        if request.proof is not None or request.relay_nonce is not None or not proven:
+            access.prove(request, self.keys)
+        profile_id = request.profile_id
         if profile_id is not None:
             self._check_profile(profile_id)
-        tokens = self.system.commands.tokens
         if client.provider_id is not None:
             tokens.unregister(client.provider_id)
         loop = asyncio.get_running_loop()
@@ -174,7 +188,7 @@ class Handlers:
             loop.call_soon_threadsafe(client.send_now, frame)
 
         client.provider_id = tokens.register(profile_id, send)
-        return {"provider_id": client.provider_id}
+        return {"provider_id": client.provider_id, "providers": tokens.providers()}
 
     def _check_profile(self, profile_id: str) -> None:
         """InvalidParameter naming `profile_id` when no profile has that name."""

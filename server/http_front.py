@@ -3,17 +3,17 @@ and the dashboard's files (docs/SECURITY.md)."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
 from importlib import resources
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from server.access import Keys, access_of
 from server.host_check import HostCheck
 
 __all__ = ["HttpFront"]
@@ -65,14 +65,14 @@ class HttpFront:
 
     def __init__(
         self,
-        token: str,
+        keys: Keys,
         metrics: Callable[[], str],
         origins: Callable[[], set[str]],
         hosts: HostCheck,
         connections: Callable[[], int],
         max_connections: int,
     ) -> None:
-        self.token = token
+        self.keys = keys
         self.hosts = hosts
         self.connections = connections
         self.max_connections = max_connections
@@ -89,8 +89,7 @@ class HttpFront:
             origin = request.headers.get("Origin")
             if origin is not None and origin not in self.origins():
                 return _response(403, f"origin {origin} is not allowed\n".encode(), "text/plain; charset=utf-8")
-            supplied = self._token_of(request, path.query)
-            if supplied is None or not hmac.compare_digest(supplied.encode(), self.token.encode()):
+            if access_of(self.keys, request) is None:
                 return _response(401, b"missing or wrong token\n", "text/plain; charset=utf-8")
             if self.connections() >= self.max_connections:
                 logger.warning("refused a websocket: %d connections are open, the most allowed", self.max_connections)
@@ -102,14 +101,6 @@ class HttpFront:
         if path.path == "/metrics":
             return _response(200, self.metrics().encode(), "text/plain; version=0.0.4; charset=utf-8")
         return self._static(path.path, request.headers["Host"])
-
-    @staticmethod
-    def _token_of(request: Request, query: str) -> str | None:
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            return header.removeprefix("Bearer ").strip()
-        values = parse_qs(query).get("token")
-        return values[0] if values else None
 
     def _static(self, path: str, host: str) -> Response:
         found = self.files.get(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Data
 
 from actors.clock import Clock
+from server.access import ConnectionAccess, Keys
 from server.bootstrap import System
 from server.client import Client
 from server.flood import FloodGuard, Verdict, may_start
@@ -55,6 +57,8 @@ class RelayServer:
         host: str = "127.0.0.1",
         port: int = 8765,
         token: str,
+        provider_token: str | None = None,
+        client_sessions: bool = False,
         allow_origins: Sequence[str] = (),
         allow_hosts: Sequence[str] = (),
         max_connections: int = MAX_CONNECTIONS,
@@ -68,7 +72,8 @@ class RelayServer:
         self.system = system
         self.host = host
         self.port = port
-        self.token = token
+        self.keys = Keys(token, provider_token or secrets.token_urlsafe(32), client_sessions)
+        """Without a given provider token a random one serves (`get_provider_token` tells a client-token holder)."""
         self.allow_origins = set(allow_origins)
         self.hosts = HostCheck(host, lambda: self.port, allow_hosts)
         self.max_connections = max_connections
@@ -85,7 +90,7 @@ class RelayServer:
                 head=lambda: history.position(db.reader()),
             )
         )
-        self.handlers = Handlers(system, self.hub, server_tz)
+        self.handlers = Handlers(system, self.hub, self.keys, server_tz)
         self.metrics = MetricsSnapshot(system)
         self.clients: set[Client] = set()
         self.requests_in_progress = 0
@@ -108,7 +113,7 @@ class RelayServer:
         await self.metrics.start()
         self.system.projections.add_listener(self.hub.wake_threadsafe)
         front = HttpFront(
-            self.token,
+            self.keys,
             lambda: self.metrics.render(len(self.clients), self.hub.frames_sent),
             self.origins,
             self.hosts,
@@ -144,6 +149,8 @@ class RelayServer:
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
         client = Client(connection)
+        if connection.request is not None:  # always set once the upgrade succeeded
+            client.access = ConnectionAccess.opened(self.keys, connection.request)
         client.start()
         self.clients.add(client)
         guard = FloodGuard(

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from server.bootstrap import Settings, System
 from server.relay_server import RelayServer
 from veo_protocol.local_server import (
+    PROVIDER_TOKEN_FILE,
+    load_or_create_provider_token,
     load_or_create_token,
     narrow_files,
     open_to_others,
@@ -66,7 +68,8 @@ async def run_service(settings: Settings, say: Callable[[str], None], stop: asyn
     narrow_files(settings.data_dir)
     system.claim_store()  # first: a relay refused (another owns the store) writes nothing, not the token either
     token, new_token = load_or_create_token(settings.data_dir, settings.token)
-    return await _serve(system, token, new_token, say, stop or asyncio.Event())
+    provider_token, _ = load_or_create_provider_token(settings.data_dir)
+    return await _serve(system, (token, provider_token), new_token, say, stop or asyncio.Event())
 
 
 async def _listen(server: RelayServer, settings: Settings) -> None:
@@ -79,8 +82,11 @@ async def _listen(server: RelayServer, settings: Settings) -> None:
         raise PortInUse(settings.host, settings.port) from None
 
 
-async def _serve(system: System, token: str, new_token: bool, say: Callable[[str], None], stop: asyncio.Event) -> int:
+async def _serve(
+    system: System, tokens: tuple[str, str], new_token: bool, say: Callable[[str], None], stop: asyncio.Event
+) -> int:
     settings = system.settings
+    token, provider_token = tokens
     await asyncio.to_thread(system.start)
     server = RelayServer(
         system,
@@ -89,6 +95,8 @@ async def _serve(system: System, token: str, new_token: bool, say: Callable[[str
         token=token,
         allow_origins=settings.allow_origins,
         allow_hosts=settings.allow_hosts,
+        provider_token=provider_token,
+        client_sessions=settings.client_sessions,
     )
     try:
         await _listen(server, settings)
@@ -118,6 +126,8 @@ async def _serve(system: System, token: str, new_token: bool, say: Callable[[str
         say(f"dashboard: {server.url}/#token={token}")
         if new_token:
             say(f"a new client token was generated and saved in {settings.data_dir / 'token'}")
+        say(f"provider token (for the browser extension; {settings.data_dir / PROVIDER_TOKEN_FILE}): {provider_token}")
+        say("  paste it into the extension's options; it can only provide reCAPTCHA tokens and sessions")
         await stop.wait()
         say("stopping...")
         return 0

@@ -74,6 +74,12 @@ def _listed(variable: str) -> tuple[str, ...]:
     multiple=True,
     help="Extra host name the server answers to, besides localhost and its address (repeatable).",
 )
+@click.option(
+    "--client-sessions",
+    envvar="VEO_CLIENT_SESSIONS",
+    is_flag=True,
+    help="Let the client token provide_session too (by default only the provider token may).",
+)
 @click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
 @click.option("--simulator-captcha", envvar="VEO_SIMULATOR_CAPTCHA", is_flag=True, hidden=True)
 def serve(
@@ -91,6 +97,7 @@ def serve(
     lost_after: float,
     allow_origins: tuple[str, ...],
     allow_hosts: tuple[str, ...],
+    client_sessions: bool,
     simulator_times: str | None,
     simulator_captcha: bool,
 ) -> None:
@@ -111,6 +118,7 @@ def serve(
         lost_after=lost_after,
         allow_origins=origins,
         allow_hosts=allow_hosts or _listed("VEO_ALLOW_HOSTS"),
+        client_sessions=client_sessions,
         simulator=_simulator_config(simulator_times, simulator_captcha),
     )
     try:

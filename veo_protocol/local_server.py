@@ -1,5 +1,6 @@
-"""How a local `veo serve` and its clients find each other: the data directory (0700), the token file (generated
-once, 0600) and `server.json` (where the running server listens, 0600); and how files there are kept private."""
+"""How a local `veo serve` and its clients find each other: the data directory (0700), the token files (generated
+once, 0600: `token` for clients, `provider-token` for the browser extension) and `server.json` (where the running
+server listens, 0600); and how files there are kept private."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from pathlib import Path
 import platformdirs
 
 __all__ = [
+    "PROVIDER_TOKEN_FILE",
     "default_data_dir",
+    "load_or_create_provider_token",
     "load_or_create_token",
     "narrow_files",
     "open_to_others",
@@ -26,6 +29,7 @@ __all__ = [
 ]
 
 TOKEN_FILE = "token"  # noqa: S105 - a file name
+PROVIDER_TOKEN_FILE = "provider-token"  # noqa: S105 - a file name
 SERVER_FILE = "server.json"
 
 
@@ -78,12 +82,8 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
-def load_or_create_token(data_dir: Path, given: str | None) -> tuple[str, bool]:
-    """The token to require: `given` (and kept for local clients), the stored one, or a new one; (token, new)."""
-    path = data_dir / TOKEN_FILE
-    if given:
-        write_private(path, given + "\n")
-        return given, False
+def _stored_or_new(path: Path) -> tuple[str, bool]:
+    """The token kept in `path`, or a new one written there; (token, new)."""
     if path.exists():
         stored = path.read_text().strip()
         if stored:
@@ -91,6 +91,20 @@ def load_or_create_token(data_dir: Path, given: str | None) -> tuple[str, bool]:
     token = secrets.token_urlsafe(32)
     write_private(path, token + "\n")
     return token, True
+
+
+def load_or_create_token(data_dir: Path, given: str | None) -> tuple[str, bool]:
+    """The token to require: `given` (and kept for local clients), the stored one, or a new one; (token, new)."""
+    if given:
+        write_private(data_dir / TOKEN_FILE, given + "\n")
+        return given, False
+    return _stored_or_new(data_dir / TOKEN_FILE)
+
+
+def load_or_create_provider_token(data_dir: Path) -> tuple[str, bool]:
+    """The provider token (for the browser extension: it may only provide tokens and sessions), stored beside
+    the client token or generated once; (token, new)."""
+    return _stored_or_new(data_dir / PROVIDER_TOKEN_FILE)
 
 
 def write_server_info(data_dir: Path, url: str) -> None:

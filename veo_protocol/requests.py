@@ -45,6 +45,7 @@ __all__ = [
     "GetAnalytics",
     "GetBatch",
     "GetHistory",
+    "GetProviderToken",
     "GetStatus",
     "GetStatuses",
     "ProvideCaptchaToken",
@@ -107,6 +108,19 @@ Model = Annotated[
 Seed = Annotated[int, Meta(ge=0, le=MAX_SEED)]
 RequestKey = Annotated[str, Meta(min_length=1, max_length=MAX_REQUEST_KEY_CHARS)]
 Token = Annotated[str, Meta(min_length=1)]
+Nonce = Annotated[
+    str,
+    Meta(
+        min_length=22,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_-]+\Z",
+        description="a random nonce of 22 to 128 letters, digits, '-' or '_' (at least 128 bits)",
+    ),
+]
+Proof = Annotated[
+    str,
+    Meta(pattern=r"^[0-9a-f]{64}\Z", description="an HMAC-SHA256 written as 64 lowercase hex digits"),
+]
 SessionCookie = Annotated[
     str,
     Meta(
@@ -269,9 +283,17 @@ class QueueStatus(_Request, frozen=True, tag="queue_status"):
 
 
 class RegisterProvider(_Request, frozen=True, tag="register_provider"):
-    """Offer this connection as a source of reCAPTCHA tokens (for one profile, or any)."""
+    """Offer this connection as a source of reCAPTCHA tokens (for one profile, or any).
+
+    With `nonce` alone it registers nothing: the relay answers its nonce and its proof that it knows the provider
+    token (`veo_protocol.provider_proof`). With `nonce`, `relay_nonce` and `proof` it registers once the provider's
+    proof holds, on any connection, including one opened without a token.
+    """
 
     profile_id: ProfileId | None = None
+    nonce: Nonce | None = None
+    relay_nonce: Nonce | None = None
+    proof: Proof | None = None
 
 
 class ProvideCaptchaToken(_Request, frozen=True, tag="provide_captcha_token"):
@@ -279,6 +301,10 @@ class ProvideCaptchaToken(_Request, frozen=True, tag="provide_captcha_token"):
 
     request_id: RequestId
     token: Token
+
+
+class GetProviderToken(_Request, frozen=True, tag="get_provider_token"):
+    """The provider token, for pasting into the browser extension (only the client token may ask)."""
 
 
 class ProvideSession(_Request, frozen=True, tag="provide_session"):
@@ -306,6 +332,7 @@ Request: TypeAlias = (
     | RegisterProvider
     | ProvideCaptchaToken
     | ProvideSession
+    | GetProviderToken
 )
 
 REQUEST_TYPES: Final[dict[str, type[Request]]] = {str(cls.__struct_config__.tag): cls for cls in get_args(Request)}

@@ -1,6 +1,7 @@
 // The dashboard: authentication, the snapshot + subscription, forms, row actions and the status bar.
 
 import { Connection } from "./connection.js";
+import { showExtensionToken } from "./extension-token.js";
 import { CHANNELS, History } from "./history.js";
 import { Bar, HistoryList } from "./rows.js";
 import { StatusBar } from "./statusbar.js";
@@ -393,6 +394,7 @@ function main() {
     $("token-input").value = "";
     begin(token);
   });
+  showExtensionToken((type) => (dashboard ? dashboard.conn.request(type) : Promise.reject(new Error("not connected"))));
   $("forget").addEventListener("click", () => {
     localStorage.removeItem(TOKEN_KEY);
     location.reload();

@@ -23,6 +23,7 @@ from server.relay_server import RelayServer
 from tests.e2e.harness import TOKEN, run, wait_until
 from veo_simulator import Simulator, SimulatorConfig
 
+PROVIDER_TOKEN = "e2e-provider-token"
 OLD_COOKIE = "old-cookie-from-the-profiles-file"
 NEW_COOKIE = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..fresh-SESSION-from-the-browser"
 PROFILES = """
@@ -53,8 +54,8 @@ class RawClient:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def open(cls, url: str) -> RawClient:
-        ws = await connect(url, additional_headers={"Authorization": f"Bearer {TOKEN}"}, proxy=None)
+    async def open(cls, url: str, token: str = TOKEN) -> RawClient:
+        ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, proxy=None)
         return cls(ws)
 
     async def ask(self, type_: str, **fields: Any) -> dict[str, Any]:
@@ -89,7 +90,7 @@ async def relay(tmp_path: Path, simulator: Simulator, credentials: str) -> Async
     system = System(settings)
     try:
         await asyncio.to_thread(system.start)
-        server = RelayServer(system, port=0, token=TOKEN)
+        server = RelayServer(system, port=0, token=TOKEN, provider_token=PROVIDER_TOKEN)
         await server.start()
         try:
             yield system, f"ws://127.0.0.1:{server.port}/ws"
@@ -119,7 +120,7 @@ def relay_log(caplog: pytest.LogCaptureFixture) -> str:
 
 async def provider(url: str, profile_id: str | None) -> RawClient:
     """A fake extension registered as the token provider for `profile_id` (None: every profile)."""
-    client = await RawClient.open(url)
+    client = await RawClient.open(url, PROVIDER_TOKEN)
     fields = {"profile_id": profile_id} if profile_id else {}
     reply = await client.ask("register_provider", **fields)
     assert reply["ok"] is True, reply
@@ -205,7 +206,7 @@ def test_only_the_profiles_own_provider_may_send_its_session(
 
     async def body() -> None:
         async with relay(tmp_path, simulator, f'session_cookie = "{OLD_COOKIE}"') as (system, url):
-            stranger = await RawClient.open(url)
+            stranger = await RawClient.open(url, PROVIDER_TOKEN)
             catch_all = await provider(url, None)
             other = await provider(url, "other")
             own = await provider(url, "default")

@@ -12,6 +12,7 @@ import pytest
 from websockets.datastructures import Headers
 from websockets.http11 import Request
 
+from server.access import Keys
 from server.host_check import HostCheck
 from server.http_front import HttpFront
 
@@ -21,7 +22,7 @@ HERE = "http://127.0.0.1:8765/"
 
 
 def policy(path: str, host: str = "127.0.0.1:8765") -> dict[str, str]:
-    front = HttpFront("t", lambda: "", set, HostCheck("127.0.0.1", lambda: 8765), lambda: 0, 10)
+    front = HttpFront(Keys("t", "p"), lambda: "", set, HostCheck("127.0.0.1", lambda: 8765), lambda: 0, 10)
     response = front(None, Request(path, Headers([("Host", host)])))  # type: ignore[arg-type]
     assert response is not None and response.status_code == 200
     directives = (part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))

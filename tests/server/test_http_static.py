@@ -15,6 +15,7 @@ import pytest
 from websockets.datastructures import Headers
 from websockets.http11 import Request
 
+from server.access import Keys
 from server.host_check import HostCheck
 from server.http_front import HttpFront
 
@@ -76,7 +77,9 @@ def get(front: HttpFront, path: str) -> tuple[int, bytes]:
 
 
 def plain_front() -> HttpFront:
-    return HttpFront(TOKEN, lambda: "", set, HostCheck("127.0.0.1", lambda: 8765), lambda: 0, 10)
+    return HttpFront(
+        Keys(TOKEN, "provider-token"), lambda: "", set, HostCheck("127.0.0.1", lambda: 8765), lambda: 0, 10
+    )
 
 
 @pytest.mark.parametrize("path", ATTACKS)

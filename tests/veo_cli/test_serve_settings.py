@@ -14,7 +14,7 @@ from server.bootstrap import Settings
 from veo_cli import serve as serve_module
 
 
-def poller_settings_of(monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str]) -> PollerSettings:
+def settings_of(monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str]) -> Settings:
     """Run `veo serve` with the service replaced by one that only keeps its settings."""
     seen: list[Settings] = []
 
@@ -26,7 +26,22 @@ def poller_settings_of(monkeypatch: pytest.MonkeyPatch, args: list[str], env: di
     result = CliRunner().invoke(serve_module.serve, args, env=env)
     assert result.exit_code == 0, result.output
     (settings,) = seen
-    return settings.poller_settings()
+    return settings
+
+
+def poller_settings_of(monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str]) -> PollerSettings:
+    """The poller's settings `veo serve` would run with."""
+    return settings_of(monkeypatch, args, env).poller_settings()
+
+
+def test_client_sessions_is_off_unless_the_flag_or_the_environment_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Only the provider token may provide sessions, unless `--client-sessions` or `VEO_CLIENT_SESSIONS=1`."""
+    data = ["--data", str(tmp_path)]
+    assert settings_of(monkeypatch, data, {}).client_sessions is False
+    assert settings_of(monkeypatch, [*data, "--client-sessions"], {}).client_sessions is True
+    assert settings_of(monkeypatch, data, {"VEO_CLIENT_SESSIONS": "1"}).client_sessions is True
 
 
 def test_lost_after_defaults_to_ten_minutes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

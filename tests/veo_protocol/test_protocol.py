@@ -19,6 +19,7 @@ from veo_protocol import (
     GetAnalytics,
     GetBatch,
     GetHistory,
+    GetProviderToken,
     GetStatus,
     GetStatuses,
     ProtocolError,
@@ -49,6 +50,7 @@ def rejected(raw: str | bytes) -> ProtocolError:
     return caught.value
 
 
+NONCE = "n" * 32
 EXAMPLES: list[tuple[str, dict[str, Any], Request]] = [
     ("subscribe", {"channels": ["generation:status"]}, Subscribe(id="r1", channels=[Channel.GENERATION_STATUS])),
     (
@@ -113,6 +115,12 @@ EXAMPLES: list[tuple[str, dict[str, Any], Request]] = [
     ("queue_status", {}, QueueStatus(id="r1")),
     ("register_provider", {}, RegisterProvider(id="r1")),
     ("register_provider", {"profile_id": "p"}, RegisterProvider(id="r1", profile_id="p")),
+    ("register_provider", {"nonce": NONCE}, RegisterProvider(id="r1", nonce=NONCE)),
+    (
+        "register_provider",
+        {"nonce": NONCE, "relay_nonce": NONCE, "proof": "0" * 64},
+        RegisterProvider(id="r1", nonce=NONCE, relay_nonce=NONCE, proof="0" * 64),
+    ),
     (
         "provide_captcha_token",
         {"request_id": "c1", "token": "t"},
@@ -123,6 +131,7 @@ EXAMPLES: list[tuple[str, dict[str, Any], Request]] = [
         {"profile_id": "p", "session_cookie": "eyJ.abc-_"},
         ProvideSession(id="r1", profile_id="p", session_cookie="eyJ.abc-_"),
     ),
+    ("get_provider_token", {}, GetProviderToken(id="r1")),
 ]
 
 
@@ -134,9 +143,9 @@ def test_each_request_type_decodes_to_its_struct(type_: str, fields: dict[str, A
 
 
 def test_every_request_type_of_the_contract_has_an_example() -> None:
-    """The examples above cover all seventeen request types, and no others exist."""
+    """The examples above cover all eighteen request types, and no others exist."""
     assert {type_ for type_, _, _ in EXAMPLES} == set(REQUEST_TYPES)
-    assert len(REQUEST_TYPES) == 17
+    assert len(REQUEST_TYPES) == 18
 
 
 def test_contract_defaults() -> None:
@@ -311,7 +320,7 @@ def test_typical_mistakes_name_the_field_in_plain_words(raw: str, field: str, wo
 
 
 def test_unknown_type_lists_every_type() -> None:
-    """The message for an unknown type names all seventeen types."""
+    """The message for an unknown type names all eighteen types."""
     message = rejected(frame("generat")).message
     assert all(type_ in message for type_ in REQUEST_TYPES)
 

@@ -22,6 +22,7 @@ from veo_protocol import (
     GetAnalytics,
     GetBatch,
     GetHistory,
+    GetProviderToken,
     GetStatus,
     GetStatuses,
     ProtocolError,
@@ -90,6 +91,7 @@ requests: st.SearchStrategy[Request] = st.one_of(
     st.builds(GetAnalytics, id=ids, window=st.sampled_from(["all", "1h"])),
     st.builds(Refresh, id=ids, generation_id=uuids),
     st.builds(QueueStatus, id=ids),
+    st.builds(GetProviderToken, id=ids),
     st.builds(RegisterProvider, id=ids, profile_id=st.none() | profiles),
     st.builds(ProvideCaptchaToken, id=ids, request_id=ids, token=tokens),
 )

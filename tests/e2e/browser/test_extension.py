@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import httpx
 import msgspec
@@ -145,7 +145,7 @@ class Serve:
         self.logs = logs
         self.outputs: list[Path] = []
         self.port = free_port()  # below the ephemeral range: no outgoing connection takes it while stopped
-        self.ws_url = self.token = self.simulator_url = ""
+        self.ws_url = self.token = self.provider_token = self.simulator_url = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._sink: IO[bytes] | None = None
 
@@ -174,6 +174,7 @@ class Serve:
         self.port = int(url.rsplit(":", 1)[1])
         self.ws_url = url.replace("http", "ws", 1) + "/ws"
         self.token = (self.data / "token").read_text().strip()
+        self.provider_token = (self.data / "provider-token").read_text().strip()
 
     def stop(self) -> None:
         """SIGTERM, as a user's Ctrl-C would, and wait for it to exit."""
@@ -235,17 +236,28 @@ def worker_extension_id(context: BrowserContext) -> str:
     return worker.url.split("/")[2]
 
 
-def configure(context: BrowserContext, relay: Serve, labs_url: str, profile: str = "default") -> Page:
-    """Fill and save the options page; returns it (its status area shows the worker's state)."""
+class RelayAddress(Protocol):
+    """Where the extension connects, and the provider token it is given."""
+
+    ws_url: str
+    provider_token: str
+
+
+def configure(
+    context: BrowserContext, relay: RelayAddress, labs_url: str, profile: str = "default", session: bool = False
+) -> Page:
+    """Fill and save the options page (the session option on when `session`); returns it (its status area
+    shows the worker's state)."""
     options = context.new_page()
     options.goto(f"chrome-extension://{worker_extension_id(context)}/options.html")
     expect(options.locator("body")).to_have_attribute("data-ready", "true")
     labs_origin = labs_url.split("/fx/", maxsplit=1)[0]
     options.fill("#relayUrl", relay.ws_url)
-    options.fill("#token", relay.token)
+    options.fill("#token", relay.provider_token)
     options.fill("#profileId", profile)
     options.fill("#labsPattern", f"{labs_origin}/*")
     options.fill("#labsPage", labs_url)
+    options.set_checked("#keepSessionFresh", session)
     options.click("#save")
     expect(options.locator("#saved")).to_contain_text("Saved")
     return options
@@ -297,6 +309,8 @@ def test_the_extension_mints_in_the_labs_page_and_the_submission_carries_that_to
 ) -> None:
     """Registered for its profile, it answers each captcha_request with a token the page made; Flow sees it."""
     assert worker_extension_id(browser) == extension_id(EXTENSION / "manifest.json")  # the id the README gives
+    assert f"provider token (for the browser extension; {relay.data / 'provider-token'}): " in relay.text()
+    assert "paste it into the extension's options" in relay.text()
     options = configure(browser, relay, labs)
     page = browser.new_page()
     page.goto(labs)
