@@ -254,9 +254,13 @@ def test_repeated_transient_refusals_back_off_longer() -> None:
 
 
 def test_a_throttled_submission_pauses_the_budget_until_retry_after() -> None:
-    """429 THROTTLED with Retry-After 30: the job is deferred and no call of any kind starts for 30 s."""
-    rig = make_rig()
-    (running,) = rig.running(1)
+    """429 THROTTLED with Retry-After 30: the job is deferred and no call of any kind starts for 30 s.
+
+    The running job is on another account: on its own account a throttle also lowers the active limit, so
+    the deferred job would wait for that job to finish (tests/actors/test_account_choice.py).
+    """
+    rig = make_rig(profiles=[make_profile("p"), make_profile("q")])
+    (running,) = rig.running(1, profile_id="q")
     (submit,) = submitting(rig)
     gid = submit.job_ids[0]
     rig.answer(submit, answered(429, "PUBLIC_ERROR_USER_REQUESTS_THROTTLED", **{"retry-after": "30"}))
@@ -448,10 +452,10 @@ def test_no_call_starts_when_submitted_cannot_be_recorded(monkeypatch: pytest.Mo
     real = rig.app.record_submitted
     faults = [OSError("disk full")]
 
-    def record_submitted(generation_id: UUID) -> int:
+    def record_submitted(generation_id: UUID, account: str | None = None) -> int:
         if faults:
             raise faults.pop()
-        return real(generation_id)
+        return real(generation_id, account)
 
     monkeypatch.setattr(rig.app, "record_submitted", record_submitted)
     assert rig.tick() == []

@@ -92,7 +92,7 @@ def failed(parts: Parts, service: CommandService) -> UUID:
 
 def completed(parts: Parts, service: CommandService, options: GenerateOptions | None = None) -> UUID:
     generation_id = service.generate("a meadow", options or GenerateOptions()).generation_id
-    parts.app.record_submitted(generation_id)
+    parts.app.record_submitted(generation_id, "second")  # as the poller does: on the account it chose
     parts.app.record_started(generation_id, "operations/1", None, ACTIVE)
     parts.app.record_completed(generation_id, "media-1", "https://example.test/v.mp4")
     return generation_id
@@ -157,6 +157,7 @@ def test_an_upscale_needs_a_completed_source_and_defaults_to_1080p(parts: Parts,
     row = service.row(accepted.generation_id).row
     assert (row.job_type, row.source_generation_id) == ("upscale", str(source))
     assert "1080p" in row.model
+    assert row.profile_id == "second"  # the source's account
     assert parts.commands.enqueued[-1] == ([accepted.generation_id], "tok", None)
 
 
@@ -207,7 +208,7 @@ def test_cancel_that_flow_finished_first_is_refused(parts: Parts, service: Comma
 
 def test_refresh_answers_with_the_row_its_check_recorded(parts: Parts, service: CommandService) -> None:
     generation_id = service.generate("a kite", GenerateOptions()).generation_id
-    parts.app.record_submitted(generation_id)
+    parts.app.record_submitted(generation_id, "default")  # as the poller does: on the account it chose
     parts.app.record_started(generation_id, "operations/1", None, "MEDIA_GENERATION_STATUS_PENDING")
     parts.commands.checks_find = ACTIVE
     row, _ = service.refresh(generation_id)
