@@ -49,10 +49,6 @@ class ProfileState:
         """Whether the status contract is detected rather than configured."""
         return self.profile.status_contract == "auto"
 
-    def is_paused(self, now: float) -> bool:
-        """Submissions of this profile wait until the pause ends."""
-        return now < self.paused_until
-
     def submissions_wait(self) -> tuple[float, str | None]:
         """(until, why) of whatever holds this profile's submissions longest: a pause of its own (quota,
         reCAPTCHA, token) or its pacing's (throttle ladder, rest after a hard block)."""

@@ -15,7 +15,6 @@ from actors.flow.errors import (
     FlowError,
     Transient,
     UnreadableSubmission,
-    error_from_response,
     error_from_transport,
 )
 from actors.poller_settings import PollerSettings
@@ -28,6 +27,7 @@ from tests.actors.fakes import (
     SUCCESSFUL,
     Rig,
     accepted,
+    answered,
     describe,
     make_profile,
     make_rig,
@@ -36,18 +36,6 @@ from tests.actors.fakes import (
 
 SUBMIT, CHECK, RESOLVE, REFRESH_TOKEN = CallKind.SUBMIT, CallKind.CHECK, CallKind.RESOLVE, CallKind.REFRESH_TOKEN
 UNSAFE = "PUBLIC_ERROR_UNSAFE_GENERATION"
-
-
-def envelope(code: int, reason: str | None = None, message: str = "m") -> dict[str, Any]:
-    """Google's RPC error envelope."""
-    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}] if reason else []
-    return {"error": {"code": code, "message": message, "details": details}}
-
-
-def answered(status: int, reason: str | None = None, **headers: str) -> FlowError:
-    """How the Flow client classifies an HTTP answer to a submission."""
-    response = httpx.Response(status, json=envelope(status, reason), headers=headers)
-    return error_from_response(response, what="the generate request", submission=True, now=0.0)
 
 
 def broken(exc: httpx.RequestError) -> FlowError:
