@@ -58,10 +58,10 @@ status_contract = "media"
 
 def test_account_limits_default_to_the_safe_side_and_can_be_set_per_profile(tmp_path: Path) -> None:
     """4 active and 2 s apart unless the profile says otherwise; every profile is in the pool unless it says not."""
-    main = f'[profiles.main]\nbearer_token = "{TOKEN}"\nproject_id = "p1"\n'
-    spare = f'[profiles.spare]\nbearer_token = "{TOKEN}"\nproject_id = "p2"\n'
-    spare += "max_active = 2\nsubmit_gap = 5\npool = false\n"
-    path = write(tmp_path, main + spare)
+    first = f'[profiles.main]\nbearer_token = "{TOKEN}"\nproject_id = "p1"\n'
+    second = f'[profiles.spare]\nbearer_token = "{TOKEN}"\nproject_id = "p2"\n'
+    second += "max_active = 2\nsubmit_gap = 5\npool = false\n"
+    path = write(tmp_path, first + second)
     profiles = load_profiles(path)
     main, spare = profiles["main"], profiles["spare"]
     assert (main.max_active, main.submit_gap, main.pool) == (DEFAULT_MAX_ACTIVE, DEFAULT_SUBMIT_GAP, True)
