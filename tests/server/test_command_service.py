@@ -16,6 +16,7 @@ from domain.errors import GenerationNotFound, IllegalTransition, InvalidParamete
 from domain.values import ErrorReason
 from projections.database import ReadModelDatabase
 from projections.history import HistoryView
+from projections.rows import POOL_PENDING
 from projections.runner import ProjectionRunner
 from server.command_service import CommandService, GenerateOptions
 from server.store import locate
@@ -137,6 +138,30 @@ def test_an_unknown_profile_is_refused_naming_the_known_ones_and_nothing_is_reco
         service.batch(["one", "two"], GenerateOptions(profile_id="nobody"), delay_s=0.5)
     assert parts.app.last_position() == 0
     assert parts.commands.enqueued == []
+
+
+@dataclass
+class OutOfPool:
+    pool: bool = False
+
+
+def test_a_request_without_a_profile_goes_to_the_pool_and_its_row_waits_for_the_account(
+    parts: Parts, service: CommandService
+) -> None:
+    accepted = service.generate("a fox", GenerateOptions())
+    row = service.row(accepted.generation_id).row
+    assert row.profile_id == POOL_PENDING
+    assert parts.app.get_generation(accepted.generation_id).profile_id is None
+
+
+def test_a_request_without_a_profile_is_refused_when_no_profile_is_in_the_pool(
+    parts: Parts, service: CommandService
+) -> None:
+    parts.commands.profiles = {"solo": OutOfPool()}
+    with pytest.raises(InvalidParameter, match=r"no profile takes requests without a profile_id.*\(known: solo\)"):
+        service.batch(["one", "two"], GenerateOptions(), delay_s=0.5)
+    assert parts.app.last_position() == 0
+    assert service.generate("a fox", GenerateOptions(profile_id="solo")).created
 
 
 def test_a_batch_hands_over_every_item_in_prompt_order_with_its_spacing(parts: Parts, service: CommandService) -> None:
