@@ -21,9 +21,9 @@ from actors.clock import Clock
 __all__ = [
     "DEFAULT_REST_S",
     "MAX_REST_S",
+    "PAUSE_LADDER",
     "RELAX_AFTER",
     "RELAX_QUIET_S",
-    "THROTTLE_LADDER",
     "AccountPacing",
     "AccountState",
     "PacingView",
@@ -31,8 +31,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-THROTTLE_LADDER = (10.0, 30.0, 120.0, 600.0, 1800.0)
-"""Seconds an account's submissions pause after its 1st, 2nd, ... throttle in a row (flow-api.md §2.2)."""
+PAUSE_LADDER = (10.0, 30.0, 120.0, 600.0, 1800.0)
+"""Seconds an account's submissions pause after its 1st, 2nd, ... throttle (or reCAPTCHA rejection) in a row
+(flow-api.md §2.2)."""
 DEFAULT_REST_S = 600.0
 """How long an account rests after its first hard block; each further block doubles it."""
 MAX_REST_S = 6 * 3600.0
@@ -147,7 +148,7 @@ class AccountPacing:
         refused one): fewer active, a wider gap, and a pause on the ladder. Returns the pause's end."""
         now = self._note_throttle()
         self._tighten(active)
-        seconds = THROTTLE_LADDER[min(self._level, len(THROTTLE_LADDER) - 1)]
+        seconds = PAUSE_LADDER[min(self._level, len(PAUSE_LADDER) - 1)]
         self._level += 1
         self._paused_until = max(self._paused_until, now + seconds)
         self._reason = "throttled by Flow (requesting generations too quickly)"

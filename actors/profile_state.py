@@ -5,15 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from actors.account_pacing import AccountPacing
+from actors.account_pacing import PAUSE_LADDER, AccountPacing
 from actors.clock import Clock
 from actors.flow import StatusContract
 from actors.profiles import Profile
 
-__all__ = ["PAUSE_LADDER", "ProfileState"]
-
-PAUSE_LADDER = (10.0, 30.0, 120.0, 600.0, 1800.0)
-"""Seconds a profile pauses after repeated throttles or captcha rejections (flow-api.md §2.2)."""
+__all__ = ["ProfileState"]
 
 
 @dataclass(slots=True)

@@ -8,9 +8,9 @@ import pytest
 
 from actors.account_pacing import (
     DEFAULT_REST_S,
+    PAUSE_LADDER,
     RELAX_AFTER,
     RELAX_QUIET_S,
-    THROTTLE_LADDER,
     AccountPacing,
     AccountState,
 )
@@ -63,11 +63,11 @@ def test_throttles_in_a_row_climb_the_pause_ladder() -> None:
     """10 s, 30 s, 2 min, 10 min, 30 min, and 30 min from then on."""
     account, clock = pacing()
     pauses = []
-    for _ in range(len(THROTTLE_LADDER) + 1):
+    for _ in range(len(PAUSE_LADDER) + 1):
         pauses.append(account.throttled(active=1) - clock.now)
         assert account.state() == AccountState.PAUSED
         clock.advance(pauses[-1])
-    assert pauses == [*THROTTLE_LADDER, THROTTLE_LADDER[-1]]
+    assert pauses == [*PAUSE_LADDER, PAUSE_LADDER[-1]]
     assert account.state() == AccountState.READY
 
 
