@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
@@ -14,7 +15,7 @@ from actors.queue_status import AccountStatus
 from actors.worklist import NO_POOL_MESSAGE
 from domain.requests import GenerationSpec
 from domain.values import ErrorReason, Status
-from tests.actors.fakes import FAILED, Rig, answered, make_profile, make_rig, remote
+from tests.actors.fakes import FAILED, Rig, answered, make_profile, make_rig, remote, unfinished
 
 SUBMIT, CHECK = CallKind.SUBMIT, CallKind.CHECK
 THROTTLED = "PUBLIC_ERROR_USER_REQUESTS_THROTTLED"
@@ -168,3 +169,20 @@ def test_a_profile_out_of_the_pool_still_takes_jobs_pinned_to_it() -> None:
     rig.queued(1, profile_id="a")
     pooled(rig, 1)
     assert sorted(call.profile_id for call in submissions(rig, rig.clock.now + 1.0)) == ["a", "b"]
+
+
+def test_restore_puts_a_deferred_pool_job_back_in_the_pool_and_counts_running_ones_on_their_account() -> None:
+    """After a restart a pool job refused on `a` may go to `b`; a pool job running on `a` fills `a`'s place."""
+    rig = make_rig(profiles=[account("a", max_active=1), account("b", max_active=1)])
+    deferred, running = (
+        rig.app.request_generation(GenerationSpec(prompt=p, profile_id=None))[0] for p in ("refused", "running")
+    )
+    rig.app.record_submitted(deferred, "a")
+    rig.app.record_deferred(deferred, "PUBLIC_ERROR_USER_REQUESTS_THROTTLED", "too quickly")
+    rig.app.record_submitted(running, "a")
+    rig.app.record_started(running, rig.operation(running), None, None)
+    rig.poller = rig.new_poller()
+    rig.poller.restore([unfinished(rig.generation(i)) for i in (deferred, running)], datetime.now(UTC))
+    assert [(a.profile_id, a.active) for a in rig.poller.status().accounts] == [("a", 1), ("b", 0)]
+    again = rig.next_call(SUBMIT)
+    assert (again.job_ids, again.profile_id) == ((deferred,), "b")
