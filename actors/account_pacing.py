@@ -181,9 +181,14 @@ class AccountPacing:
         return now
 
     def _tighten(self, active: int) -> None:
-        """One fewer active than Flow refused (at least one), and a gap at least 1 s and twice as wide."""
-        refused_at = max(1, active) if self.max_active is None else min(self.max_active, max(1, active))
-        self.max_active = max(1, refused_at - 1)
+        """Fewer active: one fewer than Flow refused when others were running, else one fewer than the limit (at
+        least one; an account without a limit learns one only from a refusal with others running); and a gap
+        at least 1 s and twice as wide."""
+        if active > 1:
+            refused_at = active if self.max_active is None else min(self.max_active, active)
+            self.max_active = refused_at - 1
+        elif self.max_active is not None:
+            self.max_active = max(1, self.max_active - 1)
         self.gap = min(MAX_GAP, max(MIN_GAP_AFTER_THROTTLE, self.gap * 2))
 
     def _relax(self) -> None:

@@ -34,7 +34,6 @@ from actors.profile_state import ProfileState
 from actors.profiles import Profile
 from actors.queue_status import (
     DETECTION_WINDOW_S,
-    AccountView,
     BudgetLimits,
     Pause,
     QueueSnapshot,
@@ -397,27 +396,11 @@ class Poller:
             starts=self._budget.recent_starts(),
             detections=self._tally.detections_since(now - DETECTION_WINDOW_S),
             pauses=tuple(
-                Pause(name, until, reason) for name, (until, reason) in sorted(self._waits().items()) if now < until
+                Pause(name, until, reason)
+                for name, (until, reason) in sorted((n, s.submissions_wait()) for n, s in self._profiles.items())
+                if now < until
             ),
-            accounts=tuple(self._account_view(name, state) for name, state in sorted(self._profiles.items())),
-        )
-
-    def _waits(self) -> dict[str, tuple[float, str | None]]:
-        """Each profile's longest hold on its submissions."""
-        return {name: state.submissions_wait() for name, state in self._profiles.items()}
-
-    def _account_view(self, name: str, state: ProfileState) -> AccountView:
-        """One account for `queue_status`."""
-        pacing = state.pacing.view()
-        _, reason = state.submissions_wait()
-        return AccountView(
-            profile_id=name,
-            pool=state.profile.pool,
-            active=self._work.active(name),
-            limit=pacing.limit,
-            gap=pacing.gap,
-            paused_until=max(state.paused_until, pacing.paused_until),
-            resting_until=pacing.resting_until,
-            reason=reason,
-            throttles=pacing.throttles,
+            accounts=tuple(
+                state.account_view(self._work.active(name)) for name, state in sorted(self._profiles.items())
+            ),
         )

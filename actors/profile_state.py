@@ -9,6 +9,7 @@ from actors.account_pacing import PAUSE_LADDER, AccountPacing
 from actors.clock import Clock
 from actors.flow import StatusContract
 from actors.profiles import Profile
+from actors.queue_status import AccountView
 
 __all__ = ["ProfileState"]
 
@@ -52,6 +53,21 @@ class ProfileState:
         view = self.pacing.view()
         pacing = (max(view.paused_until, view.resting_until), view.reason)
         return max((self.paused_until, self.pause_reason), pacing, key=lambda wait: wait[0])
+
+    def account_view(self, active: int) -> AccountView:
+        """The account for `queue_status`, with `active` of its generations submitted and not yet finished."""
+        pacing = self.pacing.view()
+        return AccountView(
+            profile_id=self.profile.name,
+            pool=self.profile.pool,
+            active=active,
+            limit=pacing.limit,
+            gap=pacing.gap,
+            paused_until=max(self.paused_until, pacing.paused_until),
+            resting_until=pacing.resting_until,
+            reason=self.submissions_wait()[1],
+            throttles=pacing.throttles,
+        )
 
     def pause(self, now: float, reason: str, seconds: float | None = None) -> float:
         """Pause submissions for `seconds`, or the next step of the ladder; returns the end instant."""

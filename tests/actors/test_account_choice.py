@@ -112,7 +112,7 @@ def test_a_throttled_account_pauses_on_the_ladder_and_shows_it() -> None:
         reason=status.reason,
         pool=True,
         active=0,
-        limit=1,
+        limit=3,
         gap=1.0,
         throttles_last_hour=1,
     )

@@ -53,6 +53,17 @@ def test_a_throttle_learns_a_limit_for_an_account_without_one() -> None:
     assert (account.max_active, account.gap) == (5, 1.0)
 
 
+def test_a_throttle_of_a_lone_submission_lowers_the_limit_by_one_and_widens_the_gap() -> None:
+    """Nothing else was running: the gap was too short, or the limit too high; an account without a limit keeps
+    none (nothing says how many at once it takes)."""
+    limited, _ = pacing(max_active=4, gap=0.0)
+    limited.throttled(active=1)
+    assert (limited.max_active, limited.gap) == (3, 1.0)
+    unlimited, _ = pacing(max_active=None, gap=0.5)
+    unlimited.throttled(active=1)
+    assert (unlimited.max_active, unlimited.gap) == (None, 1.0)
+
+
 def test_the_limit_never_falls_below_one() -> None:
     account, _ = pacing(max_active=1)
     account.throttled(active=1)
