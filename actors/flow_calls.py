@@ -22,7 +22,7 @@ def submit_call(job: Job, profile: Profile) -> Call:
             return client.upscale(profile, spec, token)
         return client.generate(profile, spec, token)
 
-    return Call(CallKind.SUBMIT, (job.generation_id,), job.profile_id, perform)
+    return Call(CallKind.SUBMIT, (job.generation_id,), job.account, perform)
 
 
 def check_call(jobs: Sequence[Job], profile_id: str, profile: Profile, contract: StatusContract) -> Call:
@@ -43,7 +43,7 @@ def resolve_call(job: Job, profile: Profile) -> Call:
     def perform(client: FlowClient) -> object:
         return client.resolve_video_url(profile, media_id)
 
-    return Call(CallKind.RESOLVE, (job.generation_id,), job.profile_id, perform)
+    return Call(CallKind.RESOLVE, (job.generation_id,), job.account, perform)
 
 
 def cancel_call(profile_id: str, profile: Profile, media_name: str) -> Call:

@@ -37,7 +37,9 @@ class Job:
     aspect_ratio: str
     seed: int
     priority: int
-    profile_id: str
+    profile_id: str | None
+    """The account the job is on: its pinned profile, or the one the pool chose for its current submission
+    (None while a pool job waits in the queue)."""
     scene_id: str
     batch_id: str | None = None
     source_media_id: str | None = None
@@ -48,6 +50,8 @@ class Job:
     operation_name: str | None = None
     media_name: str | None = None
     remote_status: str | None = None
+    pooled: bool = False
+    """Requested without a profile: the pool chooses its account at each submission."""
     not_before: float = -math.inf
     submit_errors: int = 0
     captcha_rejections: int = 0
@@ -68,7 +72,8 @@ class Job:
             aspect_ratio=generation.aspect_ratio,
             seed=generation.seed,
             priority=PRIORITY_RANK.get(Priority(generation.priority), 1),
-            profile_id=generation.profile_id,
+            profile_id=generation.account,
+            pooled=generation.profile_id is None,
             scene_id=generation.scene_id,
             batch_id=generation.batch_id,
             source_media_id=generation.source_media_id,
@@ -79,6 +84,13 @@ class Job:
             media_name=generation.media_name,
             remote_status=generation.remote_status,
         )
+
+    @property
+    def account(self) -> str:
+        """The account the job is on (a job that was submitted, or is pinned, always has one)."""
+        if self.profile_id is None:
+            raise ValueError(f"generation {self.generation_id} waits for the pool to choose its account")
+        return self.profile_id
 
     @property
     def key(self) -> tuple[str, str]:

@@ -128,11 +128,13 @@ class OutcomeHandler:
         if job.operation_name is None:  # else a storage fault after Started made this a retry
             self._app.record_started(job.generation_id, operation, value.media_name, value.remote_status)
             job.operation_name, job.media_name, job.remote_status = operation, value.media_name, value.remote_status
-        self._profiles[job.profile_id].resume()
+        state = self._profiles[job.account]
+        state.resume()
+        state.pacing.accepted()
         now = self._clock()
         if job.cancel_requested:
             work.finish_failed(job, ErrorReason.CANCELLED, CANCELLED_MESSAGE)
-            work.cancel_on_flow(job.profile_id, job.media_name or operation)
+            work.cancel_on_flow(job.account, job.media_name or operation)
         elif value.terminal and value.successful:
             job.media_generation_id = value.media_generation_id
             work.look_up_url(job)
@@ -171,7 +173,7 @@ class OutcomeHandler:
         if isinstance(error, _FINAL):
             return (error.flow_reason or ErrorReason.INVALID_REQUEST, error.message)  # Flow's reason verbatim
         if isinstance(error, QuotaReached):
-            if self._profiles[job.profile_id].profile.on_quota == "fail" or settings.on_quota == "fail":
+            if self._profiles[job.account].profile.on_quota == "fail" or settings.on_quota == "fail":
                 return (ErrorReason.QUOTA_EXHAUSTED, error.message)
             return None
         if isinstance(error, CaptchaRejected):
@@ -181,21 +183,29 @@ class OutcomeHandler:
         return None  # proven-transient refusals never end a job (CONTRACT §1): it waits, backing off to 60 s
 
     def _slow_down(self, job: Job, error: FlowError, now: float) -> None:
-        """Pause what the refusal says to pause: the profile, the whole budget, or until a new token."""
-        state = self._profiles[job.profile_id]
+        """Pause what the refusal says to pause: the account (its pacing learns from throttles and blocks), the
+        whole budget when Flow names a Retry-After, or until a new token.
+
+        The refused job still counts as active here: Flow refused the account at that many.
+        """
+        state = self._profiles[job.account]
         if isinstance(error, QuotaReached) and job.phase != Phase.DONE:
             state.pause(now, f"quota reached: {error.reason}", seconds=3600.0)
         elif isinstance(error, CaptchaRejected):
             state.pause(now, "reCAPTCHA token rejected")
         elif isinstance(error, Throttled):
-            self._throttled(error, now)
+            self._tally.throttled()
+            state.pacing.throttled(self._work.active(job.account))
+            if error.retry_after is not None:
+                self._budget.pause_until(now + error.retry_after)
         elif isinstance(error, UnusualTraffic):
-            state.pause(now, f"unusual traffic: {error.reason}")
+            state.pacing.blocked(self._work.active(job.account))
         elif isinstance(error, Unauthenticated):
-            self._need_token(job.profile_id)
+            self._need_token(job.account)
 
     def _throttled(self, error: Throttled, now: float) -> None:
-        """Flow answered 429: the whole budget waits as long as it says (10 s when it does not say)."""
+        """Flow answered a status check with 429: the whole budget waits as long as it says (10 s when it does
+        not say)."""
         self._tally.throttled()
         self._budget.pause_until(now + (error.retry_after if error.retry_after is not None else 10.0))
 

@@ -21,6 +21,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
+from actors.account_pool import AccountPool
 from actors.budget import Budget
 from actors.calls import Call, CallKind, CallRunner
 from actors.clock import Clock
@@ -31,7 +32,14 @@ from actors.outcomes import CANCELLED_MESSAGE, OutcomeHandler
 from actors.poller_settings import PollerSettings
 from actors.profile_state import ProfileState
 from actors.profiles import Profile
-from actors.queue_status import DETECTION_WINDOW_S, BudgetLimits, Pause, QueueSnapshot, QueueStatus, Tally
+from actors.queue_status import (
+    DETECTION_WINDOW_S,
+    BudgetLimits,
+    Pause,
+    QueueSnapshot,
+    QueueStatus,
+    Tally,
+)
 from actors.restore import RestoreReport, Unfinished, restore
 from actors.scheduler import CheckScheduler
 from actors.timing import CompletionModel
@@ -73,11 +81,13 @@ class Poller:
         self._budget = budget
         self._clock = clock
         self._settings = settings or PollerSettings()
-        self._profiles = {name: ProfileState.of(profile) for name, profile in profiles.items()}
+        self._profiles = {name: ProfileState.of(profile, clock) for name, profile in profiles.items()}
         checks: CheckScheduler[UUID] = CheckScheduler(
             model, clock=clock, batch_size=self._settings.check_batch, deadline_s=self._settings.deadline_s
         )
-        self._work = Worklist(app, checks, self._profiles.keys())
+        pool = [name for name, profile in profiles.items() if profile.pool]
+        self._work = Worklist(app, checks, self._profiles.keys(), pool)
+        self._accounts = AccountPool(self._profiles, self._work.active)
         self._tally = Tally()
         self._outcomes = OutcomeHandler(
             app, self._work, self._profiles, budget, self._tally, clock=clock, settings=self._settings
@@ -132,7 +142,7 @@ class Poller:
             job.cancel_requested = True  # decided when the submission's answer arrives
             return True
         if job.phase == Phase.RUNNING and job.operation_name is not None:
-            self._work.cancel_on_flow(job.profile_id, job.media_name or job.operation_name)
+            self._work.cancel_on_flow(job.account, job.media_name or job.operation_name)
         self._work.finish_failed(job, ErrorReason.CANCELLED, CANCELLED_MESSAGE)
         return True
 
@@ -168,7 +178,7 @@ class Poller:
         if self._work.refresh_waits() and (call := self._check_call()):
             return call
         if (job := self._work.next_url_look_up(now)) is not None:
-            return resolve_call(job, self._profiles[job.profile_id].profile)
+            return resolve_call(job, self._profiles[job.account].profile)
         if (cancel := self._work.next_cancel()) is not None:
             profile_id, media_name = cancel
             return cancel_call(profile_id, self._profiles[profile_id].profile, media_name)
@@ -211,18 +221,14 @@ class Poller:
     # --- submissions --------------------------------------------------------------------------------
 
     def _submission_ready_at(self, job: Job) -> float:
-        """When this queued job may be submitted (backoff, batch spacing, profile pause)."""
+        """When this queued job may be submitted (backoff, batch spacing, and the earliest of its accounts: their
+        pauses, gaps and active limits); infinite while it waits for an answer or a provider, which wake the loop."""
         ready = job.not_before
         if job.batch_id is not None:
             batch_ready = self._work.batch_ready_at(job.batch_id)
             if batch_ready is not None:
                 ready = max(ready, batch_ready)
-        state = self._profiles.get(job.profile_id)
-        if state is not None:
-            ready = max(ready, state.paused_until)
-            if self._waiting_for_provider(job):
-                return math.inf  # a provider connecting wakes the loop
-        return ready
+        return max(ready, self._accounts.earliest(job, self._provider_missing))
 
     def _next_submission_at(self, now: float) -> float | None:
         """The earliest instant a queued job may be submitted."""
@@ -234,7 +240,7 @@ class Poller:
                 continue
             seen.add(lane)
             ready = self._submission_ready_at(job)
-            if ready == math.inf:  # waits for a provider to connect, which wakes the loop itself
+            if ready == math.inf:  # waits for an answer or a provider, which wake the loop themselves
                 continue
             best = ready if best is None else min(best, ready)
             if best <= now:
@@ -254,14 +260,19 @@ class Poller:
                 if job.batch_id is not None:
                     blocked.add(lane)
                 continue
-            if self._needs_token(job):
-                if self._tokens is not None and self._tokens.request(job.generation_id, job.profile_id, self._on_token):
+            account = self._accounts.choose(job, now, self._provider_missing)
+            if account is None:
+                blocked.add(lane)
+                continue
+            self._work.choose_account(job, account)
+            if self._needs_token(job, account):
+                if self._tokens is not None and self._tokens.request(job.generation_id, account, self._on_token):
                     self._work.wait_for_token(job)
                 else:
                     blocked.add(lane)
                 continue
             try:
-                self._app.record_submitted(job.generation_id)
+                self._app.record_submitted(job.generation_id, account)
             except DomainError as exc:
                 logger.warning("dropping %s from the queue: %s", job.generation_id, exc)
                 self._work.forget(job)
@@ -276,17 +287,23 @@ class Poller:
                 return None
             self._storage.succeeded()
             self._work.submit(job, now, self._settings.batch_delay_s)
+            self._profiles[account].pacing.submitted()
             self._submits.append(now)
-            return submit_call(job, self._profiles[job.profile_id].profile)
+            return submit_call(job, self._profiles[account].profile)
         return None
 
-    def _needs_token(self, job: Job) -> bool:
-        """The job's profile requires a reCAPTCHA token and the job has none."""
-        return job.recaptcha_token is None and self._profiles[job.profile_id].profile.recaptcha == "required"
+    def _needs_token(self, job: Job, account: str) -> bool:
+        """The account requires a reCAPTCHA token and the job has none."""
+        return job.recaptcha_token is None and self._profiles[account].profile.recaptcha == "required"
+
+    def _provider_missing(self, job: Job, account: str) -> bool:
+        """On this account the job would need a token while no provider serves the account."""
+        return self._needs_token(job, account) and (self._tokens is None or self._tokens.providers(account) == 0)
 
     def _waiting_for_provider(self, job: Job) -> bool:
-        """A queued job that needs a token while no provider serves its profile."""
-        return self._needs_token(job) and (self._tokens is None or self._tokens.providers(job.profile_id) == 0)
+        """A queued job that needs a token on every account it may go to, while no provider serves them."""
+        candidates = self._accounts.candidates(job)
+        return bool(candidates) and all(self._provider_missing(job, account) for account in candidates)
 
     def token_ready(self, generation_id: UUID, token: str | None) -> None:
         """A provider's token (or None: no provider could answer) for a job waiting for one."""
@@ -307,7 +324,7 @@ class Poller:
             return None
         by_profile: dict[str, list[Job]] = {}
         for job in picked:
-            by_profile.setdefault(job.profile_id, []).append(job)
+            by_profile.setdefault(job.account, []).append(job)
         (profile_id, jobs), *others = by_profile.items()
         for _, rest in others:  # another profile's jobs wait for their own request
             self._work.put_back_checks(rest)
@@ -379,8 +396,11 @@ class Poller:
             starts=self._budget.recent_starts(),
             detections=self._tally.detections_since(now - DETECTION_WINDOW_S),
             pauses=tuple(
-                Pause(name, state.paused_until, state.pause_reason)
-                for name, state in sorted(self._profiles.items())
-                if state.is_paused(now)
+                Pause(name, until, reason)
+                for name, (until, reason) in sorted((n, s.submissions_wait()) for n, s in self._profiles.items())
+                if now < until
+            ),
+            accounts=tuple(
+                state.account_view(self._work.active(name)) for name, state in sorted(self._profiles.items())
             ),
         )

@@ -1,17 +1,17 @@
-"""What the poller knows about each Flow profile at run time: contract in use, pauses, token refresh."""
+"""What the poller knows about each Flow profile at run time: contract in use, pacing, pauses, token refresh."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+from actors.account_pacing import PAUSE_LADDER, AccountPacing
+from actors.clock import Clock
 from actors.flow import StatusContract
 from actors.profiles import Profile
+from actors.queue_status import AccountView
 
-__all__ = ["PAUSE_LADDER", "ProfileState"]
-
-PAUSE_LADDER = (10.0, 30.0, 120.0, 600.0, 1800.0)
-"""Seconds a profile pauses after repeated throttles or captcha rejections (flow-api.md §2.2)."""
+__all__ = ["ProfileState"]
 
 
 @dataclass(slots=True)
@@ -20,6 +20,7 @@ class ProfileState:
 
     profile: Profile
     contract: StatusContract
+    pacing: AccountPacing
     paused_until: float = -math.inf
     pause_reason: str | None = None
     pause_level: int = 0
@@ -31,23 +32,42 @@ class ProfileState:
     """A new session cookie arrived while a refresh with the old one was in flight."""
 
     @classmethod
-    def of(cls, profile: Profile) -> ProfileState:
+    def of(cls, profile: Profile, clock: Clock) -> ProfileState:
         """Initial state: a fixed contract as configured; `auto` starts with the legacy `operations` contract.
 
         Where Flow still accepts it, its answers carry the video URL, which saves one budgeted URL look-up
         per finished job; where Flow refuses it (400), the first check switches to `media` for good.
         """
         contract: StatusContract = "media" if profile.status_contract == "media" else "operations"
-        return cls(profile=profile, contract=contract)
+        pacing = AccountPacing(profile.max_active, profile.submit_gap, clock=clock)
+        return cls(profile=profile, contract=contract, pacing=pacing)
 
     @property
     def auto_contract(self) -> bool:
         """Whether the status contract is detected rather than configured."""
         return self.profile.status_contract == "auto"
 
-    def is_paused(self, now: float) -> bool:
-        """Submissions of this profile wait until the pause ends."""
-        return now < self.paused_until
+    def submissions_wait(self) -> tuple[float, str | None]:
+        """(until, why) of whatever holds this profile's submissions longest: a pause of its own (quota,
+        reCAPTCHA, token) or its pacing's (throttle ladder, rest after a hard block)."""
+        view = self.pacing.view()
+        pacing = (max(view.paused_until, view.resting_until), view.reason)
+        return max((self.paused_until, self.pause_reason), pacing, key=lambda wait: wait[0])
+
+    def account_view(self, active: int) -> AccountView:
+        """The account for `queue_status`, with `active` of its generations submitted and not yet finished."""
+        pacing = self.pacing.view()
+        return AccountView(
+            profile_id=self.profile.name,
+            pool=self.profile.pool,
+            active=active,
+            limit=pacing.limit,
+            gap=pacing.gap,
+            paused_until=max(self.paused_until, pacing.paused_until),
+            resting_until=pacing.resting_until,
+            reason=self.submissions_wait()[1],
+            throttles=pacing.throttles,
+        )
 
     def pause(self, now: float, reason: str, seconds: float | None = None) -> float:
         """Pause submissions for `seconds`, or the next step of the ladder; returns the end instant."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tomllib
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from typing import Literal, get_args
 
 __all__ = [
     "CONTRACTS",
+    "DEFAULT_MAX_ACTIVE",
+    "DEFAULT_SUBMIT_GAP",
     "TIERS",
     "ConfiguredContract",
     "Credentials",
@@ -26,7 +29,14 @@ logger = logging.getLogger(__name__)
 ConfiguredContract = Literal["operations", "media", "auto"]
 CONTRACTS: tuple[str, ...] = get_args(ConfiguredContract)
 TIERS = ("PAYGATE_TIER_NOT_PAID", "PAYGATE_TIER_ONE", "PAYGATE_TIER_TWO")
-_KEYS = ("bearer_token", "session_cookie", "project_id", "tier", "status_contract", "on_quota", "recaptcha")
+_TEXT_KEYS = ("bearer_token", "session_cookie", "project_id", "tier", "status_contract", "on_quota", "recaptcha")
+_KEYS = (*_TEXT_KEYS, "pool", "max_active", "submit_gap")
+DEFAULT_MAX_ACTIVE = 4
+"""A profiles file's account keeps at most this many generations active: Flow is reported to throttle past
+about 5 (flow-api.md §5), and one below leaves room for an upscale or a user working in Flow's own page."""
+DEFAULT_SUBMIT_GAP = 2.0
+"""Seconds between two submissions of a profiles file's account: the safe envelope reported is at least about
+a second (flow-api.md §5); twice that keeps a long batch clear of the burst pattern that escalates to a block."""
 ON_QUOTA = ("wait", "fail")
 RECAPTCHA = ("required", "off")
 
@@ -46,6 +56,13 @@ class Profile:
     recaptcha: str = "off"
     """`required`: every submission carries a single-use reCAPTCHA token (the real Flow needs it, and a
     profiles file defaults to it); `off`: none (simulators, tests)."""
+    pool: bool = True
+    """Whether requests without a `profile_id` may run on this account."""
+    max_active: int | None = None
+    """At most this many of its generations submitted and not finished (None: no limit of its own; a profiles
+    file defaults to `DEFAULT_MAX_ACTIVE`)."""
+    submit_gap: float = 0.0
+    """Seconds between two of its submissions (a profiles file defaults to `DEFAULT_SUBMIT_GAP`)."""
 
     def __repr__(self) -> str:
         return (
@@ -122,6 +139,8 @@ def _profile(where: str, name: str, table: object) -> Profile:
     for key, value in table.items():
         if key not in _KEYS:
             raise ProfilesError(f"{where}: profile {name!r}: unknown key {key!r} (allowed: {', '.join(_KEYS)})")
+        if key not in _TEXT_KEYS:
+            continue
         if not isinstance(value, str):
             raise ProfilesError(f"{where}: profile {name!r}: key {key!r} must be a string, not {_toml_type(value)}")
         if not value.strip():
@@ -145,6 +164,9 @@ def _profile(where: str, name: str, table: object) -> Profile:
         raise ProfilesError(f"{where}: profile {name!r}: key 'recaptcha' must be one of {', '.join(RECAPTCHA)}")
     return Profile(
         name=name,
+        pool=_pool(where, name, table),
+        max_active=_max_active(where, name, table),
+        submit_gap=_submit_gap(where, name, table),
         on_quota=on_quota,
         recaptcha=recaptcha,
         project_id=table["project_id"],
@@ -153,6 +175,33 @@ def _profile(where: str, name: str, table: object) -> Profile:
         tier=tier,
         status_contract=contract,
     )
+
+
+def _pool(where: str, name: str, table: dict[str, object]) -> bool:
+    value = table.get("pool", True)
+    if not isinstance(value, bool):
+        raise ProfilesError(f"{where}: profile {name!r}: key 'pool' must be true or false, not {_toml_type(value)}")
+    return value
+
+
+def _max_active(where: str, name: str, table: dict[str, object]) -> int:
+    value = table.get("max_active", DEFAULT_MAX_ACTIVE)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProfilesError(f"{where}: profile {name!r}: key 'max_active' must be an integer, not {_toml_type(value)}")
+    if value < 1:
+        raise ProfilesError(f"{where}: profile {name!r}: key 'max_active' must be at least 1 (it is {value})")
+    return value
+
+
+def _submit_gap(where: str, name: str, table: dict[str, object]) -> float:
+    value = table.get("submit_gap", DEFAULT_SUBMIT_GAP)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProfilesError(
+            f"{where}: profile {name!r}: key 'submit_gap' must be a number of seconds, not {_toml_type(value)}"
+        )
+    if not 0 <= value < math.inf:
+        raise ProfilesError(f"{where}: profile {name!r}: key 'submit_gap' must be 0 or more seconds (it is {value})")
+    return float(value)
 
 
 def _toml_type(value: object) -> str:

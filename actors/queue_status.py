@@ -13,10 +13,22 @@ from dataclasses import dataclass
 
 import msgspec
 
-__all__ = ["DETECTION_WINDOW_S", "BudgetLimits", "Pause", "PausedProfile", "QueueSnapshot", "QueueStatus", "Tally"]
+__all__ = [
+    "DETECTION_WINDOW_S",
+    "AccountStatus",
+    "AccountView",
+    "BudgetLimits",
+    "Pause",
+    "PausedProfile",
+    "QueueSnapshot",
+    "QueueStatus",
+    "Tally",
+]
 
 DETECTION_WINDOW_S = 60.0
 """`detection_latency` is the mean over this many seconds."""
+THROTTLE_WINDOW_S = 3600.0
+"""`throttles_last_hour` counts over this many seconds."""
 
 
 class BudgetLimits(msgspec.Struct, frozen=True):
@@ -32,6 +44,26 @@ class PausedProfile(msgspec.Struct, frozen=True):
     profile_id: str
     seconds_left: float
     reason: str | None
+
+
+class AccountStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """One profile (Flow account) as the pool sees it: whether it takes submissions now, and its pacing."""
+
+    profile_id: str
+    state: str
+    """`ready`, `paused` (throttle ladder, quota, reCAPTCHA, token) or `resting` (after a hard block)."""
+    seconds_left: float | None
+    """Until the pause or rest ends (None when ready)."""
+    reason: str | None
+    pool: bool
+    """Whether it takes requests without a `profile_id`."""
+    active: int
+    """Its generations submitted and not yet finished."""
+    limit: int | None
+    """Its active limit as learned (at most the configured one; None: no limit of its own)."""
+    gap: float
+    """Seconds between two of its submissions, as learned."""
+    throttles_last_hour: int
 
 
 class QueueStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +82,7 @@ class QueueStatus(msgspec.Struct, frozen=True, kw_only=True):
     errors: dict[str, int]
     detection_latency: float
     paused_profiles: tuple[PausedProfile, ...]
+    accounts: tuple[AccountStatus, ...] = ()
     restarts: int | msgspec.UnsetType = msgspec.UNSET
     last_restart_seconds: float | msgspec.UnsetType | None = msgspec.UNSET
 
@@ -64,6 +97,41 @@ class Pause:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountView:
+    """An account as of the snapshot; its state and recent throttles are computed when read."""
+
+    profile_id: str
+    pool: bool
+    active: int
+    limit: int | None
+    gap: float
+    paused_until: float
+    resting_until: float
+    reason: str | None
+    throttles: tuple[float, ...]
+
+    def at(self, now: float) -> AccountStatus:
+        """The account's status at instant `now`."""
+        if now < self.resting_until:
+            state, until = "resting", self.resting_until
+        elif now < self.paused_until:
+            state, until = "paused", self.paused_until
+        else:
+            state, until = "ready", None
+        return AccountStatus(
+            profile_id=self.profile_id,
+            state=state,
+            seconds_left=None if until is None else round(until - now, 1),
+            reason=None if until is None else self.reason,
+            pool=self.pool,
+            active=self.active,
+            limit=self.limit,
+            gap=self.gap,
+            throttles_last_hour=sum(1 for t in self.throttles if t > now - THROTTLE_WINDOW_S),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class QueueSnapshot:
     """The poller's queue status as of its last message, to be read at any later instant."""
 
@@ -75,6 +143,7 @@ class QueueSnapshot:
     """(instant, latency bound) of the detections within the last `DETECTION_WINDOW_S` seconds."""
     pauses: tuple[Pause, ...]
     """Profile pauses that had not ended when the snapshot was taken."""
+    accounts: tuple[AccountView, ...] = ()
 
     def at(self, now: float) -> QueueStatus:
         """The `queue_status` at instant `now` (not before the snapshot was taken)."""
@@ -89,6 +158,7 @@ class QueueSnapshot:
                 for pause in self.pauses
                 if now < pause.until
             ),
+            accounts=tuple(account.at(now) for account in self.accounts),
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import Future
 from uuid import UUID
@@ -25,15 +25,26 @@ __all__ = ["Worklist"]
 
 logger = logging.getLogger(__name__)
 
+ACTIVE_PHASES = frozenset({Phase.SUBMITTING, Phase.RUNNING})
+"""Where a job counts against its account's active limit: submitted and not yet finished on Flow."""
+NO_POOL_MESSAGE = (
+    "No profile takes requests without a profile_id (every profile has pool = false): "
+    "name a profile with profile_id, or set pool = true on one."
+)
+
 
 class Worklist:
     """The jobs of one poller by place, the cancels and token refreshes to send, and the refreshes to answer."""
 
-    def __init__(self, app: VeoRelay, checks: CheckScheduler[UUID], profile_ids: Collection[str]) -> None:
+    def __init__(
+        self, app: VeoRelay, checks: CheckScheduler[UUID], profile_ids: Collection[str], pool: Collection[str]
+    ) -> None:
         self._app = app
         self._checks = checks
         self._profile_ids = profile_ids
+        self._pool = pool
         self._jobs: dict[UUID, Job] = {}
+        self._active: Counter[str] = Counter()  # account -> its jobs in ACTIVE_PHASES
         self._queue: list[tuple[int, int, UUID]] = []  # (-priority, sequence, id) of QUEUED jobs, sorted
         self._sequence = 0
         self._batch_delay: dict[str, float] = {}
@@ -49,7 +60,7 @@ class Worklist:
 
     def take_in(self, generation: Generation, token: str | None = None, delay_s: float | None = None) -> Job | None:
         """Hold a recorded, unfinished generation as a job; None when it is held already, or failed at once
-        because its profile is unknown here."""
+        because its profile is unknown here (or, for a pool job, no profile takes pool jobs)."""
         if generation.id in self._jobs or generation.is_terminal:
             return None
         self._sequence += 1
@@ -58,10 +69,24 @@ class Worklist:
         if generation.batch_id is not None and delay is not None:
             self._batch_delay[generation.batch_id] = delay
         self._jobs[job.generation_id] = job
-        if job.profile_id not in self._profile_ids:
+        if job.profile_id is not None and job.profile_id not in self._profile_ids:
             self.finish_failed(job, ErrorReason.INVALID_REQUEST, f"Unknown profile {job.profile_id!r}.")
             return None
+        if job.pooled and not self._pool and not generation.is_started:
+            self.finish_failed(job, ErrorReason.INVALID_REQUEST, NO_POOL_MESSAGE)
+            return None
         return job
+
+    def active(self, account: str) -> int:
+        """How many jobs of this account are submitted and not yet finished on Flow."""
+        return self._active[account]
+
+    def _move(self, job: Job, phase: Phase) -> None:
+        """Change a job's place, keeping its account's active count."""
+        was_active, now_active = job.phase in ACTIVE_PHASES, phase in ACTIVE_PHASES
+        if job.profile_id is not None and was_active != now_active:
+            self._active[job.profile_id] += 1 if now_active else -1
+        job.phase = phase
 
     def job(self, generation_id: UUID) -> Job | None:
         """The job of a generation held here, in any place."""
@@ -78,8 +103,11 @@ class Worklist:
     # --- the submission queue -----------------------------------------------------------------------
 
     def put_in_queue(self, job: Job) -> None:
-        """Queue a job for submission (priority first, then arrival order)."""
-        job.phase = Phase.QUEUED
+        """Queue a job for submission (priority first, then arrival order); a pool job's account is chosen
+        again when it is next submitted (unless it holds a provider's token, which belongs to its account)."""
+        self._move(job, Phase.QUEUED)
+        if job.pooled and job.recaptcha_token is None:
+            job.profile_id = None
         bisect.insort(self._queue, (-job.priority, job.sequence, job.generation_id))
 
     def queued(self) -> Iterator[Job]:
@@ -92,18 +120,22 @@ class Worklist:
     def wait_for_token(self, job: Job) -> None:
         """Take a queued job out of the queue until a provider's token arrives."""
         self._unqueue(job)
-        job.phase = Phase.WAITING_TOKEN
+        self._move(job, Phase.WAITING_TOKEN)
+
+    def choose_account(self, job: Job, account: str) -> None:
+        """A queued pool job will be submitted to (or wait for a token of) this account."""
+        job.profile_id = account
 
     def submit(self, job: Job, now: float, default_batch_delay_s: float) -> None:
         """Take a queued job out of the queue: its `Submitted` is recorded; space its batch's next item."""
         self._unqueue(job)
-        job.phase = Phase.SUBMITTING
+        self._move(job, Phase.SUBMITTING)
         if job.batch_id is not None:
             self._batch_next[job.batch_id] = now + self._batch_delay.get(job.batch_id, default_batch_delay_s)
 
     def await_answer(self, job: Job) -> None:
         """The job's submission is still on its way (restore after an actor crash): its answer will come."""
-        job.phase = Phase.SUBMITTING
+        self._move(job, Phase.SUBMITTING)
 
     def batch_ready_at(self, batch_id: str) -> float | None:
         """When the next item of a batch may be submitted (None: nothing of it submitted yet)."""
@@ -119,7 +151,7 @@ class Worklist:
 
     def track_running(self, job: Job, started_at: float, deadline_at: float | None = None) -> None:
         """Flow has the job: schedule its status checks."""
-        job.phase = Phase.RUNNING
+        self._move(job, Phase.RUNNING)
         self._checks.track(job.generation_id, job.key, started_at, job.priority, deadline_at)
 
     def running(self, generation_ids: Iterable[UUID]) -> list[Job]:
@@ -196,7 +228,7 @@ class Worklist:
 
     def look_up_url(self, job: Job) -> None:
         """Fetch the finished job's video URL next."""
-        job.phase = Phase.RESOLVING
+        self._move(job, Phase.RESOLVING)
         self._url_look_ups.append(job.generation_id)
 
     def look_up_url_at(self, job: Job, instant: float) -> None:
@@ -268,7 +300,7 @@ class Worklist:
 
     def forget(self, job: Job) -> None:
         """The job is terminal (or cannot be worked on): drop it from every place, answer its refreshes."""
-        job.phase = Phase.DONE
+        self._move(job, Phase.DONE)
         self._checks.untrack(job.generation_id)
         self._unqueue(job)
         self._jobs.pop(job.generation_id, None)

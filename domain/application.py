@@ -185,7 +185,7 @@ class VeoRelay(Application[UUID]):
             aspect_ratio=source.aspect_ratio,
             seed=source.seed,
             priority=str(priority),
-            profile_id=source.profile_id,
+            profile_id=source.account,  # the source video lives on the account that made it
             scene_id=str(uuid4()),
             source_generation_id=str(source_id),
             source_media_id=source.media_generation_id or source.media_name,
@@ -224,10 +224,11 @@ class VeoRelay(Application[UUID]):
 
     # --- poller commands (one writer per aggregate: the PollerActor) ------------------------------
 
-    def record_submitted(self, generation_id: UUID) -> int:
-        """Record `Submitted` just before a generate/upscale call is sent; returns the attempt number."""
+    def record_submitted(self, generation_id: UUID, account: str | None = None) -> int:
+        """Record `Submitted` just before a generate/upscale call is sent to `account` (default: the pinned
+        profile); returns the attempt number."""
         generation = self.get_generation(generation_id)
-        generation.submit()
+        generation.submit(account)
         self.save(generation)
         return generation.attempts
 

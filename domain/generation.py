@@ -34,7 +34,8 @@ class Generation(Aggregate):
         aspect_ratio: str
         seed: int
         priority: str
-        profile_id: str
+        profile_id: str | None
+        """The profile the request is pinned to; None: the account pool chooses at submission time."""
         scene_id: str
         batch_id: str | None
         source_generation_id: str | None
@@ -48,6 +49,9 @@ class Generation(Aggregate):
         """A generate/upscale call is about to be sent: from here on Flow may have it."""
 
         attempt: int
+        account: str | None = None
+        """The profile (Flow account) the call goes to; None in events recorded before accounts were pooled,
+        which went to the request's own profile."""
 
     class Deferred(Aggregate.Event):
         """The last submission attempt was answered in a way that proves Flow created nothing; the job waits.
@@ -101,7 +105,7 @@ class Generation(Aggregate):
         aspect_ratio: str,
         seed: int,
         priority: str,
-        profile_id: str,
+        profile_id: str | None,
         scene_id: str,
         batch_id: str | None = None,
         source_generation_id: str | None = None,
@@ -118,6 +122,9 @@ class Generation(Aggregate):
         self.seed = seed
         self.priority = priority
         self.profile_id = profile_id
+        """The pinned profile, or None for the pool."""
+        self.account: str | None = profile_id
+        """The account of the latest submission (a pool job's is None until its first)."""
         self.scene_id = scene_id
         self.batch_id = batch_id
         self.source_generation_id = source_generation_id
@@ -171,15 +178,25 @@ class Generation(Aggregate):
 
     # --- commands -----------------------------------------------------------------------------------
 
-    def submit(self) -> None:
-        """Mark that a submission is about to be sent: from here on, Flow may have it."""
+    def submit(self, account: str | None = None) -> None:
+        """Mark that a submission to `account` (default: the pinned profile) is about to be sent: from here on,
+        Flow may have it. A pinned generation goes only to its own profile."""
         self.check_not_started("submit")
-        self._submitted(attempt=self.attempts + 1)
+        account = account or self.profile_id
+        if account is None:
+            msg = f"cannot submit: generation {self.id} is a pool job and no account was chosen"
+            raise IllegalTransition(msg)
+        if self.profile_id is not None and account != self.profile_id:
+            msg = f"cannot submit: generation {self.id} is pinned to profile {self.profile_id!r}, not {account!r}"
+            raise IllegalTransition(msg)
+        self._submitted(attempt=self.attempts + 1, account=account)
 
     @event(Submitted)
-    def _submitted(self, attempt: int) -> None:
+    def _submitted(self, attempt: int, account: str | None = None) -> None:
         self.attempts = attempt
         self.deferred = False
+        if account is not None:
+            self.account = account
 
     @property
     def submission_open(self) -> bool:

@@ -58,7 +58,8 @@ class GenerationSpec:
     model: str = DEFAULT_MODEL
     aspect_ratio: str = AspectRatio.LANDSCAPE
     priority: str = Priority.NORMAL
-    profile_id: str = DEFAULT_PROFILE
+    profile_id: str | None = DEFAULT_PROFILE
+    """The profile to pin the request to; None: the account pool (what a request without `profile_id` gets)."""
 
     def __post_init__(self) -> None:
         if not self.prompt.strip():
@@ -73,5 +74,5 @@ class GenerationSpec:
             raise InvalidParameter("aspect_ratio", "must be landscape, portrait or square")
         if self.priority not in set(Priority):
             raise InvalidParameter("priority", "must be low, normal, high or urgent")
-        if not _PROFILE_PATTERN.fullmatch(self.profile_id):
+        if self.profile_id is not None and not _PROFILE_PATTERN.fullmatch(self.profile_id):
             raise InvalidParameter("profile_id", "must be 1-100 letters, digits, '.', '_' or '-'")

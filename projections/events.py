@@ -37,7 +37,7 @@ class _Requested(msgspec.Struct):
     aspect_ratio: str
     seed: int
     priority: str
-    profile_id: str
+    profile_id: str | None
     scene_id: str
     batch_id: str | None = None
     source_generation_id: str | None = None
@@ -50,6 +50,7 @@ class _Requested(msgspec.Struct):
 class _Submitted(msgspec.Struct):
     timestamp: _Stamp
     attempt: int
+    account: str | None = None  # absent from events recorded before accounts were pooled
 
 
 class _Deferred(msgspec.Struct):

@@ -13,6 +13,7 @@ from domain.values import ACTIVE_REMOTE_STATUS, Status, status_after_failure
 __all__ = [
     "BATCH_COLUMNS",
     "HISTORY_COLUMNS",
+    "POOL_PENDING",
     "BatchRow",
     "HistoryRow",
     "apply_event",
@@ -34,6 +35,8 @@ class HistoryRow(msgspec.Struct, kw_only=True):
     seed: int | None = None
     priority: str
     profile_id: str
+    """The account actually used: the pinned profile, or for a pool job the account of its latest submission
+    (`POOL_PENDING`, empty, until the pool has chosen one)."""
     scene_id: str | None = None
     operation_name: str | None = None
     media_generation_id: str | None = None
@@ -63,6 +66,9 @@ class BatchRow(msgspec.Struct, kw_only=True):
     updated_at: str
 
 
+POOL_PENDING = ""
+"""A pool job's `profile_id` before its first submission. Not null: clients decode the field as a string."""
+
 HISTORY_COLUMNS: tuple[str, ...] = HistoryRow.__struct_fields__
 BATCH_COLUMNS: tuple[str, ...] = BatchRow.__struct_fields__
 
@@ -89,7 +95,7 @@ def _requested(row: HistoryRow | None, event: Any, at: str, generation_id: str) 
         aspect_ratio=event.aspect_ratio,
         seed=event.seed,
         priority=event.priority,
-        profile_id=event.profile_id,
+        profile_id=event.profile_id if event.profile_id is not None else POOL_PENDING,
         scene_id=event.scene_id,
         source_generation_id=event.source_generation_id,
         retry_of=event.retry_of,
@@ -100,6 +106,13 @@ def _requested(row: HistoryRow | None, event: Any, at: str, generation_id: str) 
 
 
 def _submitted(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
+    if event.account is not None:
+        row.profile_id = event.account
+    row.updated_at = at
+    return row
+
+
+def _deferred(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
     row.updated_at = at
     return row
 
@@ -143,7 +156,7 @@ def _failed(row: HistoryRow, event: Any, at: str, generation_id: str) -> History
 _HANDLERS: dict[str, Callable[[Any, Any, str, str], HistoryRow]] = {
     "Requested": _requested,
     "Submitted": _submitted,
-    "Deferred": _submitted,
+    "Deferred": _deferred,
     "Started": _started,
     "Progressed": _progressed,
     "Completed": _completed,

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from domain.application import VeoRelay
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter
-from domain.requests import DEFAULT_PROFILE, GenerationSpec
+from domain.requests import GenerationSpec
 from domain.values import DEFAULT_MODEL, TERMINAL_STATUSES, AspectRatio, Priority, Resolution
 from projections.database import ReadModelDatabase
 from projections.history import HistoryView
@@ -213,6 +213,15 @@ class CommandService:
             known = ", ".join(sorted(profiles))
             raise InvalidParameter("profile_id", f"unknown profile {profile_id!r} (known: {known})")
 
+    def check_pool(self) -> None:
+        """InvalidParameter naming `profile_id` when no profile takes requests without one (a profile that does
+        not say takes them, as Flow profiles do by default)."""
+        profiles = self._parts.commands.profiles
+        if not any(getattr(profile, "pool", True) for profile in profiles.values()):
+            known = ", ".join(sorted(profiles)) or "none"
+            msg = f"no profile takes requests without a profile_id (all have pool = false); name one (known: {known})"
+            raise InvalidParameter("profile_id", msg)
+
     # --- read-your-writes ---------------------------------------------------------------------------
 
     def settle(self) -> int:
@@ -232,8 +241,12 @@ class CommandService:
         return RowAt(row, position)
 
     def _spec(self, prompt: str, options: GenerateOptions) -> GenerationSpec:
-        profile_id = options.profile_id or DEFAULT_PROFILE
-        self.check_profile(profile_id)
+        """A pinned request (its profile must exist) or, without `profile_id`, one for the account pool."""
+        profile_id = options.profile_id
+        if profile_id is None:
+            self.check_pool()
+        else:
+            self.check_profile(profile_id)
         return GenerationSpec(
             prompt=prompt,
             seed=options.seed,

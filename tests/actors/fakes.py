@@ -13,10 +13,13 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
+import httpx
+
 from actors.budget import Budget
 from actors.calls import Call, CallKind, CallResult, CallRunner
 from actors.clock import FakeClock
 from actors.flow import FlowClient, RemoteStatus, StatusHandle, SubmitResult
+from actors.flow.errors import FlowError, error_from_response
 from actors.poller import Poller
 from actors.poller_settings import PollerSettings
 from actors.profiles import ConfiguredContract, Profile
@@ -36,7 +39,9 @@ __all__ = [
     "Responder",
     "Rig",
     "accepted",
+    "answered",
     "describe",
+    "envelope",
     "make_profile",
     "make_rig",
     "remote",
@@ -128,6 +133,18 @@ class RecordingClient:
             self.calls.append((name, args))
 
         return method
+
+
+def envelope(code: int, reason: str | None = None, message: str = "m") -> dict[str, Any]:
+    """Google's RPC error envelope."""
+    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}] if reason else []
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def answered(status: int, reason: str | None = None, **headers: str) -> FlowError:
+    """How the Flow client classifies an HTTP answer to a submission."""
+    response = httpx.Response(status, json=envelope(status, reason), headers=headers)
+    return error_from_response(response, what="the generate request", submission=True, now=0.0)
 
 
 def describe(call: Call) -> tuple[str, tuple[Any, ...]]:

@@ -15,7 +15,6 @@ from actors.flow.errors import (
     FlowError,
     Transient,
     UnreadableSubmission,
-    error_from_response,
     error_from_transport,
 )
 from actors.poller_settings import PollerSettings
@@ -28,6 +27,7 @@ from tests.actors.fakes import (
     SUCCESSFUL,
     Rig,
     accepted,
+    answered,
     describe,
     make_profile,
     make_rig,
@@ -36,18 +36,6 @@ from tests.actors.fakes import (
 
 SUBMIT, CHECK, RESOLVE, REFRESH_TOKEN = CallKind.SUBMIT, CallKind.CHECK, CallKind.RESOLVE, CallKind.REFRESH_TOKEN
 UNSAFE = "PUBLIC_ERROR_UNSAFE_GENERATION"
-
-
-def envelope(code: int, reason: str | None = None, message: str = "m") -> dict[str, Any]:
-    """Google's RPC error envelope."""
-    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}] if reason else []
-    return {"error": {"code": code, "message": message, "details": details}}
-
-
-def answered(status: int, reason: str | None = None, **headers: str) -> FlowError:
-    """How the Flow client classifies an HTTP answer to a submission."""
-    response = httpx.Response(status, json=envelope(status, reason), headers=headers)
-    return error_from_response(response, what="the generate request", submission=True, now=0.0)
 
 
 def broken(exc: httpx.RequestError) -> FlowError:
@@ -254,9 +242,13 @@ def test_repeated_transient_refusals_back_off_longer() -> None:
 
 
 def test_a_throttled_submission_pauses_the_budget_until_retry_after() -> None:
-    """429 THROTTLED with Retry-After 30: the job is deferred and no call of any kind starts for 30 s."""
-    rig = make_rig()
-    (running,) = rig.running(1)
+    """429 THROTTLED with Retry-After 30: the job is deferred and no call of any kind starts for 30 s.
+
+    The running job is on another account: on its own account a throttle also lowers the active limit, so
+    the deferred job would wait for that job to finish (tests/actors/test_account_choice.py).
+    """
+    rig = make_rig(profiles=[make_profile("p"), make_profile("q")])
+    (running,) = rig.running(1, profile_id="q")
     (submit,) = submitting(rig)
     gid = submit.job_ids[0]
     rig.answer(submit, answered(429, "PUBLIC_ERROR_USER_REQUESTS_THROTTLED", **{"retry-after": "30"}))
@@ -448,10 +440,10 @@ def test_no_call_starts_when_submitted_cannot_be_recorded(monkeypatch: pytest.Mo
     real = rig.app.record_submitted
     faults = [OSError("disk full")]
 
-    def record_submitted(generation_id: UUID) -> int:
+    def record_submitted(generation_id: UUID, account: str | None = None) -> int:
         if faults:
             raise faults.pop()
-        return real(generation_id)
+        return real(generation_id, account)
 
     monkeypatch.setattr(rig.app, "record_submitted", record_submitted)
     assert rig.tick() == []

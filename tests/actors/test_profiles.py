@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from actors.profiles import Profile, ProfilesError, load_profiles, permission_warning
+from actors.profiles import (
+    DEFAULT_MAX_ACTIVE,
+    DEFAULT_SUBMIT_GAP,
+    Profile,
+    ProfilesError,
+    load_profiles,
+    permission_warning,
+)
 
 TOKEN = "ya29.a0-profile-secret-token"
 COOKIE = "profile-secret-cookie"
@@ -49,6 +56,19 @@ status_contract = "media"
     assert profiles.warnings == []
 
 
+def test_account_limits_default_to_the_safe_side_and_can_be_set_per_profile(tmp_path: Path) -> None:
+    """4 active and 2 s apart unless the profile says otherwise; every profile is in the pool unless it says not."""
+    first = f'[profiles.main]\nbearer_token = "{TOKEN}"\nproject_id = "p1"\n'
+    second = f'[profiles.spare]\nbearer_token = "{TOKEN}"\nproject_id = "p2"\n'
+    second += "max_active = 2\nsubmit_gap = 5\npool = false\n"
+    path = write(tmp_path, first + second)
+    profiles = load_profiles(path)
+    main, spare = profiles["main"], profiles["spare"]
+    assert (main.max_active, main.submit_gap, main.pool) == (DEFAULT_MAX_ACTIVE, DEFAULT_SUBMIT_GAP, True)
+    assert (DEFAULT_MAX_ACTIVE, DEFAULT_SUBMIT_GAP) == (4, 2.0)
+    assert (spare.max_active, spare.submit_gap, spare.pool) == (2, 5.0, False)
+
+
 def test_bearer_token_is_mutable_in_memory(tmp_path: Path) -> None:
     """A refreshed token replaces the old one on the profile object."""
     profile = Profile(name="a", project_id="p", session_cookie=COOKIE)
@@ -76,6 +96,16 @@ def test_bearer_token_is_mutable_in_memory(tmp_path: Path) -> None:
         ('[profiles]\na = "x"\n', "profiles.a must be a table"),
         ('[other]\nx = 1\n[profiles.a]\nproject_id = "p"\nbearer_token = "t"\n', "unknown top-level key 'other'"),
         ("[profiles.a\n", "not valid TOML"),
+        ('[profiles.a]\nproject_id = "p"\nbearer_token = "t"\nmax_active = 0\n',
+         "profile 'a': key 'max_active' must be at least 1 (it is 0)"),
+        ('[profiles.a]\nproject_id = "p"\nbearer_token = "t"\nmax_active = 2.5\n',
+         "profile 'a': key 'max_active' must be an integer, not a float"),
+        ('[profiles.a]\nproject_id = "p"\nbearer_token = "t"\nsubmit_gap = -1\n',
+         "profile 'a': key 'submit_gap' must be 0 or more seconds (it is -1)"),
+        ('[profiles.a]\nproject_id = "p"\nbearer_token = "t"\nsubmit_gap = "2"\n',
+         "profile 'a': key 'submit_gap' must be a number of seconds, not a str"),
+        ('[profiles.a]\nproject_id = "p"\nbearer_token = "t"\npool = "yes"\n',
+         "profile 'a': key 'pool' must be true or false"),
     ],
 )  # fmt: skip
 def test_mistakes_are_refused_naming_file_profile_and_key(tmp_path: Path, text: str, expected: str) -> None:

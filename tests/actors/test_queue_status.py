@@ -6,7 +6,7 @@ import json
 
 import msgspec
 
-from actors.queue_status import BudgetLimits, Pause, PausedProfile, QueueSnapshot, QueueStatus
+from actors.queue_status import AccountView, BudgetLimits, Pause, PausedProfile, QueueSnapshot, QueueStatus
 
 COUNTS = {"queued": 2, "waiting_token": 1, "submitting": 0, "pending": 3, "processing": 4, "in_flight": 5}
 
@@ -18,7 +18,12 @@ def snapshot(
     errors: dict[str, int] | None = None,
 ) -> QueueSnapshot:
     status = QueueStatus(
-        **COUNTS,
+        queued=COUNTS["queued"],
+        waiting_token=COUNTS["waiting_token"],
+        submitting=COUNTS["submitting"],
+        pending=COUNTS["pending"],
+        processing=COUNTS["processing"],
+        in_flight=COUNTS["in_flight"],
         requests_last_second=0,
         budget=BudgetLimits(10.0, 10),
         providers=1,
@@ -68,9 +73,31 @@ def test_the_wire_form_has_the_protocols_fields_in_order_and_the_restart_figures
     """The JSON the server sends for `queue_status` (docs/PROTOCOL.md); the leader row has no restart figures."""
     status = snapshot(pauses=(Pause("p", 110.0, None),)).at(100.0)
     fields = [*COUNTS, "requests_last_second", "budget", "providers", "throttled", "errors", "detection_latency"]
-    assert list(json.loads(msgspec.json.encode(status))) == [*fields, "paused_profiles"]
+    assert list(json.loads(msgspec.json.encode(status))) == [*fields, "paused_profiles", "accounts"]
     supervised = msgspec.structs.replace(status, restarts=1, last_restart_seconds=None)
     wire = json.loads(msgspec.json.encode(supervised))
-    assert list(wire) == [*fields, "paused_profiles", "restarts", "last_restart_seconds"]
+    assert list(wire) == [*fields, "paused_profiles", "accounts", "restarts", "last_restart_seconds"]
     assert wire["paused_profiles"] == [{"profile_id": "p", "seconds_left": 10.0, "reason": None}]
     assert (wire["restarts"], wire["last_restart_seconds"]) == (1, None)
+
+
+def test_an_accounts_state_and_recent_throttles_are_computed_when_read() -> None:
+    """Resting before paused; the seconds left count down; a throttle counts for an hour."""
+    view = AccountView(
+        profile_id="a",
+        pool=True,
+        active=2,
+        limit=3,
+        gap=4.0,
+        paused_until=150.0,
+        resting_until=120.0,
+        reason="why",
+        throttles=(100.0,),
+    )
+    taken = QueueSnapshot(snapshot().status, (), (), (), (view,))
+    assert [(a.state, a.seconds_left, a.reason) for a in taken.at(110.0).accounts] == [("resting", 10.0, "why")]
+    assert [(a.state, a.seconds_left) for a in taken.at(130.0).accounts] == [("paused", 20.0)]
+    ready = taken.at(3699.0).accounts[0]
+    assert (ready.state, ready.seconds_left, ready.reason, ready.throttles_last_hour) == ("ready", None, None, 1)
+    assert taken.at(3700.0).accounts[0].throttles_last_hour == 0
+    assert (ready.active, ready.limit, ready.gap, ready.pool) == (2, 3, 4.0, True)

@@ -100,6 +100,18 @@ def test_queue_status_has_the_contracts_fields(tmp_path: Path) -> None:
             assert status.data["budget"]["rate"] == 10.0
             assert status.data["paused_profiles"] == []
             assert status.position == 0
+            (account,) = status.data["accounts"]  # the built-in simulator's stand-in: no per-account limit
+            assert account == {
+                "profile_id": "default",
+                "state": "ready",
+                "seconds_left": None,
+                "reason": None,
+                "pool": True,
+                "active": 0,
+                "limit": None,
+                "gap": 0.0,
+                "throttles_last_hour": 0,
+            }
             await peer.close()
 
     run(scenario())
@@ -146,7 +158,8 @@ def test_cancel_stops_a_running_job_and_a_finished_one_is_a_conflict(tmp_path: P
             assert again.code == ErrorCode.CONFLICT
             assert again.message.endswith("it is already cancelled")
             done_id = (await peer.ok(Generate, prompt="let me finish")).data["generation_id"]
-            assert (await finished(peer, done_id))["status"] == "completed"
+            done = await finished(peer, done_id)
+            assert (done["status"], done["profile_id"]) == ("completed", "default")  # the pool's one account
             before = target.store_position()
             late = await error(peer, Cancel, generation_id=done_id)
             assert late.code == ErrorCode.CONFLICT

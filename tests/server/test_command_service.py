@@ -16,6 +16,7 @@ from domain.errors import GenerationNotFound, IllegalTransition, InvalidParamete
 from domain.values import ErrorReason
 from projections.database import ReadModelDatabase
 from projections.history import HistoryView
+from projections.rows import POOL_PENDING
 from projections.runner import ProjectionRunner
 from server.command_service import CommandService, GenerateOptions
 from server.store import locate
@@ -92,7 +93,7 @@ def failed(parts: Parts, service: CommandService) -> UUID:
 
 def completed(parts: Parts, service: CommandService, options: GenerateOptions | None = None) -> UUID:
     generation_id = service.generate("a meadow", options or GenerateOptions()).generation_id
-    parts.app.record_submitted(generation_id)
+    parts.app.record_submitted(generation_id, "second")  # as the poller does: on the account it chose
     parts.app.record_started(generation_id, "operations/1", None, ACTIVE)
     parts.app.record_completed(generation_id, "media-1", "https://example.test/v.mp4")
     return generation_id
@@ -139,6 +140,30 @@ def test_an_unknown_profile_is_refused_naming_the_known_ones_and_nothing_is_reco
     assert parts.commands.enqueued == []
 
 
+@dataclass
+class OutOfPool:
+    pool: bool = False
+
+
+def test_a_request_without_a_profile_goes_to_the_pool_and_its_row_waits_for_the_account(
+    parts: Parts, service: CommandService
+) -> None:
+    accepted = service.generate("a fox", GenerateOptions())
+    row = service.row(accepted.generation_id).row
+    assert row.profile_id == POOL_PENDING
+    assert parts.app.get_generation(accepted.generation_id).profile_id is None
+
+
+def test_a_request_without_a_profile_is_refused_when_no_profile_is_in_the_pool(
+    parts: Parts, service: CommandService
+) -> None:
+    parts.commands.profiles = {"solo": OutOfPool()}
+    with pytest.raises(InvalidParameter, match=r"no profile takes requests without a profile_id.*\(known: solo\)"):
+        service.batch(["one", "two"], GenerateOptions(), delay_s=0.5)
+    assert parts.app.last_position() == 0
+    assert service.generate("a fox", GenerateOptions(profile_id="solo")).created
+
+
 def test_a_batch_hands_over_every_item_in_prompt_order_with_its_spacing(parts: Parts, service: CommandService) -> None:
     accepted = service.batch(["one", "two", "three"], GenerateOptions(profile_id="second"), delay_s=0.25)
     assert parts.commands.enqueued == [(accepted.generation_ids, None, 0.25)]
@@ -157,6 +182,7 @@ def test_an_upscale_needs_a_completed_source_and_defaults_to_1080p(parts: Parts,
     row = service.row(accepted.generation_id).row
     assert (row.job_type, row.source_generation_id) == ("upscale", str(source))
     assert "1080p" in row.model
+    assert row.profile_id == "second"  # the source's account
     assert parts.commands.enqueued[-1] == ([accepted.generation_id], "tok", None)
 
 
@@ -207,7 +233,7 @@ def test_cancel_that_flow_finished_first_is_refused(parts: Parts, service: Comma
 
 def test_refresh_answers_with_the_row_its_check_recorded(parts: Parts, service: CommandService) -> None:
     generation_id = service.generate("a kite", GenerateOptions()).generation_id
-    parts.app.record_submitted(generation_id)
+    parts.app.record_submitted(generation_id, "default")  # as the poller does: on the account it chose
     parts.app.record_started(generation_id, "operations/1", None, "MEDIA_GENERATION_STATUS_PENDING")
     parts.commands.checks_find = ACTIVE
     row, _ = service.refresh(generation_id)
