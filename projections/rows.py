@@ -13,7 +13,6 @@ from domain.values import ACTIVE_REMOTE_STATUS, Status, status_after_failure
 __all__ = [
     "BATCH_COLUMNS",
     "HISTORY_COLUMNS",
-    "POOL_PENDING",
     "BatchRow",
     "HistoryRow",
     "apply_event",
@@ -34,9 +33,9 @@ class HistoryRow(msgspec.Struct, kw_only=True):
     aspect_ratio: str
     seed: int | None = None
     priority: str
-    profile_id: str
+    profile_id: str | None = None
     """The account actually used: the pinned profile, or for a pool job the account of its latest submission
-    (`POOL_PENDING`, empty, until the pool has chosen one)."""
+    (null until the pool has chosen one)."""
     scene_id: str | None = None
     operation_name: str | None = None
     media_generation_id: str | None = None
@@ -66,9 +65,6 @@ class BatchRow(msgspec.Struct, kw_only=True):
     updated_at: str
 
 
-POOL_PENDING = ""
-"""A pool job's `profile_id` before its first submission. Not null: clients decode the field as a string."""
-
 HISTORY_COLUMNS: tuple[str, ...] = HistoryRow.__struct_fields__
 BATCH_COLUMNS: tuple[str, ...] = BatchRow.__struct_fields__
 
@@ -95,7 +91,7 @@ def _requested(row: HistoryRow | None, event: Any, at: str, generation_id: str) 
         aspect_ratio=event.aspect_ratio,
         seed=event.seed,
         priority=event.priority,
-        profile_id=event.profile_id if event.profile_id is not None else POOL_PENDING,
+        profile_id=event.profile_id,
         scene_id=event.scene_id,
         source_generation_id=event.source_generation_id,
         retry_of=event.retry_of,

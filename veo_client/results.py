@@ -43,7 +43,7 @@ class HistoryRow(msgspec.Struct, kw_only=True):
     aspect_ratio: str
     seed: int | None = None
     priority: str
-    profile_id: str
+    profile_id: str | None = None
     scene_id: str | None = None
     operation_name: str | None = None
     media_generation_id: str | None = None

@@ -51,7 +51,9 @@ class Generation(BaseModel):
     aspect_ratio: str
     seed: int | None = None
     priority: str
-    profile_id: str = Field(description="The account that runs it.")
+    profile_id: str | None = Field(
+        default=None, description="The account that runs it (null: the pool has not chosen one yet)."
+    )
     scene_id: str | None = None
     operation_name: str | None = None
     media_generation_id: str | None = None

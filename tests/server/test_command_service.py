@@ -16,7 +16,6 @@ from domain.errors import GenerationNotFound, IllegalTransition, InvalidParamete
 from domain.values import ErrorReason
 from projections.database import ReadModelDatabase
 from projections.history import HistoryView
-from projections.rows import POOL_PENDING
 from projections.runner import ProjectionRunner
 from server.command_service import CommandService, GenerateOptions
 from server.store import locate
@@ -150,7 +149,7 @@ def test_a_request_without_a_profile_goes_to_the_pool_and_its_row_waits_for_the_
 ) -> None:
     accepted = service.generate("a fox", GenerateOptions())
     row = service.row(accepted.generation_id).row
-    assert row.profile_id == POOL_PENDING
+    assert row.profile_id is None
     assert parts.app.get_generation(accepted.generation_id).profile_id is None
 
 
