@@ -1,16 +1,19 @@
-"""Plain HTTP on the websocket port: authentication of `/ws`, `/healthz`, `/metrics`, and the dashboard."""
+"""Plain HTTP on the websocket port: authentication of `/ws`, `/healthz`, `/metrics`, the dashboard, and the
+kept videos at `/videos/ID` (same token as `/ws`; `server.video_route`)."""
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+
+from server.video_route import VideoRoute
 
 __all__ = ["HttpFront"]
 
@@ -36,13 +39,25 @@ def _response(status: int, body: bytes, content_type: str, extra: tuple[tuple[st
 class HttpFront:
     """The `process_request` hook of the websockets server."""
 
-    def __init__(self, token: str, metrics: Callable[[], str], origins: Callable[[], set[str]]) -> None:
+    def __init__(
+        self,
+        token: str,
+        metrics: Callable[[], str],
+        origins: Callable[[], set[str]],
+        videos: VideoRoute | None = None,
+    ) -> None:
         self.token = token
         self.metrics = metrics
         self.origins = origins
+        self.videos = videos
 
-    def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+    def __call__(self, connection: ServerConnection, request: Request) -> Response | Awaitable[Response] | None:
         path = urlsplit(request.path)
+        if path.path.startswith("/videos/") and self.videos is not None:
+            supplied = self._token_of(request, path.query)
+            if supplied is None or not hmac.compare_digest(supplied.encode(), self.token.encode()):
+                return _response(401, b"missing or wrong token\n", "text/plain; charset=utf-8")
+            return self.videos.respond(path.path.removeprefix("/videos/"), request.headers.get("Range"))
         if path.path == "/ws":
             origin = request.headers.get("Origin")
             if origin is not None and origin not in self.origins():

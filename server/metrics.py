@@ -69,6 +69,12 @@ def render_metrics(system: System, clients: int, delta_frames: int) -> str:
             "Writes the event store refused (see the log for why).",
             system.app.write_errors,
         ),
+        (
+            "veo_video_store_errors_total",
+            "counter",
+            "Completed videos that could not be written to the data directory (a full disk; retried later).",
+            system.video_store_errors,
+        ),
         ("veo_delta_frames_total", "counter", "Delta pushes to clients.", delta_frames),
     ]
     out: list[str] = []

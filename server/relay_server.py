@@ -21,6 +21,7 @@ from server.handlers import Handlers
 from server.http_front import HttpFront
 from server.hub import DeltaHub, JournalReader
 from server.metrics import render_metrics
+from server.video_route import VideoRoute
 from veo_protocol import (
     CLOSE_POLICY_VIOLATION,
     MAX_FRAME_BYTES,
@@ -99,7 +100,10 @@ class RelayServer:
         await self.hub.start()
         self.system.projections.add_listener(self.hub.wake_threadsafe)
         front = HttpFront(
-            self.token, lambda: render_metrics(self.system, len(self.clients), self.hub.frames_sent), self.origins
+            self.token,
+            lambda: render_metrics(self.system, len(self.clients), self.hub.frames_sent),
+            self.origins,
+            VideoRoute(self.system.stored_video),
         )
         self._server = await serve(
             self._serve_connection,

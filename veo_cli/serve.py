@@ -63,6 +63,14 @@ def _simulator_config(times: str | None, require_captcha: bool) -> SimulatorConf
     help="Seconds a job may be missing from Flow's status answers that report others before it fails as lost.",
 )
 @click.option("--allow-origin", "allow_origins", multiple=True, help="Extra browser origin allowed (repeatable).")
+@click.option(
+    "--keep-videos",
+    envvar="VEO_KEEP_VIDEOS",
+    type=click.Choice(["yes", "no"]),
+    default="yes",
+    show_default=True,
+    help="Download every finished video into the data directory and serve it at /videos/ID.",
+)
 @click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
 @click.option("--simulator-captcha", envvar="VEO_SIMULATOR_CAPTCHA", is_flag=True, hidden=True)
 def serve(
@@ -79,6 +87,7 @@ def serve(
     deadline: float,
     lost_after: float,
     allow_origins: tuple[str, ...],
+    keep_videos: str,
     simulator_times: str | None,
     simulator_captcha: bool,
 ) -> None:
@@ -98,6 +107,7 @@ def serve(
         deadline=deadline,
         lost_after=lost_after,
         allow_origins=origins,
+        keep_videos=keep_videos == "yes",
         simulator=_simulator_config(simulator_times, simulator_captcha),
     )
     try:
