@@ -12,7 +12,7 @@ import httpx
 
 from domain.generation import Generation
 from domain.requests import GenerationSpec
-from tests.e2e.harness import Relay, relay, run, wait_until
+from tests.e2e.harness import Relay, relay, run, videos_kept
 from veo_protocol import Generate
 from veo_simulator.admin import VIDEO_SIZE
 
@@ -23,8 +23,7 @@ async def kept(target: Relay, prompt: str) -> str:
     answer = await peer.ok(Generate, prompt=prompt)
     await peer.close()
     generation_id = str(answer.data["generation_id"])
-    app = target.system.app
-    await wait_until(lambda: app.get_generation(UUID(generation_id)).video_settled, 60, "the video to be kept")
+    await videos_kept(target, generation_id)
     return generation_id
 
 
