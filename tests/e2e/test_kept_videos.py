@@ -5,15 +5,19 @@ downloaded again after a restart."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import re
 from pathlib import Path
 from uuid import UUID
 
 import httpx
+import pytest
 
+from actors.video_files import PartialVideo
 from domain.generation import Generation
 from domain.requests import GenerationSpec
-from tests.e2e.harness import Relay, relay, run, videos_kept
-from veo_protocol import Generate
+from tests.e2e.harness import Relay, relay, run, videos_kept, wait_until
+from veo_protocol import Generate, Upscale
 from veo_simulator.admin import VIDEO_SIZE
 
 
@@ -115,3 +119,55 @@ def test_after_a_restart_nothing_is_downloaded_twice(tmp_path: Path) -> None:
     generation_id, path, modified = run(first_run())
     run(second_run(generation_id))
     assert path.stat().st_mtime_ns == modified
+
+
+def test_an_upscaled_video_is_kept_too(tmp_path: Path) -> None:
+    """The upscale of a kept generation gets its own stored file, served at its own id."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            source_id = await kept(target, "a glacier calving")
+            peer = await target.connect()
+            answer = await peer.ok(Upscale, generation_id=source_id)
+            await peer.close()
+            upscale_id = str(answer.data["generation_id"])
+            await videos_kept(target, upscale_id)
+            source, upscale = (target.system.stored_video(i) for i in (source_id, upscale_id))
+            assert source is not None
+            assert upscale is not None
+            assert upscale.path != source.path
+            served = await get(target, f"/videos/{upscale_id}", Authorization=f"Bearer {target.token}")
+            assert served.content == upscale.path.read_bytes()
+
+    run(scenario())
+
+
+def test_a_full_disk_is_logged_and_counted_and_the_job_stays_completed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ENOSPC while a video is written: an error in the log naming the videos directory, the metric counts it,
+    the row stays completed without a stored file (the keeper tries again later: tests/actors)."""
+
+    def full(self: PartialVideo, chunk: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(PartialVideo, "write", full)
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            peer = await target.connect()
+            answer = await peer.ok(Generate, prompt="a crowded beach")
+            await peer.close()
+            generation_id = str(answer.data["generation_id"])
+            await wait_until(lambda: target.system.video_store_errors >= 1, 60, "the write error")
+            async with httpx.AsyncClient(trust_env=False) as http:
+                text = (await http.get(f"{target.http_url}/metrics")).text
+            assert re.search(r"^veo_video_store_errors_total [1-9]", text, flags=re.MULTILINE)
+            generation = target.system.app.get_generation(UUID(generation_id))
+            assert (generation.status, generation.video_settled) == ("completed", False)
+            missing = await get(target, f"/videos/{generation_id}", Authorization=f"Bearer {target.token}")
+            assert missing.status_code == 404
+
+    run(scenario())
+    assert "No space left on device" in caplog.text
+    assert str(tmp_path / "videos") in caplog.text
