@@ -135,10 +135,12 @@ async def relay(
     token: str = TOKEN,
     simulator: SimulatorConfig = FAST_JOBS,
     lost_after: float = 600.0,
+    keep_videos: bool = True,
     **server_options: Any,
 ) -> AsyncIterator[Relay]:
     """A System with the built-in simulator (fast jobs) and a RelayServer on an ephemeral loopback port."""
-    system = System(Settings(data_dir=tmp_path, port=0, simulator=simulator, lost_after=lost_after))
+    settings = Settings(data_dir=tmp_path, port=0, simulator=simulator, lost_after=lost_after, keep_videos=keep_videos)
+    system = System(settings)
     try:
         await asyncio.to_thread(system.start)
         server = RelayServer(system, port=0, token=token, **server_options)
