@@ -108,6 +108,7 @@ class VideoKeeper:
         self._running = 0
         self._changed = threading.Condition()
         self._stopping = False
+        self._dirty = False
         self._thread: threading.Thread | None = None
         self._workers = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="video-keeper")
 
@@ -140,6 +141,7 @@ class VideoKeeper:
     def wake(self, position: int = 0) -> None:
         """Look again now (new events were saved, or a test moved the clock); never blocks the caller."""
         with self._changed:
+            self._dirty = True
             self._changed.notify_all()
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
@@ -167,6 +169,8 @@ class VideoKeeper:
 
     def _run(self) -> None:
         while True:
+            with self._changed:
+                self._dirty = False  # a save from here on makes the wait below return at once
             self._scan()
             with self._changed:
                 if self._stopping:
@@ -179,7 +183,8 @@ class VideoKeeper:
                 timeout = None
                 if self._due and self._running < self.settings.concurrency:
                     timeout = max(self._due[0][0] - now, 0.0)
-                self._changed.wait(timeout)
+                if not self._dirty:
+                    self._changed.wait(timeout)
 
     def _scan(self) -> None:
         """Take up the completions recorded after the cursor."""
