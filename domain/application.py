@@ -276,6 +276,20 @@ class VeoRelay(Application[UUID]):
         """Record `Failed(cancelled)`: the generation's status becomes `cancelled`."""
         self.record_failed(generation_id, ErrorReason.CANCELLED, "Cancelled at the user's request.")
 
+    # --- video keeper commands (the one writer of a completed generation) ------------------------
+
+    def record_video_stored(self, generation_id: UUID, sha256: str, size: int, content_type: str) -> None:
+        """Record `VideoStored`: the completed video's file is in the data directory."""
+        generation = self.get_generation(generation_id)
+        generation.store_video(sha256=sha256, size=size, content_type=content_type)
+        self.save(generation)
+
+    def record_video_store_failed(self, generation_id: UUID, reason: str, message: str) -> None:
+        """Record `VideoStoreFailed`: downloading the completed video kept failing (one of VideoStoreFailure)."""
+        generation = self.get_generation(generation_id)
+        generation.fail_video_store(reason=reason, message=message)
+        self.save(generation)
+
     # --- helpers ----------------------------------------------------------------------------------
 
     def _new_generation(

@@ -90,6 +90,19 @@ class Generation(Aggregate):
         error_message: str
         remote_status: str | None
 
+    class VideoStored(Aggregate.Event):
+        """The completed video was downloaded into the data directory (content-addressed by its sha256)."""
+
+        sha256: str
+        size: int
+        content_type: str
+
+    class VideoStoreFailed(Aggregate.Event):
+        """Downloading the completed video kept failing; the relay stopped trying (the status stays completed)."""
+
+        reason: str
+        message: str
+
     @staticmethod
     def create_id(generation_id: UUID, **_: Any) -> UUID:
         """The id is chosen by the command (uuid5 of a request key, or a fresh uuid4)."""
@@ -143,6 +156,10 @@ class Generation(Aggregate):
         self.video_url: str | None = None
         self.error_reason: str | None = None
         self.error_message: str | None = None
+        self.video_sha256: str | None = None
+        self.video_bytes: int | None = None
+        self.video_content_type: str | None = None
+        self.video_store_failure: str | None = None
 
     # --- guards -------------------------------------------------------------------------------------
 
@@ -272,3 +289,42 @@ class Generation(Aggregate):
         self.error_message = error_message
         self.remote_status = remote_status
         self.status = status_after_failure(error_reason)
+
+    # --- the kept video (after Completed; never changes status) -------------------------------------
+
+    @property
+    def video_settled(self) -> bool:
+        """The video was stored, or storing it was given up: nothing more to download."""
+        return self.video_sha256 is not None or self.video_store_failure is not None
+
+    def check_completed(self, command: str) -> None:
+        """Only a completed generation has a video to keep."""
+        if self.status != Status.COMPLETED:
+            msg = f"cannot {command}: generation {self.id} is {self.status}, not completed"
+            raise IllegalTransition(msg)
+
+    def store_video(self, sha256: str, size: int, content_type: str) -> None:
+        """Record the stored file of the completed video."""
+        self.check_completed("store the video")
+        if self.video_settled:
+            msg = f"cannot store the video: generation {self.id}'s video is already settled"
+            raise IllegalTransition(msg)
+        self._video_stored(sha256=sha256, size=size, content_type=content_type)
+
+    @event(VideoStored)
+    def _video_stored(self, sha256: str, size: int, content_type: str) -> None:
+        self.video_sha256 = sha256
+        self.video_bytes = size
+        self.video_content_type = content_type
+
+    def fail_video_store(self, reason: str, message: str) -> None:
+        """Record that downloading the completed video kept failing."""
+        self.check_completed("give up the video")
+        if self.video_settled:
+            msg = f"cannot give up the video: generation {self.id}'s video is already settled"
+            raise IllegalTransition(msg)
+        self._video_store_failed(reason=reason, message=message)
+
+    @event(VideoStoreFailed)
+    def _video_store_failed(self, reason: str, message: str) -> None:
+        self.video_store_failure = reason

@@ -93,6 +93,17 @@ class ErrorReason(StrEnum):
     OPERATION_LOST = "operation_lost"
 
 
+class VideoStoreFailure(StrEnum):
+    """Why the relay gave up keeping a completed generation's video (`VideoStoreFailed`; the job stays completed)."""
+
+    EXPIRED = "video_expired"
+    """The video URL answered 403, 404 or 410 on every attempt (Flow's signed URLs expire within hours)."""
+    DOWNLOAD_FAILED = "download_failed"
+    """Another HTTP error or a network error on every attempt."""
+    NOT_A_VIDEO = "not_a_video"
+    """The URL answered with an empty body or a content type that is not video/*."""
+
+
 def status_after_failure(error_reason: str) -> Status:
     """The status a `Failed` event leaves: `cancelled` for a cancellation, else `failed` (CONTRACT §1)."""
     return Status.CANCELLED if error_reason == ErrorReason.CANCELLED else Status.FAILED

@@ -85,6 +85,19 @@ class _Failed(msgspec.Struct):
     remote_status: str | None = None
 
 
+class _VideoStored(msgspec.Struct):
+    timestamp: _Stamp
+    sha256: str
+    size: int
+    content_type: str
+
+
+class _VideoStoreFailed(msgspec.Struct):
+    timestamp: _Stamp
+    reason: str
+    message: str
+
+
 _CLASSES: dict[str, tuple[str, type[Any]]] = {
     cls.__qualname__.rsplit(".", 1)[-1]: (f"{cls.__module__}:{cls.__qualname__}", state)
     for cls, state in (
@@ -95,6 +108,8 @@ _CLASSES: dict[str, tuple[str, type[Any]]] = {
         (Generation.Progressed, _Progressed),
         (Generation.Completed, _Completed),
         (Generation.Failed, _Failed),
+        (Generation.VideoStored, _VideoStored),
+        (Generation.VideoStoreFailed, _VideoStoreFailed),
     )
 }
 _DECODERS: dict[str, tuple[str, msgspec.json.Decoder[Any]]] = {

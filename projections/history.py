@@ -28,7 +28,19 @@ logger = logging.getLogger(__name__)
 
 _ENCODE = msgspec.json.Encoder().encode
 _CHUNK = 500
-_INTEGERS = {"seed", "seq", "total", "pending", "processing", "completed", "failed", "cancelled", "key", "position"}
+_INTEGERS = {
+    "seed",
+    "video_bytes",
+    "seq",
+    "total",
+    "pending",
+    "processing",
+    "completed",
+    "failed",
+    "cancelled",
+    "key",
+    "position",
+}
 _ROW_COLUMNS: tuple[Column, ...] = tuple(
     (name, "integer" if name in _INTEGERS else "text") for name in (*HISTORY_COLUMNS, "seq")
 )
@@ -76,15 +88,15 @@ class HistoryView(TrackedView):
 
     name = "history"
     base_tables = ("veo3_video_generations", "veo3_batches", "delta_journal")
-    schema = 4
+    schema = 5
     # 2: rows carry seq, the position of their Requested event (restore order); 3: journal pages;
-    # 4: a cancellation's status is `cancelled`, and batch rows count them
+    # 4: a cancellation's status is `cancelled`, and batch rows count them; 5: the kept video's columns
     indexes = (("by_created", 0, "created_at, id"), ("by_status", 0, "status"), ("by_batch", 0, "batch_id"))
 
     def table_statements(self, dialect: Dialect) -> list[str]:
         rows, batches, journal = self.tables
         integer = dialect.integer
-        cols = ", ".join(f"{c} {integer if c == 'seed' else 'TEXT'}" for c in HISTORY_COLUMNS if c != "id")
+        cols = ", ".join(f"{c} {integer if c in _INTEGERS else 'TEXT'}" for c in HISTORY_COLUMNS if c != "id")
         return [
             f"CREATE TABLE IF NOT EXISTS {rows} (id TEXT PRIMARY KEY, {cols}, seq {integer} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {batches} (batch_id TEXT PRIMARY KEY, total {integer}, "
@@ -204,6 +216,14 @@ class HistoryView(TrackedView):
         cursor = conn.execute(
             f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.tables[0]} "
             "WHERE status IN ('pending', 'processing') ORDER BY seq"
+        )
+        return [_history_row(values) for values in cursor]
+
+    def videos_to_keep(self, conn: Connection) -> list[HistoryRow]:
+        """Completed generations with a video URL and no stored file yet, oldest first (what the keeper restores)."""
+        cursor = conn.execute(
+            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.tables[0]} "
+            "WHERE status = 'completed' AND video_url IS NOT NULL AND video_sha256 IS NULL ORDER BY seq"
         )
         return [_history_row(values) for values in cursor]
 

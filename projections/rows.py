@@ -40,6 +40,9 @@ class HistoryRow(msgspec.Struct, kw_only=True):
     operation_name: str | None = None
     media_generation_id: str | None = None
     video_url: str | None = None
+    video_sha256: str | None = None
+    video_bytes: int | None = None
+    video_stored_at: str | None = None
     source_generation_id: str | None = None
     retry_of: str | None = None
     batch_id: str | None = None
@@ -149,6 +152,19 @@ def _failed(row: HistoryRow, event: Any, at: str, generation_id: str) -> History
     return row
 
 
+def _video_stored(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
+    row.video_sha256 = event.sha256
+    row.video_bytes = event.size
+    row.video_stored_at = at
+    row.updated_at = at
+    return row
+
+
+def _video_store_failed(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
+    row.updated_at = at
+    return row
+
+
 _HANDLERS: dict[str, Callable[[Any, Any, str, str], HistoryRow]] = {
     "Requested": _requested,
     "Submitted": _submitted,
@@ -157,6 +173,8 @@ _HANDLERS: dict[str, Callable[[Any, Any, str, str], HistoryRow]] = {
     "Progressed": _progressed,
     "Completed": _completed,
     "Failed": _failed,
+    "VideoStored": _video_stored,
+    "VideoStoreFailed": _video_store_failed,
 }
 
 

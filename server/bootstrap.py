@@ -19,13 +19,17 @@ from actors.poller import PollerSettings
 from actors.profiles import Profile, load_profiles
 from actors.restore import Unfinished
 from actors.supervisor import PollerSupervisor
+from actors.video_files import VIDEOS_DIR, VideoFiles
+from actors.video_keeper import VideoKeeper, plain_fetch
 from domain.application import VeoRelay
+from domain.errors import GenerationNotFound
 from projections.analytics import AnalyticsView
 from projections.database import ReadModelDatabase
 from projections.history import HistoryView
 from projections.runner import ProjectionRunner
 from server.store import StoreLocation, locate
 from server.store_lock import StoreLock, claim
+from server.video_route import StoredVideo
 from veo_protocol.local_server import write_private
 from veo_simulator import Simulator, SimulatorConfig
 
@@ -73,6 +77,8 @@ class Settings:
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     run_poller: bool = True
     """False (PostgreSQL only): never lead the cluster, so never call Flow; commands go to the leader."""
+    keep_videos: bool = True
+    """Download every completed video into `data_dir/videos` (the VideoKeeper) and serve it at /videos/ID."""
 
     def poller_settings(self) -> PollerSettings:
         """The poller's tunables."""
@@ -96,6 +102,8 @@ class System:
         self._poller: PollerSupervisor | None = None
         self._cluster: ClusterNode | None = None
         self._http: httpx.Client | None = None
+        self._video_http: httpx.Client | None = None
+        self._keeper: VideoKeeper | None = None
         self._store_lock: StoreLock | None = None
         self.history = HistoryView()
         self.analytics = AnalyticsView()
@@ -131,6 +139,31 @@ class System:
         return _started(self._poller)
 
     @property
+    def videos(self) -> VideoFiles:
+        """The kept videos' store under the data directory (present or not)."""
+        return VideoFiles(self.settings.data_dir / VIDEOS_DIR)
+
+    def stored_video(self, generation_id: str) -> StoredVideo | None:
+        """The kept video of a generation (blocking: reads the event store), or None when the id is unknown,
+        malformed, or its video is not stored (yet, or its file is gone)."""
+        try:
+            generation = self.app.get_generation(UUID(generation_id))
+        except (ValueError, GenerationNotFound):
+            return None
+        if generation.video_sha256 is None or generation.video_bytes is None:
+            return None
+        path = self.videos.path_for(generation.video_sha256)
+        if not self.videos.has(generation.video_sha256, generation.video_bytes):
+            logger.warning("the kept video of %s is missing from %s", generation_id, path)
+            return None
+        return StoredVideo(path, generation.video_bytes, generation.video_content_type or "video/mp4")
+
+    @property
+    def video_store_errors(self) -> int:
+        """Downloads the VideoKeeper could not write to the data directory (a full disk): for /metrics."""
+        return self._keeper.store_errors if self._keeper is not None else 0
+
+    @property
     def cluster(self) -> ClusterNode | None:
         """This node's part in a cluster (PostgreSQL stores only)."""
         return self._cluster
@@ -163,6 +196,20 @@ class System:
             return
         self._poller = self._make_supervisor()
         self._poller.start()
+        if self.settings.keep_videos:
+            self._keeper = self._start_keeper()
+
+    def _start_keeper(self) -> VideoKeeper:
+        """The VideoKeeper, with every completed row that has no stored file yet as its backlog."""
+        after = self.app.last_position()
+        self.projections.wait_for(after, timeout=30.0)
+        backlog = [UUID(row.id) for row in self.history.videos_to_keep(self.db.reader())]
+        self._video_http = httpx.Client(timeout=HTTP_TIMEOUT)
+        keeper = VideoKeeper(self.app, plain_fetch(self._video_http), self.videos)
+        keeper.start(backlog, after=after)
+        if backlog:
+            logger.info("keeping %d completed video(s) not stored yet", len(backlog))
+        return keeper
 
     def _make_supervisor(self, gate: Callable[[], None] | None = None) -> PollerSupervisor:
         """A PollerSupervisor on the configured Flow (the built-in simulator when none is named)."""
@@ -265,6 +312,10 @@ class System:
             self._cluster.stop()
         if self._poller is not None:
             self._poller.stop()
+        if self._keeper is not None:
+            self._keeper.stop()
+        if self._video_http is not None:
+            self._video_http.close()
         if self._http is not None:
             self._http.close()
         if self._listener is not None:

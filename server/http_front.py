@@ -1,10 +1,11 @@
 """Plain HTTP on the websocket port: the Host check, authentication and capacity of `/ws`, `/healthz`, `/metrics`,
-and the dashboard's files (docs/SECURITY.md)."""
+the dashboard's files, and the kept videos at `/videos/ID` (the client token, as for `/ws`; `server.video_route`)
+(docs/SECURITY.md)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from importlib import resources
 from urllib.parse import urlsplit
@@ -13,8 +14,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from server.access import Keys, access_of
+from server.access import Access, Keys, access_of
 from server.host_check import HostCheck
+from server.video_route import VideoRoute
 
 __all__ = ["HttpFront"]
 
@@ -71,6 +73,7 @@ class HttpFront:
         hosts: HostCheck,
         connections: Callable[[], int],
         max_connections: int,
+        videos: VideoRoute | None = None,
     ) -> None:
         self.keys = keys
         self.hosts = hosts
@@ -78,13 +81,18 @@ class HttpFront:
         self.max_connections = max_connections
         self.metrics = metrics
         self.origins = origins
+        self.videos = videos
         self.files = _static_files()
 
-    def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+    def __call__(self, connection: ServerConnection, request: Request) -> Response | Awaitable[Response] | None:
         refused = self.hosts.refusal(request.headers.get("Host"))
         if refused is not None:
             return _response(refused[0], refused[1].encode(), "text/plain; charset=utf-8")
         path = urlsplit(request.path)
+        if path.path.startswith("/videos/") and self.videos is not None:
+            if access_of(self.keys, request) is not Access.CLIENT:  # the provider token only provides tokens
+                return _response(401, b"missing or wrong token\n", "text/plain; charset=utf-8")
+            return self.videos.respond(path.path.removeprefix("/videos/"), request.headers.get("Range"))
         if path.path == "/ws":
             origin = request.headers.get("Origin")
             if origin is not None and origin not in self.origins():

@@ -88,6 +88,12 @@ def _system_figures(system: System) -> list[Figure]:
             "Writes the event store refused (see the log for why).",
             system.app.write_errors,
         ),
+        (
+            "veo_video_store_errors_total",
+            "counter",
+            "Completed videos that could not be written to the data directory (a full disk; retried later).",
+            system.video_store_errors,
+        ),
     ]
 
 

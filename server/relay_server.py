@@ -24,6 +24,7 @@ from server.host_check import HostCheck
 from server.http_front import HttpFront
 from server.hub import DeltaHub, JournalReader
 from server.metrics import MetricsSnapshot
+from server.video_route import VideoRoute
 from veo_protocol import (
     CLOSE_POLICY_VIOLATION,
     MAX_FRAME_BYTES,
@@ -119,6 +120,7 @@ class RelayServer:
             self.hosts,
             lambda: len(self.clients),
             self.max_connections,
+            VideoRoute(self.system.stored_video),
         )
         self._server = await serve(
             self._serve_connection,

@@ -52,6 +52,9 @@ COMMANDS: dict[str, Entry] = {
     "cancel": Entry(_CLIENT, "cancel", "Cancel a job that is not finished (exit 2 when it already is)."),
     "retry": Entry(_CLIENT, "retry", "Make a new generation with a failed one's parameters; prints the new id."),
     "upscale": Entry(_CLIENT, "upscale", "Upscale a completed generation's video; prints the upscale's generation id."),
+    "get": Entry(
+        "veo_client.download", "get", "Save a finished video the relay kept to FILE (exit 2 when it is not stored yet)."
+    ),
     "queue": Entry(_CLIENT, "queue", "The relay's queue, request budget and paused profiles."),
     "mcp": Entry(
         "veo_mcp.command",

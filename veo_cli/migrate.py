@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from actors.video_files import VIDEOS_DIR
 from server.migration import CopyMismatch, migrate
 from server.store import StoreError, StoreUnreachable, locate, redacted
 from veo_cli.store_options import data_options
@@ -60,3 +61,5 @@ def migrate_command(target_url: str, data_dir: Path | None, store: str | None) -
         f"in {report.rebuild.seconds:.2f} s"
     )
     click.echo(f"serve it with: veo serve --store {redacted(target_url)}")
+    videos = Path(data).expanduser() / VIDEOS_DIR
+    click.echo(f"kept videos stay where they are, in {videos} (the store records only their sha256 and size)")

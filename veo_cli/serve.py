@@ -80,6 +80,14 @@ def _listed(variable: str) -> tuple[str, ...]:
     is_flag=True,
     help="Let the client token provide_session too (by default only the provider token may).",
 )
+@click.option(
+    "--keep-videos",
+    envvar="VEO_KEEP_VIDEOS",
+    type=click.Choice(["yes", "no"]),
+    default="yes",
+    show_default=True,
+    help="Download every finished video into the data directory and serve it at /videos/ID.",
+)
 @click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
 @click.option("--simulator-captcha", envvar="VEO_SIMULATOR_CAPTCHA", is_flag=True, hidden=True)
 def serve(
@@ -98,6 +106,7 @@ def serve(
     allow_origins: tuple[str, ...],
     allow_hosts: tuple[str, ...],
     client_sessions: bool,
+    keep_videos: str,
     simulator_times: str | None,
     simulator_captcha: bool,
 ) -> None:
@@ -119,6 +128,7 @@ def serve(
         allow_origins=origins,
         allow_hosts=allow_hosts or _listed("VEO_ALLOW_HOSTS"),
         client_sessions=client_sessions,
+        keep_videos=keep_videos == "yes",
         simulator=_simulator_config(simulator_times, simulator_captcha),
     )
     try:

@@ -126,6 +126,16 @@ class RelayClient:
     def __repr__(self) -> str:
         return f"RelayClient({self.url!r})"
 
+    @property
+    def token(self) -> str | None:
+        """The client token this connection authenticates with (for the relay's HTTP routes, e.g. /videos)."""
+        return self._token
+
+    def http_url(self, path: str) -> str:
+        """The relay's plain-HTTP address of `path` (`/videos/ID`), on the same host and port as its websocket."""
+        parts = urlsplit(self.url)
+        return urlunsplit(("https" if parts.scheme == "wss" else "http", parts.netloc, path, "", ""))
+
     async def __aenter__(self) -> Self:
         await self.open()
         return self

@@ -58,6 +58,9 @@ class Generation(BaseModel):
     operation_name: str | None = None
     media_generation_id: str | None = None
     video_url: str | None = Field(default=None, description="Where the finished video can be fetched.")
+    video_sha256: str | None = Field(default=None, description="The sha256 of the copy the relay kept, once stored.")
+    video_bytes: int | None = Field(default=None, description="The kept copy's size in bytes.")
+    video_stored_at: str | None = Field(default=None, description="When the relay stored its copy.")
     source_generation_id: str | None = Field(default=None, description="For an upscale: the generation upscaled.")
     retry_of: str | None = Field(default=None, description="For a retry: the generation it repeats.")
     batch_id: str | None = None

@@ -3,6 +3,7 @@ operations, media files."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
@@ -16,13 +17,14 @@ from veo_simulator.faults import FaultMix
 from veo_simulator.state import NewOperation, Status
 from veo_simulator.wire import AdminOperations, decode_body
 
-__all__ = ["MAX_ADMIN_OPERATIONS", "MP4_BYTES", "AdminApi", "create_running"]
+__all__ = ["MAX_ADMIN_OPERATIONS", "VIDEO_SIZE", "AdminApi", "create_running", "video_bytes"]
 
 logger = logging.getLogger(__name__)
 
 MAX_ADMIN_OPERATIONS = 100_000
-# A minimal ISO BMFF file: an ``ftyp`` box and an empty ``free`` box.
-MP4_BYTES = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free"
+VIDEO_SIZE = 4096
+"""Bytes of every simulated video: enough for range requests and checksums to mean something."""
+_FTYP = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 _JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 _MEDIA = re.compile(r"^/_sim/media/(?P<name>[^/]+)\.(?P<ext>mp4|jpg)$")
 _OPERATION = re.compile(r"^/_sim/operations/(?P<name>[^/]+)$")
@@ -155,4 +157,13 @@ class AdminApi:
                 raise not_found()
         if ext == "jpg":
             return SimResponse(200, _JPEG_BYTES, "image/jpeg")
-        return SimResponse(200, MP4_BYTES, "video/mp4")
+        return SimResponse(200, video_bytes(name), "video/mp4")
+
+
+def video_bytes(name: str) -> bytes:
+    """The simulated video of media `name`: an ISO BMFF ``ftyp`` box and a ``free`` box whose filler is derived
+    from the name, VIDEO_SIZE bytes in all (the same bytes for the same name, different for another)."""
+    filler_size = VIDEO_SIZE - len(_FTYP) - 8
+    seed = hashlib.sha256(name.encode()).digest()
+    filler = (seed * (filler_size // len(seed) + 1))[:filler_size]
+    return _FTYP + (filler_size + 8).to_bytes(4, "big") + b"free" + filler

@@ -71,7 +71,7 @@ class Dashboard {
     this.filters = {};
     this.reads = 0;
     this.store = new History((row) => passes(row, this.filters));
-    this.list = new HistoryList($("groups"));
+    this.list = new HistoryList($("groups"), token);
     this.list.clear();
     $("batches").replaceChildren();
     this.status = new StatusBar(document);

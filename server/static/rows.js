@@ -126,7 +126,8 @@ class Player {
 
 /** One history row's element. */
 class RowView {
-  constructor(row) {
+  constructor(row, token) {
+    this.token = token;
     this.node = el("li", "job");
     this.node.dataset.id = row.id;
     this.node.dataset.jobType = row.job_type;
@@ -204,7 +205,9 @@ class RowView {
     this.buttons.retry.hidden = !(failed || row.status === "cancelled");
     this.buttons.upscale.hidden =
       upscaled || !(row.status === "completed" && row.job_type === "generation" && row.video_url);
-    const video = row.status === "completed" && row.video_url ? videoAddress(row.video_url, window.location) : null;
+    // The relay's own copy when it kept one (Flow's signed links expire within hours), else Flow's link where allowed.
+    const kept = row.video_stored_at && this.token ? `${location.origin}/videos/${row.id}?token=${encodeURIComponent(this.token)}` : null;
+    const video = row.status === "completed" ? kept ?? (row.video_url ? videoAddress(row.video_url, window.location) : null) : null;
     this.showVideo(video, row.aspect_ratio);
   }
 
@@ -230,8 +233,10 @@ class RowView {
 
 /** The groups and their rows, kept in the server's order (newest first). */
 export class HistoryList {
-  constructor(container) {
+  /** `token` authorizes the kept videos' URLs (`/videos/ID?token=...`). */
+  constructor(container, token = null) {
     this.container = container;
+    this.token = token;
     this.views = new Map();
     this.groups = new Map();
     this.upscaled = new Set();
@@ -252,7 +257,7 @@ export class HistoryList {
   show(row, typical) {
     let view = this.views.get(row.id);
     if (view === undefined) {
-      view = new RowView(row);
+      view = new RowView(row, this.token);
       this.views.set(row.id, view);
       view.update(row, typical, this.upscaled.has(row.id));
       this.insert(view, row);

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from uuid import UUID
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
@@ -51,6 +52,7 @@ __all__ = [
     "relay",
     "relay_in_thread",
     "run",
+    "videos_kept",
     "wait_until",
 ]
 
@@ -82,6 +84,14 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def videos_kept(target: Relay, *generation_ids: str) -> None:
+    """Wait until the relay has kept (or given up) the videos of these completed generations: their last event."""
+    app = target.system.app
+    await wait_until(
+        lambda: all(app.get_generation(UUID(i)).video_settled for i in generation_ids), 60, "the videos to be kept"
+    )
 
 
 @dataclass
@@ -125,10 +135,12 @@ async def relay(
     token: str = TOKEN,
     simulator: SimulatorConfig = FAST_JOBS,
     lost_after: float = 600.0,
+    keep_videos: bool = True,
     **server_options: Any,
 ) -> AsyncIterator[Relay]:
     """A System with the built-in simulator (fast jobs) and a RelayServer on an ephemeral loopback port."""
-    system = System(Settings(data_dir=tmp_path, port=0, simulator=simulator, lost_after=lost_after))
+    settings = Settings(data_dir=tmp_path, port=0, simulator=simulator, lost_after=lost_after, keep_videos=keep_videos)
+    system = System(settings)
     try:
         await asyncio.to_thread(system.start)
         server = RelayServer(system, port=0, token=token, **server_options)

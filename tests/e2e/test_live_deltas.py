@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from domain.values import TERMINAL_STATUSES
-from tests.e2e.harness import Peer, Relay, batch_finished, journal, relay, run
+from tests.e2e.harness import Peer, Relay, batch_finished, journal, relay, run, videos_kept
 from veo_protocol import BatchGenerate, DeltaMessage, Generate, GetStatuses, Refresh, Subscribe
 from veo_simulator import SimulatorConfig
 
@@ -140,6 +140,7 @@ def test_subscribe_without_after_starts_live_at_the_current_position(tmp_path: P
             await early.ok(Subscribe, channels=[GENERATIONS])
             first = await early.ok(BatchGenerate, prompts=["first"], delay_ms=0)
             await early.until(lambda: statuses_of(early, first.data["generation_ids"][0])[-1:] == ["completed"])
+            await videos_kept(target, first.data["generation_ids"][0])
             head = await target.settled()
             late = await target.connect()
             subscribed = await late.ok(Subscribe, channels=[GENERATIONS])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from domain.requests import GenerationSpec
 from projections.history import Delta
-from tests.e2e.harness import batch_finished, caught_up, journal, keys, relay, run, wait_until
+from tests.e2e.harness import batch_finished, caught_up, journal, keys, relay, run, videos_kept, wait_until
 from veo_protocol import BatchGenerate, Channel, Generate, GetStatuses, Result, Subscribe, encode_request
 
 CHANNELS = ["generation:status", "batch:progress"]
@@ -64,6 +64,7 @@ def test_after_older_than_the_pruned_journal_is_not_resumed_and_starts_live(tmp_
             first = await peer.ok(Generate, prompt="before the prune")
             first_id = first.data["generation_id"]
             await peer.until(lambda: peer.deltas[-1:] != [] and peer.deltas[-1].data["status"] == "completed")
+            await videos_kept(target, first_id)  # its last event
             head = await caught_up(target, peer)
             with target.system.db.write() as conn:
                 assert target.system.history.prune_journal(conn, PRUNE_EVERYTHING, keep_last=0) > 0
@@ -88,8 +89,9 @@ def test_after_at_the_head_resumes_with_nothing_to_replay_and_after_beyond_it_do
         async with relay(tmp_path) as target:
             peer = await target.connect()
             await peer.ok(Subscribe, channels=CHANNELS)
-            await peer.ok(Generate, prompt="something to journal")
+            journaled = await peer.ok(Generate, prompt="something to journal")
             await peer.until(lambda: peer.deltas[-1:] != [] and peer.deltas[-1].data["status"] == "completed")
+            await videos_kept(target, journaled.data["generation_id"])  # its last event
             head = await caught_up(target, peer)
             at_head = await target.connect()
             answer = await at_head.ok(Subscribe, channels=CHANNELS, after=head)

@@ -100,7 +100,7 @@ def test_a_full_event_store_refuses_commands_clearly_keeps_flows_answers_and_rec
     caplog.set_level(logging.WARNING)
 
     async def scenario() -> None:
-        async with relay(tmp_path, simulator=FLOW) as target:
+        async with relay(tmp_path, simulator=FLOW, keep_videos=False) as target:  # no kept-video events mid-check
             system = target.system
             fault = break_event_store(monkeypatch, system.app)
             on_first(monkeypatch, system.app, "record_submitted", fault)  # that job's call to Flow is then sent
@@ -137,7 +137,7 @@ def test_a_read_only_read_model_stops_deltas_then_catches_up_with_each_delta_onc
     caplog.set_level(logging.WARNING)
 
     async def scenario() -> None:
-        async with relay(tmp_path, simulator=FLOW) as target:
+        async with relay(tmp_path, simulator=FLOW, keep_videos=False) as target:  # no kept-video events mid-check
             system = target.system
             fault = break_read_model(monkeypatch, system.db)
             on_first(monkeypatch, system.app, "record_started", fault)  # every other job's events come later

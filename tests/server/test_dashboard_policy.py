@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from websockets.datastructures import Headers
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 
 from server.access import Keys
 from server.host_check import HostCheck
@@ -24,7 +24,7 @@ HERE = "http://127.0.0.1:8765/"
 def policy(path: str, host: str = "127.0.0.1:8765") -> dict[str, str]:
     front = HttpFront(Keys("t", "p"), lambda: "", set, HostCheck("127.0.0.1", lambda: 8765), lambda: 0, 10)
     response = front(None, Request(path, Headers([("Host", host)])))  # type: ignore[arg-type]
-    assert response is not None and response.status_code == 200
+    assert isinstance(response, Response) and response.status_code == 200
     directives = (part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
     return {pair[0]: pair[1] for pair in directives}
 

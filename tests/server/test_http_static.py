@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from websockets.datastructures import Headers
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 
 from server.access import Keys
 from server.host_check import HostCheck
@@ -72,7 +72,7 @@ class WindowsTraversable:
 
 def get(front: HttpFront, path: str) -> tuple[int, bytes]:
     response = front(None, Request(path, Headers([("Host", "127.0.0.1:8765")])))  # type: ignore[arg-type]
-    assert response is not None
+    assert isinstance(response, Response)
     return response.status_code, bytes(response.body)
 
 

@@ -56,6 +56,7 @@ def test_migrate_copies_every_event_at_its_position_and_builds_the_read_models(s
     code, out, err = run("migrate", "--to", postgres_url, "--data", str(source))
     assert code == 0, err
     assert "verified" in out
+    assert f"kept videos stay where they are, in {source / 'videos'}" in out
     origin = locate(source, None)
     copy = locate(source, postgres_url)
     source_app, target_app = origin.open_app(), copy.open_app()

@@ -59,6 +59,9 @@ def test_a_prompt_goes_pending_processing_completed_live(relay: LiveRelay, watch
     expect(row.get_by_role("progressbar")).to_be_visible()
     expect(row).to_have_attribute("data-status", "completed", timeout=LIVE)
     expect(row.locator("video")).to_have_attribute("src", re.compile(r"^http://127\.0\.0\.1:\d+/"))
+    # once the relay has kept the video, the player plays its own copy
+    kept = re.compile(r"^http://127\.0\.0\.1:\d+/videos/[0-9a-f-]{36}\?token=")
+    expect(row.locator("video")).to_have_attribute("src", kept, timeout=LIVE)
     expect(row.get_by_role("button", name=re.compile("^Upscale"))).to_be_visible()
     expect(row.get_by_role("progressbar")).to_be_hidden()
     first_id = row.get_attribute("data-id")

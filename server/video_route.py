@@ -1,0 +1,105 @@
+"""`GET /videos/{generation_id}`: a kept video, whole or one byte range, read off the event loop.
+
+The websockets HTTP hook sends a response body in one piece, so a range is answered with at most
+`MAX_CHUNK` bytes (an open-ended `bytes=N-` as a `<video>` element sends it, or a larger explicit range,
+gets the first `MAX_CHUNK` bytes and a Content-Range saying so): playing and seeking never hold a whole
+big video in memory, and `veo get` downloads in such chunks. A request without Range gets the whole file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+__all__ = ["MAX_CHUNK", "StoredVideo", "VideoRoute", "parse_range"]
+
+logger = logging.getLogger(__name__)
+
+MAX_CHUNK = 8 * 1024 * 1024
+"""The most bytes one range answer carries."""
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_REASONS = {200: "OK", 206: "Partial Content", 404: "Not Found", 416: "Range Not Satisfiable"}
+
+
+@dataclass(frozen=True)
+class StoredVideo:
+    """Where a generation's kept video is, and what it is."""
+
+    path: Path
+    size: int
+    content_type: str
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
+    """The (first, last) byte positions a single-range header asks for, capped at MAX_CHUNK bytes; None for no
+    usable Range (absent, malformed or several ranges: the whole file is sent); False when unsatisfiable."""
+    if header is None:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or (not match[1] and not match[2]):
+        return None
+    if not match[1]:  # bytes=-N: the last N bytes
+        suffix = int(match[2])
+        if suffix == 0 or size == 0:
+            return False
+        first, last = max(size - suffix, 0), size - 1
+    else:
+        first = int(match[1])
+        if match[2] and int(match[2]) < first:
+            return None
+        if first >= size:
+            return False
+        last = min(int(match[2]), size - 1) if match[2] else size - 1
+    return first, min(last, first + MAX_CHUNK - 1)
+
+
+def _read(path: Path, first: int, length: int) -> bytes:
+    with path.open("rb") as file:
+        file.seek(first)
+        return file.read(length)
+
+
+def _answer(status: int, body: bytes, content_type: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "private, no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Accept-Ranges", "bytes"),
+            *extra,
+        ]
+    )
+    return Response(status, _REASONS.get(status, ""), headers, body)
+
+
+class VideoRoute:
+    """Answers an authorized `/videos/ID` request; `lookup` (blocking, run in a worker thread) finds the file."""
+
+    def __init__(self, lookup: Callable[[str], StoredVideo | None]) -> None:
+        self.lookup = lookup
+
+    async def respond(self, generation_id: str, range_header: str | None) -> Response:
+        """The video, one range of it (206), 416 for a range past its end, or 404 when not stored (yet)."""
+        video = await asyncio.to_thread(self.lookup, generation_id)
+        if video is None:
+            return _answer(404, b"no stored video for this id (unknown, or not stored yet)\n", "text/plain")
+        wanted = parse_range(range_header, video.size)
+        if wanted is False:
+            return _answer(416, b"", "text/plain", (("Content-Range", f"bytes */{video.size}"),))
+        first, last = wanted if isinstance(wanted, tuple) else (0, video.size - 1)
+        try:
+            body = await asyncio.to_thread(_read, video.path, first, last - first + 1)
+        except OSError as exc:
+            logger.error("cannot read the kept video %s: %s", video.path, exc)
+            return _answer(404, b"the stored video cannot be read\n", "text/plain")
+        if wanted is None:
+            return _answer(200, body, video.content_type)
+        return _answer(206, body, video.content_type, (("Content-Range", f"bytes {first}-{last}/{video.size}"),))
