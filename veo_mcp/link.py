@@ -1,4 +1,4 @@
-"""How `veo mcp` reaches the relay: a websocket connection per tool call, and every failure as a tool error.
+"""How `veo mcp` reaches the relay: a websocket connection per tool call, and every failure said as what to do.
 
 Each call finds the relay afresh, as the client commands do (`--url`, `--token`, else the `server.json` and
 `token` a local `veo serve` wrote), so a relay that stopped and came back, even on another port, serves the next
@@ -43,16 +43,27 @@ class RelayLink:
                 yield client
         except ToolError as exc:  # said by a tool, perhaps quoting the relay's address
             raise ToolError(self.redact(str(exc))) from None
-        except click.BadParameter as exc:
-            raise ToolError(self.redact(f"veo mcp was given a bad relay address: {exc.message}")) from None
-        except RelayUnavailable as exc:
+        except (click.BadParameter, ClientError) as exc:
+            raise ToolError(self.failure_text(exc)) from None
+
+    def failure_text(self, exc: click.BadParameter | ClientError) -> str:
+        """What to say, without the token, when the relay cannot be found, reached, or read (tools and resources)."""
+        if isinstance(exc, click.BadParameter):
+            return self.redact(f"veo mcp was given a bad relay address: {exc.message}")
+        if isinstance(exc, RelayUnavailable):
             logger.warning("relay unavailable: %s", self.redact(str(exc)))
-            raise ToolError(self.redact(unavailable_text(str(exc)))) from None
-        except RelayError as exc:
-            raise ToolError(self.redact(relay_error_text(exc))) from None
-        except ClientError as exc:
-            logger.warning("unexpected reply: %s", self.redact(str(exc)))
-            raise ToolError(self.redact(f"The relay answered something veo mcp cannot read: {exc}")) from None
+            return self.redact(unavailable_text(str(exc)))
+        if isinstance(exc, RelayError):
+            return self.redact(relay_error_text(exc))
+        logger.warning("unexpected reply: %s", self.redact(str(exc)))
+        return self.redact(f"The relay answered something veo mcp cannot read: {exc}")
+
+    def http_client(self) -> RelayClient:
+        """A client not connected, for the relay's HTTP routes (its `http_url` and `token`).
+
+        RelayUnavailable when no relay is known, click.BadParameter for a bad address (as `client` meets them).
+        """
+        return self._options.client()
 
     def redact(self, text: str) -> str:
         """`text` without the token: an address's query (`?token=…`) is cut, and a token given is masked."""

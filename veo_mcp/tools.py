@@ -26,11 +26,14 @@ from veo_mcp.results import (
     GenerationPage,
     Jobs,
     QueueState,
+    VideoAddress,
+    generation_content,
     jobs_summary,
     row_summary,
     rows_content,
     tool_result,
 )
+from veo_mcp.videos import register_videos
 from veo_protocol import (
     BatchGenerate,
     Cancel,
@@ -51,7 +54,8 @@ logger = logging.getLogger(__name__)
 INSTRUCTIONS = (
     "Tools of veo-relay, a local service that makes videos with Google Flow (Veo 3) under a strict request budget. "
     "A video takes one to a few minutes: call generate_video or generate_videos with wait=true to be told as jobs "
-    "move and get their final rows, or without wait and read them later with get_generation. Ids are UUIDs."
+    "move and get their final rows, or without wait and read them later with get_generation. Ids are UUIDs. "
+    "A finished video the relay kept (video_stored_at set) is the resource veo://videos/{id}."
 )
 
 Prompt = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What the video shows.")]
@@ -142,12 +146,11 @@ class RelayTools:
             made = await client.fetch(request, BatchCreated)
             ids = [str(i) for i in made.generation_ids]
             rows = await follow_jobs(client, made.generation_ids, _reporter(ctx)) if wait else []
-        return _jobs(ids, rows, batch_id=str(made.batch_id))
+        return _jobs(ids, rows, client.http_url, batch_id=str(made.batch_id))
 
     async def get_generation(self, id: GenerationId) -> Annotated[CallToolResult, Generation]:
         """Read one generation's current row: status, prompt, options, video_url once completed, error if failed."""
-        row = await self._row(GetStatus(id=AUTO_ID, generation_id=id))
-        return tool_result(row_summary(row), rows_content([row])[0])
+        return await self._row(GetStatus(id=AUTO_ID, generation_id=id))
 
     async def list_generations(
         self,
@@ -164,14 +167,13 @@ class RelayTools:
             + (", more with before=next." if page.next else ".")
         ]
         return tool_result(
-            "\n".join([*lines, *(row_summary(row) for row in rows)]),
-            {"generations": rows_content(rows), "next": page.next},
+            "\n".join([*lines, *(row_summary(row, client.http_url) for row in rows)]),
+            {"generations": rows_content(rows, client.http_url), "next": page.next},
         )
 
     async def cancel_generation(self, id: GenerationId) -> Annotated[CallToolResult, Generation]:
         """Cancel a generation that has not ended; answers its row (status cancelled). Ended ones cannot be."""
-        row = await self._row(Cancel(id=AUTO_ID, generation_id=id))
-        return tool_result(row_summary(row), rows_content([row])[0])
+        return await self._row(Cancel(id=AUTO_ID, generation_id=id))
 
     async def retry_generation(
         self,
@@ -185,7 +187,7 @@ class RelayTools:
                 await client.subscribe([Channel.GENERATION_STATUS])
             made = await client.fetch(Retry(id=AUTO_ID, generation_id=id), Retried)
             rows = await follow_jobs(client, [made.generation_id], _reporter(ctx)) if wait else []
-        return _jobs([str(made.generation_id)], rows)
+        return _jobs([str(made.generation_id)], rows, client.http_url)
 
     async def upscale_video(
         self,
@@ -210,24 +212,30 @@ class RelayTools:
                 await client.subscribe([channel])
             made = await client.fetch(request, Created)
             rows = await follow_jobs(client, [made.generation_id], _reporter(ctx)) if wait else []
-        return _jobs([str(made.generation_id)], rows, created=made.created)
+        return _jobs([str(made.generation_id)], rows, client.http_url, created=made.created)
 
-    async def _row(self, request: Request) -> HistoryRow:
+    async def _row(self, request: Request) -> CallToolResult:
         async with self._link.client() as client:
-            return await client.fetch(request, HistoryRow)
+            row = await client.fetch(request, HistoryRow)
+        return tool_result(row_summary(row, client.http_url), generation_content(row, client.http_url))
 
 
 def _jobs(
-    ids: list[str], rows: list[HistoryRow], *, batch_id: str | None = None, created: bool = True
+    ids: list[str],
+    rows: list[HistoryRow],
+    address: VideoAddress,
+    *,
+    batch_id: str | None = None,
+    created: bool = True,
 ) -> CallToolResult:
     structured = {
         "generation_ids": ids,
         "batch_id": batch_id,
         "created": created,
         "finished": bool(rows),
-        "generations": rows_content(rows),
+        "generations": rows_content(rows, address),
     }
-    return tool_result(jobs_summary(ids, rows), structured)
+    return tool_result(jobs_summary(ids, rows, address), structured)
 
 
 def _reporter(ctx: Context[Any, Any]) -> Report:
@@ -240,7 +248,8 @@ def _reporter(ctx: Context[Any, Any]) -> Report:
 
 
 def build_server(link: RelayLink) -> MCPServer[Any]:
-    """The `veo mcp` server: the relay's tools over `link`."""
+    """The `veo mcp` server: the relay's tools and its kept videos (resources) over `link`."""
     server: MCPServer[Any] = MCPServer("veo-relay", instructions=INSTRUCTIONS)
     RelayTools(link).register(server)
+    register_videos(server, link)
     return server

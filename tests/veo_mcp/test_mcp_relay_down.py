@@ -6,13 +6,17 @@ import asyncio
 import re
 from pathlib import Path
 
+import pytest
+from mcp.shared.exceptions import MCPError
+
 from tests.server.relay_process import running_relay
 from tests.veo_mcp.mcp_process import mcp_client, structured, text_of
 
 
 def test_no_relay_is_a_tool_error_naming_veo_serve_and_the_session_recovers_when_it_starts(tmp_path: Path) -> None:
-    """Before `veo serve` runs every tool answers an error that says to start it; `veo mcp` keeps serving and
-    the next call after the relay started succeeds; the token never appears in results or in its log."""
+    """Before `veo serve` runs every tool (and reading a video resource) answers an error that says to start it;
+    `veo mcp` keeps serving and the next call after the relay started succeeds; the token never appears in results
+    or in its log."""
     data = tmp_path / "relay"
     data.mkdir()
     log = tmp_path / "mcp.log"
@@ -24,6 +28,8 @@ def test_no_relay_is_a_tool_error_naming_veo_serve_and_the_session_recovers_when
                 assert down.is_error
                 assert "veo serve" in text_of(down)
                 assert "Traceback" not in text_of(down)
+            with pytest.raises(MCPError, match="veo serve"):
+                await client.read_resource("veo://videos/0b7e6c1a-3f1d-4c2e-9a8b-5d4c3b2a1f00", cache_mode="bypass")
             with running_relay(data) as relay:
                 made = await client.call_tool("generate_video", {"prompt": "a fox", "wait": True})
                 assert structured(made)["generations"][0]["status"] == "completed"

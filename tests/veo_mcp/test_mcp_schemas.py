@@ -19,8 +19,13 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "MCP.md"
 
 
 def test_a_generation_has_exactly_the_fields_of_the_history_row() -> None:
-    """The output schema's generation is the relay's history row, field for field."""
-    assert list(Generation.model_fields) == [field.name for field in msgspec.structs.fields(HistoryRow)]
+    """The output schema's generation is the relay's history row, field for field, plus the kept video's address."""
+    fields = [field.name for field in msgspec.structs.fields(HistoryRow)]
+    assert list(Generation.model_fields) == [
+        *fields[: fields.index("video_stored_at") + 1],
+        "kept_video_url",
+        *fields[fields.index("video_stored_at") + 1 :],
+    ]
 
 
 def test_docs_list_every_tool_in_their_table() -> None:
