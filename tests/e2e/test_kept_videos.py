@@ -160,6 +160,7 @@ def test_a_full_disk_is_logged_and_counted_and_the_job_stays_completed(
             await peer.close()
             generation_id = str(answer.data["generation_id"])
             await wait_until(lambda: target.system.video_store_errors >= 1, 60, "the write error")
+            await asyncio.to_thread(target.server.metrics.refresh)  # /metrics serves a snapshot up to 1 s old
             async with httpx.AsyncClient(trust_env=False) as http:
                 text = (await http.get(f"{target.http_url}/metrics")).text
             assert re.search(r"^veo_video_store_errors_total [1-9]", text, flags=re.MULTILINE)

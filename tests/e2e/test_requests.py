@@ -11,7 +11,7 @@ import pytest
 from actors.poller import Poller
 from domain.requests import GenerationSpec
 from domain.values import TERMINAL_STATUSES
-from tests.e2e.harness import Peer, relay, run, wait_until
+from tests.e2e.harness import Peer, relay, run, videos_kept, wait_until
 from veo_protocol import (
     BatchGenerate,
     Cancel,
@@ -160,6 +160,7 @@ def test_cancel_stops_a_running_job_and_a_finished_one_is_a_conflict(tmp_path: P
             done_id = (await peer.ok(Generate, prompt="let me finish")).data["generation_id"]
             done = await finished(peer, done_id)
             assert (done["status"], done["profile_id"]) == ("completed", "default")  # the pool's one account
+            await videos_kept(target, done_id)  # the keeper's event comes after Completed
             before = target.store_position()
             late = await error(peer, Cancel, generation_id=done_id)
             assert late.code == ErrorCode.CONFLICT
