@@ -123,6 +123,8 @@ class HistoryView(TrackedView):
             row = apply_event(before, item.kind, item.data, at, key)
             if before is None:
                 seqs[key] = position
+                if row.batch_id is not None:  # a batch is requested at one moment, though its events' clocks tick
+                    row.created_at = self._batch(conn, batches, row.batch_id, at).created_at
             rows[key] = row
             keep = position > journal_after
             if keep:

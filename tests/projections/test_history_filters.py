@@ -45,10 +45,16 @@ def test_status_and_time_bounds_combine_and_page_with_the_cursor(app: VeoRelay, 
         app.record_failed(gid, "timeout", "too slow")
     ProjectionRunner(app, db, [HistoryView(), AnalyticsView()]).catch_up()
     view, conn = HistoryView(), db.reader()
-    times = {row.prompt: row.created_at for row in view.page(conn, 50, None)}
+    listed = view.page(conn, 50, None)
+    times = {row.prompt: row.created_at for row in listed}
+    # rows made in one millisecond are listed in id order: the filtered lists keep the unfiltered list's order
+    failed_order = [row.prompt for row in listed if row.status == "failed"]
+    pending_order = [row.prompt for row in listed if row.status == "pending"]
+    assert sorted(failed_order) == ["shot 0", "shot 2", "shot 4"]
+    assert sorted(pending_order) == ["shot 1", "shot 3", "shot 5"]
 
-    assert prompts(db, HistoryFilter(status="failed")) == ["shot 4", "shot 2", "shot 0"]
-    assert prompts(db, HistoryFilter(status="pending", search="SHOT")) == ["shot 5", "shot 3", "shot 1"]
+    assert prompts(db, HistoryFilter(status="failed")) == failed_order
+    assert prompts(db, HistoryFilter(status="pending", search="SHOT")) == pending_order
     assert prompts(db, HistoryFilter(status="completed")) == []
     window = HistoryFilter(created_from=times["shot 1"], created_before=times["shot 5"])
     inside = prompts(db, window)
@@ -58,4 +64,15 @@ def test_status_and_time_bounds_combine_and_page_with_the_cursor(app: VeoRelay, 
     failed = HistoryFilter(status="failed")
     first = view.page(conn, 2, None, failed)
     rest = view.page(conn, 2, (first[-1].created_at, first[-1].id), failed)
-    assert [row.prompt for row in first + rest] == ["shot 4", "shot 2", "shot 0"]
+    assert [row.prompt for row in first + rest] == failed_order
+
+
+def test_every_item_of_a_batch_has_the_batchs_creation_time(app: VeoRelay, db: ReadModelDatabase) -> None:
+    """A batch is requested at one moment: its items share the batch row's `created_at` even when their events'
+    timestamps straddle a millisecond, so lists that order by time keep a batch's items together."""
+    batch_id, ids, _ = app.request_batch([GenerationSpec(prompt=f"item {n}") for n in range(200)])
+    ProjectionRunner(app, db, [HistoryView()]).catch_up()
+    view, conn = HistoryView(), db.reader()
+    batch = view.batch(conn, str(batch_id))
+    assert batch is not None
+    assert {row.created_at for row in view.get_many(conn, [str(i) for i in ids])} == {batch.created_at}
