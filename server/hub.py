@@ -1,15 +1,15 @@
 """The delta hub: follows the projection's delta journal and fans each delta out to subscribed clients.
 
-Live and resumed delivery share one source, the journal, so they cannot disagree. The hub runs on the
-event loop; the projection runner wakes it after each commit (`wake_threadsafe`). A client subscribing
-`after: P` is fed from the journal until it reaches the hub's own position and only then joins the live
-set; both steps happen on the loop with no await in between, so the switch-over skips and doubles
-nothing. Each delta is encoded once; each page is bundled once per distinct channel set, and that message
-is queued for every client with that set (`Client.push`; a client that falls behind gets its queued bundles
-coalesced). A resuming client is replayed the same way: a page read from the journal is decoded, encoded and
-bundled once and kept for a few pages, so clients resuming from the same position share the work, and the
-client is handed one bundle at a time, the next only once the last was sent (`Client.writable`): one that
-does not read holds at most one bundle.
+Live and resumed delivery share one source, the journal, so they cannot disagree. The hub runs on the event loop;
+the projection runner wakes it after each commit (`wake_threadsafe`). A client subscribing `after: P` is fed from
+the journal until it reaches the hub's own position and only then joins the live set; both steps happen on the loop
+with no await in between, so the switch-over skips and doubles nothing. Each delta is encoded once; each page is
+bundled once per distinct channel set, and that message is written with one websockets `broadcast` to every client
+with that set that is caught up (`Client.caught_up`) and queued for the others (`Client.push`; a client that falls
+behind gets its queued bundles coalesced). A resuming client is replayed the same way: a page read from the journal
+is decoded, encoded and bundled once and kept for a few pages, so clients resuming from the same position share the
+work, and the client is handed one bundle at a time, the next only once the last was sent (`Client.writable`): one
+that does not read holds at most one bundle.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
+
+from websockets.asyncio.server import ServerConnection, broadcast
 
 from projections.history import Delta
 from server.client import FULL_FRAME_BYTES, MAX_COALESCED_BYTES, Bundle, Client
@@ -182,9 +184,12 @@ class DeltaHub:
                 self._ahead = {client: after for client, after in self._ahead.items() if after > self.position}
 
     def _fan_out(self, deltas: Sequence[Delta]) -> None:
-        """Frame the page once per distinct channel set and hand each live client its bundles."""
+        """Frame the page once per distinct channel set and hand each live client its bundles: broadcast to the
+        clients that are caught up, queued for the others (a client with anything queued or being sent gets no
+        broadcast, so its order holds)."""
         encoded = [(d.channel, d.position, encode_delta(d.channel, d.position, d.data)) for d in deltas]
         by_channels: dict[frozenset[str], list[Bundle]] = {}
+        caught_up: dict[frozenset[str], list[ServerConnection]] = {}
         for client in list(self.live):
             if client.closing:
                 self.live.discard(client)
@@ -196,9 +201,17 @@ class DeltaHub:
             bundles = by_channels.get(key)
             if bundles is None:
                 bundles = by_channels[key] = bundle_page(encoded, key)
-            for bundle in bundles:
-                client.push(bundle)
+            if not bundles:
+                continue
+            if client.caught_up():
+                caught_up.setdefault(key, []).append(client.connection)
+            else:
+                for bundle in bundles:
+                    client.push(bundle)
             self.frames_sent += len(bundles)
+        for key, connections in caught_up.items():
+            for bundle in by_channels[key]:
+                broadcast(connections, bundle.message, text=True)
 
     def _push_after(self, client: Client, encoded: Sequence[tuple[str, int, bytes]], after: int) -> None:
         """A client whose snapshot was read after `after`: only the later positions, queued one by one."""
