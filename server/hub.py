@@ -25,7 +25,7 @@ from itertools import groupby
 from websockets.asyncio.server import ServerConnection, broadcast
 
 from projections.history import Delta
-from server.client import FULL_FRAME_BYTES, MAX_COALESCED_BYTES, Bundle, Client
+from server.client import COALESCE_WINDOW, FULL_FRAME_BYTES, MAX_COALESCED_BYTES, Bundle, Client
 from server.coalesce import retrieved
 from veo_protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 
@@ -40,6 +40,9 @@ so it must stay well under a client's queue limit (16 MiB) even when every row i
 REPLAY_PACE_TIMEOUT = 10.0
 """How long a resuming client's replay waits at a time for the client to read a bundle (it then checks the
 connection is still there and goes on waiting: a resuming client goes at its own pace)."""
+REACH_TIMEOUT = 1.0
+"""How long a `subscribe` without `after` waits for the hub to reach the journal's head (a coalescing window in the
+normal case; a hub whose journal reads fail is not waited for longer)."""
 REPLAY_PAGES = 4
 """Replay pages kept (and shared by clients resuming at the same position), most recently used first."""
 REPLAY_BUNDLE_BYTES = FULL_FRAME_BYTES
@@ -133,14 +136,19 @@ def bundle_page(
 class DeltaHub:
     """Journal follower and fan-out (loop thread only)."""
 
-    def __init__(self, journal: JournalReader) -> None:
+    def __init__(self, journal: JournalReader, *, window: float = COALESCE_WINDOW) -> None:
         self.journal = journal
+        self.window = window
+        """Seconds between the end of one fan-out and the next read of the journal: deltas recorded meanwhile go out
+        together, so a caught-up client gets a bounded number of broadcast frames a second, as a queued one does."""
         self.position = 0
         self.live: set[Client] = set()
         self.frames_sent = 0
         self._ahead: dict[Client, int] = {}  # live clients that already have the state up to a later position
         self._replay: OrderedDict[int, asyncio.Task[ReplayPage | None]] = OrderedDict()
         self._wake = asyncio.Event()
+        self._moved = asyncio.Event()
+        """Set each time `position` moves (loop thread only)."""
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -172,6 +180,7 @@ class DeltaHub:
                 logger.exception("reading the delta journal failed; retrying on the next wake")
                 await asyncio.sleep(0.5)
                 self._wake.set()
+            await asyncio.sleep(self.window)
 
     async def _pump(self) -> None:
         while True:
@@ -180,6 +189,7 @@ class DeltaHub:
                 return
             self._fan_out(deltas)
             self.position = deltas[-1].position
+            self._moved.set()
             if self._ahead:
                 self._ahead = {client: after for client, after in self._ahead.items() if after > self.position}
 
@@ -224,6 +234,7 @@ class DeltaHub:
     async def outcome(self, client: Client, after: int | None) -> SubscribeOutcome:
         """Whether a subscription `after` a position can be served from the journal, and from where."""
         if after is None:
+            await self._reach(await asyncio.to_thread(self.journal.head))
             return SubscribeOutcome(self.position, resumed=False)
         if client in self.live:  # a channel added now cannot have its past replayed without doubling the others'
             return SubscribeOutcome(self.position, resumed=after == self.position)
@@ -231,6 +242,15 @@ class DeltaHub:
         if after < floor or after > max(self.position, head):
             return SubscribeOutcome(self.position, resumed=False)
         return SubscribeOutcome(after, resumed=True)
+
+    async def _reach(self, head: int) -> None:
+        """Wait (a window at most, in the normal case) until the hub has fanned out up to `head`, so a subscription
+        from now starts at the read model's current position; after REACH_TIMEOUT it starts where the hub is."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(REACH_TIMEOUT):
+                while self.position < head:
+                    self._moved.clear()
+                    await self._moved.wait()
 
     async def join(self, client: Client, outcome: SubscribeOutcome) -> None:
         """Feed `client` the journal after the outcome's position (when resumed), then add it to the live set."""
