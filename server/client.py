@@ -1,12 +1,13 @@
 """One websocket client's outbound side: its subscriptions, a bounded queue, and the writer that sends it.
 
-Every frame reaches the connection through websockets' `send`, from one writer task per client, in the order it
-was queued. Deltas that pile up while a frame is being sent, or within `COALESCE_WINDOW` of the last delta
-frame, go out together as one `deltas` frame (CONTRACT §3): however fast deltas come, a client gets a bounded
-number of frames a second, each of at most `MAX_COALESCED_BYTES` of deltas, and a lone delta on an idle
-connection goes at once. Replies are never held by the window. The deltas queued or being sent are the client's
-backlog: over its limit the client is closed with 1013 (it resumes from its last position), and if even the
-close cannot be delivered, aborted, so one slow reader never holds up the rest.
+Every frame reaches the connection through websockets' `send`, from one writer task per client, in the order it was
+queued, except deltas for a client that is `caught_up`, which the hub writes with websockets' `broadcast`. Deltas
+that pile up while a frame is being sent, or within `COALESCE_WINDOW` of the last delta frame, go out together as
+one `deltas` frame (CONTRACT §3): however fast deltas come, a client gets a bounded number of frames a second, each
+of at most `MAX_COALESCED_BYTES` of deltas, and a lone delta on an idle connection goes at once. Replies are never
+held by the window. The deltas queued or being sent are the client's backlog: over its limit the client is closed
+with 1013 (it resumes from its last position), and if even the close cannot be delivered, aborted, so one slow
+reader never holds up the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from server.access import ConnectionAccess
 from veo_protocol import CLOSE_REASONS, CLOSE_TOO_FAR_BEHIND, encode_deltas
 
-__all__ = ["COALESCE_WINDOW", "FULL_FRAME_BYTES", "MAX_COALESCED_BYTES", "Bundle", "Client"]
+__all__ = ["CAUGHT_UP_BUFFER_BYTES", "COALESCE_WINDOW", "FULL_FRAME_BYTES", "MAX_COALESCED_BYTES", "Bundle", "Client"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ COALESCE_WINDOW = 0.02
 within the quarter second a delta may take to arrive."""
 FULL_FRAME_BYTES = 64 << 10
 """Deltas queued from which a frame goes without waiting for the window: its cost is its bytes, not its count."""
+CAUGHT_UP_BUFFER_BYTES = 64 << 10
+"""A client with less than this in its transport's write buffer (and nothing queued or being sent) reads fast enough
+to be written to directly by a broadcast."""
 SEND_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
 
@@ -101,6 +105,14 @@ class Client:
     def backlog(self) -> int:
         """Bytes of deltas waiting for this client: queued, or in a send waiting for the client to read."""
         return self._queued_bytes + self._in_flight
+
+    def caught_up(self) -> bool:
+        """Nothing queued, nothing being sent and little in the write buffer: a message written to the connection
+        now (by websockets' `broadcast`) comes after everything sent before, and keeps its order with what follows."""
+        if self._closing or not self._idle.is_set():
+            return False
+        transport = self.connection.transport
+        return transport is not None and transport.get_write_buffer_size() < CAUGHT_UP_BUFFER_BYTES
 
     def start(self) -> None:
         """Start the writer task."""
@@ -228,7 +240,8 @@ class Client:
         """Send one message with websockets' backpressure; False when the connection is done for."""
         self._in_flight = deltas
         try:
-            await asyncio.wait_for(self.connection.send(message, text=True), SEND_TIMEOUT)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await self.connection.send(message, text=True)
         except TimeoutError:
             logger.warning("client %s stopped reading; aborting it", self.connection.remote_address)
             self.drop(CLOSE_TOO_FAR_BEHIND)

@@ -1,15 +1,15 @@
 """The delta hub: follows the projection's delta journal and fans each delta out to subscribed clients.
 
-Live and resumed delivery share one source, the journal, so they cannot disagree. The hub runs on the
-event loop; the projection runner wakes it after each commit (`wake_threadsafe`). A client subscribing
-`after: P` is fed from the journal until it reaches the hub's own position and only then joins the live
-set; both steps happen on the loop with no await in between, so the switch-over skips and doubles
-nothing. Each delta is encoded once; each page is bundled once per distinct channel set, and that message
-is queued for every client with that set (`Client.push`; a client that falls behind gets its queued bundles
-coalesced). A resuming client is replayed the same way: a page read from the journal is decoded, encoded and
-bundled once and kept for a few pages, so clients resuming from the same position share the work, and the
-client is handed one bundle at a time, the next only once the last was sent (`Client.writable`): one that
-does not read holds at most one bundle.
+Live and resumed delivery share one source, the journal, so they cannot disagree. The hub runs on the event loop;
+the projection runner wakes it after each commit (`wake_threadsafe`). A client subscribing `after: P` is fed from
+the journal until it reaches the hub's own position and only then joins the live set; both steps happen on the loop
+with no await in between, so the switch-over skips and doubles nothing. Each delta is encoded once; each page is
+bundled once per distinct channel set, and that message is written with one websockets `broadcast` to every client
+with that set that is caught up (`Client.caught_up`) and queued for the others (`Client.push`; a client that falls
+behind gets its queued bundles coalesced). A resuming client is replayed the same way: a page read from the journal
+is decoded, encoded and bundled once and kept for a few pages, so clients resuming from the same position share the
+work, and the client is handed one bundle at a time, the next only once the last was sent (`Client.writable`): one
+that does not read holds at most one bundle.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
+from websockets.asyncio.server import ServerConnection, broadcast
+
 from projections.history import Delta
-from server.client import FULL_FRAME_BYTES, MAX_COALESCED_BYTES, Bundle, Client
+from server.client import COALESCE_WINDOW, FULL_FRAME_BYTES, MAX_COALESCED_BYTES, Bundle, Client
 from server.coalesce import retrieved
 from veo_protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
 
@@ -38,6 +40,9 @@ so it must stay well under a client's queue limit (16 MiB) even when every row i
 REPLAY_PACE_TIMEOUT = 10.0
 """How long a resuming client's replay waits at a time for the client to read a bundle (it then checks the
 connection is still there and goes on waiting: a resuming client goes at its own pace)."""
+REACH_TIMEOUT = 1.0
+"""How long a `subscribe` without `after` waits for the hub to reach the journal's head (a coalescing window in the
+normal case; a hub whose journal reads fail is not waited for longer)."""
 REPLAY_PAGES = 4
 """Replay pages kept (and shared by clients resuming at the same position), most recently used first."""
 REPLAY_BUNDLE_BYTES = FULL_FRAME_BYTES
@@ -131,14 +136,19 @@ def bundle_page(
 class DeltaHub:
     """Journal follower and fan-out (loop thread only)."""
 
-    def __init__(self, journal: JournalReader) -> None:
+    def __init__(self, journal: JournalReader, *, window: float = COALESCE_WINDOW) -> None:
         self.journal = journal
+        self.window = window
+        """Seconds between the end of one fan-out and the next read of the journal: deltas recorded meanwhile go out
+        together, so a caught-up client gets a bounded number of broadcast frames a second, as a queued one does."""
         self.position = 0
         self.live: set[Client] = set()
         self.frames_sent = 0
         self._ahead: dict[Client, int] = {}  # live clients that already have the state up to a later position
         self._replay: OrderedDict[int, asyncio.Task[ReplayPage | None]] = OrderedDict()
         self._wake = asyncio.Event()
+        self._moved = asyncio.Event()
+        """Set each time `position` moves (loop thread only)."""
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -170,6 +180,7 @@ class DeltaHub:
                 logger.exception("reading the delta journal failed; retrying on the next wake")
                 await asyncio.sleep(0.5)
                 self._wake.set()
+            await asyncio.sleep(self.window)
 
     async def _pump(self) -> None:
         while True:
@@ -178,13 +189,17 @@ class DeltaHub:
                 return
             self._fan_out(deltas)
             self.position = deltas[-1].position
+            self._moved.set()
             if self._ahead:
                 self._ahead = {client: after for client, after in self._ahead.items() if after > self.position}
 
     def _fan_out(self, deltas: Sequence[Delta]) -> None:
-        """Frame the page once per distinct channel set and hand each live client its bundles."""
+        """Frame the page once per distinct channel set and hand each live client its bundles: broadcast to the
+        clients that are caught up, queued for the others (a client with anything queued or being sent gets no
+        broadcast, so its order holds)."""
         encoded = [(d.channel, d.position, encode_delta(d.channel, d.position, d.data)) for d in deltas]
         by_channels: dict[frozenset[str], list[Bundle]] = {}
+        caught_up: dict[frozenset[str], list[ServerConnection]] = {}
         for client in list(self.live):
             if client.closing:
                 self.live.discard(client)
@@ -196,9 +211,17 @@ class DeltaHub:
             bundles = by_channels.get(key)
             if bundles is None:
                 bundles = by_channels[key] = bundle_page(encoded, key)
-            for bundle in bundles:
-                client.push(bundle)
+            if not bundles:
+                continue
+            if client.caught_up():
+                caught_up.setdefault(key, []).append(client.connection)
+            else:
+                for bundle in bundles:
+                    client.push(bundle)
             self.frames_sent += len(bundles)
+        for key, connections in caught_up.items():
+            for bundle in by_channels[key]:
+                broadcast(connections, bundle.message, text=True)
 
     def _push_after(self, client: Client, encoded: Sequence[tuple[str, int, bytes]], after: int) -> None:
         """A client whose snapshot was read after `after`: only the later positions, queued one by one."""
@@ -211,6 +234,7 @@ class DeltaHub:
     async def outcome(self, client: Client, after: int | None) -> SubscribeOutcome:
         """Whether a subscription `after` a position can be served from the journal, and from where."""
         if after is None:
+            await self._reach(await asyncio.to_thread(self.journal.head))
             return SubscribeOutcome(self.position, resumed=False)
         if client in self.live:  # a channel added now cannot have its past replayed without doubling the others'
             return SubscribeOutcome(self.position, resumed=after == self.position)
@@ -218,6 +242,15 @@ class DeltaHub:
         if after < floor or after > max(self.position, head):
             return SubscribeOutcome(self.position, resumed=False)
         return SubscribeOutcome(after, resumed=True)
+
+    async def _reach(self, head: int) -> None:
+        """Wait (a window at most, in the normal case) until the hub has fanned out up to `head`, so a subscription
+        from now starts at the read model's current position; after REACH_TIMEOUT it starts where the hub is."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(REACH_TIMEOUT):
+                while self.position < head:
+                    self._moved.clear()
+                    await self._moved.wait()
 
     async def join(self, client: Client, outcome: SubscribeOutcome) -> None:
         """Feed `client` the journal after the outcome's position (when resumed), then add it to the live set."""

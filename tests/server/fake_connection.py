@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any, cast
 
@@ -13,7 +14,7 @@ from websockets.protocol import State
 
 from server.client import Client
 
-__all__ = ["FakeConnection", "FakeTransport", "client_on", "payloads", "text_frame"]
+__all__ = ["FakeConnection", "FakeProtocol", "FakeTransport", "client_on", "payloads", "text_frame"]
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -29,10 +30,11 @@ def text_frame(payload: bytes) -> bytes:
 
 
 class FakeTransport:
-    """Keeps every write."""
+    """Keeps every write; `buffered` stands for what its write buffer holds."""
 
     def __init__(self) -> None:
         self.data = bytearray()
+        self.buffered = 0
         self.closing = False
         self.aborted = False
         self.wrote = asyncio.Event()
@@ -43,6 +45,9 @@ class FakeTransport:
         self.data += data
         self.wrote.set()
 
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
     def is_closing(self) -> bool:
         return self.closing
 
@@ -51,14 +56,34 @@ class FakeTransport:
         self.ended.set()
 
 
+class FakeProtocol:
+    """The part of websockets' protocol object that `broadcast` uses: the state and `send_text`."""
+
+    def __init__(self, connection: FakeConnection) -> None:
+        self.connection = connection
+        self.pending: list[bytes] = []
+
+    @property
+    def state(self) -> State:
+        return self.connection.state
+
+    def send_text(self, data: bytes) -> None:
+        self.pending.append(data)
+
+
 class FakeConnection:
     """`send` writes the whole frame at once, as websockets does, then waits while `gate` is unresolved (as
-    websockets' waits for its write buffer to drain)."""
+    websockets' waits for its write buffer to drain); websockets' `broadcast` writes through `protocol` and
+    `send_data` without waiting."""
 
     def __init__(self) -> None:
         self.id = uuid.uuid4()
         self.remote_address = ("127.0.0.1", 40000)
+        self.logger = logging.getLogger(__name__)
         self.transport = FakeTransport()
+        self.protocol = FakeProtocol(self)
+        self.send_in_progress: asyncio.Future[None] | None = None
+        self.broadcasts = 0
         self.state = State.OPEN
         self.gate: asyncio.Future[None] | None = None
         self.sends = 0
@@ -77,6 +102,13 @@ class FakeConnection:
         self.sending.set()
         if self.gate is not None:
             await self.gate
+
+    def send_data(self) -> None:
+        for message in self.protocol.pending:
+            self.broadcasts += 1
+            self.messages.append(message)
+            self.transport.write(text_frame(message))
+        self.protocol.pending.clear()
 
     def open_gate(self) -> None:
         """Let the send in progress, and every later one, return."""

@@ -10,10 +10,10 @@ import pytest
 
 from projections.history import Delta
 from server import hub as hub_module
-from server.client import MAX_COALESCED_BYTES, Bundle, Client
+from server.client import CAUGHT_UP_BUFFER_BYTES, MAX_COALESCED_BYTES, Bundle, Client
 from server.hub import PAGE, REPLAY_BUNDLE_BYTES, DeltaHub, JournalReader, SubscribeOutcome, bundle_page
 from tests.server.fake_connection import FakeConnection, client_on, payloads
-from veo_protocol import CLOSE_TOO_FAR_BEHIND, encode_delta
+from veo_protocol import CLOSE_TOO_FAR_BEHIND, encode_delta, encode_result
 
 GEN, BATCH = "generation:status", "batch:progress"
 
@@ -60,7 +60,7 @@ def seen(connection: FakeConnection) -> list[tuple[int, str]]:
     """(position, channel) of every delta that reached the connection, in order."""
     out: list[tuple[int, str]] = []
     for frame in payloads(connection.transport.data):
-        if not isinstance(frame, dict):  # a close frame
+        if not isinstance(frame, dict) or frame["type"] not in ("delta", "deltas"):  # a close frame or a reply
             continue
         for d in frame["deltas"] if frame["type"] == "deltas" else [frame]:
             out.append((d["position"], d["channel"]))
@@ -283,3 +283,38 @@ async def stop(hub: DeltaHub, clients: list[Client]) -> None:
     await hub.stop()
     for client in clients:
         await client.stop()
+
+
+def test_caught_up_clients_get_a_page_by_broadcast_and_the_others_through_their_queue_in_order() -> None:
+    """An idle client with a small write buffer is written to by one broadcast; one with a send in flight or a full
+    write buffer gets the same deltas through its queue, after what it was already sending."""
+
+    async def scenario() -> None:
+        journal = Journal()
+        hub = DeltaHub(journal.reader())
+        await hub.start()
+        idle, sending, buffered = FakeConnection(), FakeConnection(), FakeConnection()
+        sending.gate = asyncio.get_running_loop().create_future()
+        buffered.transport.buffered = CAUGHT_UP_BUFFER_BYTES
+        clients = [client_on(c) for c in (idle, sending, buffered)]
+        for client in clients:
+            client.channels.add(GEN)
+            await hub.join(client, SubscribeOutcome(hub.position, resumed=False))
+        clients[1].send_now(encode_result("r1", None, 0))
+        await asyncio.wait_for(sending.sending.wait(), 5.0)
+        for position in (1, 2):
+            idle.transport.wrote.clear()
+            journal.deltas.append(Delta(position, GEN, row(position)))
+            hub.wake_threadsafe(position)
+            await asyncio.wait_for(idle.transport.wrote.wait(), 5.0)
+        assert (idle.broadcasts, idle.sends) == (2, 0)
+        assert seen(idle) == [(1, GEN), (2, GEN)]
+        sending.open_gate()
+        for client in clients:
+            await client.drained(5.0)
+        assert sending.broadcasts == buffered.broadcasts == 0
+        assert msgspec.json.decode(sending.messages[0])["id"] == "r1"
+        assert seen(sending) == seen(buffered) == [(1, GEN), (2, GEN)]
+        await stop(hub, clients)
+
+    asyncio.run(scenario())
