@@ -26,6 +26,7 @@ __all__ = [
     "ClientOptions",
     "client_options",
     "generation_options",
+    "relay_options",
     "run",
 ]
 
@@ -65,6 +66,36 @@ def _with_scheme(url: str) -> str:
     return url if "://" in url else "ws://" + url
 
 
+_WHERE = [
+    click.option(
+        "--url",
+        envvar="VEO_URL",
+        show_envvar=True,
+        default=None,
+        help="Relay address (default: the local `veo serve`).",
+    ),
+    click.option(
+        "--token", envvar="VEO_TOKEN", show_envvar=True, default=None, help="Client token (default: the local one)."
+    ),
+    click.option(
+        "--data",
+        "data_dir",
+        envvar="VEO_DATA",
+        show_envvar=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Data directory of the local `veo serve` (default: the user data directory).",
+    ),
+]
+"""Where the relay is: `--url`, `--token`, `--data`."""
+
+
+def _decorated(command: Callable[..., None], decorators: list[Callable[[Any], Any]]) -> Callable[..., None]:
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
 def client_options(func: Callable[..., None]) -> Callable[..., None]:
     """`--url`, `--token`, `--data` and `--json`, handed to the command as one ClientOptions."""
 
@@ -74,31 +105,18 @@ def client_options(func: Callable[..., None]) -> Callable[..., None]:
     ) -> None:
         func(ClientOptions(url, token, data_dir, as_json), *args, **kw)
 
-    decorators = [
-        click.option(
-            "--url",
-            envvar="VEO_URL",
-            show_envvar=True,
-            default=None,
-            help="Relay address (default: the local `veo serve`).",
-        ),
-        click.option(
-            "--token", envvar="VEO_TOKEN", show_envvar=True, default=None, help="Client token (default: the local one)."
-        ),
-        click.option(
-            "--data",
-            "data_dir",
-            envvar="VEO_DATA",
-            show_envvar=True,
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help="Data directory of the local `veo serve` (default: the user data directory).",
-        ),
-        click.option("--json", "as_json", is_flag=True, help="Print the result's data as JSON."),
-    ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+    json_flag = click.option("--json", "as_json", is_flag=True, help="Print the result's data as JSON.")
+    return _decorated(command, [*_WHERE, json_flag])
+
+
+def relay_options(func: Callable[..., None]) -> Callable[..., None]:
+    """`--url`, `--token` and `--data` as one ClientOptions, for a command that prints no result (no `--json`)."""
+
+    @functools.wraps(func)
+    def command(*args: Any, url: str | None, token: str | None, data_dir: Path | None, **kw: Any) -> None:
+        func(ClientOptions(url, token, data_dir, as_json=False), *args, **kw)
+
+    return _decorated(command, _WHERE)
 
 
 def generation_options(func: Callable[..., None]) -> Callable[..., None]:

@@ -7,11 +7,10 @@ input and output; logs go to standard error only. The relay is found as the clie
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import click
 
-from veo_client.options import ClientOptions
+from veo_client.options import ClientOptions, relay_options
 from veo_mcp.link import RelayLink
 from veo_mcp.tools import build_server
 
@@ -21,28 +20,14 @@ logger = logging.getLogger(__name__)
 
 
 @click.command("mcp")
-@click.option(
-    "--url", envvar="VEO_URL", show_envvar=True, default=None, help="Relay address (default: the local `veo serve`)."
-)
-@click.option(
-    "--token", envvar="VEO_TOKEN", show_envvar=True, default=None, help="Client token (default: the local one)."
-)
-@click.option(
-    "--data",
-    "data_dir",
-    envvar="VEO_DATA",
-    show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Data directory of the local `veo serve` (default: the user data directory).",
-)
-def mcp(url: str | None, token: str | None, data_dir: Path | None) -> None:
+@relay_options
+def mcp(options: ClientOptions) -> None:
     """Serve the relay's tools to AI assistants over MCP (stdio): generate, follow, list, cancel, upscale.
 
     Add `veo mcp` to an MCP host's configuration (docs/MCP.md). It needs a running relay (`veo serve`), reached
     through the websocket protocol with the client token; it keeps serving while the relay is down and uses it
     again once it is back.
     """
-    link = RelayLink(ClientOptions(url, token, data_dir, as_json=False))
+    link = RelayLink(options)
     logger.info("veo mcp: serving on stdio")
     build_server(link).run("stdio")

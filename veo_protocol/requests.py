@@ -224,13 +224,13 @@ class Upscale(_Request, frozen=True, tag="upscale"):
 
 
 class Cancel(_Request, frozen=True, tag="cancel"):
-    """Stop a generation; it fails with `cancelled`."""
+    """Stop a generation; its status becomes `cancelled`."""
 
     generation_id: UUID
 
 
 class Retry(_Request, frozen=True, tag="retry"):
-    """Make a new generation with a failed one's parameters."""
+    """Make a new generation with a failed or cancelled one's parameters."""
 
     generation_id: UUID
 
