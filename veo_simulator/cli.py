@@ -1,4 +1,4 @@
-"""``veo simulator``: run the Flow simulator as its own process until SIGINT or SIGTERM."""
+"""``veo simulator``: run the simulator (Flow and the Gemini API) as its own process until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``veo simulator``."""
     parser = argparse.ArgumentParser(
         prog="veo simulator",
-        description="Imitate Google Flow's private video API on loopback, with faults, rate limit and audit.",
+        description="Imitate Google Flow's private video API and the Gemini API's Veo paths on loopback, with faults, "
+        "rate limits and audit.",
     )
     add = parser.add_argument
     add("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (0: any free port; {DEFAULT_PORT})")
