@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -191,11 +192,20 @@ def test_the_global_rate_also_holds_the_gemini_paths(start_sim: StartSim, make_c
     assert audit["gemini"]["keys"][key_label(KEY)]["operation_checks"] == 1
 
 
-def test_the_key_never_appears_in_the_audit(start_sim: StartSim, make_client: MakeClient) -> None:
-    """Keys are listed by label (a short sha256) and index only."""
-    sim = start_sim(gemini_keys=(KEY, OTHER_KEY))
+def test_the_key_never_appears_in_the_audit_or_the_logs(
+    start_sim: StartSim, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Keys are listed by label (a short sha256) and index only; access logs leave out the query (``?key=``)."""
+    caplog.set_level(logging.DEBUG, logger="veo_simulator")
+    sim = start_sim(gemini_keys=(KEY, OTHER_KEY), gemini_rpm=1)
     client = make_client(sim, token="")
-    check(client, predict(client).json()["name"])
+    name = predict(client).json()["name"]
+    assert predict(client).status_code == 429
+    assert client.get(f"/v1beta/{name}?key={OTHER_KEY}").status_code == 404
+    assert client.get(f"/v1beta/{name}?key=AIza-wrong").status_code == 400
     text = json.dumps(sim.audit())
     assert KEY not in text and OTHER_KEY not in text
+    assert f"/v1beta/{name}" in caplog.text
+    for secret in (KEY, OTHER_KEY, "AIza-wrong"):
+        assert secret not in caplog.text
     assert set(sim.audit()["gemini"]["keys"]) == {key_label(KEY), key_label(OTHER_KEY)}
