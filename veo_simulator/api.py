@@ -100,7 +100,10 @@ class FlowApi:
         core = self._core
         core.audit.arrival(gemini_route(request.path), core.wall())
         gemini = is_gemini(request.path)
-        if not core.window.arrive(core.monotonic()):
+        admitted = core.window.arrive(core.monotonic())
+        if gemini:
+            self._gemini.arrived(request, throttled=not admitted)
+        if not admitted:
             core.audit.throttled_429 += 1
             raise busy() if gemini else throttled()
         if gemini:

@@ -72,6 +72,10 @@ def gemini_route(path: str) -> str:
     return path
 
 
+def _key_of(request: SimRequest) -> str:
+    return request.headers.get("x-goog-api-key") or request.query.get("key", "")
+
+
 def operation_json(operation: GeminiOperation, done: bool, base_url: str) -> dict[str, Any]:
     """The operation as ``GET /v1beta/{name}`` answers it."""
     payload: dict[str, Any] = {"name": operation.name}
@@ -97,6 +101,21 @@ class GeminiApi:
     def __init__(self, core: SimCore) -> None:
         self._core = core
 
+    def arrived(self, request: SimRequest, throttled: bool) -> None:
+        """Count a call under its key (when valid) as it arrives, before anything may refuse it; ``throttled``:
+        the simulator's per-second rate refuses it."""
+        use = self._core.gemini_keys.find(_key_of(request))
+        if use is None:
+            return
+        if throttled:
+            use.rate_429 += 1
+        if request.method == "POST" and _PREDICT.match(request.path) is not None:
+            use.called(self._core.monotonic())
+        elif request.method == "GET" and _OPERATION.match(request.path) is not None:
+            use.operation_checks += 1
+        elif request.method == "GET" and _DOWNLOAD.match(request.path) is not None:
+            use.downloads += 1
+
     def handle(self, request: SimRequest) -> SimResponse:
         """Answer one ``/v1beta/`` request (raises ApiError for error answers)."""
         if request.method == "POST" and (match := _PREDICT.match(request.path)) is not None:
@@ -120,7 +139,7 @@ class GeminiApi:
 
     def _key(self, request: SimRequest) -> KeyUse:
         keys = self._core.gemini_keys
-        key = request.headers.get("x-goog-api-key") or request.query.get("key", "")
+        key = _key_of(request)
         if not key:
             keys.missing_key += 1
             raise key_missing()
@@ -157,7 +176,6 @@ class GeminiApi:
     def _operation(self, request: SimRequest, model: str, operation_id: str) -> SimResponse:
         core = self._core
         use = self._key(request)
-        use.operation_checks += 1
         operation = core.gemini.get(operation_id)
         if operation is None or operation.model != model or operation.key != use.label:
             raise not_found()
@@ -170,7 +188,6 @@ class GeminiApi:
     def _download(self, request: SimRequest, file_id: str) -> SimResponse:
         core = self._core
         use = self._key(request)
-        use.downloads += 1
         if request.query.get("alt") != "media":
             raise invalid("Only alt=media is supported for file downloads.")
         operation = core.gemini.file(file_id)

@@ -23,7 +23,8 @@ def key_label(key: str) -> str:
 
 
 class KeyUse:
-    """One key: its quota over predictLongRunning calls in a sliding minute, and what it did."""
+    """One key: its quota over predictLongRunning calls in a sliding minute, and the calls it made (counted on
+    arrival, whatever the answer) and the 429s it got (its quota's, the simulator's per-second rate's)."""
 
     def __init__(self, index: int, label: str) -> None:
         self.index = index
@@ -33,14 +34,18 @@ class KeyUse:
         self.max_accepted = 0
         self.predict_calls = 0
         self.quota_429 = 0
+        self.rate_429 = 0
         self.operation_checks = 0
         self.downloads = 0
 
-    def admit(self, now: float, rpm: int) -> float | None:
-        """A predictLongRunning call at ``now`` (monotonic seconds): None when within ``rpm`` (then it counts),
-        else the seconds until a call would be admitted. ``rpm`` <= 0: no quota."""
+    def called(self, now: float) -> None:
+        """A predictLongRunning call with this key arrived at ``now`` (monotonic seconds), refused or not."""
         self.predict_calls += 1
         self._calls.arrive(now)
+
+    def admit(self, now: float, rpm: int) -> float | None:
+        """None when a call at ``now`` is within ``rpm`` calls admitted in the last minute (then it counts),
+        else the seconds until one would be admitted. ``rpm`` <= 0: no quota."""
         accepted = self._accepted
         while accepted and accepted[0] <= now - QUOTA_WINDOW_S:
             accepted.popleft()
@@ -59,6 +64,7 @@ class KeyUse:
             "max_calls_in_any_60s_window": self._calls.max_count,
             "max_accepted_in_any_60s_window": self.max_accepted,
             "quota_429": self.quota_429,
+            "rate_429": self.rate_429,
             "operation_checks": self.operation_checks,
             "downloads": self.downloads,
         }

@@ -160,6 +160,7 @@ def test_a_key_over_its_quota_gets_429_until_the_minute_slides(start_sim: StartS
         "max_calls_in_any_60s_window": 5,
         "max_accepted_in_any_60s_window": 3,
         "quota_429": 2,
+        "rate_429": 0,
         "operation_checks": 0,
         "downloads": 0,
     }
@@ -189,7 +190,8 @@ def test_the_global_rate_also_holds_the_gemini_paths(start_sim: StartSim, make_c
         predict_path(): 1,
         "/v1beta/models/veo-3.1-fast-generate-preview/operations/{id}": 2,
     }
-    assert audit["gemini"]["keys"][key_label(KEY)]["operation_checks"] == 1
+    figures = audit["gemini"]["keys"][key_label(KEY)]
+    assert (figures["predict_calls"], figures["operation_checks"], figures["rate_429"]) == (1, 2, 1)
 
 
 def test_the_key_never_appears_in_the_audit_or_the_logs(
