@@ -2,7 +2,10 @@
 
 The top level is a proto message (unknown names are refused by the JSON parser); ``instances[]`` and
 ``parameters`` are free-form values the Veo model checks itself: a field it does not take is refused with
-"`x` isn't supported by this model." (``numberOfVideos`` included: the REST name is ``sampleCount``).
+"`x` isn't supported by this model." The fields taken are those the official SDK (google-genai) sends in
+Gemini Developer API mode: ``numberOfVideos`` goes on the wire as ``sampleCount``, and ``seed``,
+``generateAudio``, ``fps``, ``storageUri`` and the like exist on Vertex AI only; ``enhancePrompt`` is refused by
+the Veo 3.1 models themselves. Video extension (``instances[].video``) is not simulated.
 """
 
 from __future__ import annotations
@@ -29,16 +32,19 @@ logger = logging.getLogger(__name__)
 
 ASPECT_RATIOS = ("16:9", "9:16")
 DURATIONS = (4, 6, 8)
-PERSON_GENERATION = ("allow_all", "allow_adult", "dont_allow")
+PERSON_GENERATION = {False: "allow_all", True: "allow_adult"}
+"""The one ``personGeneration`` Veo 3 takes, without and with an input image (the Gemini API's Veo docs)."""
 _RESOLUTIONS = ("720p", "1080p")
 _RESOLUTIONS_3_1 = ("720p", "1080p", "4k")
+_TOP_LEVEL = frozenset({"instances", "parameters", "webhookConfig"})
 _INSTANCE_FIELDS = frozenset({"prompt", "image", "lastFrame", "referenceImages"})
+_IMAGE_INPUTS = ("image", "lastFrame", "referenceImages")
 _PARAMETERS = frozenset(
-    {"aspectRatio", "durationSeconds", "resolution", "negativePrompt", "seed", "personGeneration", "sampleCount"}
+    {"aspectRatio", "durationSeconds", "resolution", "negativePrompt", "personGeneration", "sampleCount"}
 )
+_PARAMETERS_3_0 = _PARAMETERS | {"enhancePrompt"}
 _IMAGE_FIELDS = frozenset({"bytesBase64Encoded", "mimeType"})
 _MAX_SAMPLES = 4
-_MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,7 @@ def parse_predict(body: bytes, model: str) -> PredictRequest:
     if not isinstance(raw, dict):
         raise invalid("Invalid JSON payload received. Expected an object.")
     for name in raw:
-        if name not in ("instances", "parameters"):
+        if name not in _TOP_LEVEL:
             raise invalid(f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.')
     instances = raw.get("instances")
     if not isinstance(instances, list) or len(instances) != 1 or not isinstance(instances[0], dict):
@@ -70,7 +76,8 @@ def parse_predict(body: bytes, model: str) -> PredictRequest:
     parameters = raw.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise invalid("Invalid JSON payload received. `parameters` must be an object.")
-    return _parameters(parameters, model, prompt)
+    from_image = any(name in instances[0] for name in _IMAGE_INPUTS)
+    return _parameters(parameters, model, prompt, from_image)
 
 
 def _instance(instance: dict[str, Any]) -> str:
@@ -83,6 +90,13 @@ def _instance(instance: dict[str, Any]) -> str:
     for name in ("image", "lastFrame"):
         if name in instance:
             _image(instance[name])
+    references = instance.get("referenceImages", [])
+    if not isinstance(references, list) or len(references) > 3:
+        raise invalid("`referenceImages` takes at most 3 images.")
+    for reference in references:
+        if not isinstance(reference, dict) or set(reference) - {"image", "referenceType"}:
+            raise invalid("A reference image needs `image` and `referenceType`.")
+        _image(reference.get("image"))
     if not prompt.strip() and "image" not in instance:
         raise invalid("A text prompt or an input image is required.")
     return prompt
@@ -98,9 +112,10 @@ def _image(image: object) -> None:
         raise invalid("An image needs `bytesBase64Encoded` and `mimeType`.")
 
 
-def _parameters(parameters: dict[str, Any], model: str, prompt: str) -> PredictRequest:
+def _parameters(parameters: dict[str, Any], model: str, prompt: str, from_image: bool) -> PredictRequest:
+    taken = _PARAMETERS if "veo-3.1" in model else _PARAMETERS_3_0
     for name in parameters:
-        if name not in _PARAMETERS:
+        if name not in taken:
             raise unsupported(name)
     aspect_ratio = parameters.get("aspectRatio", "16:9")
     if aspect_ratio not in ASPECT_RATIOS:
@@ -117,9 +132,10 @@ def _parameters(parameters: dict[str, Any], model: str, prompt: str) -> PredictR
     if resolution != "720p" and duration != 8:
         raise invalid(f"Resolution {resolution} needs `durationSeconds` 8.")
     _check(parameters, "negativePrompt", lambda v: isinstance(v, str), "needs to be a string")
-    if "seed" in parameters and not 0 <= _number(parameters, "seed", 0) <= _MAX_SEED:
-        raise invalid(f"The number value for `seed` is out of bound. Please provide a value between 0 and {_MAX_SEED}.")
-    _check(parameters, "personGeneration", lambda v: v in PERSON_GENERATION, f"must be one of {PERSON_GENERATION}")
+    _check(parameters, "enhancePrompt", lambda v: isinstance(v, bool), "needs to be a boolean")
+    person = parameters.get("personGeneration", PERSON_GENERATION[from_image])
+    if person != PERSON_GENERATION[from_image]:
+        raise invalid(f"`{person!s}` for personGeneration is currently not supported.")
     samples = _number(parameters, "sampleCount", 1)
     if not 1 <= samples <= _MAX_SAMPLES:
         raise invalid(

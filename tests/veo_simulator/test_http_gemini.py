@@ -19,7 +19,9 @@ def test_an_operation_runs_then_answers_its_video_uri(start_sim: StartSim, make_
     wall = FakeClock()
     sim = start_sim(wall=wall, lo=30.0, hi=30.0, **GEMINI)
     client = make_client(sim, token="")
-    started = predict(client, video_body(durationSeconds=8, resolution="720p", seed=7, negativePrompt="rain"))
+    started = predict(
+        client, video_body(durationSeconds=8, resolution="720p", negativePrompt="rain", personGeneration="allow_all")
+    )
     assert started.status_code == 200
     name = started.json()["name"]
     assert started.json() == {"name": name}
@@ -85,8 +87,9 @@ def test_outcome_probabilities(start_sim: StartSim, make_client: MakeClient) -> 
         assert {op["outcome"] for op in sim.audit()["gemini"]["operations"]} == {outcome}
 
 
-def test_sample_count_and_an_image_only_instance(start_sim: StartSim, make_client: MakeClient) -> None:
-    """``sampleCount`` 2 gives two samples with different bytes; an image may stand in for the prompt."""
+def test_sample_count_and_image_instances(start_sim: StartSim, make_client: MakeClient) -> None:
+    """``sampleCount`` 2 gives two samples with different bytes; an image may stand in for the prompt (and then
+    people are ``allow_adult``); reference images and a webhook config are taken; Veo 3.0 takes ``enhancePrompt``."""
     sim = start_sim(**GEMINI)
     client = make_client(sim, token="")
     name = predict(client, video_body(sampleCount=2)).json()["name"]
@@ -95,6 +98,12 @@ def test_sample_count_and_an_image_only_instance(start_sim: StartSim, make_clien
     assert len(videos) == 2 and videos[0] != videos[1]
     image = {"bytesBase64Encoded": "iVBORw0KGgo=", "mimeType": "image/png"}
     assert predict(client, {"instances": [{"image": image}]}).status_code == 200
+    from_image = {"instances": [{"image": image}], "parameters": {"personGeneration": "allow_adult"}}
+    assert predict(client, from_image).status_code == 200
+    references = [{"image": image, "referenceType": "asset"}] * 3
+    assert predict(client, {"instances": [{"prompt": "a fox", "referenceImages": references}]}).status_code == 200
+    assert predict(client, {**video_body(), "webhookConfig": {}}).status_code == 200
+    assert predict(client, video_body(enhancePrompt=True), model="veo-3.0-generate-001").status_code == 200
 
 
 def test_unknown_operations_and_other_keys_operations_are_not_found(

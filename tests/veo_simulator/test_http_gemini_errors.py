@@ -100,13 +100,20 @@ def _instance(**fields: Any) -> dict[str, Any]:
         (video_body(numberOfVideos=1), "`numberOfVideos` isn't supported by this model."),
         (video_body(generateAudio=True), "`generateAudio` isn't supported by this model."),
         (video_body(sampleCount=0), "The number value for `sampleCount` is out of bound."),
-        (video_body(seed=-1), "The number value for `seed` is out of bound."),
-        (video_body(personGeneration="everyone"), "`personGeneration` must be one of"),
+        (video_body(seed=7), "`seed` isn't supported by this model."),
+        (video_body(enhancePrompt=True), "`enhancePrompt` isn't supported by this model."),
+        (video_body(personGeneration="allow_adult"), "`allow_adult` for personGeneration is currently not supported."),
+        (video_body(personGeneration="dont_allow"), "`dont_allow` for personGeneration is currently not supported."),
         (video_body(negativePrompt=["rain"]), "`negativePrompt` needs to be a string."),
         ({**video_body(), "model": "x"}, 'Invalid JSON payload received. Unknown name "model": Cannot find field.'),
         (_instance(image={"inlineData": {"data": "AA=="}}), "`inlineData` isn't supported by this model."),
         (_instance(image={"mimeType": "image/png"}), "An image needs `bytesBase64Encoded` and `mimeType`."),
         (_instance(video={"uri": "x"}), "`video` isn't supported by this model."),
+        (
+            _instance(referenceImages=[{"referenceType": "asset"}]),
+            "An image needs `bytesBase64Encoded` and `mimeType`.",
+        ),
+        (_instance(referenceImages=[{}] * 4), "`referenceImages` takes at most 3 images."),
     ],
 )
 def test_invalid_requests_are_invalid_arguments_and_create_nothing(
