@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.veo_simulator.conftest import MakeClient, StartSim
+from tests.veo_simulator.conftest import MakeClient, StartSim, sim_config
 from tests.veo_simulator.fakes import FakeClock
 from tests.veo_simulator.gemini_calls import KEY, OTHER_KEY, check, predict, predict_path, video_body
-from veo_simulator import key_label
+from veo_simulator import Simulator, key_label
 
 KEY_INVALID = {
     "error": {
@@ -80,6 +82,13 @@ def test_an_unknown_model_is_not_found(start_sim: StartSim, make_client: MakeCli
     assert predict(client, model="veo-3.0-generate-001").status_code == 200
 
 
+@pytest.fixture(scope="module")
+def checker() -> Iterator[tuple[Simulator, httpx.Client]]:
+    """One simulator and client for the request checks, which create nothing (no quota: refused calls count)."""
+    with Simulator(sim_config(gemini_keys=(KEY,), gemini_rpm=0)) as sim, httpx.Client(base_url=sim.url) as client:
+        yield sim, client
+
+
 def _instance(**fields: Any) -> dict[str, Any]:
     return {"instances": [{"prompt": "a fox", **fields}]}
 
@@ -117,11 +126,11 @@ def _instance(**fields: Any) -> dict[str, Any]:
     ],
 )
 def test_invalid_requests_are_invalid_arguments_and_create_nothing(
-    start_sim: StartSim, make_client: MakeClient, body: dict[str, Any], message: str
+    checker: tuple[Simulator, httpx.Client], body: dict[str, Any], message: str
 ) -> None:
     """Each wrong body: 400 INVALID_ARGUMENT saying what is wrong; no operation."""
-    sim = start_sim(gemini_keys=(KEY,))
-    answer = predict(make_client(sim, token=""), body)
+    sim, client = checker
+    answer = predict(client, body)
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
