@@ -5,6 +5,7 @@
   ``response.generateVideoResponse.generatedSamples[].video.uri``, or ``error``, or (safety-filtered)
   ``raiMediaFilteredCount``/``raiMediaFilteredReasons`` and no samples
 - ``GET /v1beta/files/{file}:download?alt=media`` -> 302 to ``/_sim/storage/{file}.mp4``, which needs no key
+- ``GET /v1beta/models`` and ``GET /v1beta/models/{model}``: the models served, as Model resources
 
 Every call needs the key (``x-goog-api-key`` header or ``?key=``); predictLongRunning calls beyond the key's
 per-minute quota get 429 and create nothing. Files expire ``gemini_file_ttl_s`` after completion (404).
@@ -39,6 +40,8 @@ __all__ = [
     "GeminiApi",
     "gemini_route",
     "is_gemini",
+    "model_json",
+    "operation_json",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ _ERROR_MESSAGE = "Video generation failed due to an internal error. Please try a
 _PREDICT = re.compile(r"^/v1beta/models/(?P<model>[^/:]+):predictLongRunning$")
 _OPERATION = re.compile(r"^/v1beta/models/(?P<model>[^/:]+)/operations/(?P<id>[^/:]+)$")
 _DOWNLOAD = re.compile(r"^/v1beta/files/(?P<file>[^/:]+):download$")
+_MODEL = re.compile(r"^/v1beta/models/(?P<model>[^/:]+)$")
 _STORAGE = re.compile(r"^/_sim/storage/(?P<file>[^/.]+)\.mp4$")
 
 
@@ -74,6 +78,18 @@ def gemini_route(path: str) -> str:
 
 def _key_of(request: SimRequest) -> str:
     return request.headers.get("x-goog-api-key") or request.query.get("key", "")
+
+
+def model_json(model: str) -> dict[str, Any]:
+    """A served model as the Model resource of ``models.get`` and ``models.list``."""
+    version = model.removeprefix("veo-").split("-", 1)[0]
+    return {
+        "name": f"models/{model}",
+        "version": version,
+        "displayName": f"Veo {version} ({model})",
+        "description": "A simulated Veo video generation model.",
+        "supportedGenerationMethods": ["predictLongRunning"],
+    }
 
 
 def operation_json(operation: GeminiOperation, done: bool, base_url: str) -> dict[str, Any]:
@@ -124,6 +140,14 @@ class GeminiApi:
             return self._operation(request, match["model"], match["id"])
         if request.method == "GET" and (match := _DOWNLOAD.match(request.path)) is not None:
             return self._download(request, match["file"])
+        if request.method == "GET" and request.path == "/v1beta/models":
+            self._key(request)
+            return SimResponse.json({"models": [model_json(model) for model in self._core.config.gemini_models]})
+        if request.method == "GET" and (match := _MODEL.match(request.path)) is not None:
+            self._key(request)
+            if match["model"] not in self._core.config.gemini_models:
+                raise not_found()
+            return SimResponse.json(model_json(match["model"]))
         raise not_found()
 
     def storage(self, request: SimRequest) -> SimResponse:

@@ -121,11 +121,23 @@ def test_unknown_operations_and_other_keys_operations_are_not_found(
         check(client, name, key=OTHER_KEY),
         download(client, uri, key=OTHER_KEY),
         download(client, f"{sim.url}/v1beta/files/nosuchfile12:download?alt=media"),
-        client.get("/v1beta/models", headers={"x-goog-api-key": KEY}),
+        client.get("/v1beta/models/veo-9-generate", headers={"x-goog-api-key": KEY}),
+        client.get("/v1beta/cachedContents", headers={"x-goog-api-key": KEY}),
     ):
         assert answer.status_code == 404
         assert answer.json()["error"]["status"] == "NOT_FOUND"
     assert client.get("/_sim/storage/nosuchfile12.mp4").status_code == 404
+
+
+def test_the_served_models_are_listed(start_sim: StartSim, make_client: MakeClient) -> None:
+    """``models.list`` and ``models.get`` show the served models, with the key only."""
+    sim = start_sim(gemini_models=("veo-3.0-generate-001", MODEL), **GEMINI)
+    client = make_client(sim, token="")
+    listed = client.get("/v1beta/models", headers={"x-goog-api-key": KEY}).json()["models"]
+    assert [model["name"] for model in listed] == ["models/veo-3.0-generate-001", f"models/{MODEL}"]
+    one = client.get(f"/v1beta/models/{MODEL}", params={"key": KEY}).json()
+    assert (one["version"], one["supportedGenerationMethods"]) == ("3.1", ["predictLongRunning"])
+    assert client.get("/v1beta/models").status_code == 403
 
 
 def test_files_expire_after_their_time(start_sim: StartSim, make_client: MakeClient) -> None:
