@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cmp_to_key
@@ -221,6 +222,14 @@ def bar_values(page: Page, key: str) -> list[float]:
     """Every `aria-valuenow` the progress bar of a row (or batch) showed."""
     values: list[float] = page.evaluate("(key) => window.__veo.values[key] ?? []", key)
     return values
+
+
+def expect_shown_as(page: Page, relay: LiveRelay) -> None:
+    """The page comes to show the relay's rows (a delta may still be on its way when the relay is read)."""
+    deadline = time.monotonic() + LIVE / 1000
+    while (shown := shown_rows(page)) != (wanted := shown_as(relay)) and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert shown == wanted
 
 
 def shown_rows(page: Page) -> list[tuple[str, str]]:

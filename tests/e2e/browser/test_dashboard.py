@@ -30,6 +30,7 @@ from tests.e2e.browser.dashboard_page import (
     Watched,
     bar_values,
     browser,
+    expect_shown_as,
     open_dashboard,
     relay,
     shown_as,
@@ -81,7 +82,7 @@ def test_a_prompt_goes_pending_processing_completed_live(relay: LiveRelay, watch
     assert status_history(page, second_id) == ["pending", "processing", "completed"]
     # With the first video's ~1.5 s as the typical time the bar moves visibly; the 90 s fallback would not.
     assert max(bar_values(page, second_id), default=0) >= 5
-    assert shown_rows(page) == shown_as(relay)
+    expect_shown_as(page, relay)
 
 
 def test_a_batch_shows_live_progress_and_failures_in_plain_words(relay: LiveRelay, watched: Watched) -> None:
@@ -125,7 +126,7 @@ def test_a_batch_shows_live_progress_and_failures_in_plain_words(relay: LiveRela
     expect(upscale).to_have_attribute("data-status", "completed", timeout=LIVE)
     expect(harbour.get_by_role("button", name=re.compile("^Upscale"))).to_be_hidden()
     expect(harbour.locator(".meta")).to_contain_text("upscaled")
-    assert shown_rows(page) == shown_as(relay)
+    expect_shown_as(page, relay)
     snap(page, "batch", at="#batches")
     page.reload()
     expect(page.locator("li.job")).to_have_count(5)
@@ -158,7 +159,7 @@ def test_a_restart_mid_run_reconnects_and_misses_nothing(relay: LiveRelay, watch
     expect(page.locator("#conn")).to_have_text("Connected", timeout=LIVE)
     expect(page.locator('li.job[data-status="completed"]')).to_have_count(5, timeout=LIVE)
 
-    assert shown_rows(page) == shown_as(relay)
+    expect_shown_as(page, relay)
     for row_id, _ in shown_rows(page):
         assert status_history(page, row_id)[-2:] in (["processing", "completed"], ["pending", "completed"])
     subscribes = watched.requests_sent("subscribe")
@@ -209,7 +210,7 @@ def test_older_rows_load_a_page_at_a_time(relay: LiveRelay, watched: Watched) ->
     page.keyboard.press("Enter")
     expect(rows).to_have_count(60)
     expect(more).to_be_hidden()
-    assert shown_rows(page) == shown_as(relay)
+    expect_shown_as(page, relay)
 
 
 def test_a_server_that_cannot_resume_makes_the_page_reread_its_snapshot(relay: LiveRelay, watched: Watched) -> None:
@@ -231,7 +232,7 @@ def test_a_server_that_cannot_resume_makes_the_page_reread_its_snapshot(relay: L
 
     submit(page, "a second windmill")
     expect(page.locator("li.job")).to_have_attribute("data-status", "completed", timeout=LIVE)
-    assert shown_rows(page) == shown_as(relay)
+    expect_shown_as(page, relay)
 
 
 HISTORY_MODEL_CHECKS = """
