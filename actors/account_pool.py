@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from actors.credit_costs import credits_for
+from actors.credit_costs import HIGHEST_PRICE, credits_for
 from actors.jobs import Job
 from actors.profile_state import ProfileState
 
@@ -66,6 +66,14 @@ class AccountPool:
         if not ready:
             return None
         return min(ready, key=self._rank)
+
+    def may_refuse(self, now: float) -> bool:
+        """Whether some account set to fail is out of quota or may be short of credits (else `refusal` is None
+        for every job, and the queue need not be looked at)."""
+        return any(
+            self._fails(name) and (state.quota.is_out(now) or not state.quota.can_pay(HIGHEST_PRICE))
+            for name, state in self._states.items()
+        )
 
     def refusal(self, job: Job, now: float) -> str | None:
         """Why no account can ever take this job (each is out of quota or cannot pay, and fails rather than

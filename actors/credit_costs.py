@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 
-__all__ = ["credits_for"]
+__all__ = ["HIGHEST_PRICE", "credits_for"]
 
 logger = logging.getLogger(__name__)
 
+HIGHEST_PRICE = 100
+"""The most one submission costs (a Quality generation)."""
 _QUALITY_KEYS = ("_t2v", "_i2v_s", "_r2v")
 """Veo generation keys without a speed suffix are the Quality models."""
 
@@ -28,4 +30,4 @@ def credits_for(model: str) -> int:
         return 5 if ultra else 10
     if "fast" in model:
         return 10 if ultra else 20
-    return 100 if any(part in model for part in _QUALITY_KEYS) else 0
+    return HIGHEST_PRICE if any(part in model for part in _QUALITY_KEYS) else 0

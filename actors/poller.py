@@ -165,6 +165,7 @@ class Poller:
         for job in self._work.past_deadline():
             minutes = self._settings.deadline_s / 60
             self._work.finish_failed(job, ErrorReason.TIMEOUT, f"Flow gave no result within {minutes:g} minutes.")
+        self._refuse_hopeless(now)
         while self._budget.can_acquire():
             call = self._next_call(now)
             if call is None:
@@ -293,9 +294,6 @@ class Poller:
             if job.batch_id is not None and lane in blocked:
                 continue
             if self._submission_ready_at(job) > now:
-                if (refusal := self._accounts.refusal(job, now)) is not None:
-                    self._refuse(job, refusal)
-                    continue
                 if job.batch_id is not None:
                     blocked.add(lane)
                 continue
@@ -332,15 +330,20 @@ class Poller:
             return submit_call(job, self._profiles[account].profile)
         return None
 
-    def _refuse(self, job: Job, message: str) -> None:
-        """Fail a queued job no account can ever take (the rest of the queue is looked at on the next tick)."""
-        try:
-            self._work.finish_failed(job, ErrorReason.QUOTA_EXHAUSTED, message)
-        except STORAGE_ERRORS:
-            self._storage.failed(f"recording Failed for {job.generation_id} (retried in 1 s)")
-            job.not_before = self._clock() + 1.0
+    def _refuse_hopeless(self, now: float) -> None:
+        """Fail the queued jobs no account can take: each of their accounts is out of quota or short of credits
+        and set to fail rather than wait (looked at only while some account is so)."""
+        if not self._accounts.may_refuse(now):
             return
-        self._storage.succeeded()
+        for job in self._work.queued():
+            if (refusal := self._accounts.refusal(job, now)) is None:
+                continue
+            try:
+                self._work.finish_failed(job, ErrorReason.QUOTA_EXHAUSTED, refusal)
+            except STORAGE_ERRORS:
+                self._storage.failed(f"recording Failed for {job.generation_id} (retried at the next tick)")
+                return
+            self._storage.succeeded()
 
     def _needs_token(self, job: Job, account: str) -> bool:
         """The account requires a reCAPTCHA token and the job has none."""
@@ -416,10 +419,8 @@ class Poller:
 
     def _waiting_for_accounts(self, now: float) -> str | None:
         """Why the first queued job that waits for an account does (queue_status's `waiting_for_accounts`)."""
-        for job in self._work.queued():
-            if job.not_before <= now:
-                return self._accounts.waiting(job, now, self._provider_missing)
-        return None
+        job = next(self._work.queued(), None)
+        return None if job is None else self._accounts.waiting(job, now, self._provider_missing)
 
     def status(self) -> QueueStatus:
         """`queue_status` now."""

@@ -73,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CREDENTIAL=N",
         help="quota of one account, by its bearer token or session cookie (repeatable)",
     )
+    group(
+        "--account-credits",
+        type=int,
+        default=50_000,
+        metavar="N",
+        help="credits each account starts with (50000); generations spend them at Flow's prices, GET /v1/credits "
+        "and remainingCredits answer the balance, and one the balance cannot pay is refused 429 "
+        "PUBLIC_ERROR_USER_QUOTA_REACHED",
+    )
     add("-v", "--verbose", action="store_true", help="log each injected fault and request")
     return parser
 
@@ -114,6 +123,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         account_block=args.account_block,
         account_quota=args.account_quota,
         account_quotas=_quotas(args.account_quota_for),
+        credits=args.account_credits,
     )
 
 

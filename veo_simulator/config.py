@@ -69,6 +69,8 @@ class SimulatorConfig:
             raise ConfigError(f"contract must be one of {', '.join(CONTRACTS)}, got {self.contract!r}")
         if self.timeout_s < 0 or self.url_lag_s < 0:
             raise ConfigError("timeout_s and url_lag_s must not be negative")
+        if self.credits < 0:
+            raise ConfigError(f"account credits must not be negative, got {self.credits}")
         self.fault_mix()
         self.account_limits()
 
