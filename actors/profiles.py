@@ -54,7 +54,9 @@ class Profile:
     tier: str = "PAYGATE_TIER_ONE"
     status_contract: ConfiguredContract = "auto"
     on_quota: str = "wait"
-    """When Flow says the quota is used up: queued submissions `wait` (the profile pauses) or `fail`."""
+    """When Flow says the quota is used up (or its credits cannot pay for a job's model): jobs pinned to it
+    `wait` for its `quota_reset` (or for credits) or `fail` with `quota_exhausted`; pool jobs go to other
+    accounts either way."""
     recaptcha: str = "off"
     """`required`: every submission carries a single-use reCAPTCHA token (the real Flow needs it, and a
     profiles file defaults to it); `off`: none (simulators, tests)."""
