@@ -291,9 +291,7 @@ class Poller:
         blocked: set[str] = set()
         for job in self._work.queued():
             lane = job.batch_id or ""
-            if job.batch_id is not None and lane in blocked:
-                continue
-            if self._submission_ready_at(job) > now:
+            if (job.batch_id is not None and lane in blocked) or self._submission_ready_at(job) > now:
                 if job.batch_id is not None:
                     blocked.add(lane)
                 continue
