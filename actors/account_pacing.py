@@ -47,6 +47,8 @@ MIN_GAP_AFTER_THROTTLE = 1.0
 MAX_GAP = 60.0
 """The widest gap learning may set."""
 HOUR = 3600.0
+THROTTLE_REASON = "throttled by Flow (requesting generations too quickly)"
+REST_REASON = "blocked by Flow for unusual traffic: resting"
 
 
 class AccountState(StrEnum):
@@ -94,6 +96,16 @@ class AccountPacing:
     # --- asked by the poller ------------------------------------------------------------------------
 
     @property
+    def ladder_step(self) -> int:
+        """The next step of the pause ladder."""
+        return self._level
+
+    @property
+    def next_rest_s(self) -> float:
+        """How long the next hard block rests the account."""
+        return self._rest_s
+
+    @property
     def last_submit(self) -> float:
         """When its last submission was sent (-inf: never)."""
         return self._last_submit
@@ -136,12 +148,44 @@ class AccountPacing:
         """A submission of this account is about to be sent."""
         self._last_submit = self._clock()
 
-    def accepted(self) -> None:
-        """Flow accepted a submission: after enough of them, with no throttle for a while, relax one step."""
+    def accepted(self) -> bool:
+        """Flow accepted a submission: after enough of them, with no throttle for a while, relax one step
+        (True when it did)."""
         self._successes += 1
         if self._successes >= RELAX_AFTER and self._clock() - self._last_throttle >= RELAX_QUIET_S:
             self._successes = 0
             self._relax()
+            return True
+        return False
+
+    def recall(
+        self,
+        *,
+        max_active: int | None,
+        gap: float,
+        ladder_step: int,
+        next_rest_s: float,
+        paused_until: float,
+        resting_until: float,
+        throttles: tuple[float, ...],
+    ) -> None:
+        """Take back what an earlier run learned (instants on this pacing's clock); never looser than the
+        configured limits, which may have changed since."""
+        if max_active is not None:
+            self.max_active = max_active if self.configured_active is None else min(max_active, self.configured_active)
+        self.gap = max(gap, self.configured_gap)
+        self._level = ladder_step
+        self._rest_s = next_rest_s
+        self._paused_until = max(self._paused_until, paused_until)
+        self._resting_until = max(self._resting_until, resting_until)
+        if throttles:
+            self._throttles.extend(throttles)
+            self._last_throttle = max(self._last_throttle, throttles[-1])
+        now = self._clock()
+        if resting_until > now:
+            self._reason = REST_REASON
+        elif paused_until > now:
+            self._reason = THROTTLE_REASON
 
     def throttled(self, active: int) -> float:
         """Flow answered `USER_REQUESTS_THROTTLED` with `active` generations of this account active (counting the
@@ -151,7 +195,7 @@ class AccountPacing:
         seconds = PAUSE_LADDER[min(self._level, len(PAUSE_LADDER) - 1)]
         self._level += 1
         self._paused_until = max(self._paused_until, now + seconds)
-        self._reason = "throttled by Flow (requesting generations too quickly)"
+        self._reason = THROTTLE_REASON
         logger.warning(
             "account throttled: pausing %.0f s, now at most %s active and %.1f s apart",
             seconds,
@@ -167,7 +211,7 @@ class AccountPacing:
         self._tighten(active)
         self._resting_until = max(self._resting_until, now + self._rest_s)
         self._rest_s = min(MAX_REST_S, self._rest_s * 2)
-        self._reason = "blocked by Flow for unusual traffic: resting"
+        self._reason = REST_REASON
         logger.warning("account blocked by Flow: resting until %.0f", self._resting_until)
         return self._resting_until
 

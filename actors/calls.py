@@ -33,6 +33,7 @@ class CallKind(StrEnum):
     RESOLVE = "resolve"
     CANCEL = "cancel"
     REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a call kind, not a secret
+    CREDITS = "credits"
 
 
 @dataclass(frozen=True, slots=True)

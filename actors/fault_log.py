@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+
+from eventsourcing.persistence import PersistenceError
 
 from actors.clock import Clock
 
-__all__ = ["FaultLog"]
+__all__ = ["STORAGE_ERRORS", "FaultLog"]
+
+STORAGE_ERRORS = (PersistenceError, sqlite3.Error, OSError)
+"""What a write to the store raises while the store is unavailable (full, read-only, unreachable)."""
 
 REMIND_EVERY_S = 60.0
 

@@ -9,7 +9,7 @@ from actors.flow import FlowClient, StatusContract, UpscaleSpec
 from actors.jobs import Job
 from actors.profiles import Profile
 
-__all__ = ["cancel_call", "check_call", "refresh_token_call", "resolve_call", "submit_call"]
+__all__ = ["cancel_call", "check_call", "credits_call", "refresh_token_call", "resolve_call", "submit_call"]
 
 
 def submit_call(job: Job, profile: Profile) -> Call:
@@ -63,3 +63,12 @@ def refresh_token_call(profile_id: str, profile: Profile) -> Call:
         return client.refresh_bearer(profile)
 
     return Call(CallKind.REFRESH_TOKEN, (), profile_id, perform)
+
+
+def credits_call(profile_id: str, profile: Profile) -> Call:
+    """Read the account's credit balance."""
+
+    def perform(client: FlowClient) -> object:
+        return client.credits(profile)
+
+    return Call(CallKind.CREDITS, (), profile_id, perform)

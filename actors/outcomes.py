@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from actors.account_memory import AccountMemory
 from actors.budget import Budget
 from actors.calls import CallKind, CallResult
 from actors.clock import Clock
@@ -69,6 +70,7 @@ class OutcomeHandler:
         *,
         clock: Clock,
         settings: PollerSettings,
+        memory: AccountMemory,
     ) -> None:
         self._app = app
         self._work = work
@@ -77,6 +79,7 @@ class OutcomeHandler:
         self._tally = tally
         self._clock = clock
         self._settings = settings
+        self._memory = memory
 
     def handle(self, result: CallResult) -> None:
         """Dispatch one result by the kind of its call."""
@@ -92,6 +95,8 @@ class OutcomeHandler:
                 self._resolved(result)
             case CallKind.REFRESH_TOKEN:
                 self._token_refreshed(result)
+            case CallKind.CREDITS:
+                self._credits_read(result)
             case CallKind.CANCEL if isinstance(result.error, NotFound):
                 logger.info("Flow no longer knew an operation it was asked to cancel: nothing more is charged for it")
             case CallKind.CANCEL if result.error is not None and not isinstance(result.error, CannotCancel):
@@ -130,8 +135,11 @@ class OutcomeHandler:
             job.operation_name, job.media_name, job.remote_status = operation, value.media_name, value.remote_status
         state = self._profiles[job.account]
         state.resume()
-        state.pacing.accepted()
+        if state.pacing.accepted():
+            self._memory.relaxed(job.account, state.pacing)
         now = self._clock()
+        if value.remaining_credits is not None:
+            state.quota.seen(value.remaining_credits, now, self._settings.credits_every_s)
         if job.cancel_requested:
             work.finish_failed(job, ErrorReason.CANCELLED, CANCELLED_MESSAGE)
             work.cancel_on_flow(job.account, job.media_name or operation)
@@ -172,8 +180,10 @@ class OutcomeHandler:
         settings = self._settings
         if isinstance(error, _FINAL):
             return (error.flow_reason or ErrorReason.INVALID_REQUEST, error.message)  # Flow's reason verbatim
-        if isinstance(error, QuotaReached):
-            if self._profiles[job.account].profile.on_quota == "fail" or settings.on_quota == "fail":
+        if isinstance(error, QuotaReached):  # a pool job goes back to the pool: another account may take it
+            if not job.pooled and (
+                self._profiles[job.account].profile.on_quota == "fail" or settings.on_quota == "fail"
+            ):
                 return (ErrorReason.QUOTA_EXHAUSTED, error.message)
             return None
         if isinstance(error, CaptchaRejected):
@@ -189,25 +199,50 @@ class OutcomeHandler:
         The refused job still counts as active here: Flow refused the account at that many.
         """
         state = self._profiles[job.account]
-        if isinstance(error, QuotaReached) and job.phase != Phase.DONE:
-            state.pause(now, f"quota reached: {error.reason}", seconds=3600.0)
+        if isinstance(error, QuotaReached):
+            self._quota_out(job.account, error)
         elif isinstance(error, CaptchaRejected):
             state.pause(now, "reCAPTCHA token rejected")
         elif isinstance(error, Throttled):
             self._tally.throttled()
             state.pacing.throttled(self._work.active(job.account))
+            self._memory.throttled(job.account, state.pacing)
             if error.retry_after is not None:
                 self._budget.pause_until(now + error.retry_after)
         elif isinstance(error, UnusualTraffic):
             state.pacing.blocked(self._work.active(job.account))
+            self._memory.rested(job.account, state.pacing)
         elif isinstance(error, Unauthenticated):
             self._need_token(job.account)
+
+    def _quota_out(self, account: str, error: QuotaReached) -> None:
+        """Flow said the account's quota is used up: out of the pool until the profile's `quota_reset`."""
+        state = self._profiles[account]
+        until_wall = state.profile.quota_reset.until(self._memory.to_wall(self._clock()))
+        reason = f"quota reached: {error.reason}"
+        state.quota.quota_out(self._memory.to_clock(until_wall), until_wall, reason)
+        self._memory.quota_out(account, until_wall, reason)
+        logger.warning("account %s is out of quota (%s): no submissions before its reset", account, error.reason)
 
     def _throttled(self, error: Throttled, now: float) -> None:
         """Flow answered a status check with 429: the whole budget waits as long as it says (10 s when it does
         not say)."""
         self._tally.throttled()
         self._budget.pause_until(now + (error.retry_after if error.retry_after is not None else 10.0))
+
+    # --- credits ------------------------------------------------------------------------------------
+
+    def _credits_read(self, result: CallResult) -> None:
+        """A credits read answered: the balance, or (failed) another read a minute later."""
+        state = self._profiles.get(result.call.profile_id)
+        if state is None:
+            return
+        balance = result.value.credits if result.error is None else None
+        state.quota.read_answered(balance, self._clock(), self._settings.credits_every_s)
+        if isinstance(result.error, Unauthenticated):
+            self._need_token(result.call.profile_id)
+        elif result.error is not None:
+            logger.info("reading the credits of %s failed: %s", result.call.profile_id, result.error)
 
     # --- bearer tokens ------------------------------------------------------------------------------
 
@@ -279,8 +314,16 @@ class OutcomeHandler:
                 message = remote.error_message or "Flow reported the generation as failed."
                 work.finish_failed(job, reason, message, remote.status)
         work.checked(still_running)
+        self._credits_seen(result.call.profile_id, result.value)
         for generation_id in ids:
             work.answer_waiters(generation_id)
+
+    def _credits_seen(self, profile_id: str, answers: list[RemoteStatus]) -> None:
+        """A status answer carried the account's balance (flow-api.md §1.3)."""
+        state = self._profiles.get(profile_id)
+        balance = next((a.remaining_credits for a in answers if a.remaining_credits is not None), None)
+        if state is not None and balance is not None:
+            state.quota.seen(balance, self._clock(), self._settings.credits_every_s)
 
     def _not_found(self, result: CallResult, jobs: list[Job]) -> None:
         """Flow answered a check with 404: it does not know an operation it was asked about (flow-api.md §2.2).

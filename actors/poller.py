@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.persistence import PersistenceError
-
+from actors.account_memory import AccountMemory
 from actors.account_pool import AccountPool
 from actors.budget import Budget
 from actors.calls import Call, CallKind, CallRunner
 from actors.clock import Clock
-from actors.fault_log import FaultLog
-from actors.flow_calls import cancel_call, check_call, refresh_token_call, resolve_call, submit_call
+from actors.credit_costs import credits_for
+from actors.fault_log import STORAGE_ERRORS, FaultLog
+from actors.flow_calls import cancel_call, check_call, credits_call, refresh_token_call, resolve_call, submit_call
 from actors.jobs import Job, Phase
 from actors.outcomes import CANCELLED_MESSAGE, OutcomeHandler
 from actors.poller_settings import PollerSettings
@@ -54,8 +54,6 @@ __all__ = ["MAX_HANDLER_FAILURES", "Poller", "PollerSettings"]
 logger = logging.getLogger(__name__)
 
 MAX_HANDLER_FAILURES = 3
-STORAGE_ERRORS = (PersistenceError, sqlite3.Error, OSError)
-"""What a write to the store raises while the store is unavailable (full, read-only, unreachable)."""
 
 
 class Poller:
@@ -70,6 +68,7 @@ class Poller:
         model: CompletionModel,
         *,
         clock: Clock,
+        wall_clock: Clock = time.time,
         settings: PollerSettings | None = None,
         tokens: TokenBroker | None = None,
         on_token: Callable[[UUID, str | None], None] = lambda _id, _token: None,
@@ -87,10 +86,18 @@ class Poller:
         )
         pool = [name for name, profile in profiles.items() if profile.pool]
         self._work = Worklist(app, checks, self._profiles.keys(), pool)
-        self._accounts = AccountPool(self._profiles, self._work.active)
+        self._accounts = AccountPool(self._profiles, self._work.active, on_quota=self._settings.on_quota)
+        self._memory = AccountMemory(app, clock=clock, wall_clock=wall_clock)
         self._tally = Tally()
         self._outcomes = OutcomeHandler(
-            app, self._work, self._profiles, budget, self._tally, clock=clock, settings=self._settings
+            app,
+            self._work,
+            self._profiles,
+            budget,
+            self._tally,
+            clock=clock,
+            settings=self._settings,
+            memory=self._memory,
         )
         self._submits: deque[float] = deque()  # instants of recent submissions (the share rule)
         self._storage = FaultLog(logger, clock)
@@ -99,7 +106,10 @@ class Poller:
     # --- intake -------------------------------------------------------------------------------------
 
     def restore(self, unfinished: Sequence[Unfinished], wall_now: datetime) -> RestoreReport:
-        """Take every unfinished generation of the store back in (on start, and after a crash)."""
+        """Take back what the store remembers of each account, then every unfinished generation (on start, and
+        after a crash)."""
+        for state in self._profiles.values():
+            self._memory.recall(state)
         answers_due = self._runner.busy_job_ids(CallKind.SUBMIT)
         return restore(self._app, self._work, unfinished, answers_due, self._clock(), wall_now, self._settings)
 
@@ -155,6 +165,7 @@ class Poller:
         for job in self._work.past_deadline():
             minutes = self._settings.deadline_s / 60
             self._work.finish_failed(job, ErrorReason.TIMEOUT, f"Flow gave no result within {minutes:g} minutes.")
+        self._refuse_hopeless(now)
         while self._budget.can_acquire():
             call = self._next_call(now)
             if call is None:
@@ -175,6 +186,9 @@ class Poller:
         """The most valuable call to send now, or None."""
         if (profile_id := self._work.next_token_refresh()) is not None:
             return refresh_token_call(profile_id, self._profiles[profile_id].profile)
+        if (profile_id := self._credits_due(now)) is not None:
+            self._profiles[profile_id].quota.reading()
+            return credits_call(profile_id, self._profiles[profile_id].profile)
         if self._work.refresh_waits() and (call := self._check_call()):
             return call
         if (job := self._work.next_url_look_up(now)) is not None:
@@ -205,6 +219,7 @@ class Poller:
                 self._work.next_deadline(),
                 self._work.errand_due_at(now),
                 self._next_submission_at(now),
+                self._next_credits_read(),
             )
             if t is not None
         ]
@@ -217,6 +232,26 @@ class Poller:
                 return self._work.next_deadline()  # only an answer frees a slot, and answers wake us
             wake = max(now, self._budget.next_available())
         return wake
+
+    # --- credits ------------------------------------------------------------------------------------
+
+    def _credits_reads(self) -> Iterable[tuple[str, float]]:
+        """(account, when its next credits read is due) of the accounts that want one."""
+        every_s = self._settings.credits_every_s
+        if every_s <= 0:
+            return
+        work_waits = self._work.has_queued()
+        for name, state in self._profiles.items():
+            due = state.quota.read_due_at(every_s, work_waits=work_waits)
+            if due is not None:
+                yield name, due
+
+    def _credits_due(self, now: float) -> str | None:
+        """The account whose credits to read now, if any."""
+        return next((name for name, due in self._credits_reads() if due <= now), None)
+
+    def _next_credits_read(self) -> float | None:
+        return min((due for _, due in self._credits_reads()), default=None)
 
     # --- submissions --------------------------------------------------------------------------------
 
@@ -288,9 +323,25 @@ class Poller:
             self._storage.succeeded()
             self._work.submit(job, now, self._settings.batch_delay_s)
             self._profiles[account].pacing.submitted()
+            self._profiles[account].quota.spend(credits_for(job.model))
             self._submits.append(now)
             return submit_call(job, self._profiles[account].profile)
         return None
+
+    def _refuse_hopeless(self, now: float) -> None:
+        """Fail the queued jobs no account can take: each of their accounts is out of quota or short of credits
+        and set to fail rather than wait (looked at only while some account is so)."""
+        if not self._accounts.may_refuse(now):
+            return
+        for job in self._work.queued():
+            if (refusal := self._accounts.refusal(job, now)) is None:
+                continue
+            try:
+                self._work.finish_failed(job, ErrorReason.QUOTA_EXHAUSTED, refusal)
+            except STORAGE_ERRORS:
+                self._storage.failed(f"recording Failed for {job.generation_id} (retried at the next tick)")
+                return
+            self._storage.succeeded()
 
     def _needs_token(self, job: Job, account: str) -> bool:
         """The account requires a reCAPTCHA token and the job has none."""
@@ -364,6 +415,11 @@ class Poller:
 
     # --- introspection ------------------------------------------------------------------------------
 
+    def _waiting_for_accounts(self, now: float) -> str | None:
+        """Why the first queued job that waits for an account does (queue_status's `waiting_for_accounts`)."""
+        job = next(self._work.queued(), None)
+        return None if job is None else self._accounts.waiting(job, now, self._provider_missing)
+
     def status(self) -> QueueStatus:
         """`queue_status` now."""
         return self.snapshot().at(self._clock())
@@ -390,6 +446,7 @@ class Poller:
             errors=self._tally.errors(),
             detection_latency=0.0,
             paused_profiles=(),
+            waiting_for_accounts=self._waiting_for_accounts(now),
         )
         return QueueSnapshot(
             status,

@@ -24,5 +24,8 @@ class PollerSettings:
     submit_backoff_max: float = 60.0
     max_captcha_rejections: int = 3
     on_quota: str = "wait"
+    credits_every_s: float = 0.0
+    """Read each account's credits (`GET /v1/credits`, inside the budget) once at start and then at most this
+    often while work waits; 0: never (credits are then known only from the answers that carry them)."""
     lost_after_s: float = 600.0
     """A running job missing this long from status answers that report other jobs is lost (Flow forgot it)."""

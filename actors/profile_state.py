@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from actors.account_pacing import PAUSE_LADDER, AccountPacing
+from actors.account_quota import AccountQuota
 from actors.clock import Clock
 from actors.flow import StatusContract
 from actors.profiles import Profile
@@ -21,6 +22,7 @@ class ProfileState:
     profile: Profile
     contract: StatusContract
     pacing: AccountPacing
+    quota: AccountQuota = field(default_factory=AccountQuota)
     paused_until: float = -math.inf
     pause_reason: str | None = None
     pause_level: int = 0
@@ -48,8 +50,12 @@ class ProfileState:
         return self.profile.status_contract == "auto"
 
     def submissions_wait(self) -> tuple[float, str | None]:
-        """(until, why) of whatever holds this profile's submissions longest: a pause of its own (quota,
-        reCAPTCHA, token) or its pacing's (throttle ladder, rest after a hard block)."""
+        """(until, why) of whatever holds this profile's submissions longest: a pause of its own (reCAPTCHA,
+        token), its pacing's (throttle ladder, rest after a hard block) or its quota-out."""
+        return max(self._pause(), (self.quota.out_until, self.quota.out_reason), key=lambda wait: wait[0])
+
+    def _pause(self) -> tuple[float, str | None]:
+        """(until, why) of the longer of its own pause and its pacing's."""
         view = self.pacing.view()
         pacing = (max(view.paused_until, view.resting_until), view.reason)
         return max((self.paused_until, self.pause_reason), pacing, key=lambda wait: wait[0])
@@ -65,8 +71,12 @@ class ProfileState:
             gap=pacing.gap,
             paused_until=max(self.paused_until, pacing.paused_until),
             resting_until=pacing.resting_until,
-            reason=self.submissions_wait()[1],
+            reason=self._pause()[1],
             throttles=pacing.throttles,
+            quota_until=self.quota.out_until,
+            quota_until_wall=self.quota.out_until_wall,
+            quota_reason=self.quota.out_reason,
+            credits=self.quota.credits,
         )
 
     def pause(self, now: float, reason: str, seconds: float | None = None) -> float:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from actors.quota_reset import DEFAULT_QUOTA_RESET, QuotaReset, parse_quota_reset
+
 __all__ = [
     "CONTRACTS",
     "DEFAULT_MAX_ACTIVE",
@@ -30,7 +32,7 @@ ConfiguredContract = Literal["operations", "media", "auto"]
 CONTRACTS: tuple[str, ...] = get_args(ConfiguredContract)
 TIERS = ("PAYGATE_TIER_NOT_PAID", "PAYGATE_TIER_ONE", "PAYGATE_TIER_TWO")
 _TEXT_KEYS = ("bearer_token", "session_cookie", "project_id", "tier", "status_contract", "on_quota", "recaptcha")
-_KEYS = (*_TEXT_KEYS, "pool", "max_active", "submit_gap")
+_KEYS = (*_TEXT_KEYS, "pool", "max_active", "submit_gap", "quota_reset")
 DEFAULT_MAX_ACTIVE = 4
 """A profiles file's account keeps at most this many generations active: Flow is reported to throttle past
 about 5 (flow-api.md §5), and one below leaves room for an upscale or a user working in Flow's own page."""
@@ -52,7 +54,9 @@ class Profile:
     tier: str = "PAYGATE_TIER_ONE"
     status_contract: ConfiguredContract = "auto"
     on_quota: str = "wait"
-    """When Flow says the quota is used up: queued submissions `wait` (the profile pauses) or `fail`."""
+    """When Flow says the quota is used up (or its credits cannot pay for a job's model): jobs pinned to it
+    `wait` for its `quota_reset` (or for credits) or `fail` with `quota_exhausted`; pool jobs go to other
+    accounts either way."""
     recaptcha: str = "off"
     """`required`: every submission carries a single-use reCAPTCHA token (the real Flow needs it, and a
     profiles file defaults to it); `off`: none (simulators, tests)."""
@@ -63,6 +67,8 @@ class Profile:
     file defaults to `DEFAULT_MAX_ACTIVE`)."""
     submit_gap: float = 0.0
     """Seconds between two of its submissions (a profiles file defaults to `DEFAULT_SUBMIT_GAP`)."""
+    quota_reset: QuotaReset = DEFAULT_QUOTA_RESET
+    """When its used-up quota comes back (hours after Flow's refusal, or a UTC time of day)."""
 
     def __repr__(self) -> str:
         return (
@@ -167,6 +173,7 @@ def _profile(where: str, name: str, table: object) -> Profile:
         pool=_pool(where, name, table),
         max_active=_max_active(where, name, table),
         submit_gap=_submit_gap(where, name, table),
+        quota_reset=_quota_reset(where, name, table),
         on_quota=on_quota,
         recaptcha=recaptcha,
         project_id=table["project_id"],
@@ -202,6 +209,15 @@ def _submit_gap(where: str, name: str, table: dict[str, object]) -> float:
     if not 0 <= value < math.inf:
         raise ProfilesError(f"{where}: profile {name!r}: key 'submit_gap' must be 0 or more seconds (it is {value})")
     return float(value)
+
+
+def _quota_reset(where: str, name: str, table: dict[str, object]) -> QuotaReset:
+    if "quota_reset" not in table:
+        return DEFAULT_QUOTA_RESET
+    try:
+        return parse_quota_reset(table["quota_reset"])
+    except ValueError as exc:
+        raise ProfilesError(f"{where}: profile {name!r}: key 'quota_reset' {exc}") from None
 
 
 def _toml_type(value: object) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -51,9 +52,10 @@ class AccountStatus(msgspec.Struct, frozen=True, kw_only=True):
 
     profile_id: str
     state: str
-    """`ready`, `paused` (throttle ladder, quota, reCAPTCHA, token) or `resting` (after a hard block)."""
+    """`ready`, `paused` (throttle ladder, reCAPTCHA, token), `resting` (after a hard block) or `out_of_quota`
+    (until its quota resets)."""
     seconds_left: float | None
-    """Until the pause or rest ends (None when ready)."""
+    """Until the pause, rest or quota-out ends (None when ready)."""
     reason: str | None
     pool: bool
     """Whether it takes requests without a `profile_id`."""
@@ -64,6 +66,10 @@ class AccountStatus(msgspec.Struct, frozen=True, kw_only=True):
     gap: float
     """Seconds between two of its submissions, as learned."""
     throttles_last_hour: int
+    quota_until: str | None = None
+    """When its used-up quota comes back (ISO-8601 UTC), while it is out of quota; else None."""
+    credits: int | None = None
+    """Its latest known credit balance (less what submissions since spent; None: not read yet)."""
 
 
 class QueueStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +89,9 @@ class QueueStatus(msgspec.Struct, frozen=True, kw_only=True):
     detection_latency: float
     paused_profiles: tuple[PausedProfile, ...]
     accounts: tuple[AccountStatus, ...] = ()
+    waiting_for_accounts: str | None = None
+    """Why queued jobs wait although the budget has room: no account they may use takes them now (paused,
+    resting, out of quota, full, or short of credits); None when nothing waits for an account."""
     restarts: int | msgspec.UnsetType = msgspec.UNSET
     last_restart_seconds: float | msgspec.UnsetType | None = msgspec.UNSET
 
@@ -109,10 +118,18 @@ class AccountView:
     resting_until: float
     reason: str | None
     throttles: tuple[float, ...]
+    quota_until: float = float("-inf")
+    quota_until_wall: float | None = None
+    quota_reason: str | None = None
+    credits: int | None = None
 
     def at(self, now: float) -> AccountStatus:
         """The account's status at instant `now`."""
-        if now < self.resting_until:
+        out = now < self.quota_until
+        reason = self.reason
+        if out:
+            state, until, reason = "out_of_quota", self.quota_until, self.quota_reason
+        elif now < self.resting_until:
             state, until = "resting", self.resting_until
         elif now < self.paused_until:
             state, until = "paused", self.paused_until
@@ -122,13 +139,20 @@ class AccountView:
             profile_id=self.profile_id,
             state=state,
             seconds_left=None if until is None else round(until - now, 1),
-            reason=None if until is None else self.reason,
+            reason=None if until is None else reason,
             pool=self.pool,
             active=self.active,
             limit=self.limit,
             gap=self.gap,
             throttles_last_hour=sum(1 for t in self.throttles if t > now - THROTTLE_WINDOW_S),
+            quota_until=_iso(self.quota_until_wall) if out and self.quota_until_wall is not None else None,
+            credits=self.credits,
         )
+
+
+def _iso(wall: float) -> str:
+    """Seconds since the epoch as ISO-8601 UTC with milliseconds and `Z` (the contract's times)."""
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

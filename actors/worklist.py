@@ -117,6 +117,10 @@ class Worklist:
             if job is not None and job.phase == Phase.QUEUED:
                 yield job
 
+    def has_queued(self) -> bool:
+        """Whether any job waits in the submission queue."""
+        return bool(self._queue)
+
     def wait_for_token(self, job: Job) -> None:
         """Take a queued job out of the queue until a provider's token arrives."""
         self._unqueue(job)

@@ -13,6 +13,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
 
+from domain.account import Account, account_id
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
 from domain.generation import Generation
 from domain.requests import GenerationSpec, id_for_key, upscale_model, validate_request_key
@@ -289,6 +290,23 @@ class VeoRelay(Application[UUID]):
         generation = self.get_generation(generation_id)
         generation.fail_video_store(reason=reason, message=message)
         self.save(generation)
+
+    # --- accounts (the poller is their one writer) -------------------------------------------------
+
+    def get_account(self, profile_id: str) -> Account | None:
+        """What was learned about a profile's Flow account, or None when nothing was."""
+        try:
+            account: Account = self.repository.get(account_id(profile_id))
+        except AggregateNotFoundError:
+            return None
+        return account
+
+    def record_account(self, profile_id: str, change: Callable[[Account], None]) -> Account:
+        """Apply one Account command (`change`) to the profile's account, opening it first if new, and save."""
+        account = self.get_account(profile_id) or Account(profile_id=profile_id)
+        change(account)
+        self.save(account)
+        return account
 
     # --- helpers ----------------------------------------------------------------------------------
 

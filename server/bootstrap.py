@@ -69,6 +69,8 @@ class Settings:
     check_batch: int = 10
     deadline: float = 3600.0
     lost_after: float = 600.0
+    credits_every: float = 300.0
+    """Seconds between two reads of an account's credits while work waits (0: read none)."""
     allow_origins: tuple[str, ...] = ()
     allow_hosts: tuple[str, ...] = ()
     """Extra names the HTTP front answers to (`server.host_check`)."""
@@ -83,7 +85,11 @@ class Settings:
     def poller_settings(self) -> PollerSettings:
         """The poller's tunables."""
         return PollerSettings(
-            rate=self.rate, check_batch=self.check_batch, deadline_s=self.deadline, lost_after_s=self.lost_after
+            rate=self.rate,
+            check_batch=self.check_batch,
+            deadline_s=self.deadline,
+            lost_after_s=self.lost_after,
+            credits_every_s=self.credits_every,
         )
 
 

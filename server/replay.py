@@ -12,6 +12,7 @@ import msgspec
 
 from domain.application import VeoRelay
 from domain.errors import GenerationNotFound
+from domain.generation import Generation
 from projections.rows import HistoryRow, apply_event, iso_ms
 
 __all__ = ["TimelineEntry", "parse_moment", "state_at", "timeline"]
@@ -100,6 +101,8 @@ def state_at(app: VeoRelay, moment: datetime, generation_id: UUID | None = None)
     """The history rows as they were at `moment` (folded with the projection's own functions)."""
     rows: dict[str, HistoryRow] = {}
     for entry, event in timeline(app, generation_id):
+        if not isinstance(event, Generation.Event):  # an account's lessons (domain.account) make no row
+            continue
         recorded = event.timestamp.replace(microsecond=event.timestamp.microsecond // 1000 * 1000)
         if recorded > moment:  # compared at the millisecond precision that timelines print
             if generation_id is not None:

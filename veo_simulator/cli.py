@@ -76,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CREDENTIAL=N",
         help="quota of one account, by its bearer token or session cookie (repeatable)",
     )
+    group(
+        "--account-credits",
+        type=int,
+        default=50_000,
+        metavar="N",
+        help="credits each account starts with (50000); generations spend them at Flow's prices, GET /v1/credits "
+        "and remainingCredits answer the balance, and one the balance cannot pay is refused 429 "
+        "PUBLIC_ERROR_USER_QUOTA_REACHED",
+    )
     gemini = parser.add_argument_group(
         "Gemini API",
         "The same server answers the Gemini API's Veo paths (POST /v1beta/models/MODEL:predictLongRunning, "
@@ -161,6 +170,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         gemini_fail=args.gemini_fail,
         gemini_filtered=args.gemini_filtered,
         gemini_file_ttl_s=args.gemini_file_ttl,
+        credits=args.account_credits,
     )
 
 

@@ -112,6 +112,8 @@ class SimulatorConfig:
             raise ConfigError("gemini_file_ttl_s must not be negative")
         if any(not key for key in self.gemini_keys) or any(not model for model in self.gemini_models):
             raise ConfigError("Gemini keys and models must not be empty")
+        if self.credits < 0:
+            raise ConfigError(f"account credits must not be negative, got {self.credits}")
         self.fault_mix()
         self.account_limits()
 

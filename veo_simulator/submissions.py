@@ -160,10 +160,14 @@ def _upscale_source(core: SimCore, entry: GenerateEntry) -> Operation:
 
 
 def _cost(new: NewOperation) -> int:
+    """Flow's 2026 prices (flow-api.md §5): Fast 20 (10 with an `_ultra` key), Quality 100, Lite 10 (5 on
+    Ultra), the relaxed / low-priority queue free; a 4K upscale 50, a 1080p one free."""
     if new.kind == "upscale":
         return 50 if new.resolution == "VIDEO_RESOLUTION_4K" else 0
     if "relaxed" in new.model or "low_priority" in new.model:
         return 0
     if "lite" in new.model:
-        return 10
-    return 100 if new.model in {"veo_3_1_t2v", "veo_3_0_t2v"} else 20
+        return 5 if "ultra" in new.model else 10
+    if new.model in {"veo_3_1_t2v", "veo_3_0_t2v", "veo_3_1_i2v_s"}:
+        return 100
+    return 10 if "ultra" in new.model else 20

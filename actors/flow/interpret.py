@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import httpx
+import msgspec
 
 from actors.flow.errors import UnreadableSubmission, redact
 from actors.flow.models import MediaItem, OperationError, OperationItem, OperationsResponse
@@ -144,10 +145,11 @@ def remote_statuses(
     for parse in (from_media, from_operations) if contract == "media" else (from_operations, from_media):
         parse()
     ordered: list[RemoteStatus] = []
+    credits = decoded.remaining_credits
     for handle in handles:
         status = found.pop(handle.operation_name, None)
         if status is not None:
-            ordered.append(status)
+            ordered.append(status if credits is None else msgspec.structs.replace(status, remaining_credits=credits))
     return ordered
 
 

@@ -105,6 +105,8 @@ class RemoteStatus(msgspec.Struct, frozen=True, kw_only=True):
     error_code: int | None = None
     error_reason: str | None = None
     error_message: str | None = None
+    remaining_credits: int | None = None
+    """The account's balance the whole answer carried (flow-api.md §1.3)."""
 
     @property
     def name(self) -> str:

@@ -48,6 +48,8 @@ __all__ = [
     "unfinished",
 ]
 
+WALL_START = 1_800_000_000.0
+"""The rig's wall clock at FakeClock 0 (2027-01-15T08:00:00Z)."""
 PENDING = "MEDIA_GENERATION_STATUS_PENDING"
 ACTIVE = "MEDIA_GENERATION_STATUS_ACTIVE"
 SUCCESSFUL = "MEDIA_GENERATION_STATUS_SUCCESSFUL"
@@ -215,6 +217,8 @@ class Rig:
     model: CompletionModel
     profiles: dict[str, Profile]
     settings: PollerSettings
+    wall_offset: float = WALL_START
+    """The wall clock reads the FakeClock plus this (a restarted process's clock may start anywhere)."""
     poller: Poller = field(init=False)
 
     def __post_init__(self) -> None:
@@ -229,8 +233,13 @@ class Rig:
             self.budget,
             self.model,
             clock=self.clock,
+            wall_clock=self.wall,
             settings=self.settings,
         )
+
+    def wall(self) -> float:
+        """The wall clock: seconds since the epoch, moving with the FakeClock."""
+        return self.wall_offset + self.clock.now
 
     # --- generations ------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from actors.flow.errors import (
 )
 from actors.poller_settings import PollerSettings
 from actors.queue_status import PausedProfile
+from actors.quota_reset import QuotaReset
 from domain.values import ErrorReason, Status
 from tests.actors.fakes import (
     ACTIVE,
@@ -263,9 +264,11 @@ def test_a_throttled_submission_pauses_the_budget_until_retry_after() -> None:
     assert any(c.kind == CHECK and running in c.job_ids for c in started)
 
 
-def test_quota_reached_pauses_the_profile_when_waiting() -> None:
-    """on_quota=wait: the job is deferred and the profile's submissions pause for an hour."""
-    rig = make_rig()
+def test_quota_reached_takes_the_profile_out_until_its_quota_reset_when_waiting() -> None:
+    """on_quota=wait: the job is deferred and the profile's submissions wait for its quota reset (an hour)."""
+    profile = make_profile()
+    profile.quota_reset = QuotaReset(hours=1.0)
+    rig = make_rig(profiles=[profile])
     (submit,) = submitting(rig)
     gid = submit.job_ids[0]
     rig.answer(submit, answered(429, "PUBLIC_ERROR_USER_QUOTA_REACHED"))
@@ -274,6 +277,7 @@ def test_quota_reached_pauses_the_profile_when_waiting() -> None:
     assert rig.poller.status().paused_profiles == (
         PausedProfile("p", 3600.0, "quota reached: PUBLIC_ERROR_USER_QUOTA_REACHED"),
     )
+    assert rig.poller.status().accounts[0].state == "out_of_quota"
     (other,) = rig.queued(1)
     assert rig.run(paused_at + 3599.0) == []
     resumed = rig.next_call(SUBMIT)

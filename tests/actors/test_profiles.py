@@ -16,6 +16,7 @@ from actors.profiles import (
     load_profiles,
     permission_warning,
 )
+from actors.quota_reset import DEFAULT_QUOTA_RESET, QuotaReset
 
 TOKEN = "ya29.a0-profile-secret-token"
 COOKIE = "profile-secret-cookie"
@@ -186,4 +187,33 @@ def test_on_quota_chooses_between_waiting_and_failing(tmp_path: Path) -> None:
     assert (loaded["a"].on_quota, loaded["b"].on_quota) == ("wait", "fail")
     path.write_text('[profiles.a]\nbearer_token = "t"\nproject_id = "p"\non_quota = "later"\n')
     with pytest.raises(ProfilesError, match="on_quota"):
+        load_profiles(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, DEFAULT_QUOTA_RESET),
+        ("6", QuotaReset(hours=6.0)),
+        ("1.5", QuotaReset(hours=1.5)),
+        ('"08:00"', QuotaReset(minute_of_day=8 * 60)),
+        ('"23:59"', QuotaReset(minute_of_day=23 * 60 + 59)),
+    ],
+)
+def test_quota_reset_is_hours_or_a_utc_time_of_day(tmp_path: Path, value: str | None, expected: QuotaReset) -> None:
+    """`quota_reset` defaults to a day after the refusal; hours or "HH:MM" (UTC) may say otherwise."""
+    path = tmp_path / "profiles.toml"
+    path.write_text(
+        '[profiles.a]\nbearer_token = "t"\nproject_id = "p"\n' + (f"quota_reset = {value}\n" if value else "")
+    )
+    path.chmod(0o600)
+    assert load_profiles(path)["a"].quota_reset == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1000", '"8am"', '"24:00"', '""', "true", "[1]"])
+def test_a_bad_quota_reset_is_refused_naming_the_file_profile_and_key(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "profiles.toml"
+    path.write_text(f'[profiles.a]\nbearer_token = "t"\nproject_id = "p"\nquota_reset = {value}\n')
+    path.chmod(0o600)
+    with pytest.raises(ProfilesError, match=rf"{path}: profile 'a': key 'quota_reset' must be"):
         load_profiles(path)

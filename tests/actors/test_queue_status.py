@@ -73,10 +73,22 @@ def test_the_wire_form_has_the_protocols_fields_in_order_and_the_restart_figures
     """The JSON the server sends for `queue_status` (docs/PROTOCOL.md); the leader row has no restart figures."""
     status = snapshot(pauses=(Pause("p", 110.0, None),)).at(100.0)
     fields = [*COUNTS, "requests_last_second", "budget", "providers", "throttled", "errors", "detection_latency"]
-    assert list(json.loads(msgspec.json.encode(status))) == [*fields, "paused_profiles", "accounts"]
+    assert list(json.loads(msgspec.json.encode(status))) == [
+        *fields,
+        "paused_profiles",
+        "accounts",
+        "waiting_for_accounts",
+    ]
     supervised = msgspec.structs.replace(status, restarts=1, last_restart_seconds=None)
     wire = json.loads(msgspec.json.encode(supervised))
-    assert list(wire) == [*fields, "paused_profiles", "accounts", "restarts", "last_restart_seconds"]
+    assert list(wire) == [
+        *fields,
+        "paused_profiles",
+        "accounts",
+        "waiting_for_accounts",
+        "restarts",
+        "last_restart_seconds",
+    ]
     assert wire["paused_profiles"] == [{"profile_id": "p", "seconds_left": 10.0, "reason": None}]
     assert (wire["restarts"], wire["last_restart_seconds"]) == (1, None)
 

@@ -242,6 +242,18 @@ def test_credits_are_debited_by_generations(start_sim: StartSim, make_client: Ma
     assert client.get(CREDITS).json()["credits"] == remaining
 
 
+@pytest.mark.parametrize(
+    ("model", "cost"),
+    [("veo_3_1_t2v_fast", 20), ("veo_3_1_t2v_fast_ultra", 10), ("veo_3_1_t2v", 100), ("veo_3_1_t2v_lite", 10)],
+)
+def test_each_model_costs_flows_price(start_sim: StartSim, make_client: MakeClient, model: str, cost: int) -> None:
+    """Fast 20 (10 with an _ultra key), Quality 100, Lite 10 (flow-api.md §5)."""
+    sim = start_sim(credits=1000)
+    body = generate_body()
+    body["requests"][0]["videoModelKey"] = model
+    assert make_client(sim).post(GENERATE, json=body).json()["remainingCredits"] == 1000 - cost
+
+
 def test_generate_without_credits_is_quota_reached(start_sim: StartSim, make_client: MakeClient) -> None:
     """When credits run out: 429 PUBLIC_ERROR_USER_QUOTA_REACHED and nothing created."""
     sim = start_sim(credits=5)

@@ -126,6 +126,7 @@ def test_operations_successful_carries_media_id_and_fife_url(
     assert result.successful
     assert result.media_generation_id == "CAUSJD"
     assert result.video_url == FIFE
+    assert result.remaining_credits == 44440  # the account's balance, which the answer carries
 
 
 def test_operations_failed_carries_the_reason_from_the_error_message(
