@@ -15,18 +15,19 @@ import math
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
+from actors import backends
 from actors.account_pool import AccountPool
 from actors.budget import Budget
 from actors.calls import Call, CallKind, CallRunner
 from actors.clock import Clock
 from actors.fault_log import FaultLog
-from actors.flow_calls import cancel_call, check_call, refresh_token_call, resolve_call, submit_call
+from actors.flow_calls import cancel_call, refresh_token_call, resolve_call
 from actors.jobs import Job, Phase
 from actors.outcomes import CANCELLED_MESSAGE, OutcomeHandler
 from actors.poller_settings import PollerSettings
@@ -86,7 +87,13 @@ class Poller:
             model, clock=clock, batch_size=self._settings.check_batch, deadline_s=self._settings.deadline_s
         )
         pool = [name for name, profile in profiles.items() if profile.pool]
-        self._work = Worklist(app, checks, self._profiles.keys(), pool)
+        self._work = Worklist(
+            app,
+            checks,
+            self._profiles.keys(),
+            pool,
+            lambda account: backends.check_shape(self._profiles[account].profile, self._settings),
+        )
         self._accounts = AccountPool(self._profiles, self._work.active)
         self._tally = Tally()
         self._outcomes = OutcomeHandler(
@@ -95,6 +102,7 @@ class Poller:
         self._submits: deque[float] = deque()  # instants of recent submissions (the share rule)
         self._storage = FaultLog(logger, clock)
         self._failed_results: dict[int, int] = {}  # call id -> failed handling attempts (not storage faults)
+        self._reservations: deque[Future[None]] = deque()  # budget slots asked for by others (video downloads)
 
     # --- intake -------------------------------------------------------------------------------------
 
@@ -123,6 +131,11 @@ class Poller:
             self._work.wait_for_check(generation_id, done)
         else:
             done.set_result(None)  # not running here, or checked less than a second ago: that check is the answer
+
+    def reserve(self, done: Future[None]) -> None:
+        """A call made outside the poller (a video download from the Gemini API host) needs a start in the
+        budget: `done` resolves when it may be sent. The slot counts in the window; it is not held in flight."""
+        self._reservations.append(done)
 
     def provide_session(self, profile_id: str, session_cookie: str, provider_id: str) -> None:
         """A token provider's fresh session cookie for its profile (see OutcomeHandler.session_provided)."""
@@ -156,6 +169,9 @@ class Poller:
             minutes = self._settings.deadline_s / 60
             self._work.finish_failed(job, ErrorReason.TIMEOUT, f"Flow gave no result within {minutes:g} minutes.")
         while self._budget.can_acquire():
+            if self._reservations:
+                self._grant(self._reservations.popleft())
+                continue
             call = self._next_call(now)
             if call is None:
                 break
@@ -166,6 +182,16 @@ class Poller:
         if token_timeout is not None and (wake is None or token_timeout < wake):
             wake = token_timeout
         return wake
+
+    def _grant(self, done: Future[None]) -> None:
+        """Spend one start of the budget on a reserved outside call."""
+        acquired = self._budget.try_acquire()
+        assert acquired, "can_acquire and try_acquire disagree"
+        self._budget.release()  # counted in the window, not held: the download runs on the keeper's thread
+        try:
+            done.set_result(None)
+        except InvalidStateError:  # the caller stopped waiting
+            logger.debug("a reserved budget slot was no longer wanted")
 
     def retry_results_at(self) -> float | None:
         """When to handle the mailbox again: in a second while an answer in it could not be recorded."""
@@ -179,9 +205,11 @@ class Poller:
             return call
         if (job := self._work.next_url_look_up(now)) is not None:
             return resolve_call(job, self._profiles[job.account].profile)
-        if (cancel := self._work.next_cancel()) is not None:
+        while (cancel := self._work.next_cancel()) is not None:
             profile_id, media_name = cancel
-            return cancel_call(profile_id, self._profiles[profile_id].profile, media_name)
+            profile = self._profiles[profile_id].profile
+            if not profile.is_gemini:  # the Gemini API has no cancel for Veo: the relay only stops checking
+                return cancel_call(profile_id, profile, media_name)
         # check_due_at() answers "now" with its own, later clock reading: compare with a fresh one, not `now`.
         checks_due = (due := self._work.check_due_at()) is not None and due <= self._clock()
         if not checks_due or self._submit_share_left(now):
@@ -204,6 +232,7 @@ class Poller:
                 self._work.check_due_at(),
                 self._work.next_deadline(),
                 self._work.errand_due_at(now),
+                now if self._reservations else None,
                 self._next_submission_at(now),
             )
             if t is not None
@@ -228,7 +257,7 @@ class Poller:
             batch_ready = self._work.batch_ready_at(job.batch_id)
             if batch_ready is not None:
                 ready = max(ready, batch_ready)
-        return max(ready, self._accounts.earliest(job, self._provider_missing))
+        return max(ready, self._accounts.earliest(job, self._unfit))
 
     def _next_submission_at(self, now: float) -> float | None:
         """The earliest instant a queued job may be submitted."""
@@ -256,11 +285,14 @@ class Poller:
         blocked: set[str] = set()
         for job in self._work.queued():
             lane = job.batch_id or ""
+            if (refusal := self._refused_everywhere(job)) is not None:
+                self._work.finish_failed(job, ErrorReason.INVALID_REQUEST, refusal)
+                continue
             if (job.batch_id is not None and lane in blocked) or self._submission_ready_at(job) > now:
                 if job.batch_id is not None:
                     blocked.add(lane)
                 continue
-            account = self._accounts.choose(job, now, self._provider_missing)
+            account = self._accounts.choose(job, now, self._unfit)
             if account is None:
                 blocked.add(lane)
                 continue
@@ -289,8 +321,21 @@ class Poller:
             self._work.submit(job, now, self._settings.batch_delay_s)
             self._profiles[account].pacing.submitted()
             self._submits.append(now)
-            return submit_call(job, self._profiles[account].profile)
+            return backends.submit_call(job, self._profiles[account].profile)
         return None
+
+    def _unfit(self, job: Job, account: str) -> bool:
+        """The account cannot take the job now: its backend cannot do it, or it waits for a token provider."""
+        refused = backends.refused(job, self._profiles[account].profile) is not None
+        return refused or self._provider_missing(job, account)
+
+    def _refused_everywhere(self, job: Job) -> str | None:
+        """Why no account the job may go to can do it (None: some can, or it has no account)."""
+        candidates = self._accounts.candidates(job)
+        refusals = [backends.refused(job, self._profiles[account].profile) for account in candidates]
+        if not candidates or any(refusal is None for refusal in refusals):
+            return None
+        return refusals[0]
 
     def _needs_token(self, job: Job, account: str) -> bool:
         """The account requires a reCAPTCHA token and the job has none."""
@@ -328,8 +373,7 @@ class Poller:
         (profile_id, jobs), *others = by_profile.items()
         for _, rest in others:  # another profile's jobs wait for their own request
             self._work.put_back_checks(rest)
-        state = self._profiles[profile_id]
-        return check_call(jobs, profile_id, state.profile, state.contract)
+        return backends.check_call(jobs, profile_id, self._profiles[profile_id])
 
     # --- outcomes -----------------------------------------------------------------------------------
 
