@@ -251,7 +251,10 @@ class Poller:
 
     def _submission_ready_at(self, job: Job) -> float:
         """When this queued job may be submitted (backoff, batch spacing, and the earliest of its accounts: their
-        pauses, gaps and active limits); infinite while it waits for an answer or a provider, which wake the loop."""
+        pauses, gaps and active limits); infinite while it waits for an answer or a provider, which wake the loop.
+        A job no account can do is due at once: it fails without a call."""
+        if self._refused_everywhere(job) is not None:
+            return -math.inf
         ready = job.not_before
         if job.batch_id is not None:
             batch_ready = self._work.batch_ready_at(job.batch_id)
