@@ -25,6 +25,12 @@ More than ``rate`` arrivals in any sliding second get 429 ``Retry-After: 1``. Fa
 ``timeout`` and ``malformed`` create the operations first and count as ``ambiguous_submissions``.
 Per-account limits (off by default; see ``accounts``): generations active, gap between submissions,
 throttles before a hard block, block length, quota; the audit lists each account under ``accounts``.
+
+The Gemini API (``gemini``): ``POST /v1beta/models/{model}:predictLongRunning``, ``GET
+/v1beta/models/{model}/operations/{id}`` and ``GET /v1beta/files/{file}:download?alt=media`` (302 to the
+keyless ``/_sim/storage/{file}.mp4``), keyed by ``x-goog-api-key`` or ``?key=`` (``gemini_keys``), with a
+per-key quota of predictLongRunning calls in any sliding minute (``gemini_rpm``); outcomes video, error or
+safety-filtered; the audit lists it under ``gemini``, each key by ``key_label`` (never the key itself).
 """
 
 from __future__ import annotations
@@ -35,11 +41,15 @@ from veo_simulator.accounts import AccountLimits
 from veo_simulator.app import Simulator
 from veo_simulator.auth import bearer_account, session_account
 from veo_simulator.cli import main
-from veo_simulator.config import REALISTIC_RENDER_S, Contract, SimulatorConfig
+from veo_simulator.config import GEMINI_MODELS, GEMINI_RPM, REALISTIC_RENDER_S, VIDEO_SIZE, Contract, SimulatorConfig
 from veo_simulator.errors import ApiError, ConfigError, SimulatorError, StateFileError
+from veo_simulator.gemini_keys import key_label
 
 __all__ = [
+    "GEMINI_MODELS",
+    "GEMINI_RPM",
     "REALISTIC_RENDER_S",
+    "VIDEO_SIZE",
     "AccountLimits",
     "ApiError",
     "ConfigError",
@@ -49,6 +59,7 @@ __all__ = [
     "SimulatorError",
     "StateFileError",
     "bearer_account",
+    "key_label",
     "main",
     "session_account",
 ]

@@ -9,6 +9,7 @@ import re
 import uuid
 from typing import Any
 
+from veo_simulator.config import VIDEO_SIZE
 from veo_simulator.core import SimCore
 from veo_simulator.envelope import bad_request, not_found
 from veo_simulator.errors import ApiError, ConfigError
@@ -22,8 +23,6 @@ __all__ = ["MAX_ADMIN_OPERATIONS", "VIDEO_SIZE", "AdminApi", "create_running", "
 logger = logging.getLogger(__name__)
 
 MAX_ADMIN_OPERATIONS = 100_000
-VIDEO_SIZE = 4096
-"""Bytes of every simulated video: enough for range requests and checksums to mean something."""
 _FTYP = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 _JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 _MEDIA = re.compile(r"^/_sim/media/(?P<name>[^/]+)\.(?P<ext>mp4|jpg)$")
@@ -157,13 +156,13 @@ class AdminApi:
                 raise not_found()
         if ext == "jpg":
             return SimResponse(200, _JPEG_BYTES, "image/jpeg")
-        return SimResponse(200, video_bytes(name), "video/mp4")
+        return SimResponse(200, video_bytes(name, core.config.video_size), "video/mp4")
 
 
-def video_bytes(name: str) -> bytes:
+def video_bytes(name: str, size: int = VIDEO_SIZE) -> bytes:
     """The simulated video of media `name`: an ISO BMFF ``ftyp`` box and a ``free`` box whose filler is derived
-    from the name, VIDEO_SIZE bytes in all (the same bytes for the same name, different for another)."""
-    filler_size = VIDEO_SIZE - len(_FTYP) - 8
+    from the name, ``size`` bytes in all (the same bytes for the same name, different for another)."""
+    filler_size = size - len(_FTYP) - 8
     seed = hashlib.sha256(name.encode()).digest()
     filler = (seed * (filler_size // len(seed) + 1))[:filler_size]
     return _FTYP + (filler_size + 8).to_bytes(4, "big") + b"free" + filler

@@ -1,4 +1,5 @@
-"""The Flow and labs endpoints: rate enforcement, auth, faults, routing; ``/_sim/*`` goes to admin."""
+"""The Flow and labs endpoints: rate enforcement, auth, faults, routing; ``/v1beta/*`` goes to the Gemini API,
+``/_sim/storage/*`` to its keyless storage, the rest of ``/_sim/*`` to admin."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from veo_simulator.envelope import (
 from veo_simulator.errors import ApiError
 from veo_simulator.exchange import SimRequest, SimResponse
 from veo_simulator.faults import Fault, FaultDraw
+from veo_simulator.gemini import STORAGE_PREFIX, GeminiApi, gemini_route, is_gemini
+from veo_simulator.gemini_envelope import busy
 from veo_simulator.responses import iso, legacy_status_entry, media_path, media_status_entry
 from veo_simulator.state import CancelOutcome, Operation, Status
 from veo_simulator.submissions import submit
@@ -65,6 +68,7 @@ class FlowApi:
     def __init__(self, core: SimCore) -> None:
         self._core = core
         self._admin = AdminApi(core)
+        self._gemini = GeminiApi(core)
         self._flow: dict[tuple[str, str], FlowHandler] = {
             ("POST", GENERATE_PATH): lambda req, draw: submit(core, req, "generate", draw),
             ("POST", UPSCALE_PATH): lambda req, draw: submit(core, req, "upscale", draw),
@@ -79,6 +83,8 @@ class FlowApi:
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Answer one request (thread-safe)."""
+        if request.path.startswith(STORAGE_PREFIX):
+            return self._gemini.storage(request)
         if request.path.startswith("/_sim/"):
             return self._admin.handle(request)
         core = self._core
@@ -92,10 +98,16 @@ class FlowApi:
 
     def _counted(self, request: SimRequest) -> SimResponse:
         core = self._core
-        core.audit.arrival(request.path, core.wall())
-        if not core.window.arrive(core.monotonic()):
+        core.audit.arrival(gemini_route(request.path), core.wall())
+        gemini = is_gemini(request.path)
+        admitted = core.window.arrive(core.monotonic())
+        if gemini:
+            self._gemini.arrived(request, throttled=not admitted)
+        if not admitted:
             core.audit.throttled_429 += 1
-            raise throttled()
+            raise busy() if gemini else throttled()
+        if gemini:
+            return self._gemini.handle(request)
         key = (request.method, request.path)
         labs = self._labs.get(key)
         if labs is not None:

@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 class Simulator:
-    """A loopback HTTP server imitating Flow's private API (Flow and labs paths) plus ``/_sim/*``.
+    """A loopback HTTP server imitating Flow's private API (Flow and labs paths), the Gemini API's Veo paths
+    (``/v1beta/*``) and ``/_sim/*``.
 
     ``wall`` (epoch seconds) drives the operations' lifecycle and ``monotonic`` the rate window;
     tests may pass clocks they advance by hand.
@@ -87,7 +88,7 @@ class Simulator:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``: serves the Flow paths, the labs paths and ``/_sim/*``."""
+        """``http://127.0.0.1:PORT``: serves the Flow paths, the labs paths, the Gemini API's and ``/_sim/*``."""
         return f"http://{self.config.host}:{self.port}"
 
     def audit(self) -> dict[str, Any]:

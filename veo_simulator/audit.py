@@ -10,9 +10,11 @@ from typing import Any
 from veo_simulator.auth import CaptchaBook, TokenBook
 from veo_simulator.changes import ChangeSet
 from veo_simulator.faults import Fault
+from veo_simulator.gemini_keys import KeyBook
+from veo_simulator.gemini_state import GeminiBook, GeminiOperation
 from veo_simulator.state import Operation, Status
 
-__all__ = ["Audit", "operation_record"]
+__all__ = ["Audit", "gemini_report", "operation_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,37 @@ def operation_record(operation: Operation, status: Status) -> dict[str, Any]:
         "cancelled_at": operation.cancelled_at,
         "first_seen_terminal_at": operation.first_seen_terminal_at,
         "ambiguous": operation.ambiguous,
+    }
+
+
+def _gemini_record(operation: GeminiOperation, now: float) -> dict[str, Any]:
+    return {
+        "name": operation.name,
+        "key": operation.key,
+        "model": operation.model,
+        "aspect_ratio": operation.aspect_ratio,
+        "duration_s": operation.duration_s,
+        "resolution": operation.resolution,
+        "samples": operation.samples,
+        "created_at": operation.created_at,
+        "complete_at": operation.complete_at,
+        "done": operation.done_at(now),
+        "outcome": operation.outcome,
+        "files": list(operation.files),
+        "first_seen_done_at": operation.first_seen_done_at,
+    }
+
+
+def gemini_report(book: GeminiBook, keys: KeyBook, rpm: int, now: float) -> dict[str, Any]:
+    """The Gemini API's part of the audit: keys by label (never the key), calls without a valid key,
+    storage downloads and every operation."""
+    return {
+        "rpm": rpm,
+        "keys": keys.report(),
+        "missing_key": keys.missing_key,
+        "invalid_key": keys.invalid_key,
+        "storage_downloads": keys.storage_downloads,
+        "operations": [_gemini_record(op, now) for op in book.all()],
     }
 
 

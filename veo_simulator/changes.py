@@ -31,6 +31,8 @@ class ChangeSet:
     """Names of operations forgotten (``/_sim/operations/{name}`` DELETE)."""
     accounts: set[str] = field(default_factory=set)
     """Ids of accounts whose limiter state or figures changed."""
+    gemini: set[str] = field(default_factory=set)
+    """Ids of Gemini operations created or changed."""
 
     def operation(self, name: str) -> None:
         """An operation was created or one of its fields changed."""
@@ -67,6 +69,11 @@ class ChangeSet:
         if self.enabled:
             self.accounts.add(account_id)
 
+    def gemini_operation(self, operation_id: str) -> None:
+        """A Gemini operation was created or one of its fields changed."""
+        if self.enabled:
+            self.gemini.add(operation_id)
+
     def take(self) -> ChangeSet:
         """What was collected so far; collecting starts afresh."""
         taken = ChangeSet(
@@ -78,9 +85,10 @@ class ChangeSet:
             self.scenes,
             self.forgotten,
             self.accounts,
+            self.gemini,
         )
         self.operations, self.sessions, self.expired = set(), set(), []
-        self.captcha_seen, self.scenes, self.forgotten, self.accounts = [], set(), set(), set()
+        self.captcha_seen, self.scenes, self.forgotten, self.accounts, self.gemini = [], set(), set(), set(), set()
         return taken
 
     def __bool__(self) -> bool:
@@ -92,4 +100,5 @@ class ChangeSet:
             or self.scenes
             or self.forgotten
             or self.accounts
+            or self.gemini
         )

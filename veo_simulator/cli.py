@@ -1,4 +1,4 @@
-"""``veo simulator``: run the Flow simulator as its own process until SIGINT or SIGTERM."""
+"""``veo simulator``: run the simulator (Flow and the Gemini API) as its own process until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from types import FrameType
 from typing import Any, TextIO
 
 from veo_simulator.app import Simulator
-from veo_simulator.config import CONTRACTS, REALISTIC_RENDER_S, SimulatorConfig
+from veo_simulator.config import CONTRACTS, GEMINI_MODELS, GEMINI_RPM, REALISTIC_RENDER_S, VIDEO_SIZE, SimulatorConfig
 from veo_simulator.errors import ConfigError, SimulatorError
 from veo_simulator.faults import parse_fault_spec
+from veo_simulator.gemini_state import FILE_TTL_S
 
 __all__ = ["DEFAULT_PORT", "build_parser", "config_from_args", "main", "serve"]
 
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of ``veo simulator``."""
     parser = argparse.ArgumentParser(
         prog="veo simulator",
-        description="Imitate Google Flow's private video API on loopback, with faults, rate limit and audit.",
+        description="Imitate Google Flow's private video API and the Gemini API's Veo paths on loopback, with faults, "
+        "rate limits and audit.",
     )
     add = parser.add_argument
     add("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (0: any free port; {DEFAULT_PORT})")
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--contract", choices=CONTRACTS, default="both", help="status-check shapes accepted (both)")
     add("--timeout-s", type=float, default=15.0, help="how long the timeout fault holds an answer (15)")
     add("--url-lag", type=float, default=0.0, help="seconds after success the media URL still answers 404 (0)")
+    add("--video-size", type=int, default=VIDEO_SIZE, metavar="BYTES", help=f"bytes of every video ({VIDEO_SIZE})")
     accounts = parser.add_argument_group(
         "per-account limits",
         "An account is the user behind the bearer token (a token minted for a session cookie belongs to the "
@@ -72,6 +75,43 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="CREDENTIAL=N",
         help="quota of one account, by its bearer token or session cookie (repeatable)",
+    )
+    gemini = parser.add_argument_group(
+        "Gemini API",
+        "The same server answers the Gemini API's Veo paths (POST /v1beta/models/MODEL:predictLongRunning, "
+        "GET /v1beta/models/MODEL/operations/ID, GET /v1beta/files/FILE:download?alt=media, which redirects to "
+        "a keyless storage URL), with the key in x-goog-api-key or ?key=. Operations take --lo/--hi seconds; "
+        "[fail] in the prompt ends one with an error, [unsafe] safety-filtered. Files expire like Google's.",
+    )
+    option = gemini.add_argument
+    option(
+        "--gemini-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="an API key the simulator accepts (repeatable; none: every key is invalid)",
+    )
+    option(
+        "--gemini-rpm",
+        type=int,
+        default=GEMINI_RPM,
+        metavar="N",
+        help=f"predictLongRunning calls per key in any sliding minute, else 429 ({GEMINI_RPM}; 0: no quota)",
+    )
+    option(
+        "--gemini-models",
+        default=",".join(GEMINI_MODELS),
+        metavar="A,B",
+        help="model ids served (" + ",".join(GEMINI_MODELS) + ")",
+    )
+    option("--gemini-fail", type=float, default=0.0, metavar="P", help="probability an operation ends in error (0)")
+    option("--gemini-filtered", type=float, default=0.0, metavar="P", help="probability it is safety-filtered (0)")
+    option(
+        "--gemini-file-ttl",
+        type=float,
+        default=FILE_TTL_S,
+        metavar="S",
+        help=f"seconds a video stays downloadable after completion ({FILE_TTL_S:g}: 2 days)",
     )
     add("-v", "--verbose", action="store_true", help="log each injected fault and request")
     return parser
@@ -114,6 +154,13 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         account_block=args.account_block,
         account_quota=args.account_quota,
         account_quotas=_quotas(args.account_quota_for),
+        video_size=args.video_size,
+        gemini_keys=tuple(args.gemini_key),
+        gemini_rpm=args.gemini_rpm,
+        gemini_models=tuple(model.strip() for model in args.gemini_models.split(",") if model.strip()),
+        gemini_fail=args.gemini_fail,
+        gemini_filtered=args.gemini_filtered,
+        gemini_file_ttl_s=args.gemini_file_ttl,
     )
 
 

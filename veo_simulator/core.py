@@ -11,11 +11,13 @@ from typing import Any
 import msgspec
 
 from veo_simulator.accounts import AccountBook
-from veo_simulator.audit import Audit, operation_record
+from veo_simulator.audit import Audit, gemini_report, operation_record
 from veo_simulator.auth import AuthState, CaptchaBook, TokenBook
 from veo_simulator.changes import ChangeSet
 from veo_simulator.config import SimulatorConfig
 from veo_simulator.faults import FaultPicker
+from veo_simulator.gemini_keys import KeyBook
+from veo_simulator.gemini_state import GeminiBook
 from veo_simulator.persistence import StateSnapshot
 from veo_simulator.state import Clock, OperationBook
 from veo_simulator.throttle import ArrivalWindow
@@ -34,7 +36,8 @@ def _nothing() -> None:
 
 
 class SimCore:
-    """Operations, accounts, tokens, captcha, audit, rate window and faults; callers hold ``lock`` to use them."""
+    """Operations, accounts, tokens, captcha, audit, rate window, faults and the Gemini API's operations and
+    keys; callers hold ``lock`` to use them."""
 
     def __init__(self, config: SimulatorConfig, wall: Clock, monotonic: Clock) -> None:
         self.config = config
@@ -51,6 +54,17 @@ class SimCore:
         self.audit = Audit(self._changes)
         self.window = ArrivalWindow(config.rate)
         self.faults = FaultPicker(config.fault_mix(), _rng(config.seed, "faults"))
+        self.gemini = GeminiBook(
+            wall,
+            _rng(config.seed, "gemini"),
+            config.lo,
+            config.hi,
+            config.gemini_fail,
+            config.gemini_filtered,
+            config.gemini_file_ttl_s,
+            self._changes,
+        )
+        self.gemini_keys = KeyBook(config.gemini_keys)
         self.on_change: Callable[[], None] = _nothing
 
     def changed(self) -> None:
@@ -69,6 +83,7 @@ class SimCore:
                 auth=auth,
                 generate_calls_per_scene=dict(self.audit.generate_calls_per_scene),
                 accounts=self.accounts.all(),
+                gemini_operations=[msgspec.structs.replace(op) for op in self.gemini.all()],
             )
 
     def changes(self) -> StateSnapshot | None:
@@ -80,6 +95,7 @@ class SimCore:
             found = (self.book.get(name) for name in taken.operations)
             calls = self.audit.generate_calls_per_scene
             accounts = (self.accounts.get(account_id) for account_id in taken.accounts)
+            gemini = (self.gemini.get(operation_id) for operation_id in taken.gemini)
             return StateSnapshot(
                 operations=[msgspec.structs.replace(op) for op in found if op is not None],
                 auth=AuthState(
@@ -90,6 +106,7 @@ class SimCore:
                 generate_calls_per_scene={scene: calls[scene] for scene in taken.scenes},
                 forgotten=sorted(taken.forgotten),
                 accounts=[account.copy() for account in accounts if account is not None],
+                gemini_operations=[msgspec.structs.replace(op) for op in gemini if op is not None],
             )
 
     def restore(self, snapshot: StateSnapshot) -> None:
@@ -100,6 +117,7 @@ class SimCore:
             self.tokens.load(snapshot.auth)
             self.captcha.load(snapshot.auth)
             self.audit.generate_calls_per_scene.update(snapshot.generate_calls_per_scene)
+            self.gemini.restore(snapshot.gemini_operations)
 
     def report(self) -> dict[str, Any]:
         """The audit (``GET /_sim/audit``)."""
@@ -109,4 +127,5 @@ class SimCore:
             report = self.audit.report(self.window.max_count, operations, self.tokens, self.captcha, now)
             report["account_limits"] = self.accounts.limits.as_dict()
             report["accounts"] = self.accounts.report(now)
+            report["gemini"] = gemini_report(self.gemini, self.gemini_keys, self.config.gemini_rpm, now)
             return report

@@ -34,7 +34,9 @@ _DOMAIN = "aisandbox-pa.googleapis.com"
 def render_error(error: ApiError) -> bytes:
     """The JSON body of an error answer: ``{"error": {code, message, status, details}}``."""
     body: dict[str, Any] = {"code": error.http_status, "message": error.message, "status": error.rpc_status}
-    if error.reason is not None:
+    if error.details:
+        body["details"] = list(error.details)
+    elif error.reason is not None:
         body["details"] = [{"@type": ERROR_INFO_TYPE, "reason": error.reason, "domain": _DOMAIN}]
     return json.dumps({"error": body}).encode()
 

@@ -12,6 +12,7 @@ Messages never contain bearer tokens, cookies or reCAPTCHA tokens.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 __all__ = ["ApiError", "ConfigError", "SimulatorError", "StateFileError"]
 
@@ -31,7 +32,10 @@ class StateFileError(SimulatorError):
 
 
 class ApiError(SimulatorError):
-    """An error answer: HTTP status, Google RPC status name, message and ErrorInfo reason."""
+    """An error answer: HTTP status, Google RPC status name, message and ErrorInfo reason.
+
+    ``details`` replaces the one ErrorInfo made from ``reason`` (the Gemini API's answers carry their own).
+    """
 
     def __init__(
         self,
@@ -40,6 +44,7 @@ class ApiError(SimulatorError):
         message: str,
         reason: str | None = None,
         headers: tuple[tuple[str, str], ...] = (),
+        details: tuple[dict[str, Any], ...] = (),
     ) -> None:
         super().__init__(f"{http_status} {rpc_status}: {message}")
         self.http_status = http_status
@@ -47,3 +52,4 @@ class ApiError(SimulatorError):
         self.message = message
         self.reason = reason
         self.headers = headers
+        self.details = details

@@ -111,8 +111,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
             self.wfile.flush()
         except OSError:
-            logger.debug("client went away before the answer to %s was sent", self.path)
+            logger.debug("client went away before the answer to %s was sent", urlsplit(self.path).path)
             self.close_connection = True
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Log the method and the path without its query: a Gemini API key may ride in ``?key=``."""
+        logger.debug("%s %s %s %s", self.address_string(), self.command, urlsplit(self.path).path, code)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)

@@ -15,6 +15,7 @@ import msgspec
 from veo_simulator.accounts import Account
 from veo_simulator.auth import AuthState
 from veo_simulator.errors import StateFileError
+from veo_simulator.gemini_state import GeminiOperation
 from veo_simulator.state import Operation
 
 __all__ = ["Persister", "StateFile", "StateSnapshot"]
@@ -35,6 +36,8 @@ class StateSnapshot(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Operations dropped since the record before (they are left out of full snapshots)."""
     accounts: list[Account] = []
     """Accounts' limiter state and figures (blocks and quotas survive a restart)."""
+    gemini_operations: list[GeminiOperation] = []
+    """Gemini API operations created or changed (their files are derived from them)."""
 
 
 class _Fold:
@@ -47,6 +50,7 @@ class _Fold:
         self.captcha_seen: dict[str, None] = {}
         self.calls: dict[str, int] = {}
         self.accounts: dict[str, Account] = {}
+        self.gemini: dict[str, GeminiOperation] = {}
 
     def apply(self, record: StateSnapshot) -> None:
         self.operations.update((op.name, op) for op in record.operations)
@@ -57,6 +61,7 @@ class _Fold:
         self.captcha_seen.update(dict.fromkeys(record.auth.captcha_seen))
         self.calls.update(record.generate_calls_per_scene)
         self.accounts.update((account.id, account) for account in record.accounts)
+        self.gemini.update((op.id, op) for op in record.gemini_operations)
 
     def snapshot(self) -> StateSnapshot:
         auth = AuthState(sessions=self.sessions, expired=list(self.expired), captcha_seen=list(self.captcha_seen))
@@ -66,6 +71,7 @@ class _Fold:
             auth=auth,
             generate_calls_per_scene=self.calls,
             accounts=list(self.accounts.values()),
+            gemini_operations=sorted(self.gemini.values(), key=lambda op: op.created_at),
         )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from veo_simulator import GEMINI_MODELS, GEMINI_RPM, VIDEO_SIZE
 from veo_simulator.cli import build_parser, config_from_args, main
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,9 +52,36 @@ def test_account_flags_and_the_realistic_preset_become_settings() -> None:
     assert (plain.lo, plain.hi, plain.account_limits().max_active) == (20.0, 60.0, 0)
 
 
+def test_gemini_flags_become_settings() -> None:
+    """The Gemini API's keys, quota, models, outcome mix and file lifetime, and the video size, land in the settings;
+    without them the documented defaults hold."""
+    args = build_parser().parse_args(
+        [
+            "--gemini-key", "k1", "--gemini-key", "k2", "--gemini-rpm", "4",
+            "--gemini-models", "veo-a, veo-b", "--gemini-fail", "0.1", "--gemini-filtered", "0.2",
+            "--gemini-file-ttl", "60", "--video-size", "131072",
+        ]
+    )  # fmt: skip
+    config = config_from_args(args)
+    assert (tuple(config.gemini_keys), config.gemini_rpm, tuple(config.gemini_models)) == (
+        ("k1", "k2"),
+        4,
+        ("veo-a", "veo-b"),
+    )
+    assert (config.gemini_fail, config.gemini_filtered, config.gemini_file_ttl_s) == (0.1, 0.2, 60.0)
+    assert config.video_size == 131072
+    plain = config_from_args(build_parser().parse_args([]))
+    assert (tuple(plain.gemini_keys), plain.gemini_rpm, plain.gemini_file_ttl_s) == ((), GEMINI_RPM, 172800.0)
+    assert (tuple(plain.gemini_models), plain.video_size) == (GEMINI_MODELS, VIDEO_SIZE)
+    assert "--gemini-key KEY" in build_parser().format_help()
+
+
 @pytest.mark.parametrize(
     "argv",
     [
+        ["--gemini-fail", "0.7", "--gemini-filtered", "0.4"],
+        ["--gemini-key", ""],
+        ["--video-size", "10"],
         ["--faults", "teapot=1"],
         ["--lo", "5", "--hi", "1"],
         ["--contract", "graphql"],
