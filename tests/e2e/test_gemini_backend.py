@@ -4,7 +4,6 @@ key is in no event, frame, row, log line or /metrics."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,9 +14,8 @@ import httpx
 import msgspec
 import pytest
 
-from server.bootstrap import Settings, System
-from server.relay_server import RelayServer
-from tests.e2e.harness import TOKEN, Relay, run, videos_kept
+from server.bootstrap import Settings
+from tests.e2e.harness import TOKEN, Relay, run, serving, videos_kept
 from veo_protocol import Generate, Subscribe
 from veo_simulator import Simulator, SimulatorConfig
 
@@ -41,17 +39,8 @@ async def mixed_relay(tmp_path: Path, simulator: Simulator) -> AsyncIterator[Rel
         labs_url=simulator.url,
         gemini_first_check=0.2,
     )
-    system = System(settings)
-    try:
-        await asyncio.to_thread(system.start)
-        server = RelayServer(system, port=0, token=TOKEN)
-        await server.start()
-        try:
-            yield Relay(system, server, TOKEN)
-        finally:
-            await server.stop()
-    finally:
-        await asyncio.to_thread(system.stop)
+    async with serving(settings) as target:
+        yield target
 
 
 def test_a_gemini_and_a_flow_generation_complete_and_their_videos_are_kept(
