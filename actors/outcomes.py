@@ -205,7 +205,7 @@ class OutcomeHandler:
         state = self._profiles[job.account]
         if isinstance(error, QuotaReached) and job.phase != Phase.DONE:
             state.pause(now, f"quota reached: {error.reason}", seconds=3600.0)
-        elif isinstance(error, KeyRefused):
+        elif isinstance(error, KeyRefused) and job.phase != Phase.DONE:
             self._key_refused(job.account, error, now)
         elif isinstance(error, RateLimited):
             self._tally.throttled()

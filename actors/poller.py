@@ -15,7 +15,7 @@ import math
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future
 from datetime import datetime
 from uuid import UUID
 
@@ -184,14 +184,13 @@ class Poller:
         return wake
 
     def _grant(self, done: Future[None]) -> None:
-        """Spend one start of the budget on a reserved outside call."""
+        """Spend one start of the budget on a reserved outside call (none when its caller stopped waiting)."""
+        if not done.set_running_or_notify_cancel():
+            return
         acquired = self._budget.try_acquire()
         assert acquired, "can_acquire and try_acquire disagree"
         self._budget.release()  # counted in the window, not held: the download runs on the keeper's thread
-        try:
-            done.set_result(None)
-        except InvalidStateError:  # the caller stopped waiting
-            logger.debug("a reserved budget slot was no longer wanted")
+        done.set_result(None)
 
     def retry_results_at(self) -> float | None:
         """When to handle the mailbox again: in a second while an answer in it could not be recorded."""
