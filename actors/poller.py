@@ -167,7 +167,8 @@ class Poller:
         token_timeout = self._tokens.expire() if self._tokens is not None else None
         for job in self._work.past_deadline():
             minutes = self._settings.deadline_s / 60
-            self._work.finish_failed(job, ErrorReason.TIMEOUT, f"Flow gave no result within {minutes:g} minutes.")
+            backend = "The Gemini API" if self._profiles[job.account].profile.is_gemini else "Flow"
+            self._work.finish_failed(job, ErrorReason.TIMEOUT, f"{backend} gave no result within {minutes:g} minutes.")
         while self._budget.can_acquire():
             if self._reservations:
                 self._grant(self._reservations.popleft())

@@ -231,3 +231,13 @@ def test_a_gemini_spec_carries_the_relays_parameters() -> None:
     rig.poller.enqueue([gid])
     _, (_, spec) = invoked(rig.next_call(SUBMIT))
     assert isinstance(spec, GenerateSpec) and spec.aspect_ratio == "portrait"
+
+
+def test_a_job_past_its_deadline_names_the_gemini_api() -> None:
+    rig = gemini_rig()
+    (gid,) = rig.queued(1, profile_id="g")
+    accept(rig, rig.next_call(SUBMIT))
+    rig.run(rig.clock.now + rig.settings.deadline_s + 1, respond=lambda call: [])
+    generation = rig.generation(gid)
+    assert (generation.status, generation.error_reason) == (Status.FAILED, ErrorReason.TIMEOUT)
+    assert (generation.error_message or "").startswith("The Gemini API gave no result within 60 minutes")
