@@ -50,9 +50,9 @@ __all__ = [
     "journal",
     "keys",
     "relay",
-    "serving",
     "relay_in_thread",
     "run",
+    "serving",
     "videos_kept",
     "wait_until",
 ]
