@@ -6,6 +6,9 @@ generations or submissions too close together earn `USER_REQUESTS_THROTTLED`, an
 block (`UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC`). So a throttle tightens the account's limits at once and pauses it
 on a ladder; a hard block rests it; the limits relax step by step after sustained success, never above the
 configured ones. A plain class with an injected clock; the poller asks it, the outcome handler tells it.
+
+A Gemini API key is an account too (its `max_active` and `submit_gap` apply alike); it adds a per-minute quota
+(`actors.minute_quota`) that its submissions keep to and its 429 answers teach.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from actors.clock import Clock
+from actors.minute_quota import MinuteQuota
 
 __all__ = [
     "DEFAULT_REST_S",
@@ -75,8 +79,12 @@ class PacingView:
 class AccountPacing:
     """An account's limits (configured and as learned), its pause ladder, its rest, and its recent throttles."""
 
-    def __init__(self, max_active: int | None, submit_gap: float, *, clock: Clock) -> None:
+    def __init__(
+        self, max_active: int | None, submit_gap: float, *, clock: Clock, minute: MinuteQuota | None = None
+    ) -> None:
         self._clock = clock
+        self.minute = minute
+        """The per-minute quota of a Gemini API key (None: a Flow account, which has none)."""
         self.configured_active = max_active
         self.configured_gap = submit_gap
         self.max_active = max_active
@@ -119,7 +127,8 @@ class AccountPacing:
         (only an answer frees a place, and answers wake the poller)."""
         if self.room(active) <= 0:
             return math.inf
-        return max(self._last_submit + self.gap, self._paused_until, self._resting_until)
+        quota = self.minute.ready_at() if self.minute is not None else -math.inf
+        return max(self._last_submit + self.gap, self._paused_until, self._resting_until, quota)
 
     def throttles_last_hour(self) -> int:
         """Throttles and hard blocks within the last hour."""
@@ -147,10 +156,14 @@ class AccountPacing:
     def submitted(self) -> None:
         """A submission of this account is about to be sent."""
         self._last_submit = self._clock()
+        if self.minute is not None:
+            self.minute.started()
 
     def accepted(self) -> bool:
         """Flow accepted a submission: after enough of them, with no throttle for a while, relax one step
         (True when it did)."""
+        if self.minute is not None:
+            self.minute.accepted()
         self._successes += 1
         if self._successes >= RELAX_AFTER and self._clock() - self._last_throttle >= RELAX_QUIET_S:
             self._successes = 0

@@ -1,13 +1,15 @@
-"""Flow calls performed on worker threads, with a result mailbox that outlives any PollerActor.
+"""Flow and Gemini API calls performed on worker threads, with a result mailbox that outlives any PollerActor.
 
 The PollerActor decides what to send; it never blocks on HTTP. A `CallRunner` performs each call on one
-of a few threads sharing one FlowClient and keeps the outcome in its mailbox until the actor has handled
-it (`ack`). When the actor crashes, calls still in flight finish into the same mailbox and its successor
-handles them, so an accepted operation's name is never lost with the actor.
+of a few threads sharing one FlowClient (and a GeminiClient for Gemini profiles' calls) and keeps the
+outcome in its mailbox until the actor has handled it (`ack`). When the actor crashes, calls still in flight
+finish into the same mailbox and its successor handles them, so an accepted operation's name is never lost
+with the actor.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import threading
@@ -19,6 +21,8 @@ from typing import Any
 from uuid import UUID
 
 from actors.flow import FlowClient
+from actors.gemini import GeminiClient
+from actors.profiles import GEMINI
 
 __all__ = ["Call", "CallKind", "CallResult", "CallRunner"]
 
@@ -38,14 +42,16 @@ class CallKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One HTTP request to Flow or the labs host, and the jobs it concerns."""
+    """One HTTP request to Flow, the labs host or the Gemini API, and the jobs it concerns."""
 
     kind: CallKind
     job_ids: tuple[UUID, ...]
     profile_id: str
-    perform: Callable[[FlowClient], Any] = field(repr=False)
+    perform: Callable[[Any], Any] = field(repr=False)
+    """Sends the request with the client of `backend` (a FlowClient, or a GeminiClient for `gemini`)."""
     contract: str | None = None
     call_id: int = 0
+    backend: str = "flow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,16 @@ class CallResult:
 class CallRunner:
     """Performs calls on `workers` threads; outcomes wait in the mailbox until acknowledged."""
 
-    def __init__(self, client: FlowClient, *, workers: int = 10, gate: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: FlowClient,
+        *,
+        gemini: GeminiClient | None = None,
+        workers: int = 10,
+        gate: Callable[[], None] | None = None,
+    ) -> None:
         self._client = client
+        self._gemini = gemini
         self._gate = gate
         """Called on the worker just before each call is sent; raising refuses it (e.g. a lost cluster lease)."""
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flow-call")
@@ -81,7 +95,7 @@ class CallRunner:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the call runner is closed")
-            numbered = Call(call.kind, call.job_ids, call.profile_id, call.perform, call.contract, next(self._ids))
+            numbered = dataclasses.replace(call, call_id=next(self._ids))
             self._in_flight[numbered.call_id] = numbered
         self._executor.submit(self._perform, numbered)
         return numbered
@@ -90,7 +104,10 @@ class CallRunner:
         try:
             if self._gate is not None:
                 self._gate()
-            result = CallResult(call, value=call.perform(self._client))
+            client = self._client if call.backend != GEMINI else self._gemini
+            if client is None:
+                raise RuntimeError("a Gemini call, but the call runner has no Gemini client")
+            result = CallResult(call, value=call.perform(client))
         except Exception as exc:  # noqa: BLE001 - every outcome must reach the mailbox, whatever it is
             result = CallResult(call, error=exc)
         with self._lock:

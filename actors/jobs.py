@@ -93,11 +93,6 @@ class Job:
         return self.profile_id
 
     @property
-    def key(self) -> tuple[str, str]:
-        """The timing model's key: (model, job type)."""
-        return (self.model, self.job_type)
-
-    @property
     def handle(self) -> StatusHandle:
         """What a status check names this job by."""
         if self.operation_name is None:

@@ -1,4 +1,8 @@
-"""What the poller records for each answer from Flow (CONTRACT §1 "At most once, never lost").
+"""What the poller records for each answer from Flow or the Gemini API (CONTRACT §1 "At most once, never lost").
+
+The Gemini client's errors derive from the Flow errors of the same meaning, so most answers are handled
+alike; a Gemini key's 429 teaches its per-minute quota instead of Flow's throttle ladder, and a refused key
+pauses (or, with `on_quota = "fail"`, fails) its profile's jobs.
 
 Handlers are safe to run again on the same result: a handler whose recording fails (storage fault) is
 retried from the top, so each checks the job's phase before recording.
@@ -30,6 +34,7 @@ from actors.flow import (
     Unauthenticated,
     UnusualTraffic,
 )
+from actors.gemini import GeminiError, KeyRefused, RateLimited
 from actors.jobs import Job, Phase
 from actors.lost_operations import NOT_FOUND_DETAIL, absent_too_long, lost_message, missing_detail
 from actors.poller_settings import PollerSettings
@@ -39,7 +44,7 @@ from actors.worklist import Worklist
 from domain.application import VeoRelay
 from domain.values import FAILED_REMOTE_STATUS, SUCCESSFUL_REMOTE_STATUS, ErrorReason
 
-__all__ = ["AMBIGUOUS_MESSAGE", "CANCELLED_MESSAGE", "OutcomeHandler"]
+__all__ = ["AMBIGUOUS_GEMINI_MESSAGE", "AMBIGUOUS_MESSAGE", "CANCELLED_MESSAGE", "KEY_PAUSE_S", "OutcomeHandler"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +52,17 @@ AMBIGUOUS_MESSAGE = (
     "The submission's answer was lost ({detail}), so Flow may have started this video and charged for it. "
     "It was not sent again. Check Flow's library; if the video is not there, use retry to submit it anew."
 )
-
-
+AMBIGUOUS_GEMINI_MESSAGE = (
+    "The submission's answer was lost ({detail}), so the Gemini API may have started this video and billed "
+    "for it. It was not sent again. Check the key's usage; if the video was not made, use retry to submit it anew."
+)
 CANCELLED_MESSAGE = "Cancelled at the user's request."
+KEY_PAUSE_S = 3600.0
+"""How long a profile whose key the Gemini API refused waits before one submission tries it again."""
 
 _FINAL = (ContentPolicy, AccessDenied, NotFound, BadRequest)
 """Refusals that end the job at once: the request itself is wrong for Flow."""
-_NOT_COUNTED = (QuotaReached, CaptchaRejected, Throttled, UnusualTraffic, Unauthenticated)
+_NOT_COUNTED = (QuotaReached, CaptchaRejected, Throttled, UnusualTraffic, Unauthenticated, KeyRefused)
 """Refusals handled by pausing; they do not lengthen the job's own backoff."""
 
 
@@ -114,7 +123,9 @@ class OutcomeHandler:
             return
         if not isinstance(error, FlowError) or isinstance(error, Ambiguous) or not error.proves_nothing_created:
             detail = error.reason if isinstance(error, FlowError) else type(error).__name__
-            self._work.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, AMBIGUOUS_MESSAGE.format(detail=detail))
+            gemini = self._profiles[job.account].profile.is_gemini
+            message = (AMBIGUOUS_GEMINI_MESSAGE if gemini else AMBIGUOUS_MESSAGE).format(detail=detail)
+            self._work.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, message)
             return
         if job.cancel_requested:  # nothing was created and the user cancelled: never try again
             self._work.finish_failed(job, ErrorReason.CANCELLED, CANCELLED_MESSAGE)
@@ -179,13 +190,16 @@ class OutcomeHandler:
         """(reason, message) when this refusal ends the job, else None."""
         settings = self._settings
         if isinstance(error, _FINAL):
+            if isinstance(error, GeminiError):
+                return (error.reason, error.message)  # one of the documented reasons (actors.gemini.errors)
             return (error.flow_reason or ErrorReason.INVALID_REQUEST, error.message)  # Flow's reason verbatim
-        if isinstance(error, QuotaReached):  # a pool job goes back to the pool: another account may take it
-            if not job.pooled and (
-                self._profiles[job.account].profile.on_quota == "fail" or settings.on_quota == "fail"
-            ):
-                return (ErrorReason.QUOTA_EXHAUSTED, error.message)
-            return None
+        fails = not job.pooled and (  # a pool job goes back to the pool: another account may take it
+            self._profiles[job.account].profile.on_quota == "fail" or settings.on_quota == "fail"
+        )
+        if isinstance(error, QuotaReached):
+            return (ErrorReason.QUOTA_EXHAUSTED, error.message) if fails else None
+        if isinstance(error, KeyRefused):
+            return (ErrorReason.KEY_REFUSED, error.message) if fails else None
         if isinstance(error, CaptchaRejected):
             if rejections >= settings.max_captcha_rejections:
                 return (ErrorReason.CAPTCHA_REJECTED, error.message)
@@ -201,6 +215,12 @@ class OutcomeHandler:
         state = self._profiles[job.account]
         if isinstance(error, QuotaReached):
             self._quota_out(job.account, error)
+        elif isinstance(error, KeyRefused) and job.phase != Phase.DONE:
+            self._key_refused(job.account, error, now)
+        elif isinstance(error, RateLimited):
+            self._tally.throttled()
+            if state.pacing.minute is not None:
+                state.pacing.minute.refused(error.retry_after)
         elif isinstance(error, CaptchaRejected):
             state.pause(now, "reCAPTCHA token rejected")
         elif isinstance(error, Throttled):
@@ -223,6 +243,13 @@ class OutcomeHandler:
         state.quota.quota_out(self._memory.to_clock(until_wall), until_wall, reason)
         self._memory.quota_out(account, until_wall, reason)
         logger.warning("account %s is out of quota (%s): no submissions before its reset", account, error.reason)
+
+    def _key_refused(self, profile_id: str, error: KeyRefused, now: float) -> None:
+        """The Gemini API refused the profile's key: the profile is unusable until its key is fixed; its
+        submissions wait (one try again after `KEY_PAUSE_S`), or fail as its `on_quota` says."""
+        state = self._profiles[profile_id]
+        logger.error("profile %s is unusable: %s", profile_id, error.message)
+        state.pause(now, f"the Gemini API refused the key ({error.flow_reason or error.http_status})", KEY_PAUSE_S)
 
     def _throttled(self, error: Throttled, now: float) -> None:
         """Flow answered a status check with 429: the whole budget waits as long as it says (10 s when it does
@@ -347,7 +374,11 @@ class OutcomeHandler:
     def _check_failed(self, result: CallResult, jobs: list[Job]) -> None:
         error = result.error
         state = self._profiles.get(result.call.profile_id)
-        if isinstance(error, Throttled):
+        if isinstance(error, KeyRefused):
+            self._key_refused(result.call.profile_id, error, self._clock())
+        elif isinstance(error, RateLimited):
+            logger.info("a status check exceeded the Gemini key's quota; its job backs off")
+        elif isinstance(error, Throttled):
             self._throttled(error, self._clock())
         elif isinstance(error, ContractRejected) and state is not None:
             if state.auto_contract and state.contract == result.call.contract and state.contract_switches < 2:

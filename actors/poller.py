@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from datetime import datetime
 from uuid import UUID
 
+from actors import backends
 from actors.account_memory import AccountMemory
 from actors.account_pool import AccountPool
 from actors.budget import Budget
@@ -26,7 +27,7 @@ from actors.calls import Call, CallKind, CallRunner
 from actors.clock import Clock
 from actors.credit_costs import credits_for
 from actors.fault_log import STORAGE_ERRORS, FaultLog
-from actors.flow_calls import cancel_call, check_call, credits_call, refresh_token_call, resolve_call, submit_call
+from actors.flow_calls import cancel_call, credits_call, refresh_token_call, resolve_call
 from actors.jobs import Job, Phase
 from actors.outcomes import CANCELLED_MESSAGE, OutcomeHandler
 from actors.poller_settings import PollerSettings
@@ -85,7 +86,13 @@ class Poller:
             model, clock=clock, batch_size=self._settings.check_batch, deadline_s=self._settings.deadline_s
         )
         pool = [name for name, profile in profiles.items() if profile.pool]
-        self._work = Worklist(app, checks, self._profiles.keys(), pool)
+        self._work = Worklist(
+            app,
+            checks,
+            self._profiles.keys(),
+            pool,
+            lambda account: backends.check_shape(self._profiles[account].profile, self._settings),
+        )
         self._accounts = AccountPool(self._profiles, self._work.active, on_quota=self._settings.on_quota)
         self._memory = AccountMemory(app, clock=clock, wall_clock=wall_clock)
         self._tally = Tally()
@@ -102,6 +109,7 @@ class Poller:
         self._submits: deque[float] = deque()  # instants of recent submissions (the share rule)
         self._storage = FaultLog(logger, clock)
         self._failed_results: dict[int, int] = {}  # call id -> failed handling attempts (not storage faults)
+        self._reservations: deque[Future[None]] = deque()  # budget slots asked for by others (video downloads)
 
     # --- intake -------------------------------------------------------------------------------------
 
@@ -134,6 +142,11 @@ class Poller:
         else:
             done.set_result(None)  # not running here, or checked less than a second ago: that check is the answer
 
+    def reserve(self, done: Future[None]) -> None:
+        """A call made outside the poller (a video download from the Gemini API host) needs a start in the
+        budget: `done` resolves when it may be sent. The slot counts in the window; it is not held in flight."""
+        self._reservations.append(done)
+
     def provide_session(self, profile_id: str, session_cookie: str, provider_id: str) -> None:
         """A token provider's fresh session cookie for its profile (see OutcomeHandler.session_provided)."""
         self._outcomes.session_provided(profile_id, session_cookie, provider_id)
@@ -164,9 +177,13 @@ class Poller:
         token_timeout = self._tokens.expire() if self._tokens is not None else None
         for job in self._work.past_deadline():
             minutes = self._settings.deadline_s / 60
-            self._work.finish_failed(job, ErrorReason.TIMEOUT, f"Flow gave no result within {minutes:g} minutes.")
+            backend = "The Gemini API" if self._profiles[job.account].profile.is_gemini else "Flow"
+            self._work.finish_failed(job, ErrorReason.TIMEOUT, f"{backend} gave no result within {minutes:g} minutes.")
         self._refuse_hopeless(now)
         while self._budget.can_acquire():
+            if self._reservations:
+                self._grant(self._reservations.popleft())
+                continue
             call = self._next_call(now)
             if call is None:
                 break
@@ -177,6 +194,15 @@ class Poller:
         if token_timeout is not None and (wake is None or token_timeout < wake):
             wake = token_timeout
         return wake
+
+    def _grant(self, done: Future[None]) -> None:
+        """Spend one start of the budget on a reserved outside call (none when its caller stopped waiting)."""
+        if not done.set_running_or_notify_cancel():
+            return
+        acquired = self._budget.try_acquire()
+        assert acquired, "can_acquire and try_acquire disagree"
+        self._budget.release()  # counted in the window, not held: the download runs on the keeper's thread
+        done.set_result(None)
 
     def retry_results_at(self) -> float | None:
         """When to handle the mailbox again: in a second while an answer in it could not be recorded."""
@@ -193,9 +219,11 @@ class Poller:
             return call
         if (job := self._work.next_url_look_up(now)) is not None:
             return resolve_call(job, self._profiles[job.account].profile)
-        if (cancel := self._work.next_cancel()) is not None:
+        while (cancel := self._work.next_cancel()) is not None:
             profile_id, media_name = cancel
-            return cancel_call(profile_id, self._profiles[profile_id].profile, media_name)
+            profile = self._profiles[profile_id].profile
+            if not profile.is_gemini:  # the Gemini API has no cancel for Veo: the relay only stops checking
+                return cancel_call(profile_id, profile, media_name)
         # check_due_at() answers "now" with its own, later clock reading: compare with a fresh one, not `now`.
         checks_due = (due := self._work.check_due_at()) is not None and due <= self._clock()
         if not checks_due or self._submit_share_left(now):
@@ -218,6 +246,7 @@ class Poller:
                 self._work.check_due_at(),
                 self._work.next_deadline(),
                 self._work.errand_due_at(now),
+                now if self._reservations else None,
                 self._next_submission_at(now),
                 self._next_credits_read(),
             )
@@ -257,13 +286,16 @@ class Poller:
 
     def _submission_ready_at(self, job: Job) -> float:
         """When this queued job may be submitted (backoff, batch spacing, and the earliest of its accounts: their
-        pauses, gaps and active limits); infinite while it waits for an answer or a provider, which wake the loop."""
+        pauses, gaps and active limits); infinite while it waits for an answer or a provider, which wake the loop.
+        A job no account can do is due at once: it fails without a call."""
+        if self._refused_everywhere(job) is not None:
+            return -math.inf
         ready = job.not_before
         if job.batch_id is not None:
             batch_ready = self._work.batch_ready_at(job.batch_id)
             if batch_ready is not None:
                 ready = max(ready, batch_ready)
-        return max(ready, self._accounts.earliest(job, self._provider_missing))
+        return max(ready, self._accounts.earliest(job, self._unfit))
 
     def _next_submission_at(self, now: float) -> float | None:
         """The earliest instant a queued job may be submitted."""
@@ -291,11 +323,14 @@ class Poller:
         blocked: set[str] = set()
         for job in self._work.queued():
             lane = job.batch_id or ""
+            if (refusal := self._refused_everywhere(job)) is not None:
+                self._work.finish_failed(job, ErrorReason.INVALID_REQUEST, refusal)
+                continue
             if (job.batch_id is not None and lane in blocked) or self._submission_ready_at(job) > now:
                 if job.batch_id is not None:
                     blocked.add(lane)
                 continue
-            account = self._accounts.choose(job, now, self._provider_missing)
+            account = self._accounts.choose(job, now, self._unfit)
             if account is None:
                 blocked.add(lane)
                 continue
@@ -325,7 +360,7 @@ class Poller:
             self._profiles[account].pacing.submitted()
             self._profiles[account].quota.spend(credits_for(job.model))
             self._submits.append(now)
-            return submit_call(job, self._profiles[account].profile)
+            return backends.submit_call(job, self._profiles[account].profile)
         return None
 
     def _refuse_hopeless(self, now: float) -> None:
@@ -342,6 +377,19 @@ class Poller:
                 self._storage.failed(f"recording Failed for {job.generation_id} (retried at the next tick)")
                 return
             self._storage.succeeded()
+
+    def _unfit(self, job: Job, account: str) -> bool:
+        """The account cannot take the job now: its backend cannot do it, or it waits for a token provider."""
+        refused = backends.refused(job, self._profiles[account].profile) is not None
+        return refused or self._provider_missing(job, account)
+
+    def _refused_everywhere(self, job: Job) -> str | None:
+        """Why no account the job may go to can do it (None: some can, or it has no account)."""
+        candidates = self._accounts.candidates(job)
+        refusals = [backends.refused(job, self._profiles[account].profile) for account in candidates]
+        if not candidates or any(refusal is None for refusal in refusals):
+            return None
+        return refusals[0]
 
     def _needs_token(self, job: Job, account: str) -> bool:
         """The account requires a reCAPTCHA token and the job has none."""
@@ -379,8 +427,7 @@ class Poller:
         (profile_id, jobs), *others = by_profile.items()
         for _, rest in others:  # another profile's jobs wait for their own request
             self._work.put_back_checks(rest)
-        state = self._profiles[profile_id]
-        return check_call(jobs, profile_id, state.profile, state.contract)
+        return backends.check_call(jobs, profile_id, self._profiles[profile_id])
 
     # --- outcomes -----------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from actors.poller_messages import (
     ProvideSession,
     ReadStatus,
     Refresh,
+    Reserve,
     ResultsReady,
     Tick,
     TokenReady,
@@ -104,6 +105,8 @@ class PollerActor(pykka.ThreadingActor):
                 poller.enqueue(ids, token, delay_s)
             case Refresh(generation_id=generation_id, done=done):
                 poller.refresh(generation_id, done)
+            case Reserve(done=done):
+                poller.reserve(done)
             case ProvideSession(profile_id=profile_id, session_cookie=cookie, provider_id=provider_id):
                 poller.provide_session(profile_id, cookie, provider_id)
             case TokenReady(generation_id=generation_id, token=token):

@@ -19,6 +19,7 @@ __all__ = [
     "ProvideSession",
     "ReadStatus",
     "Refresh",
+    "Reserve",
     "ResultsReady",
     "Tick",
     "TokenReady",
@@ -40,6 +41,14 @@ class Refresh:
     """A manual refresh at top priority; `done` resolves once the check is recorded."""
 
     generation_id: UUID
+    done: Future[None] = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """A call made outside the poller (a Gemini video download) asks for one start of the budget; `done`
+    resolves when it may be sent."""
+
     done: Future[None] = field(compare=False)
 
 
@@ -77,7 +86,7 @@ class Crash:
     message: str
 
 
-Told = Enqueue | Refresh | ProvideSession | TokenReady | Tick | ResultsReady | Crash
+Told = Enqueue | Refresh | Reserve | ProvideSession | TokenReady | Tick | ResultsReady | Crash
 
 
 @dataclass(frozen=True, slots=True)

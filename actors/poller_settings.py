@@ -29,3 +29,6 @@ class PollerSettings:
     often while work waits; 0: never (credits are then known only from the answers that carry them)."""
     lost_after_s: float = 600.0
     """A running job missing this long from status answers that report other jobs is lost (Flow forgot it)."""
+    gemini_first_check_s: float = 10.0
+    """No status check of a Gemini API job before this many seconds after Started (the API's documented
+    minimum latency is about 11 s; the completion model may put the first check later, never earlier)."""

@@ -9,6 +9,7 @@ from actors.account_pacing import PAUSE_LADDER, AccountPacing
 from actors.account_quota import AccountQuota
 from actors.clock import Clock
 from actors.flow import StatusContract
+from actors.minute_quota import MinuteQuota
 from actors.profiles import Profile
 from actors.queue_status import AccountView
 
@@ -41,7 +42,8 @@ class ProfileState:
         per finished job; where Flow refuses it (400), the first check switches to `media` for good.
         """
         contract: StatusContract = "media" if profile.status_contract == "media" else "operations"
-        pacing = AccountPacing(profile.max_active, profile.submit_gap, clock=clock)
+        minute = MinuteQuota(profile.rpm, clock=clock) if profile.is_gemini else None
+        pacing = AccountPacing(profile.max_active, profile.submit_gap, clock=clock, minute=minute)
         return cls(profile=profile, contract=contract, pacing=pacing)
 
     @property

@@ -1,21 +1,26 @@
-"""Flow account profiles: credentials and settings read from a TOML file."""
+"""Account profiles: credentials and settings of Flow accounts and Gemini API keys, read from a TOML file."""
 
 from __future__ import annotations
 
 import logging
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Final, Literal, cast, get_args
 
 from actors.quota_reset import DEFAULT_QUOTA_RESET, QuotaReset, parse_quota_reset
 
 __all__ = [
+    "BACKENDS",
     "CONTRACTS",
+    "DEFAULT_GEMINI_MODEL",
+    "DEFAULT_GEMINI_URL",
     "DEFAULT_MAX_ACTIVE",
     "DEFAULT_SUBMIT_GAP",
+    "GEMINI",
     "TIERS",
     "ConfiguredContract",
     "Credentials",
@@ -31,8 +36,18 @@ logger = logging.getLogger(__name__)
 ConfiguredContract = Literal["operations", "media", "auto"]
 CONTRACTS: tuple[str, ...] = get_args(ConfiguredContract)
 TIERS = ("PAYGATE_TIER_NOT_PAID", "PAYGATE_TIER_ONE", "PAYGATE_TIER_TWO")
-_TEXT_KEYS = ("bearer_token", "session_cookie", "project_id", "tier", "status_contract", "on_quota", "recaptcha")
-_KEYS = (*_TEXT_KEYS, "pool", "max_active", "submit_gap", "quota_reset")
+Backend = Literal["flow", "gemini"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+GEMINI: Final = "gemini"
+"""The backend (and the calls' `backend`) of Gemini API profiles."""
+_COMMON_KEYS = ("backend", "on_quota", "pool", "max_active", "submit_gap", "quota_reset")
+_FLOW_KEYS = ("bearer_token", "session_cookie", "project_id", "tier", "status_contract", "recaptcha")
+_GEMINI_KEYS = ("api_key", "base_url", "model", "rpm")
+_TEXT_KEYS = (*_FLOW_KEYS, "on_quota", "backend", "api_key", "base_url", "model")
+_KEYS = (*_FLOW_KEYS, *_COMMON_KEYS)
+DEFAULT_GEMINI_URL = "https://generativelanguage.googleapis.com"
+DEFAULT_GEMINI_MODEL = "veo-3.1-fast-generate-preview"
+"""Veo 3.1 fast on the Gemini API (flow-api.md §6): the cheaper, quicker of the current Veo 3 models."""
 DEFAULT_MAX_ACTIVE = 4
 """A profiles file's account keeps at most this many generations active: Flow is reported to throttle past
 about 5 (flow-api.md §5), and one below leaves room for an upscale or a user working in Flow's own page."""
@@ -40,15 +55,17 @@ DEFAULT_SUBMIT_GAP = 2.0
 """Seconds between two submissions of a profiles file's account: the safe envelope reported is at least about
 a second (flow-api.md §5); twice that keeps a long batch clear of the burst pattern that escalates to a block."""
 ON_QUOTA = ("wait", "fail")
+_GEMINI_MODEL = re.compile(r"[a-z0-9][a-z0-9.\-]{0,99}")
 RECAPTCHA = ("required", "off")
 
 
 @dataclass(eq=False, repr=False)
 class Profile:
-    """One Flow account; ``bearer_token`` and ``session_cookie`` are refreshed in memory."""
+    """One account: a Flow account (``bearer_token`` and ``session_cookie`` are refreshed in memory) or a
+    Gemini API key (``backend`` "gemini")."""
 
     name: str
-    project_id: str
+    project_id: str = ""
     bearer_token: str | None = None
     session_cookie: str | None = None
     tier: str = "PAYGATE_TIER_ONE"
@@ -69,8 +86,22 @@ class Profile:
     """Seconds between two of its submissions (a profiles file defaults to `DEFAULT_SUBMIT_GAP`)."""
     quota_reset: QuotaReset = DEFAULT_QUOTA_RESET
     """When its used-up quota comes back (hours after Flow's refusal, or a UTC time of day)."""
+    backend: Backend = "flow"
+    """`flow` (Google Flow, the keys above) or `gemini` (the Gemini API, the keys below)."""
+    api_key: str | None = None
+    """The Gemini API key (secret: sent only in the `x-goog-api-key` header)."""
+    base_url: str = DEFAULT_GEMINI_URL
+    model: str = DEFAULT_GEMINI_MODEL
+    """The Gemini API model every generation of this profile uses."""
+    rpm: int | None = None
+    """`predictLongRunning` calls the key may make per minute (None: learned from the API's 429 answers)."""
 
     def __repr__(self) -> str:
+        if self.backend == "gemini":
+            return (
+                f"Profile(name={self.name!r}, backend='gemini', base_url={self.base_url!r}, model={self.model!r}, "
+                f"rpm={self.rpm!r}, api_key={'[redacted]' if self.api_key else None})"
+            )
         return (
             f"Profile(name={self.name!r}, project_id={self.project_id!r}, tier={self.tier!r}, "
             f"status_contract={self.status_contract!r}, "
@@ -78,9 +109,14 @@ class Profile:
             f"session_cookie={'[redacted]' if self.session_cookie else None})"
         )
 
+    @property
+    def is_gemini(self) -> bool:
+        """Whether this profile is a Gemini API key."""
+        return self.backend == GEMINI
+
     def secrets(self) -> tuple[str, ...]:
         """The secret values this profile holds, for redaction."""
-        return tuple(s for s in (self.bearer_token, self.session_cookie) if s)
+        return tuple(s for s in (self.bearer_token, self.session_cookie, self.api_key) if s)
 
 
 Credentials = Profile
@@ -142,32 +178,36 @@ def load_profiles(path: str | os.PathLike[str]) -> LoadedProfiles:
 def _profile(where: str, name: str, table: object) -> Profile:
     if not isinstance(table, dict):
         raise ProfilesError(f"{where}: profiles.{name} must be a table ([profiles.{name}])")
+    backend = table.get("backend", "flow")
+    if backend not in BACKENDS:
+        raise ProfilesError(f"{where}: profile {name!r}: key 'backend' must be one of {', '.join(BACKENDS)}")
+    allowed = (*_GEMINI_KEYS, *_COMMON_KEYS) if backend == "gemini" else _KEYS
     for key, value in table.items():
-        if key not in _KEYS:
-            raise ProfilesError(f"{where}: profile {name!r}: unknown key {key!r} (allowed: {', '.join(_KEYS)})")
+        if key not in allowed:
+            if key in _GEMINI_KEYS or key in _FLOW_KEYS:
+                other = "Flow" if backend == "gemini" else "Gemini"
+                raise ProfilesError(
+                    f"{where}: profile {name!r}: key {key!r} is for {other} profiles; this profile has "
+                    f"backend = {backend!r}"
+                )
+            raise ProfilesError(f"{where}: profile {name!r}: unknown key {key!r} (allowed: {', '.join(allowed)})")
         if key not in _TEXT_KEYS:
             continue
         if not isinstance(value, str):
             raise ProfilesError(f"{where}: profile {name!r}: key {key!r} must be a string, not {_toml_type(value)}")
         if not value.strip():
             raise ProfilesError(f"{where}: profile {name!r}: key {key!r} is empty")
+    if backend == "gemini":
+        return _gemini_profile(where, name, table)
 
     if "project_id" not in table:
         raise ProfilesError(f"{where}: profile {name!r}: missing required key 'project_id'")
     if "bearer_token" not in table and "session_cookie" not in table:
         raise ProfilesError(f"{where}: profile {name!r}: needs 'bearer_token' or 'session_cookie' (neither is set)")
-    tier = table.get("tier", "PAYGATE_TIER_ONE")
-    if tier not in TIERS:
-        raise ProfilesError(f"{where}: profile {name!r}: key 'tier' must be one of {', '.join(TIERS)}")
-    contract = table.get("status_contract", "auto")
-    if contract not in CONTRACTS:
-        raise ProfilesError(f"{where}: profile {name!r}: key 'status_contract' must be one of {', '.join(CONTRACTS)}")
-    on_quota = table.get("on_quota", "wait")
-    if on_quota not in ON_QUOTA:
-        raise ProfilesError(f"{where}: profile {name!r}: key 'on_quota' must be one of {', '.join(ON_QUOTA)}")
-    recaptcha = table.get("recaptcha", "required")
-    if recaptcha not in RECAPTCHA:
-        raise ProfilesError(f"{where}: profile {name!r}: key 'recaptcha' must be one of {', '.join(RECAPTCHA)}")
+    tier = _choice(where, name, table, "tier", TIERS, "PAYGATE_TIER_ONE")
+    contract = cast("ConfiguredContract", _choice(where, name, table, "status_contract", CONTRACTS, "auto"))
+    on_quota = _choice(where, name, table, "on_quota", ON_QUOTA, "wait")
+    recaptcha = _choice(where, name, table, "recaptcha", RECAPTCHA, "required")
     return Profile(
         name=name,
         pool=_pool(where, name, table),
@@ -184,24 +224,70 @@ def _profile(where: str, name: str, table: object) -> Profile:
     )
 
 
-def _pool(where: str, name: str, table: dict[str, object]) -> bool:
-    value = table.get("pool", True)
+def _gemini_profile(where: str, name: str, table: dict[str, object]) -> Profile:
+    """A Gemini API key: out of the pool unless it says so (nobody is billed by surprise), no active limit or gap
+    of its own unless set (its per-minute quota paces it)."""
+    api_key = table.get("api_key")
+    if not isinstance(api_key, str):
+        raise ProfilesError(f"{where}: profile {name!r}: missing required key 'api_key' (backend = 'gemini')")
+    base_url = str(table.get("base_url", DEFAULT_GEMINI_URL)).rstrip("/")
+    if not base_url.startswith(("https://", "http://")):
+        raise ProfilesError(f"{where}: profile {name!r}: key 'base_url' must be an http(s) URL")
+    model = str(table.get("model", DEFAULT_GEMINI_MODEL))
+    if not _GEMINI_MODEL.fullmatch(model):
+        raise ProfilesError(f"{where}: profile {name!r}: key 'model' must be a model id such as {DEFAULT_GEMINI_MODEL}")
+    on_quota = _choice(where, name, table, "on_quota", ON_QUOTA, "wait")
+    return Profile(
+        name=name,
+        backend="gemini",
+        api_key=api_key,
+        base_url=base_url,
+        model=model,
+        rpm=_whole(where, name, table, "rpm", None),
+        pool=_pool(where, name, table, default=False),
+        max_active=_whole(where, name, table, "max_active", None),
+        submit_gap=_submit_gap(where, name, table, default=0.0),
+        quota_reset=_quota_reset(where, name, table),
+        on_quota=on_quota,
+        recaptcha="off",
+    )
+
+
+def _choice(where: str, name: str, table: dict[str, object], key: str, choices: tuple[str, ...], default: str) -> str:
+    """A key whose value is one of `choices`."""
+    value = table.get(key, default)
+    if value not in choices:
+        raise ProfilesError(f"{where}: profile {name!r}: key {key!r} must be one of {', '.join(choices)}")
+    return str(value)
+
+
+def _pool(where: str, name: str, table: dict[str, object], *, default: bool = True) -> bool:
+    value = table.get("pool", default)
     if not isinstance(value, bool):
         raise ProfilesError(f"{where}: profile {name!r}: key 'pool' must be true or false, not {_toml_type(value)}")
     return value
 
 
 def _max_active(where: str, name: str, table: dict[str, object]) -> int:
-    value = table.get("max_active", DEFAULT_MAX_ACTIVE)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProfilesError(f"{where}: profile {name!r}: key 'max_active' must be an integer, not {_toml_type(value)}")
-    if value < 1:
-        raise ProfilesError(f"{where}: profile {name!r}: key 'max_active' must be at least 1 (it is {value})")
+    value = _whole(where, name, table, "max_active", DEFAULT_MAX_ACTIVE)
+    assert value is not None
     return value
 
 
-def _submit_gap(where: str, name: str, table: dict[str, object]) -> float:
-    value = table.get("submit_gap", DEFAULT_SUBMIT_GAP)
+def _whole(where: str, name: str, table: dict[str, object], key: str, default: int | None) -> int | None:
+    """An optional whole number of at least 1."""
+    value = table.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProfilesError(f"{where}: profile {name!r}: key {key!r} must be an integer, not {_toml_type(value)}")
+    if value < 1:
+        raise ProfilesError(f"{where}: profile {name!r}: key {key!r} must be at least 1 (it is {value})")
+    return value
+
+
+def _submit_gap(where: str, name: str, table: dict[str, object], *, default: float = DEFAULT_SUBMIT_GAP) -> float:
+    value = table.get("submit_gap", default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProfilesError(
             f"{where}: profile {name!r}: key 'submit_gap' must be a number of seconds, not {_toml_type(value)}"

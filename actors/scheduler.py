@@ -21,6 +21,9 @@ Policy (pure, thread-free; the PollerActor wraps it and owns the Budget):
   floor, their error backoff and `min_spacing` since their last check.
 - A failed check (`errored`) backs the job off 1 s, 1.5 s, 2.25 s ... up to 60 s (the seed's backoff).
 - A manual refresh (`urgent`) goes first in the next `pick`, whatever the timing.
+- Backends differ in how many operations one check may carry (Flow: `batch_size`; the Gemini API: 1) and
+  in how soon a job can be done: `track` takes both per job (`batch`, `floor_s`), and a request carries at
+  most the first picked job's `batch`.
 Costs: `pick` is O(k log N) for k jobs moved or picked; nothing scans all jobs.
 """
 
@@ -37,7 +40,7 @@ from typing import Generic, TypeVar
 from actors.clock import Clock
 from actors.timing import CompletionModel, Distribution, Key
 
-__all__ = ["PRIORITY_WEIGHTS", "CheckScheduler"]
+__all__ = ["PRIORITY_WEIGHTS", "CheckScheduler", "CheckShape"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,18 @@ J = TypeVar("J", bound=Hashable)
 
 PRIORITY_WEIGHTS = (0.5, 1.0, 2.0, 4.0)
 """Check-rate weight of priorities 0 (low), 1 (normal), 2 (high) and 3 (urgent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckShape:
+    """How one account's running jobs are checked, as its backend allows (the `track` options)."""
+
+    batch: int | None = None
+    """Operations one status check may carry (None: the scheduler's `batch_size`, Flow's `--check-batch`)."""
+    floor_s: float = 0.0
+    """No check before this many seconds after Started."""
+    model: str | None = None
+    """The model completion times are learned for (None: the job's own)."""
 
 
 @dataclass(slots=True)
@@ -57,6 +72,7 @@ class _Job(Generic[J]):
     deadline_at: float
     serial: int
     version: int
+    batch: int
     floor_at: float = -math.inf
     due: float = -math.inf
     last_running: float | None = None
@@ -130,9 +146,21 @@ class CheckScheduler(Generic[J]):
         return job is not None and job.sent_at is not None
 
     def track(
-        self, job_id: J, key: Key, started_at: float, priority: int = 1, deadline_at: float | None = None
+        self,
+        job_id: J,
+        key: Key,
+        started_at: float,
+        priority: int = 1,
+        deadline_at: float | None = None,
+        *,
+        batch: int | None = None,
+        floor_s: float = 0.0,
     ) -> None:
-        """Start polling a job that Flow accepted at `started_at`; tracking it again replaces it."""
+        """Start polling a job that its backend accepted at `started_at`; tracking it again replaces it.
+
+        `batch`: how many operations a check of this job may carry (None: `batch_size`); `floor_s`: no check
+        before this many seconds after `started_at`, whatever the model says.
+        """
         if job_id in self._jobs:
             self.untrack(job_id)
         priority = min(max(priority, 0), len(PRIORITY_WEIGHTS) - 1)
@@ -146,9 +174,10 @@ class CheckScheduler(Generic[J]):
             deadline_at=started_at + self._deadline_s if deadline_at is None else deadline_at,
             serial=serial,
             version=serial,
+            batch=max(1, min(self._batch_size, batch or self._batch_size)),
         )
         dist = self._model.distribution(key)
-        job.floor_at = started_at + self._floor_factor * dist.quantile(self._floor_quantile)
+        job.floor_at = started_at + max(floor_s, self._floor_factor * dist.quantile(self._floor_quantile))
         self._jobs[job_id] = job
         heapq.heappush(self._deadlines, (job.deadline_at, serial, job_id))
         self._schedule(job, self._hazard_due(job, dist))
@@ -191,7 +220,11 @@ class CheckScheduler(Generic[J]):
         now = self._clock()
         size = self._batch_size if limit is None else min(limit, self._batch_size)
         chosen: list[_Job[J]] = []
-        while self._urgent and len(chosen) < size:
+
+        def room() -> int:  # a request carries at most its first job's batch: it goes to that job's backend
+            return (min(size, chosen[0].batch) if chosen else size) - len(chosen)
+
+        while self._urgent and room() > 0:
             job_id = next(iter(self._urgent))
             job = self._jobs.get(job_id)
             if job is not None and job.sent_at is None:
@@ -199,12 +232,13 @@ class CheckScheduler(Generic[J]):
             else:
                 del self._urgent[job_id]
         self._promote(now)
-        while len(chosen) < size:
+        while room() > 0:
             job = self._next_ready(now)
             if job is None:
                 break
             if job.deadline_at > now:
                 self._take(job, now, chosen)
+        size = min(size, chosen[0].batch) if chosen else size
         if chosen and len(chosen) < size:
             self._top_up(now, size, chosen)
         return [job.job_id for job in chosen]
@@ -300,7 +334,7 @@ class CheckScheduler(Generic[J]):
 
     def _hazard_due(self, job: _Job[J], dist: Distribution) -> float:
         """When the probability that the job completed since its last check reaches its threshold."""
-        theta = self._request_threshold / min(self._batch_size, max(1, len(self._jobs))) / job.weight
+        theta = self._request_threshold / min(job.batch, max(1, len(self._jobs))) / job.weight
         if job.last_running is None:
             return max(job.floor_at, job.started_at + dist.quantile(theta))
         elapsed = max(0.0, job.last_running - job.started_at)

@@ -22,6 +22,7 @@ from actors.budget import Budget
 from actors.calls import CallRunner
 from actors.clock import Clock
 from actors.flow import FlowClient
+from actors.gemini import GeminiClient
 from actors.poller import Poller, PollerSettings
 from actors.poller_actor import PollerActor
 from actors.poller_messages import (
@@ -32,6 +33,7 @@ from actors.poller_messages import (
     ProvideSession,
     ReadStatus,
     Refresh,
+    Reserve,
     ResultsReady,
     Tick,
     TokenReady,
@@ -66,6 +68,7 @@ class PollerSupervisor:
         settings: PollerSettings | None = None,
         clock: Clock = time.monotonic,
         gate: Callable[[], None] | None = None,
+        gemini: GeminiClient | None = None,
     ) -> None:
         self._app = app
         self.profiles = profiles
@@ -73,7 +76,7 @@ class PollerSupervisor:
         self._clock = clock
         self.budget = Budget(self._settings.rate, margin=self._settings.budget_margin, clock=clock)
         self._model = CompletionModel()
-        self.calls = CallRunner(client, workers=self.budget.max_in_flight, gate=gate)
+        self.calls = CallRunner(client, gemini=gemini, workers=self.budget.max_in_flight, gate=gate)
         self._ticker = Ticker(self._tick, clock=clock)
         self.tokens = TokenBroker(clock=clock)
         self.tokens.add_listener(self._providers_changed)
@@ -224,6 +227,19 @@ class PollerSupervisor:
         if not self._tell(Refresh(generation_id, done)):
             done.set_result(None)
         return done
+
+    def reserve_call(self, timeout: float = ASK_TIMEOUT) -> bool:
+        """Wait (on the caller's thread) until the budget lets one outside call start: a video download from
+        the Gemini API host. False when no slot came within `timeout` (the actor is restarting or stopping)."""
+        done: Future[None] = Future()
+        if not self._tell(Reserve(done)):
+            return False
+        try:
+            done.result(timeout)
+        except TimeoutError:
+            done.cancel()
+            return False
+        return True
 
     def provide_session(self, profile_id: str, session_cookie: str, provider_id: str) -> bool:
         """Hand a provider's fresh session cookie to the poller; True (this node calls Flow, so it takes it)."""

@@ -7,8 +7,8 @@ A failed download is retried with exponential backoff on the injected clock, a b
 then recorded as `VideoStoreFailed`; a write error such as a full disk is logged and counted, and the
 download is tried again later without using up an attempt. The generation stays completed either way.
 
-Seam for other backends: `fetch` is the one place a video's bytes are requested; a backend whose downloads
-need a key and the request budget (the Gemini API) gives the keeper its own `fetch`.
+Backends: `fetch` is where a video's bytes are requested; `by_account` gives a generation's account a fetch
+of its own when its downloads need a key and the request budget (a Gemini API key: `actors.gemini_downloads`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from domain.errors import DomainError, GenerationNotFound
 from domain.generation import Generation
 from domain.values import Status, VideoStoreFailure
 
-__all__ = ["COMPLETED_TOPIC", "Fetch", "KeeperSettings", "VideoKeeper", "plain_fetch"]
+__all__ = ["COMPLETED_TOPIC", "AccountFetch", "Fetch", "KeeperSettings", "VideoKeeper", "plain_fetch"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ _TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 Fetch = Callable[[str], AbstractContextManager[httpx.Response]]
 """Opens a streamed GET of a video URL (the response is read with `iter_bytes`)."""
+AccountFetch = Callable[[str | None], Fetch | None]
+"""The fetch of a generation's account, by its name (None: the plain `fetch` serves it)."""
 
 
 def plain_fetch(http: httpx.Client) -> Fetch:
@@ -93,9 +95,12 @@ class VideoKeeper:
         files: VideoFiles,
         settings: KeeperSettings | None = None,
         clock: Clock = monotonic,
+        *,
+        by_account: AccountFetch | None = None,
     ) -> None:
         self.app = app
         self.fetch = fetch
+        self.by_account = by_account
         self.files = files
         self.settings = settings or KeeperSettings()
         self.clock = clock
@@ -231,8 +236,9 @@ class VideoKeeper:
             return None
         if generation.status != Status.COMPLETED or generation.video_settled or not generation.video_url:
             return None
+        fetch = (self.by_account(generation.account) if self.by_account is not None else None) or self.fetch
         try:
-            stored = self._download(generation.video_url)
+            stored = self._download(generation.video_url, fetch)
         except OSError as exc:
             self.store_errors += 1
             logger.error(
@@ -271,10 +277,10 @@ class VideoKeeper:
             return self.settings.write_error_delay
         return None
 
-    def _download(self, url: str) -> tuple[StoredFile, str]:
+    def _download(self, url: str, fetch: Fetch) -> tuple[StoredFile, str]:
         """Stream the video into the store: (file, content type); _Problem for a bad answer, OSError for disk."""
         try:
-            with self.fetch(url) as response:
+            with fetch(url) as response:
                 if response.status_code in _EXPIRED:
                     raise _Problem(
                         VideoStoreFailure.EXPIRED,

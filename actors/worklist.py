@@ -11,12 +11,12 @@ import bisect
 import heapq
 import logging
 from collections import Counter, deque
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future
 from uuid import UUID
 
 from actors.jobs import Job, Phase
-from actors.scheduler import CheckScheduler
+from actors.scheduler import CheckScheduler, CheckShape
 from domain.application import VeoRelay
 from domain.generation import Generation
 from domain.values import ErrorReason
@@ -37,9 +37,16 @@ class Worklist:
     """The jobs of one poller by place, the cancels and token refreshes to send, and the refreshes to answer."""
 
     def __init__(
-        self, app: VeoRelay, checks: CheckScheduler[UUID], profile_ids: Collection[str], pool: Collection[str]
+        self,
+        app: VeoRelay,
+        checks: CheckScheduler[UUID],
+        profile_ids: Collection[str],
+        pool: Collection[str],
+        shape: Callable[[str], CheckShape] = lambda _account: CheckShape(),
     ) -> None:
         self._app = app
+        self._shape = shape
+        """How an account's jobs are checked (its backend's batch, first check and model)."""
         self._checks = checks
         self._profile_ids = profile_ids
         self._pool = pool
@@ -154,9 +161,13 @@ class Worklist:
     # --- the running set ----------------------------------------------------------------------------
 
     def track_running(self, job: Job, started_at: float, deadline_at: float | None = None) -> None:
-        """Flow has the job: schedule its status checks."""
+        """The backend has the job: schedule its status checks as its account's backend allows."""
         self._move(job, Phase.RUNNING)
-        self._checks.track(job.generation_id, job.key, started_at, job.priority, deadline_at)
+        shape = self._shape(job.account)
+        key = (shape.model or job.model, job.job_type)
+        self._checks.track(
+            job.generation_id, key, started_at, job.priority, deadline_at, batch=shape.batch, floor_s=shape.floor_s
+        )
 
     def running(self, generation_ids: Iterable[UUID]) -> list[Job]:
         """The jobs among these that are running (a check's answer concerns only those)."""

@@ -91,6 +91,12 @@ class ErrorReason(StrEnum):
     CAPTCHA_REJECTED = "captcha_rejected"
     INVALID_REQUEST = "invalid_request"
     OPERATION_LOST = "operation_lost"
+    SAFETY_FILTERED = "safety_filtered"
+    """The Gemini API filtered every video it made (raiMediaFilteredCount); its reasons are in the message."""
+    KEY_REFUSED = "key_refused"
+    """The Gemini API refused the profile's key (invalid, or no permission) and its `on_quota` is `fail`."""
+    GENERATION_FAILED = "generation_failed"
+    """The Gemini API reported the operation failed for a reason other than the request (its code in the message)."""
 
 
 class VideoStoreFailure(StrEnum):

@@ -15,6 +15,8 @@ from uuid import UUID
 import httpx
 
 from actors.flow import DEFAULT_FLOW_URL, DEFAULT_LABS_URL, FlowClient
+from actors.gemini import GeminiClient
+from actors.gemini_downloads import gemini_fetches
 from actors.poller import PollerSettings
 from actors.profiles import Profile, load_profiles
 from actors.restore import Unfinished
@@ -79,6 +81,8 @@ class Settings:
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     run_poller: bool = True
     """False (PostgreSQL only): never lead the cluster, so never call Flow; commands go to the leader."""
+    gemini_first_check: float = 10.0
+    """Seconds after Started before a Gemini API job's first status check (PollerSettings.gemini_first_check_s)."""
     keep_videos: bool = True
     """Download every completed video into `data_dir/videos` (the VideoKeeper) and serve it at /videos/ID."""
 
@@ -90,6 +94,7 @@ class Settings:
             deadline_s=self.deadline,
             lost_after_s=self.lost_after,
             credits_every_s=self.credits_every,
+            gemini_first_check_s=self.gemini_first_check,
         )
 
 
@@ -211,7 +216,9 @@ class System:
         self.projections.wait_for(after, timeout=30.0)
         backlog = [UUID(row.id) for row in self.history.videos_to_keep(self.db.reader())]
         self._video_http = httpx.Client(timeout=HTTP_TIMEOUT)
-        keeper = VideoKeeper(self.app, plain_fetch(self._video_http), self.videos)
+        poller = self.poller
+        by_account = gemini_fetches(GeminiClient(self._video_http), poller.profiles, poller.reserve_call)
+        keeper = VideoKeeper(self.app, plain_fetch(self._video_http), self.videos, by_account=by_account)
         keeper.start(backlog, after=after)
         if backlog:
             logger.info("keeping %d completed video(s) not stored yet", len(backlog))
@@ -230,6 +237,7 @@ class System:
             durations=self._durations,
             settings=self.settings.poller_settings(),
             gate=gate,
+            gemini=GeminiClient(self._http),
         )
 
     def _join_cluster(self, conninfo: dict[str, Any]) -> ClusterNode:

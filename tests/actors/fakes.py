@@ -6,6 +6,7 @@ test says so; time is a FakeClock the rig moves to the instants the poller asks 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -76,7 +77,7 @@ class FakeRunner:
 
     def start(self, call: Call) -> Call:
         """Record the call as started now and in flight; returns it numbered."""
-        numbered = Call(call.kind, call.job_ids, call.profile_id, call.perform, call.contract, next(self._ids))
+        numbered = dataclasses.replace(call, call_id=next(self._ids))
         if self.on_start is not None:
             self.on_start(numbered)
         self._in_flight[numbered.call_id] = numbered

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from actors.profiles import (
+    DEFAULT_GEMINI_MODEL,
+    DEFAULT_GEMINI_URL,
     DEFAULT_MAX_ACTIVE,
     DEFAULT_SUBMIT_GAP,
     Profile,
@@ -107,6 +109,19 @@ def test_bearer_token_is_mutable_in_memory(tmp_path: Path) -> None:
          "profile 'a': key 'submit_gap' must be a number of seconds, not a str"),
         ('[profiles.a]\nproject_id = "p"\nbearer_token = "t"\npool = "yes"\n',
          "profile 'a': key 'pool' must be true or false"),
+        ('[profiles.g]\nbackend = "gemini"\n', "profile 'g': missing required key 'api_key'"),
+        ('[profiles.g]\nbackend = "vertex"\napi_key = "k"\n', "profile 'g': key 'backend' must be one of flow, gemini"),
+        ('[profiles.g]\nbackend = "gemini"\napi_key = "k"\nproject_id = "p"\n',
+         "profile 'g': key 'project_id' is for Flow profiles; this profile has backend = 'gemini'"),
+        ('[profiles.g]\nbackend = "gemini"\napi_key = "k"\nbearer_token = "t"\n', "key 'bearer_token' is for Flow"),
+        ('[profiles.f]\nproject_id = "p"\nbearer_token = "t"\napi_key = "k"\n',
+         "profile 'f': key 'api_key' is for Gemini profiles; this profile has backend = 'flow'"),
+        ('[profiles.f]\nproject_id = "p"\nbearer_token = "t"\nrpm = 5\n', "profile 'f': key 'rpm' is for Gemini"),
+        ('[profiles.g]\nbackend = "gemini"\napi_key = "k"\nrpm = 0\n', "profile 'g': key 'rpm' must be at least 1"),
+        ('[profiles.g]\nbackend = "gemini"\napi_key = "k"\nrpm = 1.5\n', "key 'rpm' must be an integer, not a float"),
+        ('[profiles.g]\nbackend = "gemini"\napi_key = ""\n', "profile 'g': key 'api_key' is empty"),
+        ('[profiles.g]\nbackend = "gemini"\napi_key = "k"\nbase_url = "ftp://x"\n', "key 'base_url' must be an http"),
+        ('[profiles.g]\nbackend = "gemini"\napi_key = "k"\nmodel = "a/b"\n', "key 'model' must be a model id"),
     ],
 )  # fmt: skip
 def test_mistakes_are_refused_naming_file_profile_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -217,3 +232,36 @@ def test_a_bad_quota_reset_is_refused_naming_the_file_profile_and_key(tmp_path: 
     path.chmod(0o600)
     with pytest.raises(ProfilesError, match=rf"{path}: profile 'a': key 'quota_reset' must be"):
         load_profiles(path)
+
+
+GEMINI_KEY = "AIzaSyA-profile-secret-key-0123456789"
+
+
+def test_gemini_profiles_load_with_their_defaults(tmp_path: Path) -> None:
+    """backend = "gemini" needs only api_key; it stays out of the pool unless it says so; flow is the default."""
+    path = write(
+        tmp_path,
+        f'[profiles.key]\nbackend = "gemini"\napi_key = "{GEMINI_KEY}"\n'
+        f'[profiles.paced]\nbackend = "gemini"\napi_key = "{GEMINI_KEY}"\nbase_url = "http://127.0.0.1:9/"\n'
+        'model = "veo-3.0-fast-generate-001"\nrpm = 10\npool = true\nmax_active = 3\non_quota = "fail"\n'
+        f'[profiles.flow]\nbearer_token = "{TOKEN}"\nproject_id = "p"\n',
+    )
+    profiles = load_profiles(path)
+    key, paced, flow = profiles["key"], profiles["paced"], profiles["flow"]
+    assert (key.backend, key.api_key, key.base_url, key.model) == (
+        "gemini", GEMINI_KEY, DEFAULT_GEMINI_URL, DEFAULT_GEMINI_MODEL
+    )  # fmt: skip
+    assert (key.rpm, key.pool, key.max_active, key.submit_gap, key.recaptcha) == (None, False, None, 0.0, "off")
+    assert (paced.base_url, paced.model, paced.rpm, paced.pool, paced.max_active, paced.on_quota) == (
+        "http://127.0.0.1:9", "veo-3.0-fast-generate-001", 10, True, 3, "fail"
+    )  # fmt: skip
+    assert (flow.backend, flow.pool, flow.is_gemini, key.is_gemini) == ("flow", True, False, True)
+    assert GEMINI_KEY in key.secrets()
+    assert GEMINI_KEY not in repr(key) and "[redacted]" in repr(key)
+
+
+def test_a_refused_gemini_profile_never_shows_its_key(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[profiles.g]\nbackend = "gemini"\napi_key = "{GEMINI_KEY}"\ntier = "x"\n')
+    with pytest.raises(ProfilesError) as caught:
+        load_profiles(path)
+    assert GEMINI_KEY not in str(caught.value)

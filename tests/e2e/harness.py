@@ -52,6 +52,7 @@ __all__ = [
     "relay",
     "relay_in_thread",
     "run",
+    "serving",
     "videos_kept",
     "wait_until",
 ]
@@ -140,6 +141,13 @@ async def relay(
 ) -> AsyncIterator[Relay]:
     """A System with the built-in simulator (fast jobs) and a RelayServer on an ephemeral loopback port."""
     settings = Settings(data_dir=tmp_path, port=0, simulator=simulator, lost_after=lost_after, keep_videos=keep_videos)
+    async with serving(settings, token=token, **server_options) as target:
+        yield target
+
+
+@asynccontextmanager
+async def serving(settings: Settings, *, token: str = TOKEN, **server_options: Any) -> AsyncIterator[Relay]:
+    """A System started with `settings` and a RelayServer in front of it on an ephemeral loopback port."""
     system = System(settings)
     try:
         await asyncio.to_thread(system.start)

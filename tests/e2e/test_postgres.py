@@ -12,9 +12,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from domain.requests import GenerationSpec
-from server.bootstrap import Settings, System
-from server.relay_server import RelayServer
-from tests.e2e.harness import FAST_JOBS, TOKEN, Relay, batch_finished, caught_up, journal, keys, run
+from server.bootstrap import Settings
+from tests.e2e.harness import FAST_JOBS, Relay, batch_finished, caught_up, journal, keys, run, serving
 from veo_protocol import BatchGenerate, DeltaMessage, Subscribe
 
 CHANNELS = ["generation:status", "batch:progress"]
@@ -23,17 +22,9 @@ CHANNELS = ["generation:status", "batch:progress"]
 @asynccontextmanager
 async def node(data: Path, store: str, *, poller: bool = True) -> AsyncIterator[Relay]:
     """A relay node on `store`, with its own data directory; `poller=False`: it never calls Flow."""
-    system = System(Settings(data_dir=data, store=store, port=0, simulator=FAST_JOBS, run_poller=poller))
-    try:
-        await asyncio.to_thread(system.start)
-        server = RelayServer(system, port=0, token=TOKEN)
-        await server.start()
-        try:
-            yield Relay(system, server, TOKEN)
-        finally:
-            await server.stop()
-    finally:
-        await asyncio.to_thread(system.stop)
+    settings = Settings(data_dir=data, store=store, port=0, simulator=FAST_JOBS, run_poller=poller)
+    async with serving(settings) as target:
+        yield target
 
 
 def test_a_client_resuming_on_postgresql_gets_every_delta_exactly_once(tmp_path: Path, postgres_url: str) -> None:

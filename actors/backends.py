@@ -1,0 +1,50 @@
+"""What differs between the backends a profile may use (Flow, the Gemini API), asked by the poller in one place:
+which call submits or checks a job, how a job's checks are shaped, and what a backend cannot do."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from actors import flow_calls, gemini_calls
+from actors.calls import Call
+from actors.gemini import STATUS_BATCH, refusal
+from actors.jobs import Job
+from actors.poller_settings import PollerSettings
+from actors.profile_state import ProfileState
+from actors.profiles import Profile
+from actors.scheduler import CheckShape
+
+__all__ = ["check_call", "check_shape", "refused", "submit_call"]
+
+logger = logging.getLogger(__name__)
+
+_FLOW_SHAPE = CheckShape()
+
+
+def submit_call(job: Job, profile: Profile) -> Call:
+    """The call that submits the job on this profile's backend."""
+    if profile.is_gemini:
+        return gemini_calls.submit_call(job, profile)
+    return flow_calls.submit_call(job, profile)
+
+
+def check_call(jobs: Sequence[Job], profile_id: str, state: ProfileState) -> Call:
+    """The status check of these running jobs of one profile (one job for the Gemini API)."""
+    if state.profile.is_gemini:
+        return gemini_calls.check_call(jobs, profile_id, state.profile)
+    return flow_calls.check_call(jobs, profile_id, state.profile, state.contract)
+
+
+def check_shape(profile: Profile, settings: PollerSettings) -> CheckShape:
+    """How a profile's running jobs are checked: Flow batches up to `--check-batch` and learns per requested
+    model; the Gemini API checks one operation per request, learns per profile model, and nothing is checked
+    before `gemini_first_check_s` (its documented minimum latency is about 11 s)."""
+    if profile.is_gemini:
+        return CheckShape(batch=STATUS_BATCH, floor_s=settings.gemini_first_check_s, model=profile.model)
+    return _FLOW_SHAPE
+
+
+def refused(job: Job, profile: Profile) -> str | None:
+    """Why this profile's backend cannot take the job (None: it can); nothing is sent for such a job."""
+    return refusal(job.spec()) if profile.is_gemini else None
