@@ -55,9 +55,7 @@ def test_without_the_driver_a_postgresql_store_says_how_to_install_it(
 
 
 @pytest.mark.parametrize("backend", ["postgres"])
-def test_the_url_options_take_effect_on_the_relays_and_eventsourcings_connections(
-    tmp_path: Path, store: str
-) -> None:
+def test_the_url_options_take_effect_on_the_relays_and_eventsourcings_connections(tmp_path: Path, store: str) -> None:
     """application_name and a server setting given in the URL are those of the event store's pooled connections
     and of the relay's own (read model, listener, lease), as the server sees them."""
     import psycopg  # noqa: PLC0415 - imports libpq
