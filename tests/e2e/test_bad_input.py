@@ -100,7 +100,7 @@ def test_an_over_long_secret_inside_a_frame_that_fits_is_refused_naming_the_fiel
     """A reCAPTCHA token of almost 1 MiB (the frame is within the limit) earns bad_message naming the field and
     its limit, never echoes the token, records nothing, and the connection goes on."""
     token = "T" * (MIB - 200)
-    cases = [
+    cases: list[dict[str, object]] = [
         {"type": "generate", "id": "g", "prompt": "a fox", "recaptcha_token": token},
         {"type": "batch_generate", "id": "b", "prompts": ["a fox"], "recaptcha_token": token},
         {"type": "provide_captcha_token", "id": "p", "request_id": "c1", "token": token},
