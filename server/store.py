@@ -26,7 +26,15 @@ from projections.database import ReadModelDatabase
 from server.postgres_options import SECRET_OPTIONS, MissingDriver, UnknownOption, connection_options, load_driver
 from veo_protocol.local_server import private_dir
 
-__all__ = ["PostgresTarget", "StoreError", "StoreLocation", "StoreUnreachable", "locate", "redacted"]
+__all__ = [
+    "PostgresTarget",
+    "StoreConfigError",
+    "StoreError",
+    "StoreLocation",
+    "StoreUnreachable",
+    "locate",
+    "redacted",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +51,16 @@ class StoreError(Exception):
     """The store named by the configuration is missing, corrupt, unreachable, or of a kind this build cannot open.
 
     StoreUnreachable: the PostgreSQL server cannot be connected to (down, wrong address, refused login).
+    StoreConfigError: the configuration names no store this build can open (bad URL, unknown option, no driver).
     """
 
 
 class StoreUnreachable(StoreError):
     """The PostgreSQL server named by the configuration cannot be connected to."""
+
+
+class StoreConfigError(StoreError):
+    """The store's configuration is wrong (a URL it cannot read, an unknown option, no driver): a usage error."""
 
 
 @dataclass(frozen=True)
@@ -250,7 +263,7 @@ def locate(data_dir: Path, store: str | None, environ: Mapping[str, str] | None 
         elif parts.scheme in ("", "file"):
             events_path = Path(parts.path if parts.scheme == "file" else store)
         else:
-            raise StoreError(f"--store {redacted(store)!r}: use a file path, sqlite:///path, or postgresql://...")
+            raise StoreConfigError(f"--store {redacted(store)!r}: use a file path, sqlite:///path, or postgresql://...")
     events_path = events_path.expanduser().resolve()
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -266,17 +279,17 @@ def _postgres(url: str | None, environ: Mapping[str, str]) -> StoreLocation:
     try:
         load_driver()
     except MissingDriver as exc:
-        raise StoreError(str(exc)) from None
+        raise StoreConfigError(str(exc)) from None
     parts = urlsplit(url) if url is not None else None
     query = dict(parse_qsl(parts.query, keep_blank_values=True)) if parts is not None else {}
     try:
         options = connection_options(query)
     except UnknownOption as exc:
-        raise StoreError(str(exc)) from None
+        raise StoreConfigError(str(exc)) from None
     try:
         port_in_url = parts.port if parts is not None else None
     except ValueError:
-        raise StoreError(f"--store {redacted(url or '')!r}: the port is not a number") from None
+        raise StoreConfigError(f"--store {redacted(url or '')!r}: the port is not a number") from None
     host = (parts.hostname if parts else None) or query.get("host") or environ.get("POSTGRES_HOST") or "127.0.0.1"
     user = (unquote(parts.username) if parts and parts.username else None) or query.get("user")
     user = user or environ.get("POSTGRES_USER")
@@ -287,13 +300,13 @@ def _postgres(url: str | None, environ: Mapping[str, str]) -> StoreLocation:
     port_text = str(port_in_url) if port_in_url else query.get("port") or environ.get("POSTGRES_PORT", "5432")
     timeout_text = query.get("connect_timeout") or environ.get("POSTGRES_CONNECT_TIMEOUT") or str(CONNECT_TIMEOUT_S)
     if not user:
-        raise StoreError("PostgreSQL store: no user (postgresql://USER@host/db, or POSTGRES_USER)")
+        raise StoreConfigError("PostgreSQL store: no user (postgresql://USER@host/db, or POSTGRES_USER)")
     if not dbname:
-        raise StoreError("PostgreSQL store: no database name (postgresql://user@host/DB, or POSTGRES_DBNAME)")
+        raise StoreConfigError("PostgreSQL store: no database name (postgresql://user@host/DB, or POSTGRES_DBNAME)")
     try:
         port, timeout = int(port_text), int(timeout_text)
     except ValueError:
-        raise StoreError("PostgreSQL store: the port and connect_timeout must be whole numbers") from None
+        raise StoreConfigError("PostgreSQL store: the port and connect_timeout must be whole numbers") from None
     schema = query.get("schema") or environ.get("POSTGRES_SCHEMA", "")
     target = PostgresTarget(host, port, dbname, user, password, schema, timeout, tuple(options.items()))
     return StoreLocation(env=target.env(), postgres=target)

@@ -16,7 +16,8 @@ URL = "postgresql://veo@db.example/veo"
 
 
 def test_an_unknown_option_is_refused_by_name_with_the_accepted_ones(tmp_path: Path) -> None:
-    """A misspelt option is an error naming it and listing libpq's options, not an option silently dropped."""
+    """A misspelt option is an error naming it and listing libpq's options, not an option silently dropped; `veo
+    serve` exits 2 with it."""
     with pytest.raises(StoreError) as caught:
         locate(tmp_path, f"{URL}?sslmod=verify-full")
     message = str(caught.value)
@@ -24,6 +25,9 @@ def test_an_unknown_option_is_refused_by_name_with_the_accepted_ones(tmp_path: P
     assert "sslmode" in message.split("accepted ones are:")[1]
     assert "sslrootcert" in message
     assert "replication" not in message  # libpq's debug-only options are not offered
+    served = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path), "--store", f"{URL}?sslmod=verify-full"])
+    assert served.exit_code == 2  # a usage error, as a wrong flag is
+    assert "'sslmod'" in served.output
 
 
 def test_the_options_are_kept_for_every_connection_and_secret_ones_stay_out_of_messages(tmp_path: Path) -> None:
