@@ -1,9 +1,10 @@
 """Where the event store and the read model live, chosen by `--data`/`--store`, and opening them safely.
 
 SQLite (the default): `events.sqlite` in the data directory, or a path / `sqlite:///path`, with the read
-model in a file beside it. PostgreSQL: `--store postgresql://user:pass@host:port/db` (missing parts come
-from the eventsourcing `POSTGRES_*` settings), or no `--store` with `PERSISTENCE_MODULE=eventsourcing.postgres`
-and `POSTGRES_*` in the environment; the read model's tables live in the same database.
+model in a file beside it. PostgreSQL: `--store postgresql://user:pass@host:port/db?OPTION=VALUE&...` (missing
+parts come from the eventsourcing `POSTGRES_*` settings; the options are libpq's, such as `sslmode`, checked by
+`server.postgres_options`), or no `--store` with `PERSISTENCE_MODULE=eventsourcing.postgres` and `POSTGRES_*` in
+the environment; the read model's tables live in the same database.
 """
 
 from __future__ import annotations
@@ -16,15 +17,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from eventsourcing.persistence import PersistenceError
 
 from domain.application import VeoRelay
 from projections.database import ReadModelDatabase
+from server.postgres_options import SECRET_OPTIONS, MissingDriver, UnknownOption, connection_options, load_driver
 from veo_protocol.local_server import private_dir
 
-__all__ = ["PostgresTarget", "StoreError", "StoreLocation", "StoreUnreachable", "locate", "redacted"]
+__all__ = [
+    "PostgresTarget",
+    "StoreConfigError",
+    "StoreError",
+    "StoreLocation",
+    "StoreUnreachable",
+    "locate",
+    "redacted",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +42,7 @@ EVENTS_FILE = "events.sqlite"
 VIEWS_SUFFIX = ".views"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 CONNECT_TIMEOUT_S = 10
+APPLICATION_NAME = "veo-relay"
 POSTGRES_EVENTS_TABLE = f"{VeoRelay.name.lower()}_events"
 """The eventsourcing PostgreSQL recorder names its table after the application (SQLite's is `stored_events`)."""
 
@@ -40,11 +51,16 @@ class StoreError(Exception):
     """The store named by the configuration is missing, corrupt, unreachable, or of a kind this build cannot open.
 
     StoreUnreachable: the PostgreSQL server cannot be connected to (down, wrong address, refused login).
+    StoreConfigError: the configuration names no store this build can open (bad URL, unknown option, no driver).
     """
 
 
 class StoreUnreachable(StoreError):
     """The PostgreSQL server named by the configuration cannot be connected to."""
+
+
+class StoreConfigError(StoreError):
+    """The store's configuration is wrong (a URL it cannot read, an unknown option, no driver): a usage error."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,8 @@ class PostgresTarget:
     password: str = field(default="", repr=False)
     schema: str = ""
     connect_timeout: int = CONNECT_TIMEOUT_S
+    options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """libpq options from the URL's query (`sslmode`, `application_name`, ...), given to every connection."""
 
     @property
     def description(self) -> str:
@@ -78,18 +96,26 @@ class PostgresTarget:
             "dbname": self.dbname,
             "user": self.user,
             "connect_timeout": self.connect_timeout,
-            "application_name": "veo-relay",
         }
         if self.password:
             info["password"] = self.password
+        return {**info, **self.libpq_options()}
+
+    def libpq_options(self) -> dict[str, str]:
+        """The URL's libpq options, with the relay's application name unless it names one, and the schema."""
+        options = {"application_name": APPLICATION_NAME, **dict(self.options)}
         if self.schema:
-            info["options"] = f"-c search_path={self.schema}"
-        return info
+            search_path = f"-c search_path={self.schema}"
+            options["options"] = f"{options['options']} {search_path}" if options.get("options") else search_path
+        return options
 
     def env(self) -> dict[str, str]:
-        """The eventsourcing environment for this database."""
+        """The eventsourcing environment for this database (its pool gets the libpq options too)."""
+        from psycopg.conninfo import make_conninfo  # noqa: PLC0415 - psycopg is needed only for PostgreSQL stores
+
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "server.postgres_factory:PostgresFactory",
+            "VEO_POSTGRES_OPTIONS": make_conninfo(**self.libpq_options()),
             "POSTGRES_DBNAME": self.dbname,
             "POSTGRES_HOST": self.host,
             "POSTGRES_PORT": str(self.port),
@@ -237,7 +263,7 @@ def locate(data_dir: Path, store: str | None, environ: Mapping[str, str] | None 
         elif parts.scheme in ("", "file"):
             events_path = Path(parts.path if parts.scheme == "file" else store)
         else:
-            raise StoreError(f"--store {redacted(store)!r}: use a file path, sqlite:///path, or postgresql://...")
+            raise StoreConfigError(f"--store {redacted(store)!r}: use a file path, sqlite:///path, or postgresql://...")
     events_path = events_path.expanduser().resolve()
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -250,35 +276,48 @@ def locate(data_dir: Path, store: str | None, environ: Mapping[str, str] | None 
 
 def _postgres(url: str | None, environ: Mapping[str, str]) -> StoreLocation:
     """A PostgreSQL location from a URL, with what it leaves out taken from the POSTGRES_* settings."""
+    try:
+        load_driver()
+    except MissingDriver as exc:
+        raise StoreConfigError(str(exc)) from None
     parts = urlsplit(url) if url is not None else None
-    query = {key: values[-1] for key, values in parse_qs(parts.query).items()} if parts is not None else {}
+    query = dict(parse_qsl(parts.query, keep_blank_values=True)) if parts is not None else {}
+    try:
+        options = connection_options(query)
+    except UnknownOption as exc:
+        raise StoreConfigError(str(exc)) from None
     try:
         port_in_url = parts.port if parts is not None else None
     except ValueError:
-        raise StoreError(f"--store {redacted(url or '')!r}: the port is not a number") from None
+        raise StoreConfigError(f"--store {redacted(url or '')!r}: the port is not a number") from None
     host = (parts.hostname if parts else None) or query.get("host") or environ.get("POSTGRES_HOST") or "127.0.0.1"
-    user = (unquote(parts.username) if parts and parts.username else None) or environ.get("POSTGRES_USER")
-    password = unquote(parts.password) if parts and parts.password else environ.get("POSTGRES_PASSWORD", "")
-    dbname = (unquote(parts.path.lstrip("/")) if parts else "") or environ.get("POSTGRES_DBNAME") or ""
-    port_text = str(port_in_url) if port_in_url else environ.get("POSTGRES_PORT", "5432")
+    user = (unquote(parts.username) if parts and parts.username else None) or query.get("user")
+    user = user or environ.get("POSTGRES_USER")
+    password = unquote(parts.password) if parts and parts.password else query.get("password")
+    password = environ.get("POSTGRES_PASSWORD", "") if password is None else password
+    dbname = (unquote(parts.path.lstrip("/")) if parts else "") or query.get("dbname") or environ.get("POSTGRES_DBNAME")
+    dbname = dbname or ""
+    port_text = str(port_in_url) if port_in_url else query.get("port") or environ.get("POSTGRES_PORT", "5432")
     timeout_text = query.get("connect_timeout") or environ.get("POSTGRES_CONNECT_TIMEOUT") or str(CONNECT_TIMEOUT_S)
     if not user:
-        raise StoreError("PostgreSQL store: no user (postgresql://USER@host/db, or POSTGRES_USER)")
+        raise StoreConfigError("PostgreSQL store: no user (postgresql://USER@host/db, or POSTGRES_USER)")
     if not dbname:
-        raise StoreError("PostgreSQL store: no database name (postgresql://user@host/DB, or POSTGRES_DBNAME)")
+        raise StoreConfigError("PostgreSQL store: no database name (postgresql://user@host/DB, or POSTGRES_DBNAME)")
     try:
         port, timeout = int(port_text), int(timeout_text)
     except ValueError:
-        raise StoreError("PostgreSQL store: the port and connect_timeout must be whole numbers") from None
+        raise StoreConfigError("PostgreSQL store: the port and connect_timeout must be whole numbers") from None
     schema = query.get("schema") or environ.get("POSTGRES_SCHEMA", "")
-    target = PostgresTarget(host, port, dbname, user, password, schema, timeout)
+    target = PostgresTarget(host, port, dbname, user, password, schema, timeout, tuple(options.items()))
     return StoreLocation(env=target.env(), postgres=target)
 
 
 def redacted(url: str) -> str:
-    """A store URL without its password."""
+    """A store URL without its password, nor the values of secret options in its query."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name in SECRET_OPTIONS for name, _ in pairs):
+        parts = parts._replace(query="&".join(f"{k}={'***' if k in SECRET_OPTIONS else v}" for k, v in pairs))
+    return parts.geturl()

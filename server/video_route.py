@@ -1,9 +1,11 @@
 """`GET /videos/{generation_id}`: a kept video, whole or one byte range, read off the event loop.
 
-The websockets HTTP hook sends a response body in one piece, so a range is answered with at most
-`MAX_CHUNK` bytes (an open-ended `bytes=N-` as a `<video>` element sends it, or a larger explicit range,
-gets the first `MAX_CHUNK` bytes and a Content-Range saying so): playing and seeking never hold a whole
-big video in memory, and `veo get` downloads in such chunks. A request without Range gets the whole file.
+websockets' HTTP hook (`process_request`) can only answer with a body in one piece (a `Response` holds bytes;
+there is no streaming), so no answer carries more than `MAX_CHUNK` bytes: a range gets at most that many (an
+open-ended `bytes=N-` as a `<video>` element sends it, or a larger explicit range, gets the first `MAX_CHUNK`
+bytes and a Content-Range saying so), and `veo get` downloads in such chunks. A request without a usable Range
+gets the whole file when it fits in one answer; a bigger file is refused (416 with `Content-Range: bytes */SIZE`
+and a text saying to ask for ranges) rather than read whole into memory.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ MAX_CHUNK = 8 * 1024 * 1024
 """The most bytes one range answer carries."""
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _REASONS = {200: "OK", 206: "Partial Content", 404: "Not Found", 416: "Range Not Satisfiable"}
+_WHOLE_TOO_BIG = (
+    "this video is {size:,} bytes; the relay answers at most {limit:,} bytes at a time: ask for byte ranges "
+    "(Range: bytes=0-, then from where the answer ended), as a <video> element, curl -r and `veo get` do\n"
+)
 
 
 @dataclass(frozen=True)
@@ -37,9 +43,9 @@ class StoredVideo:
     content_type: str
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
-    """The (first, last) byte positions a single-range header asks for, capped at MAX_CHUNK bytes; None for no
-    usable Range (absent, malformed or several ranges: the whole file is sent); False when unsatisfiable."""
+def parse_range(header: str | None, size: int, limit: int = MAX_CHUNK) -> tuple[int, int] | bool | None:
+    """The (first, last) byte positions a single-range header asks for, capped at `limit` bytes; None for no
+    usable Range (absent, malformed or several ranges: the whole file is meant); False when unsatisfiable."""
     if header is None:
         return None
     match = _RANGE.fullmatch(header.strip())
@@ -57,7 +63,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
         if first >= size:
             return False
         last = min(int(match[2]), size - 1) if match[2] else size - 1
-    return first, min(last, first + MAX_CHUNK - 1)
+    return first, min(last, first + limit - 1)
 
 
 def _read(path: Path, first: int, length: int) -> bytes:
@@ -81,19 +87,24 @@ def _answer(status: int, body: bytes, content_type: str, extra: tuple[tuple[str,
 
 
 class VideoRoute:
-    """Answers an authorized `/videos/ID` request; `lookup` (blocking, run in a worker thread) finds the file."""
+    """Answers an authorized `/videos/ID` request; `lookup` (blocking, run in a worker thread) finds the file;
+    no answer carries more than `limit` bytes of video."""
 
-    def __init__(self, lookup: Callable[[str], StoredVideo | None]) -> None:
+    def __init__(self, lookup: Callable[[str], StoredVideo | None], *, limit: int = MAX_CHUNK) -> None:
         self.lookup = lookup
+        self.limit = limit
 
     async def respond(self, generation_id: str, range_header: str | None) -> Response:
         """The video, one range of it (206), 416 for a range past its end, or 404 when not stored (yet)."""
         video = await asyncio.to_thread(self.lookup, generation_id)
         if video is None:
             return _answer(404, b"no stored video for this id (unknown, or not stored yet)\n", "text/plain")
-        wanted = parse_range(range_header, video.size)
+        wanted = parse_range(range_header, video.size, self.limit)
         if wanted is False:
             return _answer(416, b"", "text/plain", (("Content-Range", f"bytes */{video.size}"),))
+        if wanted is None and video.size > self.limit:
+            text = _WHOLE_TOO_BIG.format(size=video.size, limit=self.limit).encode()
+            return _answer(416, text, "text/plain; charset=utf-8", (("Content-Range", f"bytes */{video.size}"),))
         first, last = wanted if isinstance(wanted, tuple) else (0, video.size - 1)
         try:
             body = await asyncio.to_thread(_read, video.path, first, last - first + 1)

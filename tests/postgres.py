@@ -128,7 +128,7 @@ def _session_cluster() -> PostgresCluster:
         if _failure is None:
             bin_dir = find_binaries()
             if importlib.util.find_spec("psycopg") is None:
-                _failure = "psycopg is not installed: pip install 'eventsourcing[postgres]'"
+                _failure = "psycopg is not installed: pip install 'veo-relay[postgres]'"
             elif bin_dir is None:
                 _failure = "PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install postgresql"
             elif os.geteuid() == 0 and shutil.which("runuser") is None:

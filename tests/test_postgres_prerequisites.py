@@ -18,7 +18,7 @@ from tests.postgres import REQUIRED, PostgresCluster, find_binaries, require_pos
 def test_postgresql_and_psycopg_are_installed() -> None:
     """initdb and pg_ctl (Debian's postgresql), psycopg, and as root runuser and the postgres user."""
     assert find_binaries() is not None, "apt-get install postgresql"
-    assert importlib.util.find_spec("psycopg") is not None, "pip install 'eventsourcing[postgres]'"
+    assert importlib.util.find_spec("psycopg") is not None, "pip install 'veo-relay[postgres]'"
     if os.geteuid() == 0:
         assert shutil.which("runuser") is not None, "apt-get install util-linux"
         assert pwd.getpwnam("postgres"), "the postgresql package creates the postgres user"

@@ -13,7 +13,7 @@ import click
 from actors.profiles import ProfilesError
 from server.bootstrap import Settings
 from server.service import run_service
-from server.store import StoreError
+from server.store import StoreConfigError, StoreError
 from server.store_lock import StoreLocked
 from veo_cli.store_options import data_options
 from veo_client.exits import EXIT_FAILED, fail
@@ -133,7 +133,7 @@ def serve(
     )
     try:
         code = asyncio.run(run_service(settings, click.echo))
-    except StoreLocked as exc:  # another relay owns the store: a usage error (exit 2) that names it
+    except (StoreLocked, StoreConfigError) as exc:  # another relay owns the store, or --store is wrong: usage errors
         fail(str(exc))
     except (StoreError, ProfilesError, OSError) as exc:
         fail(str(exc), code=EXIT_FAILED)

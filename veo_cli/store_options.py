@@ -21,6 +21,7 @@ def data_options(func: click.decorators.FC) -> click.decorators.FC:
         default=None,
         metavar="URL",
         help="Event store: a file path, sqlite:///path or postgresql://user:pass@host:port/db "
+        "with libpq options after ? (e.g. ?sslmode=verify-full&sslrootcert=FILE) "
         "(default: events.sqlite in the data directory).",
     )(func)
     return click.option(

@@ -30,12 +30,14 @@ __all__ = [
     "DEFAULT_DELAY_MS",
     "DEFAULT_HISTORY_LIMIT",
     "MAX_BATCH_PROMPTS",
+    "MAX_CAPTCHA_TOKEN_CHARS",
     "MAX_DELAY_MS",
     "MAX_HISTORY_LIMIT",
     "MAX_HISTORY_SEARCH_CHARS",
     "MAX_ID_CHARS",
     "MAX_SESSION_COOKIE_CHARS",
     "MAX_STATUS_IDS",
+    "MAX_TIME_ZONE_CHARS",
     "REQUEST_TYPES",
     "SECRET_FIELDS",
     "BatchGenerate",
@@ -73,6 +75,9 @@ DEFAULT_HISTORY_LIMIT: Final = 50
 MAX_HISTORY_SEARCH_CHARS: Final = 200
 MAX_POSITION: Final = 2**63 - 1
 MAX_SESSION_COOKIE_CHARS: Final = 8_192
+MAX_CAPTCHA_TOKEN_CHARS: Final = 8_192
+"""reCAPTCHA Enterprise tokens are about 2,000 characters; four times that leaves room for a longer format."""
+MAX_TIME_ZONE_CHARS: Final = 64
 SECRET_FIELDS: Final = frozenset({"recaptcha_token", "token", "session_cookie"})
 """Fields whose values never appear in a repr, a log line or an error message."""
 
@@ -107,7 +112,14 @@ Model = Annotated[
 ]
 Seed = Annotated[int, Meta(ge=0, le=MAX_SEED)]
 RequestKey = Annotated[str, Meta(min_length=1, max_length=MAX_REQUEST_KEY_CHARS)]
-Token = Annotated[str, Meta(min_length=1)]
+Token = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_CAPTCHA_TOKEN_CHARS,
+        description=f"a reCAPTCHA token of 1 to {MAX_CAPTCHA_TOKEN_CHARS:,} characters",
+    ),
+]
 Nonce = Annotated[
     str,
     Meta(
@@ -137,9 +149,9 @@ Cursor = Annotated[str, Meta(min_length=1, max_length=1_000)]
 TimeZone = Annotated[
     str,
     Meta(
-        max_length=64,
+        max_length=MAX_TIME_ZONE_CHARS,
         pattern=r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*\Z",
-        description="an IANA time zone name such as Europe/Paris",
+        description=f"an IANA time zone name such as Europe/Paris, of at most {MAX_TIME_ZONE_CHARS} characters",
     ),
 ]
 

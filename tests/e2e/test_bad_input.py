@@ -10,6 +10,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.harness import Peer, Relay, relay, run
 from veo_protocol import REQUEST_TYPES, ErrorCode, ErrorReply, QueueStatus
+from veo_protocol.requests import MAX_CAPTCHA_TOKEN_CHARS
 
 MIB = 1 << 20
 
@@ -87,6 +88,33 @@ def test_missing_and_wrong_fields_are_named(tmp_path: Path) -> None:
                 error = await error_for(peer, json.dumps(message), str(message["id"]))
                 assert (error.code, error.field) == (ErrorCode.BAD_MESSAGE, field), message
                 assert field.split("[")[0] in error.message
+            await still_serving(target, peer)
+            await peer.close()
+
+    run(scenario())
+
+
+def test_an_over_long_secret_inside_a_frame_that_fits_is_refused_naming_the_field_and_its_limit(
+    tmp_path: Path,
+) -> None:
+    """A reCAPTCHA token of almost 1 MiB (the frame is within the limit) earns bad_message naming the field and
+    its limit, never echoes the token, records nothing, and the connection goes on."""
+    token = "T" * (MIB - 200)
+    cases: list[dict[str, object]] = [
+        {"type": "generate", "id": "g", "prompt": "a fox", "recaptcha_token": token},
+        {"type": "batch_generate", "id": "b", "prompts": ["a fox"], "recaptcha_token": token},
+        {"type": "provide_captcha_token", "id": "p", "request_id": "c1", "token": token},
+    ]
+
+    async def scenario() -> None:
+        async with relay(tmp_path) as target:
+            peer = await target.connect()
+            for message in cases:
+                field = "token" if message["type"] == "provide_captcha_token" else "recaptcha_token"
+                error = await error_for(peer, json.dumps(message), str(message["id"]))
+                assert (error.code, error.field) == (ErrorCode.BAD_MESSAGE, field)
+                assert f"1 to {MAX_CAPTCHA_TOKEN_CHARS:,} characters" in error.message
+                assert "TTTT" not in error.message
             await still_serving(target, peer)
             await peer.close()
 

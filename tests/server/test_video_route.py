@@ -1,10 +1,14 @@
-"""How `/videos/ID` reads a Range header: single ranges, suffixes, the cap per answer, and what is ignored."""
+"""How `/videos/ID` reads a Range header (single ranges, suffixes, the cap per answer, and what is ignored), and
+that no answer, with a Range or without, holds more of a video than one answer's cap."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
-from server.video_route import MAX_CHUNK, parse_range
+from server.video_route import MAX_CHUNK, StoredVideo, VideoRoute, parse_range
 
 SIZE = 4096
 BIG = 20 * 1024 * 1024
@@ -35,3 +39,38 @@ def test_a_range_header_is_read_as_the_route_answers_it(
     """A satisfiable range gives its bytes (capped at MAX_CHUNK); past the end is False (416); a missing,
     malformed or multi-range header is None (the whole file, 200)."""
     assert parse_range(header, size) == expected
+
+
+def route_to(tmp_path: Path, size: int, limit: int) -> tuple[VideoRoute, bytes]:
+    """A route whose only video is `size` bytes long, answering at most `limit` bytes at a time."""
+    content = bytes(range(256)) * (size // 256)
+    path = tmp_path / "video.mp4"
+    path.write_bytes(content)
+    video = StoredVideo(path, size, "video/mp4")
+    return VideoRoute(lambda generation_id: video if generation_id == "g" else None, limit=limit), content
+
+
+def test_a_video_bigger_than_one_answer_is_refused_without_a_range_and_served_range_by_range(tmp_path: Path) -> None:
+    """Without a usable Range a video over the cap is not read whole into memory: 416 with its size and a text
+    saying to ask for ranges; ranges then give it back byte for byte, none over the cap."""
+    route, content = route_to(tmp_path, SIZE, limit=1024)
+    for header in (None, "bytes=0-1,5-9", "items=0-"):
+        refused = asyncio.run(route.respond("g", header))
+        assert refused.status_code == 416, header
+        assert refused.headers["Content-Range"] == f"bytes */{SIZE}"
+        assert b"Range: bytes=0-" in refused.body
+        assert len(refused.body) < 1024
+    received = b""
+    while len(received) < SIZE:
+        part = asyncio.run(route.respond("g", f"bytes={len(received)}-"))
+        assert part.status_code == 206
+        assert len(part.body) <= 1024
+        received += part.body
+    assert received == content
+
+
+def test_a_video_that_fits_one_answer_is_served_whole_without_a_range(tmp_path: Path) -> None:
+    """A video within the cap keeps its plain 200 with every byte."""
+    route, content = route_to(tmp_path, SIZE, limit=SIZE)
+    whole = asyncio.run(route.respond("g", None))
+    assert (whole.status_code, whole.body, whole.headers["Content-Length"]) == (200, content, str(SIZE))

@@ -71,3 +71,46 @@ def test_documented_error_examples_are_what_the_decoder_says(raw: dict[str, Any]
     produced = json.loads(encode_protocol_error(caught.value))
     documented = [json.loads(line) for line in blocks("reply")]
     assert produced in documented
+
+
+LIMIT_ROW = re.compile(r"^\| (`.*?) \| (\d[\d,]*) characters", re.MULTILINE)
+CARRIERS: dict[str, tuple[str, dict[str, Any], str]] = {
+    # field: (a request type that carries it, its other required fields, a character the field accepts)
+    "id": ("queue_status", {}, "i"),
+    "request_id": ("provide_captcha_token", {"token": "t"}, "r"),
+    "request_key": ("generate", {"prompt": "p"}, "k"),
+    "prompt": ("generate", {}, "p"),
+    "profile_id": ("generate", {"prompt": "p"}, "p"),
+    "model": ("generate", {"prompt": "p"}, "m"),
+    "recaptcha_token": ("generate", {"prompt": "p"}, "t"),
+    "token": ("provide_captcha_token", {"request_id": "c"}, "t"),
+    "session_cookie": ("provide_session", {"profile_id": "p"}, "c"),
+    "search": ("get_history", {}, "s"),
+    "before": ("get_history", {}, "b"),
+    "tz": ("get_history", {}, "Z"),
+    "nonce": ("register_provider", {}, "n"),
+    "relay_nonce": ("register_provider", {"nonce": "n" * 22}, "n"),
+}
+
+
+def test_the_limits_table_gives_each_string_fields_real_limit() -> None:
+    """Each field of the doc's Limits table takes a value of its documented length and refuses one longer."""
+    text = DOC.read_text(encoding="utf-8")
+    limits = {
+        name: int(limit.replace(",", ""))
+        for names, limit in LIMIT_ROW.findall(text)
+        for name in re.findall(r"`(\w+)`", names.split(";")[0])
+    }
+    limits.pop("prompts")  # each of `prompts`: a prompt's limit, checked as `prompt`
+    assert set(limits) == set(CARRIERS)
+    for name, limit in limits.items():
+        type_, fields, char = CARRIERS[name]
+        for length, ok in ((limit, True), (limit + 1, False)):
+            message = {"type": type_, "id": "r1", **fields, name: char * length}
+            if ok:
+                assert isinstance(decode_request(json.dumps(message)), REQUEST_TYPES[type_]), name
+            else:
+                with pytest.raises(ProtocolError) as refused:
+                    decode_request(json.dumps(message))
+                assert refused.value.field == name
+                assert f"{limit:,}" in refused.value.message, refused.value.message
