@@ -4,8 +4,9 @@ websockets' HTTP hook (`process_request`) can only answer with a body in one pie
 there is no streaming), so no answer carries more than `MAX_CHUNK` bytes: a range gets at most that many (an
 open-ended `bytes=N-` as a `<video>` element sends it, or a larger explicit range, gets the first `MAX_CHUNK`
 bytes and a Content-Range saying so), and `veo get` downloads in such chunks. A request without a usable Range
-gets the whole file when it fits in one answer; a bigger file is refused (416 with `Content-Range: bytes */SIZE`
-and a text saying to ask for ranges) rather than read whole into memory.
+(`curl -o`, a browser's "Save as") gets the whole file up to `MAX_WHOLE`, which holds a Veo video at 1080p and
+most upscales; a bigger file is refused (416 with `Content-Range: bytes */SIZE` and a text saying to ask for
+ranges) rather than read whole into memory.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from pathlib import Path
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-__all__ = ["MAX_CHUNK", "StoredVideo", "VideoRoute", "parse_range"]
+__all__ = ["MAX_CHUNK", "MAX_WHOLE", "StoredVideo", "VideoRoute", "parse_range"]
 
 logger = logging.getLogger(__name__)
 
 MAX_CHUNK = 8 * 1024 * 1024
 """The most bytes one range answer carries."""
+MAX_WHOLE = 64 * 1024 * 1024
+"""The biggest video answered whole to a request without a Range (one answer in memory at a time per request)."""
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _REASONS = {200: "OK", 206: "Partial Content", 404: "Not Found", 416: "Range Not Satisfiable"}
 _WHOLE_TOO_BIG = (
-    "this video is {size:,} bytes; the relay answers at most {limit:,} bytes at a time: ask for byte ranges "
+    "this video is {size:,} bytes; the relay answers at most {limit:,} bytes at once: ask for byte ranges "
     "(Range: bytes=0-, then from where the answer ended), as a <video> element, curl -r and `veo get` do\n"
 )
 
@@ -88,11 +91,14 @@ def _answer(status: int, body: bytes, content_type: str, extra: tuple[tuple[str,
 
 class VideoRoute:
     """Answers an authorized `/videos/ID` request; `lookup` (blocking, run in a worker thread) finds the file;
-    no answer carries more than `limit` bytes of video."""
+    a range answer carries at most `limit` bytes of video, a whole one at most `whole_limit`."""
 
-    def __init__(self, lookup: Callable[[str], StoredVideo | None], *, limit: int = MAX_CHUNK) -> None:
+    def __init__(
+        self, lookup: Callable[[str], StoredVideo | None], *, limit: int = MAX_CHUNK, whole_limit: int = MAX_WHOLE
+    ) -> None:
         self.lookup = lookup
         self.limit = limit
+        self.whole_limit = whole_limit
 
     async def respond(self, generation_id: str, range_header: str | None) -> Response:
         """The video, one range of it (206), 416 for a range past its end, or 404 when not stored (yet)."""
@@ -102,8 +108,8 @@ class VideoRoute:
         wanted = parse_range(range_header, video.size, self.limit)
         if wanted is False:
             return _answer(416, b"", "text/plain", (("Content-Range", f"bytes */{video.size}"),))
-        if wanted is None and video.size > self.limit:
-            text = _WHOLE_TOO_BIG.format(size=video.size, limit=self.limit).encode()
+        if wanted is None and video.size > self.whole_limit:
+            text = _WHOLE_TOO_BIG.format(size=video.size, limit=self.whole_limit).encode()
             return _answer(416, text, "text/plain; charset=utf-8", (("Content-Range", f"bytes */{video.size}"),))
         first, last = wanted if isinstance(wanted, tuple) else (0, video.size - 1)
         try:

@@ -41,13 +41,15 @@ def test_a_range_header_is_read_as_the_route_answers_it(
     assert parse_range(header, size) == expected
 
 
-def route_to(tmp_path: Path, size: int, limit: int) -> tuple[VideoRoute, bytes]:
-    """A route whose only video is `size` bytes long, answering at most `limit` bytes at a time."""
+def route_to(tmp_path: Path, size: int, limit: int, whole_limit: int | None = None) -> tuple[VideoRoute, bytes]:
+    """A route whose only video is `size` bytes long, answering at most `limit` bytes a range (and at most
+    `whole_limit`, by default `limit`, without one)."""
     content = bytes(range(256)) * (size // 256)
     path = tmp_path / "video.mp4"
     path.write_bytes(content)
     video = StoredVideo(path, size, "video/mp4")
-    return VideoRoute(lambda generation_id: video if generation_id == "g" else None, limit=limit), content
+    lookup = lambda generation_id: video if generation_id == "g" else None  # noqa: E731
+    return VideoRoute(lookup, limit=limit, whole_limit=whole_limit or limit), content
 
 
 def test_a_video_bigger_than_one_answer_is_refused_without_a_range_and_served_range_by_range(tmp_path: Path) -> None:
@@ -74,3 +76,13 @@ def test_a_video_that_fits_one_answer_is_served_whole_without_a_range(tmp_path: 
     route, content = route_to(tmp_path, SIZE, limit=SIZE)
     whole = asyncio.run(route.respond("g", None))
     assert (whole.status_code, whole.body, whole.headers["Content-Length"]) == (200, content, str(SIZE))
+
+
+def test_without_a_range_a_video_bigger_than_a_range_answer_but_within_the_whole_cap_comes_whole(
+    tmp_path: Path,
+) -> None:
+    """`curl -o` or "Save as" (no Range) of a video bigger than one range answer still gets every byte."""
+    route, content = route_to(tmp_path, SIZE, limit=1024, whole_limit=SIZE)
+    whole = asyncio.run(route.respond("g", None))
+    assert (whole.status_code, whole.body) == (200, content)
+    assert len(asyncio.run(route.respond("g", "bytes=0-")).body) == 1024
