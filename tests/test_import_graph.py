@@ -7,6 +7,7 @@ a loop is still a loop.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def imported(path: Path, module: str) -> Iterator[str]:
         yield from (name for name in names if name.split(".")[0] in PACKAGES)
 
 
+@functools.cache  # parsed once for the whole module's tests (they only read it)
 def graph() -> dict[str, set[str]]:
     modules = {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
     edges: dict[str, set[str]] = {}

@@ -7,11 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
 from actors.poller_messages import ReadStatus
 from domain.requests import GenerationSpec
 from tests.actors.system import all_terminal, row, running_system, statuses, wait_for
 from veo_simulator import SimulatorConfig
+
+ON_SQLITE = pytest.mark.parametrize("backend", ["sqlite"])
+"""For the poller's decisions, which the store does not change: the tests of what it records and restores (a
+batch, a crash, a restart) run on PostgreSQL too, and tests/domain and tests/projections run every event on both."""
 
 
 def test_a_batch_completes_within_the_budget_and_each_scene_is_submitted_once(
@@ -31,6 +36,7 @@ def test_a_batch_completes_within_the_budget_and_each_scene_is_submitted_once(
     assert audit["throttled_429"] == 0
 
 
+@ON_SQLITE
 def test_a_content_policy_refusal_fails_with_flows_reason(tmp_path: Path, store: str | None) -> None:
     """A 400 at submission is terminal for that prompt, with Flow's reason kept verbatim."""
     with running_system(tmp_path, store=store) as system:
@@ -42,6 +48,7 @@ def test_a_content_policy_refusal_fails_with_flows_reason(tmp_path: Path, store:
     assert (failed.status, failed.error_reason) == ("failed", "PUBLIC_ERROR_UNSAFE_GENERATION")
 
 
+@ON_SQLITE
 def test_an_asynchronous_failure_is_recorded_from_the_status_check(tmp_path: Path, store: str | None) -> None:
     """A job Flow accepts and later fails ends failed with the reason from the status check."""
     with running_system(tmp_path, store=store) as system:
@@ -55,6 +62,7 @@ def test_an_asynchronous_failure_is_recorded_from_the_status_check(tmp_path: Pat
     assert failed.error_reason == "PUBLIC_ERROR_UNSAFE_GENERATION"
 
 
+@ON_SQLITE
 def test_an_ambiguous_submission_is_never_resent(tmp_path: Path, store: str | None) -> None:
     """A 500 after the operation was created fails the job as interrupted_submission; Flow saw one call."""
     simulator = SimulatorConfig(lo=0.3, hi=0.6, seed=3, faults={"500": 1.0})
@@ -71,6 +79,7 @@ def test_an_ambiguous_submission_is_never_resent(tmp_path: Path, store: str | No
     assert list(audit["generate_calls_per_scene"].values()) == [1]
 
 
+@ON_SQLITE
 def test_transient_refusals_are_retried_until_accepted(tmp_path: Path, store: str | None) -> None:
     """503s prove nothing was created: the job is deferred, resubmitted, and completes."""
     simulator = SimulatorConfig(lo=0.2, hi=0.4, seed=5, faults={"503": 0.5})
@@ -102,6 +111,7 @@ def test_a_crashed_poller_is_restarted_and_loses_nothing(tmp_path: Path, store: 
     assert audit["duplicate_scene_ids"] == []
 
 
+@ON_SQLITE
 def test_a_job_past_its_deadline_fails_with_timeout(tmp_path: Path, store: str | None) -> None:
     """The deadline counts from Started; a job Flow never finishes in time fails with reason timeout."""
     with running_system(tmp_path, store=store, deadline=0.5, simulator=SimulatorConfig(lo=30, hi=40, seed=1)) as system:
@@ -136,6 +146,7 @@ def test_a_restart_of_the_service_keeps_the_built_in_simulators_jobs(tmp_path: P
     assert f":{second_port}/" in done.video_url
 
 
+@ON_SQLITE
 def test_the_published_status_is_read_only_once_it_counts_every_message_told_before(
     tmp_path: Path, store: str | None
 ) -> None:

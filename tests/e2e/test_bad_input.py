@@ -145,7 +145,9 @@ def test_a_flood_gets_rate_limited_errors_then_a_1008_close(tmp_path: Path) -> N
     """Past its burst a client is warned with rate_limited errors, then closed with 1008; nothing was recorded."""
 
     async def scenario() -> None:
-        async with relay(tmp_path) as target:
+        # A frozen flood clock and no pause: the warnings come at once, not a second apart (the pauses and the
+        # refill are unit-tested on a fake clock in tests/server/test_flood.py).
+        async with relay(tmp_path, clock=lambda: 0.0, flood_pause=0.0) as target:
             peer = await target.connect()
             generate = {"type": "generate", "prompt": "a valid prompt", "profile_id": "no such profile"}
             try:

@@ -47,13 +47,17 @@ def test_a_flooder_is_warned_once_and_left_unread_while_another_connection_is_an
             flooder = await target.connect()
             await flood(flooder, 200)
             await flooder.until(lambda: len(flooder.replies) > BURST, what="the burst's replies and a warning")
+            (left_unread,) = target.server.clients  # answered, so known to the server
             other = await target.connect()
             for _ in range(5):
                 await other.ok(QueueStatus)
             assert kinds(flooder) == {f"f{i}": "result" for i in range(BURST)} | {f"f{BURST}": "rate_limited"}
             assert not flooder.closed and not flooder.anonymous_errors
-            assert flooder.ws.transport is not None
-            flooder.ws.transport.abort()  # it would wait for its own close frame to be read
+            # Dropped at both ends: the server reads nothing more from it, so it would notice neither a close frame
+            # nor the end of the connection, and stopping it would wait out its close timeout.
+            assert flooder.ws.transport is not None and left_unread.connection.transport is not None
+            flooder.ws.transport.abort()
+            left_unread.connection.transport.abort()
             await other.close()
 
     run(scenario())

@@ -21,8 +21,12 @@ CHANNELS = ["generation:status", "batch:progress"]
 
 @asynccontextmanager
 async def node(data: Path, store: str, *, poller: bool = True) -> AsyncIterator[Relay]:
-    """A relay node on `store`, with its own data directory; `poller=False`: it never calls Flow."""
-    settings = Settings(data_dir=data, store=store, port=0, simulator=FAST_JOBS, run_poller=poller)
+    """A relay node on `store`, with its own data directory; `poller=False`: it never calls Flow.
+
+    Without the video keeper: its events after each Completed would keep coming once a batch has finished, and
+    the tests compare every client's deltas with the journal then.
+    """
+    settings = Settings(data_dir=data, store=store, port=0, simulator=FAST_JOBS, run_poller=poller, keep_videos=False)
     async with serving(settings) as target:
         yield target
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from domain.requests import GenerationSpec
@@ -117,6 +118,7 @@ def test_a_provider_hanging_up_mid_request_hands_it_to_another(tmp_path: Path) -
     run(body())
 
 
+@pytest.mark.usefixtures("short_pauses")
 def test_a_rejected_token_is_replaced_by_a_fresh_one(tmp_path: Path) -> None:
     """Flow refuses a reused token; the relay asks again and the job completes, sent once per token."""
 
@@ -134,6 +136,7 @@ def test_a_rejected_token_is_replaced_by_a_fresh_one(tmp_path: Path) -> None:
     run(body())
 
 
+@pytest.mark.usefixtures("short_pauses")
 def test_tokens_that_keep_failing_end_in_captcha_rejected(tmp_path: Path) -> None:
     """After repeated rejections the job fails with a clear reason instead of hammering Flow."""
 
@@ -143,10 +146,10 @@ def test_tokens_that_keep_failing_end_in_captcha_rejected(tmp_path: Path) -> Non
             provider = await Provider.start(target, lambda: "always-the-same")
             await wait_until(lambda: status(target, warm) == "completed", what="the first use of the token")
             gid = submit(target, "doomed")
-            await wait_until(lambda: status(target, gid) == "failed", timeout=90, what="the failure")
+            await wait_until(lambda: status(target, gid) == "failed", timeout=30, what="the failure")
             row = target.system.history.get(target.system.db.reader(), gid)
             assert row is not None
             assert row.error_reason == "captcha_rejected"
             await provider.close()
 
-    run(body(), timeout=120)
+    run(body())

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from domain.values import TERMINAL_STATUSES
+from domain.values import TERMINAL_STATUSES, Status
 from server.store import locate
 from tests.reliability.processes import KillableRelay, free_port, simulator_process
 from tests.reliability.verify import Delivery, FailureKinds, StoreCheck, check_store, classify_failures, delivery
@@ -238,7 +238,8 @@ async def _drive(
 
 
 async def _until_terminal(relay: KillableRelay, ids: list[UUID], timeout: float) -> tuple[Counter[str], int]:
-    """Poll `get_statuses` until every generation is terminal; (statuses, the read model's position then)."""
+    """Poll `get_statuses` until every generation is terminal and every completed one's video is kept (the
+    keeper's event comes after Completed: the last event of the run); (statuses, the read model's position then)."""
     deadline = time.monotonic() + timeout
     statuses: Counter[str] = Counter()
     while time.monotonic() < deadline:
@@ -252,7 +253,8 @@ async def _until_terminal(relay: KillableRelay, ids: list[UUID], timeout: float)
                         rows += convert_data(result.data, list[HistoryRow], "get_statuses")
                         position = result.position
                     statuses = Counter(row.status for row in rows)
-                    if sum(statuses[s] for s in TERMINAL_STATUSES) == len(ids):
+                    kept = all(row.video_stored_at is not None for row in rows if row.status == Status.COMPLETED)
+                    if sum(statuses[s] for s in TERMINAL_STATUSES) == len(ids) and kept:
                         return statuses, position
                     await asyncio.sleep(0.25)
         except RelayUnavailable:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.batch_run import BatchPlan, run_batch
 
 TWENTY_PERCENT = {"500": 0.04, "503": 0.04, "429": 0.04, "timeout": 0.04, "malformed": 0.04}
 
 
+@pytest.mark.usefixtures("short_pauses")  # a 429 pauses the account: 0.2 s here, 10 s in service
 def test_a_fifth_of_flow_answers_faulty_fails_only_ambiguous_submissions_and_keeps_the_budget(tmp_path: Path) -> None:
     """Only submissions Flow answered ambiguously fail (interrupted_submission, never more than the simulator's
     count); every other job completes; neither the relay's own request log nor Flow saw more than R a second."""

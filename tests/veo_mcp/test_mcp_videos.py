@@ -7,7 +7,6 @@ import asyncio
 import base64
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +17,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, BlobResourceContents
 
 from tests.server.relay_process import RelayProcess, running_relay
-from tests.veo_mcp.mcp_process import everything_said, mcp_client, structured, text_of
+from tests.veo_mcp.mcp_process import Sessions, everything_said, structured, text_of
 from veo_client.results import HistoryRow
 from veo_mcp.results import generation_content, row_summary
 
@@ -29,6 +28,13 @@ UNKNOWN = "0b7e6c1a-3f1d-4c2e-9a8b-5d4c3b2a1f00"
 def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
     with running_relay(tmp_path_factory.mktemp("relay")) as process:
         yield process
+
+
+@pytest.fixture(scope="module")
+def session(relay: RelayProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sessions]:
+    sessions = Sessions(relay.data, tmp_path_factory.mktemp("mcp"))
+    yield sessions
+    sessions.close()
 
 
 async def stored_row(client: Client, generation_id: str) -> dict[str, Any]:
@@ -47,48 +53,46 @@ def served(relay: RelayProcess, address: str) -> httpx.Response:
     return httpx.get(address, headers={"Authorization": f"Bearer {relay.token}"}, trust_env=False)
 
 
-def test_a_kept_video_has_its_address_in_results_and_is_a_resource(relay: RelayProcess, tmp_path: Path) -> None:
+def test_a_kept_video_has_its_address_in_results_and_is_a_resource(relay: RelayProcess, session: Sessions) -> None:
     """Once stored, the row carries the relay's /videos/ID address (no token), and reading veo://videos/ID answers
     exactly the bytes that address serves, as a video/mp4 blob."""
 
-    async def scenario() -> None:
-        async with mcp_client(relay.data, tmp_path / "mcp.log") as client:
-            made = structured(await client.call_tool("generate_video", {"prompt": "a kept lighthouse", "wait": True}))
-            [generation_id] = made["generation_ids"]
-            row = await stored_row(client, generation_id)
-            address = row["kept_video_url"]
-            assert address == f"{relay.url.rstrip('/')}/videos/{generation_id}"
-            answer = await client.call_tool("get_generation", {"id": generation_id})
-            assert address in text_of(answer)
-            assert f"veo://videos/{generation_id}" in text_of(answer)
-            listed = await client.call_tool("list_generations", {"limit": 1})
-            assert structured(listed)["generations"][0]["kept_video_url"] == address
-            assert relay.token not in everything_said(answer) + everything_said(listed)
+    async def scenario(client: Client) -> None:
+        made = structured(await client.call_tool("generate_video", {"prompt": "a kept lighthouse", "wait": True}))
+        [generation_id] = made["generation_ids"]
+        row = await stored_row(client, generation_id)
+        address = row["kept_video_url"]
+        assert address == f"{relay.url.rstrip('/')}/videos/{generation_id}"
+        answer = await client.call_tool("get_generation", {"id": generation_id})
+        assert address in text_of(answer)
+        assert f"veo://videos/{generation_id}" in text_of(answer)
+        listed = await client.call_tool("list_generations", {"limit": 1})
+        assert structured(listed)["generations"][0]["kept_video_url"] == address
+        assert relay.token not in everything_said(answer) + everything_said(listed)
 
-            response = served(relay, address)
-            assert response.status_code == 200
-            assert httpx.get(address, trust_env=False).status_code == 401, "the address alone is not enough"
+        response = served(relay, address)
+        assert response.status_code == 200
+        assert httpx.get(address, trust_env=False).status_code == 401, "the address alone is not enough"
 
-            read = await client.read_resource(f"veo://videos/{generation_id}", cache_mode="bypass")
-            [content] = read.contents
-            assert isinstance(content, BlobResourceContents)
-            assert content.mime_type == "video/mp4"
-            assert base64.b64decode(content.blob) == response.content
-            assert len(response.content) == row["video_bytes"]
+        read = await client.read_resource(f"veo://videos/{generation_id}", cache_mode="bypass")
+        [content] = read.contents
+        assert isinstance(content, BlobResourceContents)
+        assert content.mime_type == "video/mp4"
+        assert base64.b64decode(content.blob) == response.content
+        assert len(response.content) == row["video_bytes"]
 
-    asyncio.run(scenario())
-    assert relay.token not in (tmp_path / "mcp.log").read_text()
+    session().run(scenario)
+    assert relay.token not in session().errlog.read_text()
 
 
-def test_the_video_template_is_listed_with_its_mime_type(relay: RelayProcess, tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mcp_client(relay.data, tmp_path / "mcp.log") as client:
-            templates = (await client.list_resource_templates()).resource_templates
+def test_the_video_template_is_listed_with_its_mime_type(session: Sessions) -> None:
+    async def scenario(client: Client) -> None:
+        templates = (await client.list_resource_templates()).resource_templates
         [video] = [t for t in templates if t.uri_template == "veo://videos/{id}"]
         assert video.mime_type == "video/mp4"
         assert video.description and "video_stored_at" in video.description
 
-    asyncio.run(scenario())
+    session().run(scenario)
 
 
 def test_only_a_stored_video_has_an_address() -> None:
@@ -117,15 +121,14 @@ def test_only_a_stored_video_has_an_address() -> None:
     assert f"veo://videos/{UNKNOWN}" in row_summary(kept, address)
 
 
-def test_an_unknown_or_malformed_id_is_a_clear_resource_error(relay: RelayProcess, tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with mcp_client(relay.data, tmp_path / "mcp.log") as client:
-            with pytest.raises(MCPError, match="get_generation") as unknown:
-                await client.read_resource(f"veo://videos/{UNKNOWN}", cache_mode="bypass")
-            assert UNKNOWN in unknown.value.message
-            assert unknown.value.code == INVALID_PARAMS
-            with pytest.raises(MCPError, match="not a generation id"):
-                await client.read_resource("veo://videos/not-an-id", cache_mode="bypass")
+def test_an_unknown_or_malformed_id_is_a_clear_resource_error(session: Sessions) -> None:
+    async def scenario(client: Client) -> None:
+        with pytest.raises(MCPError, match="get_generation") as unknown:
+            await client.read_resource(f"veo://videos/{UNKNOWN}", cache_mode="bypass")
+        assert UNKNOWN in unknown.value.message
+        assert unknown.value.code == INVALID_PARAMS
+        with pytest.raises(MCPError, match="not a generation id"):
+            await client.read_resource("veo://videos/not-an-id", cache_mode="bypass")
 
-    asyncio.run(scenario())
-    assert "Traceback" not in (tmp_path / "mcp.log").read_text()
+    session().run(scenario)
+    assert "Traceback" not in session().errlog.read_text()
