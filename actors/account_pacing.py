@@ -68,6 +68,10 @@ class PacingView:
     gap: float
     throttles: tuple[float, ...]
     """Instants of the throttles and blocks within the last hour."""
+    throttles_total: int
+    """Throttles since the relay started (hard blocks not counted)."""
+    blocks_total: int
+    """Hard blocks since the relay started."""
 
 
 class AccountPacing:
@@ -90,6 +94,8 @@ class AccountPacing:
         self._successes = 0
         self._last_throttle = -math.inf
         self._throttles: deque[float] = deque()
+        self._throttles_total = 0
+        self._blocks_total = 0
 
     # --- asked by the poller ------------------------------------------------------------------------
 
@@ -127,7 +133,14 @@ class AccountPacing:
         """A frozen copy for `queue_status`."""
         self._forget_old()
         return PacingView(
-            self._paused_until, self._resting_until, self._reason, self.max_active, self.gap, tuple(self._throttles)
+            self._paused_until,
+            self._resting_until,
+            self._reason,
+            self.max_active,
+            self.gap,
+            tuple(self._throttles),
+            self._throttles_total,
+            self._blocks_total,
         )
 
     # --- told by the poller and the outcome handler -------------------------------------------------
@@ -147,6 +160,7 @@ class AccountPacing:
         """Flow answered `USER_REQUESTS_THROTTLED` with `active` generations of this account active (counting the
         refused one): fewer active, a wider gap, and a pause on the ladder. Returns the pause's end."""
         now = self._note_throttle()
+        self._throttles_total += 1
         self._tighten(active)
         seconds = PAUSE_LADDER[min(self._level, len(PAUSE_LADDER) - 1)]
         self._level += 1
@@ -164,6 +178,7 @@ class AccountPacing:
         """Flow's hard block (`UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC`): tighten and rest (10 min, doubling on repeat)
         without trying before its end. Returns the rest's end."""
         now = self._note_throttle()
+        self._blocks_total += 1
         self._tighten(active)
         self._resting_until = max(self._resting_until, now + self._rest_s)
         self._rest_s = min(MAX_REST_S, self._rest_s * 2)
