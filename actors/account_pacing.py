@@ -20,6 +20,7 @@ from actors.clock import Clock
 
 __all__ = [
     "DEFAULT_REST_S",
+    "GAP_SUSPECT_S",
     "MAX_REST_S",
     "PAUSE_LADDER",
     "RELAX_AFTER",
@@ -44,6 +45,10 @@ RELAX_QUIET_S = 300.0
 """Seconds without a throttle before the limits relax one step."""
 MIN_GAP_AFTER_THROTTLE = 1.0
 """A throttled account's gap is at least this (the safe envelope reported is a second or more)."""
+GAP_SUSPECT_S = 2.0
+"""A throttled submission sent less than this after the account's previous one may have been refused for the gap
+alone (Flow does not say which limit it hit): the gap widens to at least this and the active limit stays. Any
+later throttle then comes at this gap or wider, so it lowers the active limit."""
 MAX_GAP = 60.0
 """The widest gap learning may set."""
 HOUR = 3600.0
@@ -86,6 +91,7 @@ class AccountPacing:
         self.gap = submit_gap
         """The effective seconds between two submissions."""
         self._last_submit = -math.inf
+        self._interval = math.inf  # between its last two submissions
         self._paused_until = -math.inf
         self._resting_until = -math.inf
         self._reason: str | None = None
@@ -147,7 +153,8 @@ class AccountPacing:
 
     def submitted(self) -> None:
         """A submission of this account is about to be sent."""
-        self._last_submit = self._clock()
+        now = self._clock()
+        self._interval, self._last_submit = now - self._last_submit, now
 
     def accepted(self) -> None:
         """Flow accepted a submission: after enough of them, with no throttle for a while, relax one step."""
@@ -158,10 +165,14 @@ class AccountPacing:
 
     def throttled(self, active: int) -> float:
         """Flow answered `USER_REQUESTS_THROTTLED` with `active` generations of this account active (counting the
-        refused one): fewer active, a wider gap, and a pause on the ladder. Returns the pause's end."""
+        refused one): fewer active and a wider gap (only a wider gap when it was sent soon after the previous one:
+        `GAP_SUSPECT_S`), and a pause on the ladder. Returns the pause's end."""
         now = self._note_throttle()
         self._throttles_total += 1
-        self._tighten(active)
+        if self._interval < GAP_SUSPECT_S:  # maybe the gap alone: widen it, keep the active limit
+            self.gap = min(MAX_GAP, max(GAP_SUSPECT_S, self.gap * 2))
+        else:
+            self._tighten(active)
         seconds = PAUSE_LADDER[min(self._level, len(PAUSE_LADDER) - 1)]
         self._level += 1
         self._paused_until = max(self._paused_until, now + seconds)
@@ -197,8 +208,8 @@ class AccountPacing:
 
     def _tighten(self, active: int) -> None:
         """Fewer active: one fewer than Flow refused when others were running, else one fewer than the limit (at
-        least one; an account without a limit learns one only from a refusal with others running); and a gap
-        at least 1 s and twice as wide."""
+        least one; an account without a limit learns one only from a refusal with others running); and a gap at
+        least 1 s and twice as wide."""
         if active > 1:
             refused_at = active if self.max_active is None else min(self.max_active, active)
             self.max_active = refused_at - 1
