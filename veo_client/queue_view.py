@@ -72,14 +72,13 @@ def _paused(state: Mapping[str, Any], now: datetime) -> list[str]:
         return [_line("paused", "no profile is paused")]
     lines = [_line("paused", f"{_plural(len(paused), 'profile', 'profiles')}:")]
     for pause in paused:
-        left = _number(pause.get("seconds_left"))
-        until = (now + timedelta(seconds=left)).astimezone().strftime("%H:%M:%S")
         why = pause.get("reason") or "no reason given"
-        lines.append(f"{'':<{_LABEL}}  {pause.get('profile_id')}: {why}; until {until} (in {duration(left)})")
+        lines.append(f"{'':<{_LABEL}}  {pause.get('profile_id')}: {why}; {_until(pause.get('seconds_left'), now)}")
     return lines
 
 
 def _until(seconds_left: Any, now: datetime) -> str:
+    """`until 12:03:05 (in 2 min 5 s)`, the clock time in local time."""
     left = _number(seconds_left)
     return f"until {(now + timedelta(seconds=left)).astimezone().strftime('%H:%M:%S')} (in {duration(left)})"
 
