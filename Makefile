@@ -30,6 +30,7 @@ bench: $(STAMP)   # every figure of docs/BENCHMARKS.md at moderate sizes (about 
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/chaos.py --jobs 100 --kills 8 --crashes 10
+	$(BIN)/python bench/pool.py --scale 0.1
 	$(BIN)/python bench/hostile.py --seconds 10 --fuzz 10000
 	$(BIN)/python bench/reads.py
 	$(BIN)/python bench/sim_state.py --sizes 500 5000

@@ -24,6 +24,7 @@ from actors.minute_quota import MinuteQuota
 
 __all__ = [
     "DEFAULT_REST_S",
+    "GAP_SUSPECT_S",
     "MAX_REST_S",
     "PAUSE_LADDER",
     "RELAX_AFTER",
@@ -48,6 +49,10 @@ RELAX_QUIET_S = 300.0
 """Seconds without a throttle before the limits relax one step."""
 MIN_GAP_AFTER_THROTTLE = 1.0
 """A throttled account's gap is at least this (the safe envelope reported is a second or more)."""
+GAP_SUSPECT_S = 2.0
+"""A throttled submission sent less than this after the account's previous one may have been refused for the gap
+alone (Flow does not say which limit it hit): the gap widens to at least this and the active limit stays. Any
+later throttle then comes at this gap or wider, so it lowers the active limit."""
 MAX_GAP = 60.0
 """The widest gap learning may set."""
 HOUR = 3600.0
@@ -74,6 +79,10 @@ class PacingView:
     gap: float
     throttles: tuple[float, ...]
     """Instants of the throttles and blocks within the last hour."""
+    throttles_total: int
+    """Throttles since the relay started (hard blocks not counted)."""
+    blocks_total: int
+    """Hard blocks since the relay started."""
 
 
 class AccountPacing:
@@ -92,6 +101,7 @@ class AccountPacing:
         self.gap = submit_gap
         """The effective seconds between two submissions."""
         self._last_submit = -math.inf
+        self._interval = math.inf  # between its last two submissions
         self._paused_until = -math.inf
         self._resting_until = -math.inf
         self._reason: str | None = None
@@ -100,6 +110,8 @@ class AccountPacing:
         self._successes = 0
         self._last_throttle = -math.inf
         self._throttles: deque[float] = deque()
+        self._throttles_total = 0
+        self._blocks_total = 0
 
     # --- asked by the poller ------------------------------------------------------------------------
 
@@ -148,14 +160,22 @@ class AccountPacing:
         """A frozen copy for `queue_status`."""
         self._forget_old()
         return PacingView(
-            self._paused_until, self._resting_until, self._reason, self.max_active, self.gap, tuple(self._throttles)
+            self._paused_until,
+            self._resting_until,
+            self._reason,
+            self.max_active,
+            self.gap,
+            tuple(self._throttles),
+            self._throttles_total,
+            self._blocks_total,
         )
 
     # --- told by the poller and the outcome handler -------------------------------------------------
 
     def submitted(self) -> None:
         """A submission of this account is about to be sent."""
-        self._last_submit = self._clock()
+        now = self._clock()
+        self._interval, self._last_submit = now - self._last_submit, now
         if self.minute is not None:
             self.minute.started()
 
@@ -202,9 +222,14 @@ class AccountPacing:
 
     def throttled(self, active: int) -> float:
         """Flow answered `USER_REQUESTS_THROTTLED` with `active` generations of this account active (counting the
-        refused one): fewer active, a wider gap, and a pause on the ladder. Returns the pause's end."""
+        refused one): fewer active and a wider gap (only a wider gap when it was sent soon after the previous one:
+        `GAP_SUSPECT_S`), and a pause on the ladder. Returns the pause's end."""
         now = self._note_throttle()
-        self._tighten(active)
+        self._throttles_total += 1
+        if self._interval < GAP_SUSPECT_S:  # maybe the gap alone: widen it, keep the active limit
+            self.gap = min(MAX_GAP, max(GAP_SUSPECT_S, self.gap * 2))
+        else:
+            self._tighten(active)
         seconds = PAUSE_LADDER[min(self._level, len(PAUSE_LADDER) - 1)]
         self._level += 1
         self._paused_until = max(self._paused_until, now + seconds)
@@ -221,6 +246,7 @@ class AccountPacing:
         """Flow's hard block (`UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC`): tighten and rest (10 min, doubling on repeat)
         without trying before its end. Returns the rest's end."""
         now = self._note_throttle()
+        self._blocks_total += 1
         self._tighten(active)
         self._resting_until = max(self._resting_until, now + self._rest_s)
         self._rest_s = min(MAX_REST_S, self._rest_s * 2)
@@ -239,8 +265,8 @@ class AccountPacing:
 
     def _tighten(self, active: int) -> None:
         """Fewer active: one fewer than Flow refused when others were running, else one fewer than the limit (at
-        least one; an account without a limit learns one only from a refusal with others running); and a gap
-        at least 1 s and twice as wide."""
+        least one; an account without a limit learns one only from a refusal with others running); and a gap at
+        least 1 s and twice as wide."""
         if active > 1:
             refused_at = active if self.max_active is None else min(self.max_active, active)
             self.max_active = refused_at - 1

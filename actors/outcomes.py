@@ -156,6 +156,7 @@ class OutcomeHandler:
             work.cancel_on_flow(job.account, job.media_name or operation)
         elif value.terminal and value.successful:
             job.media_generation_id = value.media_generation_id
+            state.completed(now)
             work.look_up_url(job)
         elif value.terminal:
             reason = value.error_reason or value.remote_status or FAILED_REMOTE_STATUS
@@ -332,6 +333,7 @@ class OutcomeHandler:
                 last_running = work.succeeded(job, remote.media_generation_id)
                 if last_running is not None:
                     self._tally.detected(self._clock(), last_running)
+                self._profiles[job.account].completed(self._clock())
                 if remote.video_url:
                     work.finish_completed(job, remote.video_url, remote.status or SUCCESSFUL_REMOTE_STATUS)
                 else:

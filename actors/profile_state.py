@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -11,7 +12,7 @@ from actors.clock import Clock
 from actors.flow import StatusContract
 from actors.minute_quota import MinuteQuota
 from actors.profiles import Profile
-from actors.queue_status import AccountView
+from actors.queue_status import DONE_WINDOW_S, AccountView
 
 __all__ = ["ProfileState"]
 
@@ -28,6 +29,9 @@ class ProfileState:
     pause_reason: str | None = None
     pause_level: int = 0
     contract_switches: int = 0
+    done: tuple[float, ...] = ()
+    """Instants its jobs completed at within the last day, oldest first (a new tuple on each completion, so
+    snapshots share it without copying)."""
     _refreshing: bool = False
     _needs_session: bool = False
     """The bearer token expired and the session cookie is missing or refused: waiting for a new cookie."""
@@ -70,16 +74,26 @@ class ProfileState:
             pool=self.profile.pool,
             active=active,
             limit=pacing.limit,
+            configured_limit=self.pacing.configured_active,
             gap=pacing.gap,
+            configured_gap=self.pacing.configured_gap,
             paused_until=max(self.paused_until, pacing.paused_until),
             resting_until=pacing.resting_until,
             reason=self._pause()[1],
             throttles=pacing.throttles,
+            throttles_total=pacing.throttles_total,
+            blocks_total=pacing.blocks_total,
+            done=self.done,
             quota_until=self.quota.out_until,
             quota_until_wall=self.quota.out_until_wall,
             quota_reason=self.quota.out_reason,
             credits=self.quota.credits,
         )
+
+    def completed(self, now: float) -> None:
+        """One of its jobs completed at `now` (forgetting completions older than a day)."""
+        kept = self.done[bisect.bisect_right(self.done, now - DONE_WINDOW_S) :]
+        self.done = (*kept, now)
 
     def pause(self, now: float, reason: str, seconds: float | None = None) -> float:
         """Pause submissions for `seconds`, or the next step of the ladder; returns the end instant."""

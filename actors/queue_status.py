@@ -8,6 +8,7 @@ seconds left of each profile pause) keeps the instants it is computed from and i
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ import msgspec
 
 __all__ = [
     "DETECTION_WINDOW_S",
+    "DONE_WINDOW_S",
     "AccountStatus",
     "AccountView",
     "BudgetLimits",
@@ -30,6 +32,8 @@ DETECTION_WINDOW_S = 60.0
 """`detection_latency` is the mean over this many seconds."""
 THROTTLE_WINDOW_S = 3600.0
 """`throttles_last_hour` counts over this many seconds."""
+DONE_WINDOW_S = 24 * 3600.0
+"""`done_last_24h` counts over this many seconds."""
 
 
 class BudgetLimits(msgspec.Struct, frozen=True):
@@ -63,9 +67,20 @@ class AccountStatus(msgspec.Struct, frozen=True, kw_only=True):
     """Its generations submitted and not yet finished."""
     limit: int | None
     """Its active limit as learned (at most the configured one; None: no limit of its own)."""
+    configured_limit: int | None
+    """Its active limit as configured (`max_active`)."""
     gap: float
     """Seconds between two of its submissions, as learned."""
+    configured_gap: float
+    """Seconds between two of its submissions as configured (`submit_gap`)."""
     throttles_last_hour: int
+    """Flow's throttles and hard blocks of it within the last hour."""
+    throttles_total: int
+    """Flow's throttles of it since the relay started."""
+    blocks_total: int
+    """Flow's hard blocks of it since the relay started."""
+    done_last_24h: int
+    """Its generations and upscales that completed within the last 24 hours (since the relay started)."""
     quota_until: str | None = None
     """When its used-up quota comes back (ISO-8601 UTC), while it is out of quota; else None."""
     credits: int | None = None
@@ -113,11 +128,17 @@ class AccountView:
     pool: bool
     active: int
     limit: int | None
+    configured_limit: int | None
     gap: float
+    configured_gap: float
     paused_until: float
     resting_until: float
     reason: str | None
     throttles: tuple[float, ...]
+    throttles_total: int
+    blocks_total: int
+    done: tuple[float, ...]
+    """Instants its jobs completed at, oldest first (at least those within `DONE_WINDOW_S`)."""
     quota_until: float = float("-inf")
     quota_until_wall: float | None = None
     quota_reason: str | None = None
@@ -143,8 +164,13 @@ class AccountView:
             pool=self.pool,
             active=self.active,
             limit=self.limit,
+            configured_limit=self.configured_limit,
             gap=self.gap,
+            configured_gap=self.configured_gap,
             throttles_last_hour=sum(1 for t in self.throttles if t > now - THROTTLE_WINDOW_S),
+            throttles_total=self.throttles_total,
+            blocks_total=self.blocks_total,
+            done_last_24h=len(self.done) - bisect.bisect_right(self.done, now - DONE_WINDOW_S),
             quota_until=_iso(self.quota_until_wall) if out and self.quota_until_wall is not None else None,
             credits=self.credits,
         )

@@ -126,11 +126,12 @@ class RelayProcess:
 
 
 class SimulatorProcess:
-    """`veo simulator` from `tree` on a free port, without a rate limit of its own, until the block ends."""
+    """`veo simulator` from `tree` on a free port, without a rate limit of its own (more options in `extra`), until
+    the block ends."""
 
-    def __init__(self, tree: Path, lo: float, hi: float, log: Path) -> None:
+    def __init__(self, tree: Path, lo: float, hi: float, log: Path, extra: Sequence[str] = ()) -> None:
         self.tree = tree
-        self.args = ["--port", "0", "--rate", "0", "--lo", str(lo), "--hi", str(hi), "--seed", "1"]
+        self.args = ["--port", "0", "--rate", "0", "--lo", str(lo), "--hi", str(hi), "--seed", "1", *extra]
         self.log = log
         self.process: subprocess.Popen[str] | None = None
         self.url = ""

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from server.account_metrics import Family, account_families, labelled
+
 if TYPE_CHECKING:
     from actors.clock import Clock
     from actors.queue_status import QueueStatus
@@ -32,9 +34,8 @@ Figure = tuple[str, str, str, float]
 """(name, type, help, value) of one metric."""
 
 
-def _system_figures(system: System) -> list[Figure]:
-    """The figures that come from the system (some read the store: call off the loop)."""
-    status = system.commands.last_status
+def _system_figures(system: System, status: QueueStatus | None) -> list[Figure]:
+    """The figures that come from the system and its queue status (some read the store: call off the loop)."""
 
     def num(figure: Callable[[QueueStatus], float]) -> float:
         return figure(status) if status is not None else 0
@@ -105,13 +106,16 @@ class MetricsSnapshot:
         self.interval = interval
         self.clock = clock
         self._figures: list[Figure] = []
+        self._families: list[Family] = []
         self._taken: float | None = None
         self._task: asyncio.Task[None] | None = None
 
     def refresh(self) -> None:
         """Take a new snapshot (blocking: from a worker thread)."""
-        figures = _system_figures(self.system)
-        self._figures, self._taken = figures, self.clock()
+        status = self.system.commands.last_status
+        figures = _system_figures(self.system, status)
+        families = account_families(status.accounts) if status is not None else []
+        self._figures, self._families, self._taken = figures, families, self.clock()
 
     async def start(self) -> None:
         """Take the first snapshot, then keep it current in the background."""
@@ -151,4 +155,7 @@ class MetricsSnapshot:
         out: list[str] = []
         for name, kind, help_text, value in figures:
             out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+        for name, kind, help_text, samples in self._families:
+            out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+            out += [f"{labelled(name, labels)} {value}" for labels, value in samples]
         return "\n".join(out) + "\n"

@@ -17,6 +17,27 @@ function cell(tag, text) {
   return node;
 }
 
+const STATE_WORDS = { resting: "resting after a hard block", out_of_quota: "out of quota" };
+
+/** An account's state in words: `ready`, or `paused, 2 min left (why)`. */
+export function accountState(a) {
+  const word = STATE_WORDS[a.state] ?? String(a.state ?? "unknown").replaceAll("_", " ");
+  const left = a.seconds_left == null ? "" : `, ${duration(a.seconds_left)} left`;
+  return `${word}${left}${a.reason ? ` (${a.reason})` : ""}`;
+}
+
+/** The accounts table's columns: a heading and what each account shows under it. A new account field (credits,
+ * a quota reset) is one more entry here. */
+export const ACCOUNT_COLUMNS = [
+  ["Account", (a) => String(a.profile_id)],
+  ["State", accountState],
+  ["Active", (a) => (a.limit == null ? `${a.active}` : `${a.active} of ${a.limit}`)],
+  ["Gap", (a) => `${a.gap} s`],
+  ["Throttles (1 h)", (a) => String(a.throttles_last_hour)],
+  ["Hard blocks", (a) => String(a.blocks_total ?? 0)],
+  ["Done (24 h)", (a) => String(a.done_last_24h ?? 0)],
+];
+
 /** The completion entry people meet most: the model and kind with the most completed videos. */
 export function mostUsed(completion) {
   return completion.reduce((best, c) => (best === null || c.count > best.count ? c : best), null);
@@ -37,6 +58,11 @@ export class StatusBar {
     this.cancelled = $("cancelled");
     this.reasons = $("reasons");
     this.paused = $("paused");
+    this.accountsTable = $("accounts-table");
+    this.accountsNone = $("accounts-none");
+    this.accountsTable.tHead.rows[0].replaceChildren(
+      ...ACCOUNT_COLUMNS.map(([heading]) => Object.assign(cell("th", heading), { scope: "col" })),
+    );
   }
 
   connection(state, detail) {
@@ -60,6 +86,22 @@ export class StatusBar {
     this.paused.textContent = paused.length
       ? `Paused: ${paused.map((p) => `${p.profile_id} (${reasonLabel(p.reason)}, ${duration(p.seconds_left)} left)`).join("; ")}`
       : "";
+    this.accounts(data.accounts ?? []);
+  }
+
+  /** One row per account (`queue_status` accounts); names and reasons go in as text, never as markup. */
+  accounts(accounts) {
+    this.accountsTable.tBodies[0].replaceChildren(
+      ...accounts.map((a) => {
+        const row = document.createElement("tr");
+        row.dataset.state = a.state;
+        row.append(...ACCOUNT_COLUMNS.map(([, text], i) => cell(i === 0 ? "th" : "td", text(a))));
+        row.firstChild.scope = "row";
+        return row;
+      }),
+    );
+    this.accountsTable.hidden = accounts.length === 0;
+    this.accountsNone.hidden = accounts.length > 0;
   }
 
   /** `get_analytics` data. */

@@ -15,7 +15,7 @@ from actors.queue_status import AccountStatus
 from actors.worklist import NO_POOL_MESSAGE
 from domain.requests import GenerationSpec
 from domain.values import ErrorReason, Status
-from tests.actors.fakes import FAILED, Rig, answered, make_profile, make_rig, remote, unfinished
+from tests.actors.fakes import FAILED, SUCCESSFUL, Rig, answered, make_profile, make_rig, remote, unfinished
 
 SUBMIT, CHECK = CallKind.SUBMIT, CallKind.CHECK
 THROTTLED = "PUBLIC_ERROR_USER_REQUESTS_THROTTLED"
@@ -113,8 +113,13 @@ def test_a_throttled_account_pauses_on_the_ladder_and_shows_it() -> None:
         pool=True,
         active=0,
         limit=3,
+        configured_limit=4,
         gap=1.0,
+        configured_gap=0.0,
         throttles_last_hour=1,
+        throttles_total=1,
+        blocks_total=0,
+        done_last_24h=0,
     )
     again = rig.next_call(SUBMIT)
     assert rig.runner.started_at(again) == pytest.approx(throttled_at + 10.0)
@@ -126,11 +131,25 @@ def test_a_blocked_account_rests_and_is_not_tried_before_the_rest_ends() -> None
     (gid,) = pooled(rig)
     rig.answer(rig.next_call(SUBMIT), answered(429, TOO_MUCH_TRAFFIC))
     blocked_at = rig.clock.now
-    assert rig.poller.status().accounts[0].state == "resting"
+    (status,) = rig.poller.status().accounts
+    assert (status.state, status.throttles_total, status.blocks_total) == ("resting", 0, 1)
     assert submissions(rig, blocked_at + DEFAULT_REST_S - 1.0) == []
     again = rig.next_call(SUBMIT)
     assert rig.runner.started_at(again) == pytest.approx(blocked_at + DEFAULT_REST_S)
     assert rig.events(gid) == ["Requested", "Submitted", "Deferred", "Submitted"]
+
+
+def test_a_completed_job_counts_as_done_on_the_account_that_made_it() -> None:
+    rig = make_rig(profiles=[account("a"), account("b")])
+    first, second = pooled(rig, 2)
+    for call in submissions(rig, rig.clock.now + 1.0):
+        rig.accept(call)
+    outcome = {first: SUCCESSFUL, second: FAILED}
+    while any(rig.generation(gid).status == Status.PENDING for gid in outcome):
+        check = rig.next_call(CHECK)
+        rig.answer(check, [remote(rig.operation(gid), outcome[gid], url="https://v/1.mp4") for gid in check.job_ids])
+    done = {status.profile_id: status.done_last_24h for status in rig.poller.status().accounts}
+    assert done == {rig.generation(first).account: 1, rig.generation(second).account: 0}
 
 
 def test_an_upscale_goes_to_the_account_of_its_source_video() -> None:

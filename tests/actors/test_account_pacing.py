@@ -8,6 +8,7 @@ import pytest
 
 from actors.account_pacing import (
     DEFAULT_REST_S,
+    GAP_SUSPECT_S,
     PAUSE_LADDER,
     RELAX_AFTER,
     RELAX_QUIET_S,
@@ -62,6 +63,22 @@ def test_a_throttle_of_a_lone_submission_lowers_the_limit_by_one_and_widens_the_
     unlimited, _ = pacing(max_active=None, gap=0.5)
     unlimited.throttled(active=1)
     assert (unlimited.max_active, unlimited.gap) == (None, 1.0)
+
+
+def test_a_throttle_soon_after_the_previous_submission_widens_only_the_gap_and_the_next_one_lowers_the_limit() -> None:
+    """Flow does not say which limit it hit: a submission 1 s after the previous one may have been refused for the
+    gap alone, so the gap widens to at least 2 s and the active limit stays; a throttle after that can only be the
+    active limit."""
+    account, clock = pacing(max_active=6, gap=1.0)
+    account.submitted()
+    clock.advance(1.0)
+    account.submitted()
+    pause_end = account.throttled(active=2)
+    assert (account.max_active, account.gap) == (6, GAP_SUSPECT_S)
+    clock.set(pause_end)
+    account.submitted()
+    account.throttled(active=5)
+    assert (account.max_active, account.gap) == (4, 2 * GAP_SUSPECT_S)
 
 
 def test_the_limit_never_falls_below_one() -> None:

@@ -6,7 +6,17 @@ import json
 
 import msgspec
 
-from actors.queue_status import AccountView, BudgetLimits, Pause, PausedProfile, QueueSnapshot, QueueStatus
+from actors.profile_state import ProfileState
+from actors.queue_status import (
+    DONE_WINDOW_S,
+    AccountView,
+    BudgetLimits,
+    Pause,
+    PausedProfile,
+    QueueSnapshot,
+    QueueStatus,
+)
+from tests.actors.fakes import make_profile
 
 COUNTS = {"queued": 2, "waiting_token": 1, "submitting": 0, "pending": 3, "processing": 4, "in_flight": 5}
 
@@ -100,11 +110,16 @@ def test_an_accounts_state_and_recent_throttles_are_computed_when_read() -> None
         pool=True,
         active=2,
         limit=3,
+        configured_limit=4,
         gap=4.0,
+        configured_gap=1.5,
         paused_until=150.0,
         resting_until=120.0,
         reason="why",
         throttles=(100.0,),
+        throttles_total=1,
+        blocks_total=1,
+        done=(50.0, 90.0),
     )
     taken = QueueSnapshot(snapshot().status, (), (), (), (view,))
     assert [(a.state, a.seconds_left, a.reason) for a in taken.at(110.0).accounts] == [("resting", 10.0, "why")]
@@ -113,3 +128,19 @@ def test_an_accounts_state_and_recent_throttles_are_computed_when_read() -> None
     assert (ready.state, ready.seconds_left, ready.reason, ready.throttles_last_hour) == ("ready", None, None, 1)
     assert taken.at(3700.0).accounts[0].throttles_last_hour == 0
     assert (ready.active, ready.limit, ready.gap, ready.pool) == (2, 3, 4.0, True)
+    assert (ready.configured_limit, ready.configured_gap, ready.throttles_total, ready.blocks_total) == (4, 1.5, 1, 1)
+
+
+def test_jobs_done_count_for_a_day_from_when_each_completed() -> None:
+    """`done_last_24h` drops each completion 24 hours after it, whenever the status is read."""
+    state = ProfileState.of(make_profile("a"), clock=lambda: 0.0)
+    for instant in (10.0, 20.0, 30.0):
+        state.completed(instant)
+    taken = QueueSnapshot(snapshot().status, (), (), (), (state.account_view(active=0),))
+    assert [taken.at(now).accounts[0].done_last_24h for now in (30.0, DONE_WINDOW_S + 10.0, DONE_WINDOW_S + 30.0)] == [
+        3,
+        2,
+        0,
+    ]
+    state.completed(DONE_WINDOW_S + 25.0)
+    assert state.done == (30.0, DONE_WINDOW_S + 25.0)

@@ -137,10 +137,22 @@ async def relay(
     simulator: SimulatorConfig = FAST_JOBS,
     lost_after: float = 600.0,
     keep_videos: bool = True,
+    profiles: Path | None = None,
+    flow_url: str | None = None,
     **server_options: Any,
 ) -> AsyncIterator[Relay]:
-    """A System with the built-in simulator (fast jobs) and a RelayServer on an ephemeral loopback port."""
-    settings = Settings(data_dir=tmp_path, port=0, simulator=simulator, lost_after=lost_after, keep_videos=keep_videos)
+    """A System with the built-in simulator (fast jobs), or the profiles file's accounts on the Flow at
+    `flow_url`, and a RelayServer on an ephemeral loopback port."""
+    settings = Settings(
+        data_dir=tmp_path,
+        port=0,
+        simulator=simulator,
+        lost_after=lost_after,
+        keep_videos=keep_videos,
+        profiles=profiles,
+        flow_url=flow_url,
+        labs_url=flow_url,
+    )
     async with serving(settings, token=token, **server_options) as target:
         yield target
 

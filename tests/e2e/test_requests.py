@@ -111,8 +111,13 @@ def test_queue_status_has_the_contracts_fields(tmp_path: Path) -> None:
                 "pool": True,
                 "active": 0,
                 "limit": None,
+                "configured_limit": None,
                 "gap": 0.0,
+                "configured_gap": 0.0,
                 "throttles_last_hour": 0,
+                "throttles_total": 0,
+                "blocks_total": 0,
+                "done_last_24h": 0,
                 "quota_until": None,
             }
             assert status.data["waiting_for_accounts"] is None

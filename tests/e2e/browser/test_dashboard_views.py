@@ -58,6 +58,18 @@ async () => {
 }
 """
 
+ACCOUNTS_CHECK = """
+async () => {
+  const { StatusBar } = await import("/statusbar.js");
+  new StatusBar(document).accounts([
+    { profile_id: "<img src=x>", state: "paused", seconds_left: 125, reason: "throttled by Flow", active: 2, limit: 3,
+      gap: 1.5, throttles_last_hour: 1, blocks_total: 0, done_last_24h: 7 },
+  ]);
+  const table = document.getElementById("accounts-table");
+  return { text: table.tBodies[0].textContent, images: table.querySelectorAll("img").length };
+}
+"""
+
 
 def height(page: Page, selector: str) -> float:
     box = page.locator(selector).first.bounding_box()
@@ -96,6 +108,10 @@ def test_the_header_says_the_usual_time_and_keeps_the_figures_for_details(relay:
     assert shown["cancelled"] == " · 2 cancelled"
     assert "Veo 3.1 Fast50 s1 min 10 s1 min 30 s3" in shown["table"]
     assert "some_new_model" in shown["table"]  # a key without a friendly name is shown as it is
+
+    expect(page.locator("#accounts-table tbody")).to_contain_text("default", timeout=LIVE)  # the simulator's account
+    accounts = page.evaluate(ACCOUNTS_CHECK)
+    assert accounts == {"text": "<img src=x>paused, 2 min 5 s left (throttled by Flow)2 of 31.5 s107", "images": 0}
 
 
 def test_a_long_prompt_is_clipped_until_expanded(relay: LiveRelay, watched: Watched) -> None:
