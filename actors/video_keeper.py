@@ -168,6 +168,11 @@ class VideoKeeper:
         return self._running
 
     @property
+    def stopping(self) -> bool:
+        """True once `stop` was called: downloads still running are being abandoned."""
+        return self._stopping
+
+    @property
     def waiting(self) -> dict[UUID, float]:
         """Videos waiting for their next attempt, with the clock reading it is due at."""
         with self._changed:
