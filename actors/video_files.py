@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -84,7 +85,7 @@ class VideoFiles:
 
     def path_for(self, sha256: str) -> Path:
         """Where the video with this sha256 lives (two-character fan-out keeps directories small)."""
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if not _is_sha256(sha256):
             raise ValueError(f"not a sha256 hex digest: {sha256!r}")
         return self.directory / sha256[:2] / sha256
 
@@ -108,6 +109,13 @@ class VideoFiles:
         """A new private temporary file to download into (use as a context manager, then `commit`)."""
         return PartialVideo(self)
 
+    def stored(self) -> Iterator[tuple[str, int]]:
+        """(sha256, size) of every video file in the store (what `veo migrate` copies into a database)."""
+        for path in sorted(self.directory.glob("??/*")):
+            name = path.name
+            if path.parent.name == name[:2] and _is_sha256(name) and path.is_file():
+                yield name, path.stat().st_size
+
     def clear_partials(self) -> int:
         """Remove temporary files a crash left behind; how many were removed."""
         removed = 0
@@ -116,3 +124,7 @@ class VideoFiles:
                 stray.unlink()
                 removed += 1
         return removed
+
+
+def _is_sha256(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
