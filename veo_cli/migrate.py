@@ -36,8 +36,9 @@ logger = logging.getLogger(__name__)
 )
 @data_options
 def migrate_command(target_url: str, data_dir: Path | None, store: str | None) -> None:
-    """Copy the SQLite event store (events and positions) to PostgreSQL, verify it, build its read models, and
-    copy the kept videos into the database.
+    """Copy the SQLite event store (events and positions) to PostgreSQL, verify it, build its read models.
+
+    The kept videos of the data directory are copied into the database too, where every node serves them.
 
     Stop `veo serve` on the source first: events it records after the copy starts are not copied.
     """
