@@ -1,6 +1,7 @@
 """The kept videos on disk: one file per content, named by its sha256, written privately and renamed into place.
 
-A download goes to a private temporary file beside the store (same file system, so the rename is atomic);
+The files implementation of `actors.video_store.VideoStore`, for SQLite stores. A download goes to a private
+temporary file beside the store (same file system, so the rename is atomic);
 only a complete, checked file is renamed to its sha256 name, so a reader never sees a partial video and a
 crash leaves at most a stray temporary file (removed at the next start). Identical videos share one file.
 """
@@ -12,27 +13,20 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-__all__ = ["VIDEOS_DIR", "PartialVideo", "StoredFile", "VideoFiles"]
+from actors.video_store import StoredFile
+
+__all__ = ["VIDEOS_DIR", "PartialVideo", "VideoFiles"]
 
 logger = logging.getLogger(__name__)
 
 VIDEOS_DIR = "videos"
 """The kept videos' directory under the data directory."""
 _PARTIAL_DIR = ".partial"
-
-
-class StoredFile:
-    """A complete file in the store: its sha256 and size."""
-
-    __slots__ = ("sha256", "size")
-
-    def __init__(self, sha256: str, size: int) -> None:
-        self.sha256 = sha256
-        self.size = size
 
 
 class PartialVideo:
@@ -84,9 +78,14 @@ class VideoFiles:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
+    @property
+    def description(self) -> str:
+        """The directory, for messages."""
+        return str(self.directory)
+
     def path_for(self, sha256: str) -> Path:
         """Where the video with this sha256 lives (two-character fan-out keeps directories small)."""
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if not _is_sha256(sha256):
             raise ValueError(f"not a sha256 hex digest: {sha256!r}")
         return self.directory / sha256[:2] / sha256
 
@@ -97,9 +96,25 @@ class VideoFiles:
         except OSError:
             return False
 
+    def read(self, sha256: str, first: int, length: int) -> bytes:
+        """`length` bytes of the video from byte `first` (OSError when the file is gone or shorter)."""
+        with self.path_for(sha256).open("rb") as file:
+            file.seek(first)
+            body = file.read(length)
+        if len(body) != length:
+            raise OSError(f"the video {sha256} is shorter than expected")
+        return body
+
     def partial(self) -> PartialVideo:
         """A new private temporary file to download into (use as a context manager, then `commit`)."""
         return PartialVideo(self)
+
+    def stored(self) -> Iterator[tuple[str, int]]:
+        """(sha256, size) of every video file in the store (what `veo migrate` copies into a database)."""
+        for path in sorted(self.directory.glob("??/*")):
+            name = path.name
+            if path.parent.name == name[:2] and _is_sha256(name) and path.is_file():
+                yield name, path.stat().st_size
 
     def clear_partials(self) -> int:
         """Remove temporary files a crash left behind; how many were removed."""
@@ -109,3 +124,7 @@ class VideoFiles:
                 stray.unlink()
                 removed += 1
         return removed
+
+
+def _is_sha256(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)

@@ -1,11 +1,14 @@
-"""The VideoKeeper: downloads each completed generation's video into the data directory and records it.
+"""The VideoKeeper: downloads each completed generation's video into the video store and records it.
 
 It runs beside the PollerActor, never inside it: it learns of completions by reading the store's `Completed`
 events after its own cursor whenever a save wakes it, and at start takes up the completed rows that have no
-stored file. At most `concurrency` downloads run at once (worker threads, httpx streaming straight to disk).
+stored file. At most `concurrency` downloads run at once (worker threads, httpx streaming straight into the store: files
+for SQLite, chunks in the database for PostgreSQL; `actors.video_store`).
 A failed download is retried with exponential backoff on the injected clock, a bounded number of times, and
 then recorded as `VideoStoreFailed`; a write error such as a full disk is logged and counted, and the
 download is tried again later without using up an attempt. The generation stays completed either way.
+`stop` abandons the downloads in progress (a cluster node that loses its lease stops its keeper): what they
+wrote is discarded, nothing is recorded, and the next keeper takes them up from the completed rows.
 
 Backends: `fetch` is where a video's bytes are requested; `by_account` gives a generation's account a fetch
 of its own when its downloads need a key and the request budget (a Gemini API key: `actors.gemini_downloads`).
@@ -26,7 +29,7 @@ import httpx
 from eventsourcing.persistence import PersistenceError
 
 from actors.clock import Clock, monotonic
-from actors.video_files import StoredFile, VideoFiles
+from actors.video_store import StoredFile, VideoStore
 from domain.application import VeoRelay
 from domain.errors import DomainError, GenerationNotFound
 from domain.generation import Generation
@@ -70,6 +73,10 @@ class KeeperSettings:
         return float(min(self.first_delay * 2 ** (failures - 1), self.max_delay))
 
 
+class _Stopped(Exception):
+    """The keeper stopped during a download: it is abandoned, its bytes discarded."""
+
+
 class _Problem(Exception):
     """A failed download attempt: what to record if it was the last."""
 
@@ -92,7 +99,7 @@ class VideoKeeper:
         self,
         app: VeoRelay,
         fetch: Fetch,
-        files: VideoFiles,
+        store: VideoStore,
         settings: KeeperSettings | None = None,
         clock: Clock = monotonic,
         *,
@@ -101,11 +108,11 @@ class VideoKeeper:
         self.app = app
         self.fetch = fetch
         self.by_account = by_account
-        self.files = files
+        self.store = store
         self.settings = settings or KeeperSettings()
         self.clock = clock
         self.store_errors = 0
-        """Downloads that could not be written to the data directory (a full disk): for /metrics."""
+        """Downloads that could not be written to the video store (a full disk): for /metrics."""
         self._cursor = 0
         self._due: list[tuple[float, int, _Job]] = []
         self._order = 0
@@ -122,7 +129,7 @@ class VideoKeeper:
     def start(self, backlog: Iterable[UUID], after: int) -> None:
         """Keep the videos of `backlog` (completed rows without a file, as of store position `after`) and of
         every completion recorded after `after`."""
-        removed = self.files.clear_partials()
+        removed = self.store.clear_partials()
         if removed:
             logger.info("removed %d partial video download(s) left by a previous run", removed)
         with self._changed:
@@ -134,7 +141,8 @@ class VideoKeeper:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop dispatching, wait for the downloads in progress, and detach from the store."""
+        """Stop dispatching, abandon the downloads in progress (nothing of theirs is kept or recorded) and wait
+        for them to end, and detach from the store."""
         self.app.remove_listener(self.wake)
         with self._changed:
             self._stopping = True
@@ -158,6 +166,11 @@ class VideoKeeper:
     def running(self) -> int:
         """Downloads in progress."""
         return self._running
+
+    @property
+    def stopping(self) -> bool:
+        """True once `stop` was called: downloads still running are being abandoned."""
+        return self._stopping
 
     @property
     def waiting(self) -> dict[UUID, float]:
@@ -239,12 +252,15 @@ class VideoKeeper:
         fetch = (self.by_account(generation.account) if self.by_account is not None else None) or self.fetch
         try:
             stored = self._download(generation.video_url, fetch)
+        except _Stopped:
+            logger.info("the video of %s is left to the next keeper (this one stopped)", job.generation_id)
+            return None
         except OSError as exc:
             self.store_errors += 1
             logger.error(
                 "cannot write the video of %s to %s: %s; the generation stays completed, trying again in %.0f s",
                 job.generation_id,
-                self.files.directory,
+                self.store.description,
                 exc.strerror or exc,
                 self.settings.write_error_delay,
             )
@@ -294,8 +310,10 @@ class VideoKeeper:
                     raise _Problem(
                         VideoStoreFailure.NOT_A_VIDEO, f"the video URL answered {content_type or 'no'} content type"
                     )
-                with self.files.partial() as partial:
+                with self.store.partial() as partial:
                     for chunk in response.iter_bytes():
+                        if self._stopping:
+                            raise _Stopped
                         partial.write(chunk)
                     if partial.size == 0:
                         raise _Problem(VideoStoreFailure.NOT_A_VIDEO, "the video URL answered an empty body")

@@ -23,6 +23,7 @@ from actors.restore import Unfinished
 from actors.supervisor import PollerSupervisor
 from actors.video_files import VIDEOS_DIR, VideoFiles
 from actors.video_keeper import VideoKeeper, plain_fetch
+from actors.video_store import VideoStore
 from domain.application import VeoRelay
 from domain.errors import GenerationNotFound
 from projections.analytics import AnalyticsView
@@ -84,7 +85,8 @@ class Settings:
     gemini_first_check: float = 10.0
     """Seconds after Started before a Gemini API job's first status check (PollerSettings.gemini_first_check_s)."""
     keep_videos: bool = True
-    """Download every completed video into `data_dir/videos` (the VideoKeeper) and serve it at /videos/ID."""
+    """Download every completed video (the VideoKeeper) into `data_dir/videos`, or on PostgreSQL into the shared
+    database (on the node that leads the cluster), and serve it at /videos/ID (on every node)."""
 
     def poller_settings(self) -> PollerSettings:
         """The poller's tunables."""
@@ -115,6 +117,8 @@ class System:
         self._http: httpx.Client | None = None
         self._video_http: httpx.Client | None = None
         self._keeper: VideoKeeper | None = None
+        self._past_store_errors = 0
+        self._videos: VideoStore | None = None
         self._store_lock: StoreLock | None = None
         self.history = HistoryView()
         self.analytics = AnalyticsView()
@@ -150,29 +154,41 @@ class System:
         return _started(self._poller)
 
     @property
-    def videos(self) -> VideoFiles:
-        """The kept videos' store under the data directory (present or not)."""
-        return VideoFiles(self.settings.data_dir / VIDEOS_DIR)
+    def videos(self) -> VideoStore:
+        """The kept videos' store: files under the data directory (SQLite), chunks in the database (PostgreSQL)."""
+        return _started(self._videos)
+
+    def read_video(self, sha256: str, first: int, length: int) -> bytes:
+        """Bytes of a kept video (blocking; OSError when they cannot be read)."""
+        return self.videos.read(sha256, first, length)
 
     def stored_video(self, generation_id: str) -> StoredVideo | None:
         """The kept video of a generation (blocking: reads the event store), or None when the id is unknown,
-        malformed, or its video is not stored (yet, or its file is gone)."""
+        malformed, or its video is not stored (yet, or its file or chunks are gone)."""
         try:
             generation = self.app.get_generation(UUID(generation_id))
         except (ValueError, GenerationNotFound):
             return None
         if generation.video_sha256 is None or generation.video_bytes is None:
             return None
-        path = self.videos.path_for(generation.video_sha256)
         if not self.videos.has(generation.video_sha256, generation.video_bytes):
-            logger.warning("the kept video of %s is missing from %s", generation_id, path)
+            logger.warning(
+                "the kept video %s of %s is missing from %s",
+                generation.video_sha256,
+                generation_id,
+                self.videos.description,
+            )
             return None
-        return StoredVideo(path, generation.video_bytes, generation.video_content_type or "video/mp4")
+        return StoredVideo(
+            generation.video_sha256, generation.video_bytes, generation.video_content_type or "video/mp4"
+        )
 
     @property
     def video_store_errors(self) -> int:
-        """Downloads the VideoKeeper could not write to the data directory (a full disk): for /metrics."""
-        return self._keeper.store_errors if self._keeper is not None else 0
+        """Downloads the VideoKeeper could not write to the video store (a full disk): for /metrics (every keeper
+        this node ran, in a cluster one per term as leader)."""
+        keeper = self._keeper
+        return self._past_store_errors + (keeper.store_errors if keeper is not None else 0)
 
     @property
     def cluster(self) -> ClusterNode | None:
@@ -201,28 +217,44 @@ class System:
         )
         projections.catch_up()
         projections.start()
-        if self.location.postgres is not None:
-            self._listener = follow_store(self.location.postgres.conninfo(), app, projections.wake)
-            self._cluster = self._join_cluster(self.location.postgres.conninfo())
+        postgres = self.location.postgres
+        if postgres is not None:
+            from server.video_chunks import VideoChunks  # noqa: PLC0415 - imports psycopg
+
+            self._listener = follow_store(postgres.conninfo(), app, projections.wake)
+            self._videos = VideoChunks.open(postgres.conninfo(), lambda: db.reader().raw, postgres.description)
+            self._cluster = self._join_cluster(postgres.conninfo())
             return
+        self._videos = VideoFiles(self.settings.data_dir / VIDEOS_DIR)
         self._poller = self._make_supervisor()
         self._poller.start()
         if self.settings.keep_videos:
-            self._keeper = self._start_keeper()
+            self._keeper = self._start_keeper(self._poller)
 
-    def _start_keeper(self) -> VideoKeeper:
-        """The VideoKeeper, with every completed row that has no stored file yet as its backlog."""
+    def _start_keeper(self, poller: PollerSupervisor) -> VideoKeeper:
+        """The VideoKeeper beside `poller`, with every completed row that has no stored video yet as its backlog."""
         after = self.app.last_position()
         self.projections.wait_for(after, timeout=30.0)
         backlog = [UUID(row.id) for row in self.history.videos_to_keep(self.db.reader())]
-        self._video_http = httpx.Client(timeout=HTTP_TIMEOUT)
-        poller = self.poller
+        if self._video_http is None:
+            self._video_http = httpx.Client(timeout=HTTP_TIMEOUT)
         by_account = gemini_fetches(GeminiClient(self._video_http), poller.profiles, poller.reserve_call)
         keeper = VideoKeeper(self.app, plain_fetch(self._video_http), self.videos, by_account=by_account)
         keeper.start(backlog, after=after)
         if backlog:
             logger.info("keeping %d completed video(s) not stored yet", len(backlog))
         return keeper
+
+    def _keep_while_leading(self, poller: PollerSupervisor) -> Callable[[], None]:
+        """Start the keeper beside a cluster leader's new poller; the returned call stops it (lease lost)."""
+        keeper = self._keeper = self._start_keeper(poller)
+
+        def stop() -> None:
+            self._keeper = None
+            keeper.stop()
+            self._past_store_errors += keeper.store_errors
+
+        return stop
 
     def _make_supervisor(self, gate: Callable[[], None] | None = None) -> PollerSupervisor:
         """A PollerSupervisor on the configured Flow (the built-in simulator when none is named)."""
@@ -253,6 +285,7 @@ class System:
             profiles=self._profiles()[0],
             rate=settings.rate,
             can_lead=settings.run_poller,
+            companion=self._keep_while_leading if settings.keep_videos else None,
         )
         cluster.start()
         if not cluster.wait_decided(timeout=CLUSTER_DECISION_TIMEOUT):

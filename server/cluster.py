@@ -2,9 +2,10 @@
 
 The node that holds the lease (server/lease.py) runs the PollerActor: on election it restores every
 non-terminal generation from the store and runs the commands other nodes forwarded (server/forwarding.py);
-every Flow call first checks the lease. The other nodes forward enqueue, refresh and cancel through the
-store. When the leader dies, another node takes the lease within `ATTEMPT_EVERY_S + TAKEOVER_GRACE_S`
-plus its restore.
+every Flow call first checks the lease. Beside its poller it runs a companion (the VideoKeeper), started
+after the poller on election and stopped before it on losing the lease. The other nodes forward enqueue,
+refresh and cancel through the store. When the leader dies, another node takes the lease within
+`ATTEMPT_EVERY_S + TAKEOVER_GRACE_S` plus its restore.
 """
 
 from __future__ import annotations
@@ -55,11 +56,14 @@ class ClusterNode:
         profiles: dict[str, Profile],
         rate: float,
         can_lead: bool = True,
+        companion: Callable[[PollerSupervisor], Callable[[], None]] | None = None,
     ) -> None:
         self._conninfo = dict(conninfo)
         self.node = node
         self.can_lead = can_lead
         self._make_supervisor = make_supervisor
+        self._companion = companion
+        self._stop_companion: Callable[[], None] | None = None
         self.queue = CommandQueue(conninfo)
         self.forwarder = ForwardingPoller(self.queue, profiles, rate=rate, leader_status=self.leader_status)
         self.lease = Lease(conninfo, node)
@@ -139,9 +143,14 @@ class ClusterNode:
             self.elections += 1
         self.ready.set()
         logger.warning("leader %s restored its poller in %.2f s", self.node, time.monotonic() - started)
+        if self._companion is not None:
+            self._stop_companion = self._companion(supervisor)
 
     def _deposed(self) -> None:
         self.ready.clear()
+        stop_companion, self._stop_companion = self._stop_companion, None
+        if stop_companion is not None:
+            stop_companion()
         with self._lock:
             supervisor, self._supervisor = self._supervisor, None
         if self._commands is not None:

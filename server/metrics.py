@@ -92,7 +92,8 @@ def _system_figures(system: System, status: QueueStatus | None) -> list[Figure]:
         (
             "veo_video_store_errors_total",
             "counter",
-            "Completed videos that could not be written to the data directory (a full disk; retried later).",
+            "Completed videos that could not be written to the video store (a full disk, a refused database write; "
+            "retried later).",
             system.video_store_errors,
         ),
     ]

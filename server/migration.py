@@ -6,6 +6,8 @@ that holds the target's insert lock, after checking that the target holds no eve
 in one read transaction, so a relay still writing to it cannot make the copy inconsistent (what it
 writes later is not copied: stop it first). Verification reads both stores again and compares counts,
 the last position, and a SHA-256 of (id, originator, version, topic, state) per page of positions.
+Last, the kept video files of the data directory are copied into the database's chunks (`server.video_chunks`),
+each checked against the sha256 it is named by, so every node of the new cluster serves them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from uuid import UUID
 
+from actors.video_files import VideoFiles
+from actors.video_store import VideoStore
 from projections.analytics import AnalyticsView
 from projections.history import HistoryView
 from projections.rebuild import RebuildReport, rebuild
@@ -31,6 +35,8 @@ __all__ = [
     "NotMigratable",
     "TargetNotEmpty",
     "Verification",
+    "VideoCopy",
+    "copy_videos",
     "migrate",
     "verify",
 ]
@@ -74,12 +80,24 @@ class Verification:
 
 
 @dataclass(frozen=True)
+class VideoCopy:
+    """The kept video files copied into the target's video store."""
+
+    videos: int
+    size: int
+    """Bytes copied."""
+    damaged: tuple[str, ...]
+    """Files whose bytes do not hash to the sha256 they are named by: not copied."""
+
+
+@dataclass(frozen=True)
 class MigrationReport:
     """What a migration did."""
 
     verification: Verification
     copy_seconds: float
     rebuild: RebuildReport
+    videos: VideoCopy | None = None
 
 
 def _digest_rows(rows: Iterable[_Row]) -> Iterator[tuple[int, int, int, str]]:
@@ -115,8 +133,9 @@ def _open_source(location: StoreLocation) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{location.events_path}?mode=ro", uri=True, isolation_level=None)
 
 
-def migrate(source: StoreLocation, target: StoreLocation) -> MigrationReport:
-    """Copy `source` (SQLite) into the empty PostgreSQL `target`, verify it, and build its read models."""
+def migrate(source: StoreLocation, target: StoreLocation, videos: VideoFiles | None = None) -> MigrationReport:
+    """Copy `source` (SQLite) into the empty PostgreSQL `target`, verify it, build its read models, and copy the
+    kept `videos` (the source's data directory's) into the target's chunks."""
     postgres = target.postgres
     if postgres is None:
         raise NotMigratable(f"the target must be a PostgreSQL store (postgresql://...), not {target.description}")
@@ -132,6 +151,14 @@ def migrate(source: StoreLocation, target: StoreLocation) -> MigrationReport:
             db = target.open_read_model()
             try:
                 report = rebuild(app, db, [HistoryView, AnalyticsView])
+                copied = None
+                if videos is not None:
+                    from server.video_chunks import VideoChunks  # noqa: PLC0415 - imports psycopg
+
+                    conninfo = postgres.conninfo()
+                    copied = copy_videos(
+                        videos, VideoChunks.open(conninfo, lambda: db.reader().raw, postgres.description)
+                    )
             finally:
                 db.close()
         finally:
@@ -139,7 +166,28 @@ def migrate(source: StoreLocation, target: StoreLocation) -> MigrationReport:
     finally:
         source_conn.close()
     logger.info("migrated %d events to %s", verification.events, postgres.description)
-    return MigrationReport(verification, copy_seconds, report)
+    return MigrationReport(verification, copy_seconds, report, copied)
+
+
+def copy_videos(files: VideoFiles, target: VideoStore, piece: int = 1024 * 1024) -> VideoCopy:
+    """Copy every video file into `target` (those already there whole are skipped), checking each one's sha256."""
+    count, size, damaged = 0, 0, []
+    for sha256, length in files.stored():
+        if target.has(sha256, length):
+            continue
+        digest = hashlib.sha256()
+        with target.partial() as upload:
+            for first in range(0, length, piece):
+                data = files.read(sha256, first, min(piece, length - first))
+                digest.update(data)
+                upload.write(data)
+            if digest.hexdigest() != sha256:  # leaving without a commit discards the upload
+                logger.error("the kept video file %s does not hash to its name: not copied", sha256)
+                damaged.append(sha256)
+                continue
+            upload.commit()
+        count, size = count + 1, size + length
+    return VideoCopy(count, size, tuple(damaged))
 
 
 def _copy(source: sqlite3.Connection, target: StoreLocation) -> None:

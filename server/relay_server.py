@@ -120,7 +120,7 @@ class RelayServer:
             self.hosts,
             lambda: len(self.clients),
             self.max_connections,
-            VideoRoute(self.system.stored_video),
+            VideoRoute(self.system.stored_video, self.system.read_video),
         )
         self._server = await serve(
             self._serve_connection,

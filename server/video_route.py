@@ -1,4 +1,5 @@
-"""`GET /videos/{generation_id}`: a kept video, whole or one byte range, read off the event loop.
+"""`GET /videos/{generation_id}`: a kept video, whole or one byte range, read off the event loop from the video
+store (files or database chunks: `actors.video_store`).
 
 websockets' HTTP hook (`process_request`) can only answer with a body in one piece (a `Response` holds bytes;
 there is no streaming), so no answer carries more than `MAX_CHUNK` bytes: a range gets at most that many (an
@@ -16,7 +17,6 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from websockets.datastructures import Headers
 from websockets.http11 import Response
@@ -39,9 +39,9 @@ _WHOLE_TOO_BIG = (
 
 @dataclass(frozen=True)
 class StoredVideo:
-    """Where a generation's kept video is, and what it is."""
+    """Which kept video a generation has, and what it is."""
 
-    path: Path
+    sha256: str
     size: int
     content_type: str
 
@@ -69,12 +69,6 @@ def parse_range(header: str | None, size: int, limit: int = MAX_CHUNK) -> tuple[
     return first, min(last, first + limit - 1)
 
 
-def _read(path: Path, first: int, length: int) -> bytes:
-    with path.open("rb") as file:
-        file.seek(first)
-        return file.read(length)
-
-
 def _answer(status: int, body: bytes, content_type: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
     headers = Headers(
         [
@@ -90,13 +84,20 @@ def _answer(status: int, body: bytes, content_type: str, extra: tuple[tuple[str,
 
 
 class VideoRoute:
-    """Answers an authorized `/videos/ID` request; `lookup` (blocking, run in a worker thread) finds the file;
-    a range answer carries at most `limit` bytes of video, a whole one at most `whole_limit`."""
+    """Answers an authorized `/videos/ID` request; `lookup` finds the video and `read(sha256, first, length)`
+    reads its bytes (both blocking, run in worker threads); a range answer carries at most `limit` bytes of
+    video, a whole one at most `whole_limit`."""
 
     def __init__(
-        self, lookup: Callable[[str], StoredVideo | None], *, limit: int = MAX_CHUNK, whole_limit: int = MAX_WHOLE
+        self,
+        lookup: Callable[[str], StoredVideo | None],
+        read: Callable[[str, int, int], bytes],
+        *,
+        limit: int = MAX_CHUNK,
+        whole_limit: int = MAX_WHOLE,
     ) -> None:
         self.lookup = lookup
+        self.read = read
         self.limit = limit
         self.whole_limit = whole_limit
 
@@ -113,9 +114,9 @@ class VideoRoute:
             return _answer(416, text, "text/plain; charset=utf-8", (("Content-Range", f"bytes */{video.size}"),))
         first, last = wanted if isinstance(wanted, tuple) else (0, video.size - 1)
         try:
-            body = await asyncio.to_thread(_read, video.path, first, last - first + 1)
+            body = await asyncio.to_thread(self.read, video.sha256, first, last - first + 1)
         except OSError as exc:
-            logger.error("cannot read the kept video %s: %s", video.path, exc)
+            logger.error("cannot read the kept video %s of %s: %s", video.sha256, generation_id, exc)
             return _answer(404, b"the stored video cannot be read\n", "text/plain")
         if wanted is None:
             return _answer(200, body, video.content_type)

@@ -1,5 +1,8 @@
 """`veo migrate --to postgresql://...`: move a SQLite store (events with their positions) to PostgreSQL.
 
+The kept video files of the data directory are copied into the database too (every node of a cluster serves
+them from there); the files stay where they were.
+
 Exit codes: 0 copied and verified; 1 the copy did not verify; 2 usage error (no source store, the source
 is not SQLite, the target is not PostgreSQL or already holds events); 3 the target cannot be reached.
 """
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from actors.video_files import VIDEOS_DIR
+from actors.video_files import VIDEOS_DIR, VideoFiles
 from server.migration import CopyMismatch, migrate
 from server.store import StoreError, StoreUnreachable, locate, redacted
 from veo_cli.store_options import data_options
@@ -35,15 +38,18 @@ logger = logging.getLogger(__name__)
 def migrate_command(target_url: str, data_dir: Path | None, store: str | None) -> None:
     """Copy the SQLite event store (events and positions) to PostgreSQL, verify it, build its read models.
 
+    The kept videos of the data directory are copied into the database too, where every node serves them.
+
     Stop `veo serve` on the source first: events it records after the copy starts are not copied.
     """
     data = data_dir or default_data_dir()
+    videos = Path(data).expanduser() / VIDEOS_DIR
     try:
         source = locate(data, store)
         target = locate(data, target_url)
         if target.postgres is None:
             fail(f"--to {redacted(target_url)!r}: the target must be postgresql://user:pass@host:port/db")
-        report = migrate(source, target)
+        report = migrate(source, target, VideoFiles(videos))
     except StoreUnreachable as exc:
         fail(str(exc), code=EXIT_UNAVAILABLE)
     except CopyMismatch as exc:
@@ -60,6 +66,16 @@ def migrate_command(target_url: str, data_dir: Path | None, store: str | None) -
         f"rebuilt {', '.join(report.rebuild.views)} up to position {report.rebuild.position} "
         f"in {report.rebuild.seconds:.2f} s"
     )
+    copied = report.videos
+    if copied is not None:
+        click.echo(
+            f"copied {copied.videos:,} kept video(s) ({copied.size:,} bytes) from {videos} into the database, "
+            "where every node serves them; the files in that directory are no longer read"
+        )
+        if copied.damaged:
+            click.echo(
+                f"not copied: {len(copied.damaged)} video file(s) in {videos} whose bytes do not match their name "
+                f"({', '.join(copied.damaged)})",
+                err=True,
+            )
     click.echo(f"serve it with: veo serve --store {redacted(target_url)}")
-    videos = Path(data).expanduser() / VIDEOS_DIR
-    click.echo(f"kept videos stay where they are, in {videos} (the store records only their sha256 and size)")

@@ -86,7 +86,8 @@ def _listed(variable: str) -> tuple[str, ...]:
     type=click.Choice(["yes", "no"]),
     default="yes",
     show_default=True,
-    help="Download every finished video into the data directory and serve it at /videos/ID.",
+    help="Download every finished video into the data directory (on PostgreSQL: the database) and serve it at "
+    "/videos/ID.",
 )
 @click.option("--simulator-times", envvar="VEO_SIMULATOR_TIMES", default=None, hidden=True)
 @click.option("--simulator-captcha", envvar="VEO_SIMULATOR_CAPTCHA", is_flag=True, hidden=True)

@@ -13,7 +13,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from actors.video_files import PartialVideo
+from actors.video_files import VIDEOS_DIR, PartialVideo, VideoFiles
 from domain.generation import Generation
 from domain.requests import GenerationSpec
 from tests.e2e.harness import Relay, relay, run, videos_kept, wait_until
@@ -101,7 +101,8 @@ def test_after_a_restart_nothing_is_downloaded_twice(tmp_path: Path) -> None:
             generation_id = await kept(target, "a slow river")
             stored = target.system.stored_video(generation_id)
             assert stored is not None
-            return generation_id, stored.path, stored.path.stat().st_mtime_ns
+            path = VideoFiles(tmp_path / VIDEOS_DIR).path_for(stored.sha256)
+            return generation_id, path, path.stat().st_mtime_ns
 
     async def second_run(generation_id: str) -> None:
         async with relay(tmp_path) as target:
@@ -135,9 +136,9 @@ def test_an_upscaled_video_is_kept_too(tmp_path: Path) -> None:
             source, upscale = (target.system.stored_video(i) for i in (source_id, upscale_id))
             assert source is not None
             assert upscale is not None
-            assert upscale.path != source.path
+            assert upscale.sha256 != source.sha256
             served = await get(target, f"/videos/{upscale_id}", Authorization=f"Bearer {target.token}")
-            assert served.content == upscale.path.read_bytes()
+            assert served.content == VideoFiles(tmp_path / VIDEOS_DIR).path_for(upscale.sha256).read_bytes()
 
     run(scenario())
 

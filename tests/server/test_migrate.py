@@ -9,6 +9,7 @@ from uuid import UUID
 import pytest
 from click.testing import CliRunner
 
+from actors.video_files import VIDEOS_DIR, VideoFiles
 from domain.application import VeoRelay
 from domain.requests import GenerationSpec
 from projections.analytics import AnalyticsView
@@ -16,6 +17,7 @@ from projections.history import HistoryView
 from projections.rebuild import rebuild
 from server.migration import PAGE, CopyMismatch, verify
 from server.store import locate
+from server.video_chunks import VideoChunks
 from veo_cli.main import cli
 
 
@@ -56,7 +58,7 @@ def test_migrate_copies_every_event_at_its_position_and_builds_the_read_models(s
     code, out, err = run("migrate", "--to", postgres_url, "--data", str(source))
     assert code == 0, err
     assert "verified" in out
-    assert f"kept videos stay where they are, in {source / 'videos'}" in out
+    assert f"copied 0 kept video(s) (0 bytes) from {source / 'videos'} into the database" in out
     origin = locate(source, None)
     copy = locate(source, postgres_url)
     source_app, target_app = origin.open_app(), copy.open_app()
@@ -134,6 +136,36 @@ def test_replay_and_rebuild_work_on_the_migrated_store(source: Path, postgres_ur
     code, out, err = run("rebuild", "--store", postgres_url, "--data", str(source))
     assert code == 0, err
     assert "13 events up to position 13" in out
+
+
+def test_migrate_copies_the_kept_videos_into_the_database_and_rebuild_leaves_them(
+    source: Path, postgres_url: str
+) -> None:
+    """Each kept file lands in the chunks, checked against its name (a damaged one is named and not copied); a
+    later `veo rebuild` of the read models does not touch them."""
+    files = VideoFiles(source / VIDEOS_DIR)
+    video = bytes(range(256)) * 5000
+    with files.partial() as partial:
+        partial.write(video)
+        sha256 = partial.commit().sha256
+    damaged = files.path_for("ab" * 32)
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"not what the name says")
+    code, out, err = run("migrate", "--to", postgres_url, "--data", str(source))
+    assert code == 0, err
+    assert f"copied 1 kept video(s) ({len(video):,} bytes)" in out
+    assert f"whose bytes do not match their name ({'ab' * 32})" in err
+    assert run("rebuild", "--store", postgres_url, "--data", str(source))[0] == 0
+    target = locate(source, postgres_url)
+    assert target.postgres is not None
+    db = target.open_read_model()
+    try:
+        chunks = VideoChunks(target.postgres.conninfo(), lambda: db.reader().raw, target.postgres.description)
+        assert chunks.has(sha256, len(video))
+        assert chunks.read(sha256, 0, len(video)) == video
+        assert db.reader().execute("SELECT DISTINCT sha256 FROM veo_video_chunks").fetchall() == [(sha256,)]
+    finally:
+        db.close()
 
 
 def test_store_tools_refuse_a_database_without_an_event_store(tmp_path: Path, postgres_url: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.video_files import VideoFiles
 from server.video_route import MAX_CHUNK, StoredVideo, VideoRoute, parse_range
 
 SIZE = 4096
@@ -45,11 +46,13 @@ def route_to(tmp_path: Path, size: int, limit: int, whole_limit: int | None = No
     """A route whose only video is `size` bytes long, answering at most `limit` bytes a range (and at most
     `whole_limit`, by default `limit`, without one)."""
     content = bytes(range(256)) * (size // 256)
-    path = tmp_path / "video.mp4"
-    path.write_bytes(content)
-    video = StoredVideo(path, size, "video/mp4")
+    files = VideoFiles(tmp_path / "videos")
+    with files.partial() as partial:
+        partial.write(content)
+        stored = partial.commit()
+    video = StoredVideo(stored.sha256, size, "video/mp4")
     lookup = lambda generation_id: video if generation_id == "g" else None  # noqa: E731
-    return VideoRoute(lookup, limit=limit, whole_limit=whole_limit or limit), content
+    return VideoRoute(lookup, files.read, limit=limit, whole_limit=whole_limit or limit), content
 
 
 def test_a_video_bigger_than_one_answer_is_refused_without_a_range_and_served_range_by_range(tmp_path: Path) -> None:
