@@ -271,6 +271,8 @@ class Poller:
             return
         work_waits = self._work.has_queued()
         for name, state in self._profiles.items():
+            if state.profile.is_gemini:  # the Gemini API bills the key's project: no credits to read
+                continue
             due = state.quota.read_due_at(every_s, work_waits=work_waits)
             if due is not None:
                 yield name, due

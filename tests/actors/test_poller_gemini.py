@@ -13,6 +13,7 @@ from actors.flow import GenerateSpec, RemoteStatus, StatusHandle, SubmitResult
 from actors.gemini.errors import Ambiguous, KeyRefused, RateLimited, error_from_response
 from actors.gemini.interpret import remote_status
 from actors.gemini.models import GeneratedSample, Operation, OperationResponse, SampleVideo, VideoResponse
+from actors.poller_settings import PollerSettings
 from actors.profiles import Profile
 from domain.requests import GenerationSpec
 from domain.values import ErrorReason, Status
@@ -241,3 +242,11 @@ def test_a_job_past_its_deadline_names_the_gemini_api() -> None:
     generation = rig.generation(gid)
     assert (generation.status, generation.error_reason) == (Status.FAILED, ErrorReason.TIMEOUT)
     assert (generation.error_message or "").startswith("The Gemini API gave no result within 60 minutes")
+
+
+def test_a_gemini_key_has_no_credits_to_read_and_its_job_is_submitted_at_once() -> None:
+    """Credits are Flow's: with credits reads on, a Gemini profile gets none, and its job goes out first."""
+    rig = make_rig(PollerSettings(credits_every_s=300.0), profiles=[gemini_profile()])
+    rig.queued(1, profile_id="g")
+    started = rig.run(rig.clock.now + 1.0, stop_at=SUBMIT)
+    assert [call.kind for call in started] == [SUBMIT]
