@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 Family = tuple[str, str, str, list[tuple[dict[str, str], float]]]
 """(name, type, help, [(labels, value)]) of one labelled metric."""
 
-ACCOUNT_STATES = ("ready", "paused", "resting")
+ACCOUNT_STATES = ("ready", "paused", "resting", "out_of_quota")
 """The states `veo_account_state` always has a sample for (1 for the account's own, 0 for the others); an
 account in another state gets a sample for that one too."""
 
@@ -57,6 +57,12 @@ ACCOUNT_FIGURES: tuple[tuple[str, str, str, Callable[[AccountStatus], float | No
         "The account's jobs that completed within the last 24 hours.",
         lambda a: a.done_last_24h,
     ),
+    (
+        "veo_account_credits",
+        "gauge",
+        "The account's credit balance as last read from Flow, less submissions since (absent: not known).",
+        lambda a: a.credits,
+    ),
 )
 
 
@@ -69,7 +75,12 @@ def account_families(accounts: tuple[AccountStatus, ...]) -> list[Family]:
         shown = ACCOUNT_STATES if account.state in ACCOUNT_STATES else (*ACCOUNT_STATES, account.state)
         states += [({"profile": account.profile_id, "state": s}, 1 if s == account.state else 0) for s in shown]
     families: list[Family] = [
-        ("veo_account_state", "gauge", "1 for the state the account is in (ready, paused, resting).", states)
+        (
+            "veo_account_state",
+            "gauge",
+            "1 for the state the account is in (ready, paused, resting, out_of_quota).",
+            states,
+        )
     ]
     for name, kind, help_text, figure in ACCOUNT_FIGURES:
         samples = [({"profile": a.profile_id}, value) for a in accounts if (value := figure(a)) is not None]

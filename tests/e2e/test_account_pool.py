@@ -126,7 +126,7 @@ def test_a_pool_batch_completes_on_three_accounts_without_a_hard_block(tmp_path:
     assert {name: f["blocked_answers"] for name, f in figures.items()} == {"a": 0, "b": 0, "c": 0}
     assert {name: f["throttled_total"] for name, f in figures.items()} == {"a": 0, "b": 1, "c": 0}
     assert figures["c"]["generations_accepted"] == 1
-    assert figures["c"]["quota_refusals"] >= 1  # how c then shows (paused for an hour today) is the quota work's
+    assert figures["c"]["quota_refusals"] == 1  # out of the pool after it: no second try before its reset
     assert sum(f["generations_accepted"] for f in figures.values()) == JOBS
 
 
@@ -147,3 +147,6 @@ def check(rows: Result, status: Result, lines: set[str]) -> None:
     assert {f'veo_account_blocks_total{{profile="{name}"}} 0' for name in "abc"} <= lines
     assert 'veo_account_gap_seconds{profile="b"} 2.0' in lines
     assert 'veo_account_state{profile="a",state="ready"} 1' in lines
+    assert accounts["c"]["state"] == "out_of_quota"
+    assert accounts["c"]["quota_until"] is not None and accounts["a"]["quota_until"] is None
+    assert 'veo_account_state{profile="c",state="out_of_quota"} 1' in lines
