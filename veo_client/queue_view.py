@@ -67,6 +67,9 @@ def _providers(state: Mapping[str, Any]) -> str:
 
 
 def _paused(state: Mapping[str, Any], now: datetime) -> list[str]:
+    """The paused profiles, for a relay that does not list its accounts (the accounts say their own pauses)."""
+    if state.get("accounts"):
+        return []
     paused = [p for p in state.get("paused_profiles") or [] if isinstance(p, Mapping)]
     if not paused:
         return [_line("paused", "no profile is paused")]
@@ -165,6 +168,8 @@ def _accounts(state: Mapping[str, Any], now: datetime) -> list[str]:
     lines = [_line("accounts", f"{_plural(len(accounts), 'account', 'accounts')}:")]
     for account in accounts:
         lines += _account(account, now)
+    if waiting := state.get("waiting_for_accounts"):
+        lines.append(_line("waiting", str(waiting)))
     return lines
 
 

@@ -131,7 +131,17 @@ def test_the_queue_summary_has_units_pauses_with_clock_times_and_accounts() -> N
         "errors": {},
         "detection_latency": 0.0,
         "paused_profiles": [{"profile_id": "work", "seconds_left": 125.0, "reason": "quota exhausted"}],
-        "accounts": [{"profile_id": "work", "state": "paused", "active": 2, "limit": 4}],
+        "accounts": [
+            {
+                "profile_id": "work",
+                "state": "paused",
+                "seconds_left": 125.0,
+                "reason": "quota exhausted",
+                "active": 2,
+                "limit": 4,
+            }
+        ],
+        "waiting_for_accounts": "waiting for an account: work is paused for 2 min 5 s (quota exhausted)",
     }
     text = queue_text(state, NOW)
     until = datetime(2026, 1, 1, 0, 3, 5, tzinfo=UTC).astimezone().strftime("%H:%M:%S")
@@ -139,8 +149,10 @@ def test_the_queue_summary_has_units_pauses_with_clock_times_and_accounts() -> N
     assert "4 of 10 requests/s used in the last second" in text
     assert "2 of 10 calls to Flow at once" in text
     assert "1 token provider connected" in text
-    assert f"work: quota exhausted; until {until} (in 2 min 5 s)" in text
-    assert "work: paused\n" in text
+    assert f"work: paused until {until} (in 2 min 5 s): quota exhausted\n" in text
+    assert "paused     " not in text  # the accounts say their pauses: no second list of paused profiles
+    assert "waiting    waiting for an account: work is paused" in text
+    assert f"work: quota exhausted; until {until}" in queue_text({**state, "accounts": []}, NOW)  # an older relay
     assert "2 of 4 active" in text
     assert "{" not in text
 
