@@ -36,6 +36,7 @@ export const ACCOUNT_COLUMNS = [
   ["Throttles (1 h)", (a) => String(a.throttles_last_hour)],
   ["Hard blocks", (a) => String(a.blocks_total ?? 0)],
   ["Done (24 h)", (a) => String(a.done_last_24h ?? 0)],
+  ["Credits", (a) => (a.credits == null ? "not known" : String(a.credits))],
 ];
 
 /** The completion entry people meet most: the model and kind with the most completed videos. */

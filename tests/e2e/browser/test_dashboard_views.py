@@ -63,7 +63,7 @@ async () => {
   const { StatusBar } = await import("/statusbar.js");
   new StatusBar(document).accounts([
     { profile_id: "<img src=x>", state: "paused", seconds_left: 125, reason: "throttled by Flow", active: 2, limit: 3,
-      gap: 1.5, throttles_last_hour: 1, blocks_total: 0, done_last_24h: 7 },
+      gap: 1.5, throttles_last_hour: 1, blocks_total: 0, done_last_24h: 7, credits: 1240 },
   ]);
   const table = document.getElementById("accounts-table");
   return { text: table.tBodies[0].textContent, images: table.querySelectorAll("img").length };
@@ -111,7 +111,7 @@ def test_the_header_says_the_usual_time_and_keeps_the_figures_for_details(relay:
 
     expect(page.locator("#accounts-table tbody")).to_contain_text("default", timeout=LIVE)  # the simulator's account
     accounts = page.evaluate(ACCOUNTS_CHECK)
-    assert accounts == {"text": "<img src=x>paused, 2 min 5 s left (throttled by Flow)2 of 31.5 s107", "images": 0}
+    assert accounts == {"text": "<img src=x>paused, 2 min 5 s left (throttled by Flow)2 of 31.5 s1071240", "images": 0}
 
 
 def test_a_long_prompt_is_clipped_until_expanded(relay: LiveRelay, watched: Watched) -> None:
