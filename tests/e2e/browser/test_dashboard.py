@@ -57,7 +57,6 @@ def test_a_prompt_goes_pending_processing_completed_live(relay: LiveRelay, watch
     expect(page.locator("#submit-result")).to_have_text("Submitted.")
     row = page.locator("li.job").filter(has_text="a lighthouse in a storm")
     expect(row).to_have_attribute("data-status", "processing", timeout=LIVE)
-    expect(row.get_by_role("progressbar")).to_be_visible()
     expect(row).to_have_attribute("data-status", "completed", timeout=LIVE)
     expect(row.locator("video")).to_have_attribute("src", re.compile(r"^http://127\.0\.0\.1:\d+/"))
     # once the relay has kept the video, the player plays its own copy
@@ -68,6 +67,7 @@ def test_a_prompt_goes_pending_processing_completed_live(relay: LiveRelay, watch
     first_id = row.get_attribute("data-id")
     assert first_id is not None
     assert status_history(page, first_id) == ["pending", "processing", "completed"]
+    assert bar_values(page, first_id), "no progress bar while it ran"  # recorded: processing may be too short to see
     expect(page.locator("#announce")).to_contain_text("“a lighthouse in a storm, slow dolly in”: Completed")
     expect(page.locator("#timing")).to_have_text(re.compile(r"^usually about \d"))
     page.get_by_text("Details", exact=True).click()
