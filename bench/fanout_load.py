@@ -80,8 +80,11 @@ class Driver:
         self.per_second = per_second
         self.session: Session | None = None
         self.counts: dict[str, int] = {}
-        self.finished: list[int] = []
-        """Deltas made by each generation that has ended (on `generation:status`)."""
+        """Deltas made by each generation so far (on `generation:status`), those after it ended included (the
+        relay's kept video changes a completed row once more)."""
+        self.ended: list[str] = []
+        """The generations that have ended, in the order they did."""
+        self.ended_ids: set[str] = set()
         self.round_trips: list[float] = []
         self.latest = ""
         """The id of the generation submitted last."""
@@ -90,9 +93,9 @@ class Driver:
 
     def deltas_per_generation(self) -> float | None:
         """The mean over the generations that have ended, None before enough have."""
-        if len(self.finished) < 10:
+        if len(self.ended) < 10:
             return None
-        return sum(self.finished) / len(self.finished)
+        return sum(self.counts[row_id] for row_id in self.ended) / len(self.ended)
 
     def _on_frame(self, frame: dict[str, Any]) -> None:
         deltas = frame["deltas"] if frame.get("type") == "deltas" else [frame] if frame.get("type") == "delta" else []
@@ -101,9 +104,9 @@ class Driver:
                 continue
             row = delta["data"]
             count = self.counts[row["id"]] = self.counts.get(row["id"], 0) + 1
-            if row["status"] in TERMINAL:
-                self.finished.append(count)
-                del self.counts[row["id"]]
+            if row["status"] in TERMINAL and count > 1 and row["id"] not in self.ended_ids:
+                self.ended_ids.add(row["id"])
+                self.ended.append(row["id"])
 
     async def run(self, url: str, token: str) -> None:
         """Submit until cancelled; each `generate` is sent on schedule, its result awaited aside."""
