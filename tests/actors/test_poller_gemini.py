@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,9 +15,10 @@ from actors.gemini.errors import Ambiguous, KeyRefused, RateLimited, error_from_
 from actors.gemini.interpret import remote_status
 from actors.gemini.models import GeneratedSample, Operation, OperationResponse, SampleVideo, VideoResponse
 from actors.profiles import Profile
+from actors.restore import INTERRUPTED_GEMINI_MESSAGE, RestoreReport
 from domain.requests import GenerationSpec
 from domain.values import ErrorReason, Status
-from tests.actors.fakes import RecordingClient, Rig, make_profile, make_rig
+from tests.actors.fakes import RecordingClient, Rig, make_profile, make_rig, unfinished
 
 SUBMIT, CHECK = CallKind.SUBMIT, CallKind.CHECK
 KEY = "AIzaSyA-poller-secret-key-0123456789"
@@ -60,6 +62,11 @@ def finished(name: str, **response: Any) -> list[RemoteStatus]:
     return [remote_status(operation, StatusHandle(operation_name=name))]
 
 
+def submitted_models(rig: Rig, generation_id: UUID) -> list[str | None]:
+    """The model each recorded submission asked for."""
+    return [getattr(e, "model", None) for e in rig.app.events.get(generation_id) if type(e).__name__ == "Submitted"]
+
+
 def test_a_generation_is_submitted_and_completed_through_the_gemini_api() -> None:
     """predictLongRunning with the profile's model, then one-operation checks until done with the video uri."""
     rig = gemini_rig()
@@ -75,6 +82,7 @@ def test_a_generation_is_submitted_and_completed_through_the_gemini_api() -> Non
     rig.answer(check, finished(operation, generated_samples=[GeneratedSample(video=SampleVideo(uri=URI))]))
     generation = rig.generation(gid)
     assert (generation.status, generation.video_url) == (Status.COMPLETED, URI)
+    assert submitted_models(rig, gid) == ["veo-3.1-fast-generate-preview"]  # the profile's, not the request's
 
 
 def test_no_check_before_ten_seconds_and_each_check_carries_one_operation() -> None:
@@ -126,6 +134,7 @@ def test_a_square_pool_job_goes_to_a_flow_account() -> None:
     gid, _ = rig.app.request_generation(GenerationSpec(prompt="p", aspect_ratio="square", profile_id=None))
     rig.poller.enqueue([gid])
     assert rig.next_call(SUBMIT).backend == "flow"
+    assert submitted_models(rig, gid) == ["veo_3_1_t2v_fast"]
 
 
 def test_the_configured_rpm_is_kept_in_every_minute() -> None:
@@ -241,3 +250,29 @@ def test_a_job_past_its_deadline_names_the_gemini_api() -> None:
     generation = rig.generation(gid)
     assert (generation.status, generation.error_reason) == (Status.FAILED, ErrorReason.TIMEOUT)
     assert (generation.error_message or "").startswith("The Gemini API gave no result within 60 minutes")
+
+
+def test_an_operation_the_api_no_longer_knows_names_the_gemini_api() -> None:
+    rig = gemini_rig()
+    (gid,) = rig.queued(1, profile_id="g")
+    accept(rig, rig.next_call(SUBMIT))
+    body = {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}
+    lost = error_from_response(httpx.Response(404, json=body), what="the check", submission=False)
+    rig.answer(rig.next_call(CHECK), lost)
+    generation = rig.generation(gid)
+    assert (generation.status, generation.error_reason) == (Status.FAILED, ErrorReason.OPERATION_LOST)
+    assert (generation.error_message or "").startswith("The Gemini API no longer knows this generation's operation")
+
+
+def test_a_submission_interrupted_by_a_stop_names_the_gemini_api() -> None:
+    """Restore fails a Gemini submission without an answer, saying where it may have been started."""
+    rig = gemini_rig()
+    gid, _ = rig.app.request_generation(GenerationSpec(prompt="p", profile_id="g"))
+    rig.app.record_submitted(gid, "g", "veo-3.1-fast-generate-preview")
+    assert rig.poller.restore([unfinished(rig.generation(gid))], datetime.now(UTC)) == RestoreReport(interrupted=1)
+    generation = rig.generation(gid)
+    assert (generation.error_reason, generation.error_message) == (
+        ErrorReason.INTERRUPTED_SUBMISSION,
+        INTERRUPTED_GEMINI_MESSAGE,
+    )
+    assert "Flow" not in INTERRUPTED_GEMINI_MESSAGE
