@@ -126,11 +126,12 @@ class RelayProcess:
 
 
 class SimulatorProcess:
-    """`veo simulator` from `tree` on a free port, without a rate limit of its own, until the block ends."""
+    """`veo simulator` from `tree` on a free port, without a rate limit of its own, until the block ends
+    (`args`: more of its options, such as the Gemini API's)."""
 
-    def __init__(self, tree: Path, lo: float, hi: float, log: Path) -> None:
+    def __init__(self, tree: Path, lo: float, hi: float, log: Path, args: Sequence[str] = ()) -> None:
         self.tree = tree
-        self.args = ["--port", "0", "--rate", "0", "--lo", str(lo), "--hi", str(hi), "--seed", "1"]
+        self.args = ["--port", "0", "--rate", "0", "--lo", str(lo), "--hi", str(hi), "--seed", "1", *args]
         self.log = log
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
