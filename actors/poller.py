@@ -266,12 +266,15 @@ class Poller:
     # --- credits ------------------------------------------------------------------------------------
 
     def _credits_reads(self) -> Iterable[tuple[str, float]]:
-        """(account, when its next credits read is due) of the accounts that want one."""
+        """(account, when its next credits read is due) of the Flow accounts that want one (the Gemini API bills
+        a key with no balance to read)."""
         every_s = self._settings.credits_every_s
         if every_s <= 0:
             return
         work_waits = self._work.has_queued()
         for name, state in self._profiles.items():
+            if state.profile.is_gemini:
+                continue
             due = state.quota.read_due_at(every_s, work_waits=work_waits)
             if due is not None:
                 yield name, due

@@ -15,6 +15,7 @@ from actors.gemini.errors import Ambiguous, KeyRefused, RateLimited, error_from_
 from actors.gemini.interpret import remote_status
 from actors.gemini.models import GeneratedSample, Operation, OperationResponse, SampleVideo, VideoResponse
 from actors.minute_quota import WINDOW
+from actors.poller_settings import PollerSettings
 from actors.profiles import Profile
 from actors.restore import INTERRUPTED_GEMINI_MESSAGE, RestoreReport
 from domain.requests import GenerationSpec
@@ -278,3 +279,15 @@ def test_a_submission_interrupted_by_a_stop_names_the_gemini_api() -> None:
         INTERRUPTED_GEMINI_MESSAGE,
     )
     assert "Flow" not in INTERRUPTED_GEMINI_MESSAGE
+
+
+def test_a_gemini_profile_has_no_credits_to_read_and_submits_at_once() -> None:
+    """Flow's credits read is not sent for a Gemini key (it failed for want of a bearer token and paused the
+    profile); the Flow profile beside it still reads its credits."""
+    rig = make_rig(PollerSettings(credits_every_s=300.0), profiles=[gemini_profile(), make_profile("p")])
+    began = rig.clock.now
+    (gid,) = rig.queued(1, profile_id="g")
+    submit = rig.next_call(SUBMIT)
+    assert (submit.job_ids, rig.runner.started_at(submit) - began < 1.0) == ((gid,), True)
+    credits = rig.runner.calls(CallKind.CREDITS)
+    assert [call.profile_id for call in credits] == ["p"]
