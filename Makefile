@@ -34,6 +34,7 @@ bench: $(STAMP)   # every figure of docs/BENCHMARKS.md at moderate sizes (about 
 	$(BIN)/python bench/hostile.py --seconds 10 --fuzz 10000
 	$(BIN)/python bench/reads.py
 	$(BIN)/python bench/sim_state.py --sizes 500 5000
+	$(BIN)/python bench/gemini.py --jobs 30 --rpm 30 --render 15
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

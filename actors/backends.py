@@ -15,7 +15,7 @@ from actors.profile_state import ProfileState
 from actors.profiles import Profile
 from actors.scheduler import CheckShape
 
-__all__ = ["check_call", "check_shape", "refused", "submit_call"]
+__all__ = ["check_call", "check_shape", "model_used", "refused", "service_name", "submit_call"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,17 @@ def submit_call(job: Job, profile: Profile) -> Call:
     if profile.is_gemini:
         return gemini_calls.submit_call(job, profile)
     return flow_calls.submit_call(job, profile)
+
+
+def service_name(profile: Profile) -> str:
+    """How a message names the service a profile's jobs go to, at the start of a sentence."""
+    return "The Gemini API" if profile.is_gemini else "Flow"
+
+
+def model_used(job: Job, profile: Profile) -> str:
+    """The model a submission of the job on this profile asks for: a Gemini profile's own model id (whatever
+    Flow model key the request named), else the request's model key."""
+    return profile.model if profile.is_gemini else job.model
 
 
 def check_call(jobs: Sequence[Job], profile_id: str, state: ProfileState) -> Call:

@@ -17,7 +17,7 @@ __all__ = ["LOST_MESSAGE", "NOT_FOUND_DETAIL", "absent_too_long", "lost_message"
 logger = logging.getLogger(__name__)
 
 LOST_MESSAGE = (
-    "Flow no longer knows this generation's operation ({detail}), so it will never finish. "
+    "{service} no longer knows this generation's operation ({detail}), so it will never finish. "
     "Nothing more will be charged for it; `veo retry {generation_id}` makes a new one."
 )
 NOT_FOUND_DETAIL = "it answered a status check with 404, not found"
@@ -37,10 +37,10 @@ def absent_too_long(job: Job, now: float, lost_after_s: float) -> bool:
 def missing_detail(lost_after_s: float) -> str:
     """How the absence rule found the operation lost, for the job's error message."""
     span = f"{lost_after_s:g} seconds" if lost_after_s < 120 else f"{lost_after_s / 60:g} minutes"
-    return f"it was missing from Flow's status answers for {span}"
+    return f"it was missing from the status answers for {span}"
 
 
-def lost_message(job: Job, detail: str) -> str:
-    """The `error_message` of a lost job."""
-    logger.warning("generation %s: Flow lost operation %s (%s)", job.generation_id, job.operation_name, detail)
-    return LOST_MESSAGE.format(detail=detail, generation_id=job.generation_id)
+def lost_message(job: Job, detail: str, service: str) -> str:
+    """The `error_message` of a lost job, naming the `service` it ran on (`backends.service_name`)."""
+    logger.warning("generation %s: %s lost operation %s (%s)", job.generation_id, service, job.operation_name, detail)
+    return LOST_MESSAGE.format(service=service, detail=detail, generation_id=job.generation_id)

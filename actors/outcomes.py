@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from actors import backends
 from actors.account_memory import AccountMemory
 from actors.budget import Budget
 from actors.calls import CallKind, CallResult
@@ -370,8 +371,9 @@ class OutcomeHandler:
             self._work.answer_waiters(generation_id)
 
     def _lost(self, job: Job, detail: str) -> None:
-        """Fail a running job whose operation Flow no longer knows (actors.lost_operations)."""
-        self._work.finish_failed(job, ErrorReason.OPERATION_LOST, lost_message(job, detail))
+        """Fail a running job whose operation its backend no longer knows (actors.lost_operations)."""
+        service = backends.service_name(self._profiles[job.account].profile)
+        self._work.finish_failed(job, ErrorReason.OPERATION_LOST, lost_message(job, detail, service))
 
     def _check_failed(self, result: CallResult, jobs: list[Job]) -> None:
         error = result.error

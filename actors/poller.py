@@ -119,7 +119,8 @@ class Poller:
         for state in self._profiles.values():
             self._memory.recall(state)
         answers_due = self._runner.busy_job_ids(CallKind.SUBMIT)
-        return restore(self._app, self._work, unfinished, answers_due, self._clock(), wall_now, self._settings)
+        gemini = {name for name, state in self._profiles.items() if state.profile.is_gemini}
+        return restore(self._app, self._work, unfinished, answers_due, self._clock(), wall_now, self._settings, gemini)
 
     def enqueue(self, generation_ids: Iterable[UUID], token: str | None = None, delay_s: float | None = None) -> None:
         """Take recorded generations (Requested) into the submission queue; already known ones are ignored."""
@@ -177,8 +178,8 @@ class Poller:
         token_timeout = self._tokens.expire() if self._tokens is not None else None
         for job in self._work.past_deadline():
             minutes = self._settings.deadline_s / 60
-            backend = "The Gemini API" if self._profiles[job.account].profile.is_gemini else "Flow"
-            self._work.finish_failed(job, ErrorReason.TIMEOUT, f"{backend} gave no result within {minutes:g} minutes.")
+            service = backends.service_name(self._profiles[job.account].profile)
+            self._work.finish_failed(job, ErrorReason.TIMEOUT, f"{service} gave no result within {minutes:g} minutes.")
         self._refuse_hopeless(now)
         while self._budget.can_acquire():
             if self._reservations:
@@ -265,7 +266,8 @@ class Poller:
     # --- credits ------------------------------------------------------------------------------------
 
     def _credits_reads(self) -> Iterable[tuple[str, float]]:
-        """(account, when its next credits read is due) of the accounts that want one."""
+        """(account, when its next credits read is due) of the Flow accounts that want one (the Gemini API bills
+        a key with no balance to read)."""
         every_s = self._settings.credits_every_s
         if every_s <= 0:
             return
@@ -344,7 +346,8 @@ class Poller:
                     blocked.add(lane)
                 continue
             try:
-                self._app.record_submitted(job.generation_id, account)
+                model = backends.model_used(job, self._profiles[account].profile)
+                self._app.record_submitted(job.generation_id, account, model)
             except DomainError as exc:
                 logger.warning("dropping %s from the queue: %s", job.generation_id, exc)
                 self._work.forget(job)

@@ -2,7 +2,7 @@
 
 - only `Requested` (or a `Deferred` last attempt): back into the submission queue;
 - `Submitted` without `Started`: if the call is still in flight (a crash of the actor, not the process)
-  its answer will come; otherwise Flow may have it, so it fails as `interrupted_submission`;
+  its answer will come; otherwise the backend may have it, so it fails as `interrupted_submission`;
 - `Started`/`Progressed`: status checks resume, with the deadline counted from the original `Started`.
 """
 
@@ -20,13 +20,17 @@ from domain.application import VeoRelay
 from domain.errors import GenerationNotFound
 from domain.values import ErrorReason
 
-__all__ = ["INTERRUPTED_MESSAGE", "RestoreReport", "Unfinished", "restore"]
+__all__ = ["INTERRUPTED_GEMINI_MESSAGE", "INTERRUPTED_MESSAGE", "RestoreReport", "Unfinished", "restore"]
 
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_MESSAGE = (
     "veo-relay stopped while this submission was on its way to Flow, so Flow may have started (and charged "
     "for) it. It was not sent again. Check Flow's library; if the video is not there, use retry."
+)
+INTERRUPTED_GEMINI_MESSAGE = (
+    "veo-relay stopped while this submission was on its way to the Gemini API, so the API may have started (and "
+    "billed for) it. It was not sent again. Check the key's usage; if the video was not made, use retry."
 )
 
 
@@ -56,9 +60,11 @@ def restore(
     now: float,
     wall_now: datetime,
     settings: PollerSettings,
+    gemini_accounts: Collection[str],
 ) -> RestoreReport:
     """Take every non-terminal generation back into the worklist; `answers_due` are the jobs whose submission
-    call is still in flight or unhandled, `now` and `wall_now` the same instant on the clock and the wall."""
+    call is still in flight or unhandled, `now` and `wall_now` the same instant on the clock and the wall, and
+    `gemini_accounts` the profiles on the Gemini API (an interrupted submission's message names its service)."""
     counts = {"queued": 0, "running": 0, "awaiting_answer": 0, "interrupted": 0}
     for item in unfinished:
         generation_id = item.generation_id
@@ -82,7 +88,9 @@ def restore(
                 work.await_answer(job)
                 counts["awaiting_answer"] += 1
             else:
-                work.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, INTERRUPTED_MESSAGE)
+                gemini = job.account in gemini_accounts
+                message = INTERRUPTED_GEMINI_MESSAGE if gemini else INTERRUPTED_MESSAGE
+                work.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, message)
                 counts["interrupted"] += 1
         else:
             work.put_in_queue(job)

@@ -225,11 +225,11 @@ class VeoRelay(Application[UUID]):
 
     # --- poller commands (one writer per aggregate: the PollerActor) ------------------------------
 
-    def record_submitted(self, generation_id: UUID, account: str | None = None) -> int:
-        """Record `Submitted` just before a generate/upscale call is sent to `account` (default: the pinned
-        profile); returns the attempt number."""
+    def record_submitted(self, generation_id: UUID, account: str | None = None, model: str | None = None) -> int:
+        """Record `Submitted` just before a generate/upscale call asking for `model` (default: the request's) is
+        sent to `account` (default: the pinned profile); returns the attempt number."""
         generation = self.get_generation(generation_id)
-        generation.submit(account)
+        generation.submit(account, model)
         self.save(generation)
         return generation.attempts
 

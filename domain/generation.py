@@ -52,6 +52,9 @@ class Generation(Aggregate):
         account: str | None = None
         """The profile (Flow account) the call goes to; None in events recorded before accounts were pooled,
         which went to the request's own profile."""
+        model: str | None = None
+        """The model the call asks the backend for (a Gemini profile's own model id, the request's model key on
+        Flow); None in events recorded before it was kept, which asked for the request's model."""
 
     class Deferred(Aggregate.Event):
         """The last submission attempt was answered in a way that proves Flow created nothing; the job waits.
@@ -195,9 +198,10 @@ class Generation(Aggregate):
 
     # --- commands -----------------------------------------------------------------------------------
 
-    def submit(self, account: str | None = None) -> None:
-        """Mark that a submission to `account` (default: the pinned profile) is about to be sent: from here on,
-        Flow may have it. A pinned generation goes only to its own profile."""
+    def submit(self, account: str | None = None, model: str | None = None) -> None:
+        """Mark that a submission to `account` (default: the pinned profile) asking for `model` (default: the
+        request's) is about to be sent: from here on, the backend may have it. A pinned generation goes only to
+        its own profile."""
         self.check_not_started("submit")
         account = account or self.profile_id
         if account is None:
@@ -206,10 +210,10 @@ class Generation(Aggregate):
         if self.profile_id is not None and account != self.profile_id:
             msg = f"cannot submit: generation {self.id} is pinned to profile {self.profile_id!r}, not {account!r}"
             raise IllegalTransition(msg)
-        self._submitted(attempt=self.attempts + 1, account=account)
+        self._submitted(attempt=self.attempts + 1, account=account, model=model)
 
     @event(Submitted)
-    def _submitted(self, attempt: int, account: str | None = None) -> None:
+    def _submitted(self, attempt: int, account: str | None = None, model: str | None = None) -> None:
         self.attempts = attempt
         self.deferred = False
         if account is not None:

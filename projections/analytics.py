@@ -18,7 +18,7 @@ __all__ = ["AnalyticsView", "CompletionStats", "Summary", "percentile"]
 
 WINDOWS = {"all": None, "1h": 3600.0}
 _COLUMNS = ("model", "job_type", "status", "created_at", "started_at", "finished_at", "duration", "error_reason")
-_STATUS, _STARTED, _FINISHED, _DURATION, _REASON = 2, 4, 5, 6, 7
+_MODEL, _STATUS, _STARTED, _FINISHED, _DURATION, _REASON = 0, 2, 4, 5, 6, 7
 _REALS = {"created_at", "started_at", "finished_at", "duration"}
 _TYPED_COLUMNS: tuple[Column, ...] = tuple((c, "real" if c in _REALS else "text") for c in ("id", *_COLUMNS))
 
@@ -91,7 +91,9 @@ class AnalyticsView(TrackedView):
             row = rows.get(item.generation_id)
             if row is None:
                 continue
-            if kind == "Started":
+            if kind == "Submitted" and data.model is not None:  # the model the backend was asked for
+                row[_MODEL] = data.model
+            elif kind == "Started":
                 row[_STARTED] = _epoch(item.at)
                 if data.remote_status == ACTIVE_REMOTE_STATUS:
                     row[_STATUS] = Status.PROCESSING.value

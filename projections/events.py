@@ -51,6 +51,7 @@ class _Submitted(msgspec.Struct):
     timestamp: _Stamp
     attempt: int
     account: str | None = None  # absent from events recorded before accounts were pooled
+    model: str | None = None  # absent from events recorded before the model used was kept
 
 
 class _Deferred(msgspec.Struct):

@@ -107,6 +107,8 @@ def _requested(row: HistoryRow | None, event: Any, at: str, generation_id: str) 
 def _submitted(row: HistoryRow, event: Any, at: str, generation_id: str) -> HistoryRow:
     if event.account is not None:
         row.profile_id = event.account
+    if event.model is not None:
+        row.model = event.model
     row.updated_at = at
     return row
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors.clock import FakeClock
-from actors.minute_quota import MINUTE, RELAX_AFTER, MinuteQuota
+from actors.minute_quota import RELAX_AFTER, WINDOW, MinuteQuota
 
 
 def test_a_configured_limit_holds_in_every_sliding_minute() -> None:
@@ -12,10 +12,10 @@ def test_a_configured_limit_holds_in_every_sliding_minute() -> None:
     quota.started()
     clock.set(10.0)
     quota.started()
-    assert quota.ready_at() == MINUTE  # the first leaves the window at 60 s
-    clock.set(MINUTE)
+    assert quota.ready_at() == WINDOW  # the first leaves the window at 61 s: a margin over the API's minute
+    clock.set(WINDOW)
     quota.started()
-    assert quota.ready_at() == 10.0 + MINUTE
+    assert quota.ready_at() == 10.0 + WINDOW
 
 
 def test_without_a_limit_a_429_teaches_one_below_what_the_minute_held() -> None:
@@ -24,7 +24,7 @@ def test_without_a_limit_a_429_teaches_one_below_what_the_minute_held() -> None:
     for _ in range(5):
         quota.started()
     assert quota.ready_at() <= 0.0
-    assert quota.refused(retry_after=None) == MINUTE
+    assert quota.refused(retry_after=None) == WINDOW
     assert quota.limit == 4
 
 
@@ -35,7 +35,7 @@ def test_a_429_never_raises_a_limit_and_waits_the_retry_delay() -> None:
         quota.started()
     assert quota.refused(retry_after=20.0) == 20.0
     assert quota.limit == 2
-    assert quota.ready_at() == MINUTE  # two of three slots used up for the minute
+    assert quota.ready_at() == WINDOW  # two of three slots used up for the minute
 
 
 def test_a_learned_limit_relaxes_up_to_the_configured_one() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,11 +14,13 @@ from actors.flow import GenerateSpec, RemoteStatus, StatusHandle, SubmitResult
 from actors.gemini.errors import Ambiguous, KeyRefused, RateLimited, error_from_response
 from actors.gemini.interpret import remote_status
 from actors.gemini.models import GeneratedSample, Operation, OperationResponse, SampleVideo, VideoResponse
+from actors.minute_quota import WINDOW
 from actors.poller_settings import PollerSettings
 from actors.profiles import Profile
+from actors.restore import INTERRUPTED_GEMINI_MESSAGE, RestoreReport
 from domain.requests import GenerationSpec
 from domain.values import ErrorReason, Status
-from tests.actors.fakes import RecordingClient, Rig, make_profile, make_rig
+from tests.actors.fakes import RecordingClient, Rig, make_profile, make_rig, unfinished
 
 SUBMIT, CHECK = CallKind.SUBMIT, CallKind.CHECK
 KEY = "AIzaSyA-poller-secret-key-0123456789"
@@ -61,6 +64,11 @@ def finished(name: str, **response: Any) -> list[RemoteStatus]:
     return [remote_status(operation, StatusHandle(operation_name=name))]
 
 
+def submitted_models(rig: Rig, generation_id: UUID) -> list[str | None]:
+    """The model each recorded submission asked for."""
+    return [getattr(e, "model", None) for e in rig.app.events.get(generation_id) if type(e).__name__ == "Submitted"]
+
+
 def test_a_generation_is_submitted_and_completed_through_the_gemini_api() -> None:
     """predictLongRunning with the profile's model, then one-operation checks until done with the video uri."""
     rig = gemini_rig()
@@ -76,6 +84,7 @@ def test_a_generation_is_submitted_and_completed_through_the_gemini_api() -> Non
     rig.answer(check, finished(operation, generated_samples=[GeneratedSample(video=SampleVideo(uri=URI))]))
     generation = rig.generation(gid)
     assert (generation.status, generation.video_url) == (Status.COMPLETED, URI)
+    assert submitted_models(rig, gid) == ["veo-3.1-fast-generate-preview"]  # the profile's, not the request's
 
 
 def test_no_check_before_ten_seconds_and_each_check_carries_one_operation() -> None:
@@ -127,16 +136,18 @@ def test_a_square_pool_job_goes_to_a_flow_account() -> None:
     gid, _ = rig.app.request_generation(GenerationSpec(prompt="p", aspect_ratio="square", profile_id=None))
     rig.poller.enqueue([gid])
     assert rig.next_call(SUBMIT).backend == "flow"
+    assert submitted_models(rig, gid) == ["veo_3_1_t2v_fast"]
 
 
 def test_the_configured_rpm_is_kept_in_every_minute() -> None:
-    """rpm = 2: no more than two submissions start in any 60 s, however many are queued."""
+    """rpm = 2: no more than two submissions start in any 61 s (a minute and a margin for the calls' travel, so
+    the API never counts three in one of its minutes), however many are queued."""
     rig = gemini_rig(gemini_profile(rpm=2))
     rig.queued(5, profile_id="g")
-    rig.run(rig.clock.now + 200, respond=lambda call: SubmitResult(operation_name=operation_of(call)))
+    rig.run(rig.clock.now + 250, respond=lambda call: SubmitResult(operation_name=operation_of(call)))
     starts = [rig.runner.started_at(c) for c in rig.runner.calls(SUBMIT)]
     assert len(starts) == 5
-    assert all(later - earlier >= 60.0 for earlier, later in zip(starts, starts[2:], strict=False))
+    assert all(later - earlier >= WINDOW for earlier, later in zip(starts, starts[2:], strict=False))
 
 
 def test_a_429_defers_the_job_and_teaches_the_quota() -> None:
@@ -244,9 +255,39 @@ def test_a_job_past_its_deadline_names_the_gemini_api() -> None:
     assert (generation.error_message or "").startswith("The Gemini API gave no result within 60 minutes")
 
 
-def test_a_gemini_key_has_no_credits_to_read_and_its_job_is_submitted_at_once() -> None:
-    """Credits are Flow's: with credits reads on, a Gemini profile gets none, and its job goes out first."""
-    rig = make_rig(PollerSettings(credits_every_s=300.0), profiles=[gemini_profile()])
-    rig.queued(1, profile_id="g")
-    started = rig.run(rig.clock.now + 1.0, stop_at=SUBMIT)
-    assert [call.kind for call in started] == [SUBMIT]
+def test_an_operation_the_api_no_longer_knows_names_the_gemini_api() -> None:
+    rig = gemini_rig()
+    (gid,) = rig.queued(1, profile_id="g")
+    accept(rig, rig.next_call(SUBMIT))
+    body = {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}
+    lost = error_from_response(httpx.Response(404, json=body), what="the check", submission=False)
+    rig.answer(rig.next_call(CHECK), lost)
+    generation = rig.generation(gid)
+    assert (generation.status, generation.error_reason) == (Status.FAILED, ErrorReason.OPERATION_LOST)
+    assert (generation.error_message or "").startswith("The Gemini API no longer knows this generation's operation")
+
+
+def test_a_submission_interrupted_by_a_stop_names_the_gemini_api() -> None:
+    """Restore fails a Gemini submission without an answer, saying where it may have been started."""
+    rig = gemini_rig()
+    gid, _ = rig.app.request_generation(GenerationSpec(prompt="p", profile_id="g"))
+    rig.app.record_submitted(gid, "g", "veo-3.1-fast-generate-preview")
+    assert rig.poller.restore([unfinished(rig.generation(gid))], datetime.now(UTC)) == RestoreReport(interrupted=1)
+    generation = rig.generation(gid)
+    assert (generation.error_reason, generation.error_message) == (
+        ErrorReason.INTERRUPTED_SUBMISSION,
+        INTERRUPTED_GEMINI_MESSAGE,
+    )
+    assert "Flow" not in INTERRUPTED_GEMINI_MESSAGE
+
+
+def test_a_gemini_profile_has_no_credits_to_read_and_submits_at_once() -> None:
+    """Flow's credits read is not sent for a Gemini key (it failed for want of a bearer token and paused the
+    profile); the Flow profile beside it still reads its credits."""
+    rig = make_rig(PollerSettings(credits_every_s=300.0), profiles=[gemini_profile(), make_profile("p")])
+    began = rig.clock.now
+    (gid,) = rig.queued(1, profile_id="g")
+    submit = rig.next_call(SUBMIT)
+    assert (submit.job_ids, rig.runner.started_at(submit) - began < 1.0) == ((gid,), True)
+    credits = rig.runner.calls(CallKind.CREDITS)
+    assert [call.profile_id for call in credits] == ["p"]

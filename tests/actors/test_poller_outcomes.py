@@ -444,10 +444,10 @@ def test_no_call_starts_when_submitted_cannot_be_recorded(monkeypatch: pytest.Mo
     real = rig.app.record_submitted
     faults = [OSError("disk full")]
 
-    def record_submitted(generation_id: UUID, account: str | None = None) -> int:
+    def record_submitted(generation_id: UUID, account: str | None = None, model: str | None = None) -> int:
         if faults:
             raise faults.pop()
-        return real(generation_id, account)
+        return real(generation_id, account, model)
 
     monkeypatch.setattr(rig.app, "record_submitted", record_submitted)
     assert rig.tick() == []

@@ -187,3 +187,15 @@ def test_defer_needs_a_submission_in_flight() -> None:
     started = started_generation()
     with pytest.raises(IllegalTransition, match="already started"):
         started.defer("x", "y")
+
+
+def test_a_submission_records_the_model_it_asks_for() -> None:
+    """The backend's model goes with the submission; the request keeps the model it asked for."""
+    generation = new_generation()
+    generation.submit("default", "veo-3.1-fast-generate-preview")
+    (_, submitted) = generation.collect_events()
+    assert getattr(submitted, "model", None) == "veo-3.1-fast-generate-preview"
+    assert generation.model == "veo_3_1_t2v_fast"
+    unnamed = new_generation()
+    unnamed.submit()
+    assert getattr(unnamed.collect_events()[1], "model", "absent") is None  # the request's model

@@ -14,6 +14,8 @@ import httpx
 import msgspec
 import pytest
 
+from actors.profiles import DEFAULT_GEMINI_MODEL
+from domain.values import DEFAULT_MODEL
 from server.bootstrap import Settings
 from tests.e2e.harness import TOKEN, Relay, run, serving, videos_kept
 from veo_protocol import Generate, Subscribe
@@ -63,6 +65,7 @@ def test_a_gemini_and_a_flow_generation_complete_and_their_videos_are_kept(
             gemini_row, flow_row = (target.system.history.get(reader, i) for i in ids)
             assert gemini_row is not None and flow_row is not None
             assert (gemini_row.status, gemini_row.profile_id, flow_row.status) == ("completed", "gem", "completed")
+            assert (gemini_row.model, flow_row.model) == (DEFAULT_GEMINI_MODEL, DEFAULT_MODEL)  # the models used
             assert gemini_row.operation_name is not None and gemini_row.operation_name.startswith("models/")
             assert gemini_row.video_url is not None and "key=" not in gemini_row.video_url
             assert gemini_row.video_sha256 is not None
