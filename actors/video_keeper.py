@@ -300,8 +300,8 @@ class VideoKeeper:
                 if response.status_code in _EXPIRED:
                     raise _Problem(
                         VideoStoreFailure.EXPIRED,
-                        f"the video URL answered {response.status_code} (Flow's signed video links expire "
-                        "within hours)",
+                        f"the video URL answered {response.status_code} (the link has expired: Flow's signed "
+                        "links last hours, the Gemini API keeps files 2 days)",
                     )
                 if response.status_code != 200:
                     raise _Problem(VideoStoreFailure.DOWNLOAD_FAILED, f"the video URL answered {response.status_code}")
