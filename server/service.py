@@ -122,7 +122,9 @@ async def _serve(
         elif settings.profiles is None:
             say(f"Flow: {settings.flow_url} with a stand-in profile (no --profiles given; for a simulator)")
         else:
-            say(f"Flow: {len(system.commands.profiles)} profile(s) from {settings.profiles}")
+            backends = [getattr(profile, "backend", "flow") for profile in system.commands.profiles.values()]
+            kinds = f"{backends.count('flow')} Flow, {backends.count('gemini')} Gemini API"
+            say(f"profiles: {len(backends)} from {settings.profiles} ({kinds})")
         say(f"dashboard: {server.url}/#token={token}")
         if new_token:
             say(f"a new client token was generated and saved in {settings.data_dir / 'token'}")
