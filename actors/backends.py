@@ -15,7 +15,16 @@ from actors.profile_state import ProfileState
 from actors.profiles import Profile
 from actors.scheduler import CheckShape
 
-__all__ = ["check_call", "check_shape", "model_used", "refused", "service_name", "submit_call"]
+__all__ = [
+    "cancel_call",
+    "check_call",
+    "check_shape",
+    "model_used",
+    "reads_credits",
+    "refused",
+    "service_name",
+    "submit_call",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +36,17 @@ def submit_call(job: Job, profile: Profile) -> Call:
     if profile.is_gemini:
         return gemini_calls.submit_call(job, profile)
     return flow_calls.submit_call(job, profile)
+
+
+def cancel_call(profile_id: str, profile: Profile, media_name: str) -> Call | None:
+    """The call that asks the backend to stop a running job; None for the Gemini API, which has no cancel for
+    Veo (the relay only stops checking)."""
+    return None if profile.is_gemini else flow_calls.cancel_call(profile_id, profile, media_name)
+
+
+def reads_credits(profile: Profile) -> bool:
+    """Whether the profile's account has credits to read: Flow's do; the Gemini API bills the key's project."""
+    return not profile.is_gemini
 
 
 def service_name(profile: Profile) -> str:

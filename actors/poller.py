@@ -27,7 +27,7 @@ from actors.calls import Call, CallKind, CallRunner
 from actors.clock import Clock
 from actors.credit_costs import credits_for
 from actors.fault_log import STORAGE_ERRORS, FaultLog
-from actors.flow_calls import cancel_call, credits_call, refresh_token_call, resolve_call
+from actors.flow_calls import credits_call, refresh_token_call, resolve_call
 from actors.jobs import Job, Phase
 from actors.outcomes import CANCELLED_MESSAGE, OutcomeHandler
 from actors.poller_settings import PollerSettings
@@ -222,9 +222,8 @@ class Poller:
             return resolve_call(job, self._profiles[job.account].profile)
         while (cancel := self._work.next_cancel()) is not None:
             profile_id, media_name = cancel
-            profile = self._profiles[profile_id].profile
-            if not profile.is_gemini:  # the Gemini API has no cancel for Veo: the relay only stops checking
-                return cancel_call(profile_id, profile, media_name)
+            if (call := backends.cancel_call(profile_id, self._profiles[profile_id].profile, media_name)) is not None:
+                return call
         # check_due_at() answers "now" with its own, later clock reading: compare with a fresh one, not `now`.
         checks_due = (due := self._work.check_due_at()) is not None and due <= self._clock()
         if not checks_due or self._submit_share_left(now):
@@ -273,7 +272,7 @@ class Poller:
             return
         work_waits = self._work.has_queued()
         for name, state in self._profiles.items():
-            if state.profile.is_gemini:  # the Gemini API bills the key's project: no credits to read
+            if not backends.reads_credits(state.profile):
                 continue
             due = state.quota.read_due_at(every_s, work_waits=work_waits)
             if due is not None:
