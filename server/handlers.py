@@ -113,6 +113,7 @@ class Handlers:
     async def _dispatch(self, request: Request, client: Client) -> tuple[Any, int]:
         match request:
             case Unsubscribe(channels=channels):
+                await self.hub.settled()  # a page being written to this client was framed for its old channels
                 client.channels.difference_update(str(c) for c in channels)
                 return {"channels": sorted(client.channels)}, self.hub.position
             case Generate():

@@ -4,12 +4,12 @@ Live and resumed delivery share one source, the journal, so they cannot disagree
 the projection runner wakes it after each commit (`wake_threadsafe`). A client subscribing `after: P` is fed from
 the journal until it reaches the hub's own position and only then joins the live set; both steps happen on the loop
 with no await in between, so the switch-over skips and doubles nothing. Each delta is encoded once; each page is
-bundled once per distinct channel set, and that message is written with one websockets `broadcast` to every client
-with that set that is caught up (`Client.caught_up`) and queued for the others (`Client.push`; a client that falls
-behind gets its queued bundles coalesced). A resuming client is replayed the same way: a page read from the journal
-is decoded, encoded and bundled once and kept for a few pages, so clients resuming from the same position share the
-work, and the client is handed one bundle at a time, the next only once the last was sent (`Client.writable`): one
-that does not read holds at most one bundle.
+bundled once per distinct channel set, and that message is written with websockets' `broadcast` to every client
+with that set that is caught up (`Client.caught_up`), a hundred connections a turn of the loop, and queued for the
+others (`Client.push`; a client that falls behind gets its queued bundles coalesced). A resuming client is replayed
+the same way: a page read from the journal is decoded, encoded and bundled once and kept for a few pages, so clients
+resuming from the same position share the work, and the client is handed one bundle at a time, the next only once
+the last was sent (`Client.writable`): one that does not read holds at most one bundle.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ connection is still there and goes on waiting: a resuming client goes at its own
 REACH_TIMEOUT = 1.0
 """How long a `subscribe` without `after` waits for the hub to reach the journal's head (a coalescing window in the
 normal case; a hub whose journal reads fail is not waited for longer)."""
+BROADCAST_CHUNK = 100
+"""Connections written to by one `broadcast` before the hub lets the loop's other callbacks run."""
 REPLAY_PAGES = 4
 """Replay pages kept (and shared by clients resuming at the same position), most recently used first."""
 REPLAY_BUNDLE_BYTES = FULL_FRAME_BYTES
@@ -148,6 +150,8 @@ class DeltaHub:
         self._replay: OrderedDict[int, asyncio.Task[ReplayPage | None]] = OrderedDict()
         self._wake = asyncio.Event()
         self._moved = asyncio.Event()
+        self._settled = asyncio.Event()
+        self._settled.set()
         """Set each time `position` moves (loop thread only)."""
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -187,16 +191,17 @@ class DeltaHub:
             deltas = await asyncio.to_thread(self.journal.deltas_after, self.position, PAGE)
             if not deltas:
                 return
-            self._fan_out(deltas)
+            broadcasts = self._fan_out(deltas)
             self.position = deltas[-1].position
             self._moved.set()
             if self._ahead:
                 self._ahead = {client: after for client, after in self._ahead.items() if after > self.position}
+            await self._broadcast(broadcasts)
 
-    def _fan_out(self, deltas: Sequence[Delta]) -> None:
-        """Frame the page once per distinct channel set and hand each live client its bundles: broadcast to the
-        clients that are caught up, queued for the others (a client with anything queued or being sent gets no
-        broadcast, so its order holds)."""
+    def _fan_out(self, deltas: Sequence[Delta]) -> list[tuple[bytes, list[ServerConnection]]]:
+        """Frame the page once per distinct channel set and hand each live client its bundles: queued for the
+        clients that are not caught up (a client with anything queued or being sent gets no broadcast, so its order
+        holds), and returned, with the connections of those that are, for `_broadcast`."""
         encoded = [(d.channel, d.position, encode_delta(d.channel, d.position, d.data)) for d in deltas]
         by_channels: dict[frozenset[str], list[Bundle]] = {}
         caught_up: dict[frozenset[str], list[ServerConnection]] = {}
@@ -219,9 +224,25 @@ class DeltaHub:
                 for bundle in bundles:
                     client.push(bundle)
             self.frames_sent += len(bundles)
-        for key, connections in caught_up.items():
-            for bundle in by_channels[key]:
-                broadcast(connections, bundle.message, text=True)
+        return [(bundle.message, connections) for key, connections in caught_up.items() for bundle in by_channels[key]]
+
+    async def _broadcast(self, broadcasts: Sequence[tuple[bytes, Sequence[ServerConnection]]]) -> None:
+        """Write each message to its caught-up connections, BROADCAST_CHUNK at a time with a turn of the loop in
+        between: a page's writes to a thousand clients take the loop tens of milliseconds, which a request waiting
+        for its turn (a `get_status`) would otherwise wait for whole."""
+        self._settled.clear()
+        try:
+            for message, connections in broadcasts:
+                for start in range(0, len(connections), BROADCAST_CHUNK):
+                    broadcast(connections[start : start + BROADCAST_CHUNK], message, text=True)
+                    await asyncio.sleep(0)
+        finally:
+            self._settled.set()
+
+    async def settled(self) -> None:
+        """Wait until no fan-out is being written: a client's channels changed now apply to every delta it has not
+        been handed yet (an `unsubscribe` reply is followed by no delta of those channels)."""
+        await self._settled.wait()
 
     def _push_after(self, client: Client, encoded: Sequence[tuple[str, int, bytes]], after: int) -> None:
         """A client whose snapshot was read after `after`: only the later positions, queued one by one."""

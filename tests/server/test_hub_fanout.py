@@ -11,7 +11,15 @@ import pytest
 from projections.history import Delta
 from server import hub as hub_module
 from server.client import CAUGHT_UP_BUFFER_BYTES, MAX_COALESCED_BYTES, Bundle, Client
-from server.hub import PAGE, REPLAY_BUNDLE_BYTES, DeltaHub, JournalReader, SubscribeOutcome, bundle_page
+from server.hub import (
+    BROADCAST_CHUNK,
+    PAGE,
+    REPLAY_BUNDLE_BYTES,
+    DeltaHub,
+    JournalReader,
+    SubscribeOutcome,
+    bundle_page,
+)
 from tests.server.fake_connection import FakeConnection, client_on, payloads
 from veo_protocol import CLOSE_TOO_FAR_BEHIND, encode_delta, encode_result
 
@@ -315,6 +323,39 @@ def test_caught_up_clients_get_a_page_by_broadcast_and_the_others_through_their_
         assert sending.broadcasts == buffered.broadcasts == 0
         assert msgspec.json.decode(sending.messages[0])["id"] == "r1"
         assert seen(sending) == seen(buffered) == [(1, GEN), (2, GEN)]
+        await stop(hub, clients)
+
+    asyncio.run(scenario())
+
+
+def test_a_page_broadcast_to_many_clients_lets_other_callbacks_run_between_chunks_and_settles_after() -> None:
+    """Caught-up clients are written to BROADCAST_CHUNK at a time with a loop turn in between (a request's callback is
+    not held up behind a thousand writes), and `settled` returns only once every one of them has been written to."""
+
+    async def scenario() -> None:
+        journal = Journal()
+        hub = DeltaHub(journal.reader())
+        await hub.start()
+        connections = [FakeConnection() for _ in range(BROADCAST_CHUNK * 2 + 7)]
+        clients = [client_on(c) for c in connections]
+        for client in clients:
+            client.channels.add(GEN)
+            await hub.join(client, SubscribeOutcome(hub.position, resumed=False))
+
+        def written() -> int:
+            return sum(c.broadcasts for c in connections)
+
+        journal.deltas.append(Delta(1, GEN, row(1)))
+        hub.wake_threadsafe(1)
+        seen_by_neighbour: set[int] = set()
+        while written() < len(connections):  # another callback, one per loop turn
+            seen_by_neighbour.add(written())
+            if written():
+                await hub.settled()  # mid-broadcast: waits for the rest
+                assert written() == len(connections)
+            await asyncio.sleep(0)
+        assert {BROADCAST_CHUNK} <= seen_by_neighbour
+        assert all(seen(c) == [(1, GEN)] for c in connections)
         await stop(hub, clients)
 
     asyncio.run(scenario())
