@@ -1,17 +1,16 @@
-"""The poller: the one place that decides which Flow call to make next, and records what Flow answers.
+"""The poller: the one place that decides which call to Google to make next, and records what it answers.
 
 A plain, single-threaded class (the PollerActor is only its mailbox). Each `tick` spends the budget in
-this order: manual refreshes, video URL look-ups and cancels, submissions (at most `submit_share` of the
-budget while status checks are due, each batch spaced by its delay), then status checks batched up to K
-jobs per request and timed by the CheckScheduler. HTTP runs on the CallRunner's threads; outcomes come
-back through `handle_results`, which records events and then acknowledges them, so an outcome whose
-recording fails (a full disk) is handled again later instead of being lost.
+this order: manual refreshes, video URL look-ups and cancels, submissions (`actors.submissions`: at most
+`submit_share` of the budget while status checks are due, each batch spaced by its delay), then status
+checks batched up to K jobs per request and timed by the CheckScheduler. HTTP runs on the CallRunner's
+threads; outcomes come back through `handle_results`, which records events and then acknowledges them, so an
+outcome whose recording fails (a full disk) is handled again later instead of being lost.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +24,6 @@ from actors.account_pool import AccountPool
 from actors.budget import Budget
 from actors.calls import Call, CallKind, CallRunner
 from actors.clock import Clock
-from actors.credit_costs import credits_for
 from actors.fault_log import STORAGE_ERRORS, FaultLog
 from actors.flow_calls import credits_call, refresh_token_call, resolve_call
 from actors.jobs import Job, Phase
@@ -43,11 +41,11 @@ from actors.queue_status import (
 )
 from actors.restore import RestoreReport, Unfinished, restore
 from actors.scheduler import CheckScheduler
+from actors.submissions import Submissions
 from actors.timing import CompletionModel
 from actors.tokens import TokenBroker
 from actors.worklist import Worklist
 from domain.application import VeoRelay
-from domain.errors import DomainError
 from domain.values import ACTIVE_REMOTE_STATUS, ErrorReason
 
 __all__ = ["MAX_HANDLER_FAILURES", "Poller", "PollerSettings"]
@@ -106,8 +104,10 @@ class Poller:
             settings=self._settings,
             memory=self._memory,
         )
-        self._submits: deque[float] = deque()  # instants of recent submissions (the share rule)
         self._storage = FaultLog(logger, clock)
+        self._submissions = Submissions(
+            app, self._work, self._accounts, self._profiles, self._settings, self._storage, tokens, on_token
+        )
         self._failed_results: dict[int, int] = {}  # call id -> failed handling attempts (not storage faults)
         self._reservations: deque[Future[None]] = deque()  # budget slots asked for by others (video downloads)
 
@@ -180,7 +180,7 @@ class Poller:
             minutes = self._settings.deadline_s / 60
             service = backends.service_name(self._profiles[job.account].profile)
             self._work.finish_failed(job, ErrorReason.TIMEOUT, f"{service} gave no result within {minutes:g} minutes.")
-        self._refuse_hopeless(now)
+        self._submissions.refuse_hopeless(now)
         while self._budget.can_acquire():
             if self._reservations:
                 self._grant(self._reservations.popleft())
@@ -226,17 +226,11 @@ class Poller:
                 return call
         # check_due_at() answers "now" with its own, later clock reading: compare with a fresh one, not `now`.
         checks_due = (due := self._work.check_due_at()) is not None and due <= self._clock()
-        if not checks_due or self._submit_share_left(now):
-            call = self._submission_call(now)
+        if not checks_due or self._submissions.share_left(now):
+            call = self._submissions.next_call(now)
             if call is not None:
                 return call
         return self._check_call() if checks_due else None
-
-    def _submit_share_left(self, now: float) -> bool:
-        """Whether submissions may take another slot of this second while checks are due."""
-        while self._submits and self._submits[0] <= now - 1.0:
-            self._submits.popleft()
-        return len(self._submits) < max(1.0, self._settings.rate * self._settings.submit_share)
 
     def _next_wake(self, now: float) -> float | None:
         """The earliest instant something may become sendable."""
@@ -247,7 +241,7 @@ class Poller:
                 self._work.next_deadline(),
                 self._work.errand_due_at(now),
                 now if self._reservations else None,
-                self._next_submission_at(now),
+                self._submissions.next_at(now),
                 self._next_credits_read(),
             )
             if t is not None
@@ -284,129 +278,6 @@ class Poller:
 
     def _next_credits_read(self) -> float | None:
         return min((due for _, due in self._credits_reads()), default=None)
-
-    # --- submissions --------------------------------------------------------------------------------
-
-    def _submission_ready_at(self, job: Job) -> float:
-        """When this queued job may be submitted (backoff, batch spacing, and the earliest of its accounts: their
-        pauses, gaps and active limits); infinite while it waits for an answer or a provider, which wake the loop.
-        A job no account can do is due at once: it fails without a call."""
-        if self._refused_everywhere(job) is not None:
-            return -math.inf
-        ready = job.not_before
-        if job.batch_id is not None:
-            batch_ready = self._work.batch_ready_at(job.batch_id)
-            if batch_ready is not None:
-                ready = max(ready, batch_ready)
-        return max(ready, self._accounts.earliest(job, self._unfit))
-
-    def _next_submission_at(self, now: float) -> float | None:
-        """The earliest instant a queued job may be submitted."""
-        best: float | None = None
-        seen: set[str] = set()
-        for job in self._work.queued():
-            lane = job.batch_id or ""
-            if job.batch_id is not None and lane in seen:
-                continue
-            seen.add(lane)
-            ready = self._submission_ready_at(job)
-            if ready == math.inf:  # waits for an answer or a provider, which wake the loop themselves
-                continue
-            best = ready if best is None else min(best, ready)
-            if best <= now:
-                break
-        return best
-
-    def _submission_call(self, now: float) -> Call | None:
-        """Record `Submitted` for the first ready queued job and build its call.
-
-        A job that needs a reCAPTCHA token and has none first asks a provider (no budget is spent while
-        it waits); with no provider connected it stays queued and its lane waits.
-        """
-        blocked: set[str] = set()
-        for job in self._work.queued():
-            lane = job.batch_id or ""
-            if (refusal := self._refused_everywhere(job)) is not None:
-                self._work.finish_failed(job, ErrorReason.INVALID_REQUEST, refusal)
-                continue
-            if (job.batch_id is not None and lane in blocked) or self._submission_ready_at(job) > now:
-                if job.batch_id is not None:
-                    blocked.add(lane)
-                continue
-            account = self._accounts.choose(job, now, self._unfit)
-            if account is None:
-                blocked.add(lane)
-                continue
-            self._work.choose_account(job, account)
-            if self._needs_token(job, account):
-                if self._tokens is not None and self._tokens.request(job.generation_id, account, self._on_token):
-                    self._work.wait_for_token(job)
-                else:
-                    blocked.add(lane)
-                continue
-            try:
-                model = backends.model_used(job, self._profiles[account].profile)
-                self._app.record_submitted(job.generation_id, account, model)
-            except DomainError as exc:
-                logger.warning("dropping %s from the queue: %s", job.generation_id, exc)
-                self._work.forget(job)
-                return None
-            except STORAGE_ERRORS:
-                self._storage.failed(f"recording Submitted for {job.generation_id} (retried in 1 s)")
-                job.not_before = now + 1.0
-                return None
-            except Exception:
-                logger.exception("cannot record Submitted for %s; retrying in 1 s", job.generation_id)
-                job.not_before = now + 1.0
-                return None
-            self._storage.succeeded()
-            self._work.submit(job, now, self._settings.batch_delay_s)
-            self._profiles[account].pacing.submitted()
-            self._profiles[account].quota.spend(credits_for(job.model))
-            self._submits.append(now)
-            return backends.submit_call(job, self._profiles[account].profile)
-        return None
-
-    def _refuse_hopeless(self, now: float) -> None:
-        """Fail the queued jobs no account can take: each of their accounts is out of quota or short of credits
-        and set to fail rather than wait (looked at only while some account is so)."""
-        if not self._accounts.may_refuse(now):
-            return
-        for job in self._work.queued():
-            if (refusal := self._accounts.refusal(job, now)) is None:
-                continue
-            try:
-                self._work.finish_failed(job, ErrorReason.QUOTA_EXHAUSTED, refusal)
-            except STORAGE_ERRORS:
-                self._storage.failed(f"recording Failed for {job.generation_id} (retried at the next tick)")
-                return
-            self._storage.succeeded()
-
-    def _unfit(self, job: Job, account: str) -> bool:
-        """The account cannot take the job now: its backend cannot do it, or it waits for a token provider."""
-        refused = backends.refused(job, self._profiles[account].profile) is not None
-        return refused or self._provider_missing(job, account)
-
-    def _refused_everywhere(self, job: Job) -> str | None:
-        """Why no account the job may go to can do it (None: some can, or it has no account)."""
-        candidates = self._accounts.candidates(job)
-        refusals = [backends.refused(job, self._profiles[account].profile) for account in candidates]
-        if not candidates or any(refusal is None for refusal in refusals):
-            return None
-        return refusals[0]
-
-    def _needs_token(self, job: Job, account: str) -> bool:
-        """The account requires a reCAPTCHA token and the job has none."""
-        return job.recaptcha_token is None and self._profiles[account].profile.recaptcha == "required"
-
-    def _provider_missing(self, job: Job, account: str) -> bool:
-        """On this account the job would need a token while no provider serves the account."""
-        return self._needs_token(job, account) and (self._tokens is None or self._tokens.providers(account) == 0)
-
-    def _waiting_for_provider(self, job: Job) -> bool:
-        """A queued job that needs a token on every account it may go to, while no provider serves them."""
-        candidates = self._accounts.candidates(job)
-        return bool(candidates) and all(self._provider_missing(job, account) for account in candidates)
 
     def token_ready(self, generation_id: UUID, token: str | None) -> None:
         """A provider's token (or None: no provider could answer) for a job waiting for one."""
@@ -469,7 +340,7 @@ class Poller:
     def _waiting_for_accounts(self, now: float) -> str | None:
         """Why the first queued job that waits for an account does (queue_status's `waiting_for_accounts`)."""
         job = next(self._work.queued(), None)
-        return None if job is None else self._accounts.waiting(job, now, self._provider_missing)
+        return None if job is None else self._accounts.waiting(job, now, self._submissions.provider_missing)
 
     def status(self) -> QueueStatus:
         """`queue_status` now."""
@@ -485,7 +356,7 @@ class Poller:
         status = QueueStatus(
             queued=phases.count(Phase.QUEUED),
             waiting_token=phases.count(Phase.WAITING_TOKEN)
-            + sum(1 for job in jobs if job.phase == Phase.QUEUED and self._waiting_for_provider(job)),
+            + sum(1 for job in jobs if job.phase == Phase.QUEUED and self._submissions.waiting_for_provider(job)),
             submitting=phases.count(Phase.SUBMITTING),
             pending=len(running) - processing,
             processing=processing,
