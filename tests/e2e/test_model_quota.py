@@ -14,9 +14,9 @@ from typing import Any
 from uuid import UUID
 
 from tests.e2e.harness import Peer, Relay, relay, run, wait_until
-from tests.veo_simulator.fakes import FakeClock
+from tests.e2e.test_account_pool import frozen_simulator
 from veo_protocol import Generate, GetStatuses, QueueStatus
-from veo_simulator import Simulator, SimulatorConfig, bearer_account
+from veo_simulator import SimulatorConfig, bearer_account
 
 FAST, QUALITY = "veo_3_1_t2v_fast", "veo_3_1_t2v_quality"
 RENDER_S = 1.0
@@ -54,12 +54,7 @@ def test_a_pool_job_of_a_model_out_on_one_account_moves_to_another_while_the_acc
 ) -> None:
     """a's fast quota is used by a pinned job; the pool's fast job is refused there and goes to b; a's other-model
     job keeps running, and a takes the next one of that model."""
-    sim_clock = FakeClock()
-    sim = Simulator(SIMULATOR, wall=sim_clock)
-    sim.start()
-    profiles = tmp_path / "profiles.toml"
-    profiles.write_text(PROFILES)
-    profiles.chmod(0o600)
+    sim, sim_clock, profiles = frozen_simulator(SIMULATOR, tmp_path, PROFILES)
 
     async def scenario() -> None:
         async with relay(tmp_path / "data", profiles=profiles, flow_url=sim.url, keep_videos=False) as target:
