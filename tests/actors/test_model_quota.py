@@ -149,3 +149,14 @@ def test_a_models_quota_out_survives_a_restart(tmp_path: Path) -> None:
     now_a, now_b = after.poller.status().accounts
     assert (now_a.state, now_a.models_out_of_quota, now_b.models_out_of_quota) == ("ready", was, {})
     assert after.next_call(SUBMIT).profile_id == "b"
+
+
+def test_a_models_quota_out_that_ended_while_the_relay_was_down_is_not_recalled(tmp_path: Path) -> None:
+    a = account("a")
+    a.quota_reset = QuotaReset(hours=0.005)  # 18 s: over before the restart's 30 s downtime
+    before = rig_on(tmp_path / "events.sqlite", [a, account("b")], clock_start=1000.0, wall_offset=1_800_000_000.0)
+    ids = requested(before, FAST)
+    model_out_on_a(before)
+    after = restarted(before, tmp_path / "events.sqlite", ids)
+    assert after.poller.status().accounts[0].models_out_of_quota == {}
+    assert after.next_call(SUBMIT).profile_id == "a"
