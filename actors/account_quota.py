@@ -42,7 +42,7 @@ class AccountQuota:
         """The same instant on the wall clock (seconds since the epoch), for people and for the store."""
         self.out_reason: str | None = None
         self.models_out: dict[str, ModelOut] = {}
-        """The models Flow said are out of their daily quota, and until when (one entry a model, kept past it)."""
+        """The models Flow said are out of their daily quota, and until when (an entry stays after its end)."""
         self.credits: int | None = None
         """The latest known balance, less what submissions since then spent (None: not known yet)."""
         self._reading = False

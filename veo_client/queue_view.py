@@ -107,7 +107,7 @@ def _models_out(account: Mapping[str, Any], now: datetime) -> str:
     for model, until in out.items():
         try:
             left = (datetime.fromisoformat(str(until)) - now).total_seconds()
-        except ValueError:
+        except (TypeError, ValueError):  # not ISO-8601, or without a zone
             words += f"; {model} out of its daily quota until {until}"
             continue
         words += f"; {model} out of its daily quota {_until(left, now)}"

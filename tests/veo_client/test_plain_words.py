@@ -168,7 +168,8 @@ def test_each_account_says_its_state_until_when_and_why_and_its_figures_in_words
         | {"models_out_of_quota": {"veo_3_1_t2v_quality": "2026-01-01T02:01:00.000Z"}},
         {**figures, "profile_id": "b", "state": "paused", "seconds_left": 125.0, "active": 2, "limit": 3}
         | {"configured_limit": 4, "gap": 3.0, "configured_gap": 1.5, "throttles_last_hour": 1, "throttles_total": 1}
-        | {"reason": "throttled by Flow (requesting generations too quickly)"},
+        | {"reason": "throttled by Flow (requesting generations too quickly)"}
+        | {"models_out_of_quota": {"veo_3_1_t2v_lite": "tomorrow"}},  # an instant it cannot read: shown as it is
         {**figures, "profile_id": "c", "state": "resting", "seconds_left": 600.0, "active": 0, "limit": None}
         | {"configured_limit": None, "gap": 0.0, "configured_gap": 0.0, "throttles_last_hour": 1, "blocks_total": 1}
         | {"pool": False, "credits": 120, "out_of_quota_until": None},
@@ -182,6 +183,7 @@ def test_each_account_says_its_state_until_when_and_why_and_its_figures_in_words
     assert (
         f"b: paused until {clock[125]} (in 2 min 5 s): throttled by Flow (requesting generations too quickly)" in text
     )
+    assert "too quickly); veo_3_1_t2v_lite out of its daily quota until tomorrow\n" in text
     assert "2 of 3 active, lowered from 4 after throttles; submissions 3 s apart, widened from 1.5 s" in text
     assert "1 throttle in the last hour (1 since start), 0 hard blocks" in text
     assert f"c: resting after a hard block until {clock[600]} (in 10 min)" in text
