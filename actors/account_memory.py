@@ -1,9 +1,9 @@
 """What the poller learned about each account, kept in the store as Account events (issue 23, item 5).
 
-Throttles, rests, relaxed limits and quota-outs are written as they happen and read back when a poller
-restores, so a restarted relay (or a restarted PollerActor) never submits into a pause, a rest or a
-quota-out it knew about. Instants cross the restart on the wall clock: each is stored as wall-clock seconds
-and turned back into the poller's monotonic clock with both clocks read at the same moment.
+Throttles, rests, relaxed limits and quota-outs (of the account, or of one model on it) are written as they
+happen and read back when a poller restores, so a restarted relay (or a restarted PollerActor) never submits
+into a pause, a rest or a quota-out it knew about. Instants cross the restart on the wall clock: each is
+stored as wall-clock seconds and turned back into the poller's monotonic clock with both clocks read at the same moment.
 
 Writes are best effort: a store that refuses one is logged and the poller goes on with what it knows in
 memory (the answer that taught it is being recorded on its own and must not be handled twice).
@@ -69,10 +69,10 @@ class AccountMemory:
             lambda account: account.relax(pacing.max_active, pacing.gap, pacing.ladder_step, pacing.next_rest_s),
         )
 
-    def quota_out(self, profile_id: str, until_wall: float, reason: str) -> None:
-        """The account's quota is used up until `until_wall`."""
+    def quota_out(self, profile_id: str, until_wall: float, reason: str, *, model: str | None = None) -> None:
+        """The account's quota (or only `model`'s daily quota) is used up until `until_wall`."""
         at = self._wall_clock()
-        self._record(profile_id, lambda account: account.quota_out(at, until_wall, reason))
+        self._record(profile_id, lambda account: account.quota_out(at, until_wall, reason, model))
 
     def _record(self, profile_id: str, change: Callable[[Account], None]) -> None:
         try:
@@ -88,8 +88,12 @@ class AccountMemory:
         if account is None:
             return False
         self._recall_pacing(state.pacing, account)
-        if account.quota_reason is not None and account.quota_until > self._wall_clock():
+        wall_now = self._wall_clock()
+        if account.quota_reason is not None and account.quota_until > wall_now:
             state.quota.quota_out(self.to_clock(account.quota_until), account.quota_until, account.quota_reason)
+        for model, until in account.model_quota.items():
+            if until > wall_now:
+                state.quota.model_out(model, self.to_clock(until), until)
         logger.info("account %s: recalled what earlier runs learned", state.profile.name)
         return True
 

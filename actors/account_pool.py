@@ -1,19 +1,19 @@
 """Which account a queued job goes to, chosen when it is about to be submitted (CONTRACT §4).
 
 A pinned job (a `profile_id`, an upscale on its source's account) has one candidate; a pool job has every
-profile with `pool` true. An account out of quota takes nothing before its quota resets, and one whose known
-credits cannot pay for the job's model is skipped for that job. Among the candidates ready now, the one
+profile with `pool` true. An account out of quota takes nothing before its quota resets, one out of the job's
+model's daily quota takes no job of that model before the same reset, and one whose known credits cannot pay
+for the job's model is skipped for that job. Among the candidates ready now, the one
 with the most free room wins: the most places left under its active limit, then the fewest throttles in the
 last hour, then the most credits, then the one whose last submission is oldest (so equal accounts take
-turns). A job none of whose accounts can ever take it (each out of quota or short of credits, and set to
-fail rather than wait) is refused with a reason.
+turns). A job none of whose accounts can ever take it (each out of quota, of its model's quota or of credits,
+and set to fail rather than wait) is refused with a reason.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 
 from actors.credit_costs import HIGHEST_PRICE, credits_for
 from actors.jobs import Job
@@ -49,12 +49,15 @@ class AccountPool:
         return self._pool
 
     def ready_at(self, account: str, job: Job | None = None) -> float:
-        """When the account may take its next submission (of `job`, whose model it must be able to pay for);
-        infinite while it is full or short of credits (an answer or a credits read changes that)."""
+        """When the account may take its next submission (of `job`, whose model it must be able to pay for and
+        not be out of); infinite while it is full or short of credits (an answer or a credits read changes that)."""
         state = self._states[account]
-        if job is not None and not state.quota.can_pay(credits_for(job.model)):
-            return math.inf
-        return max(state.paused_until, state.quota.out_until, state.pacing.ready_at(self._active(account)))
+        model_until = -math.inf
+        if job is not None:
+            if not state.quota.can_pay(credits_for(job.model)):
+                return math.inf
+            model_until = state.quota.model_until(job.model)
+        return max(state.paused_until, state.quota.out_until, model_until, state.pacing.ready_at(self._active(account)))
 
     def earliest(self, job: Job, skip: Skip) -> float:
         """When some account may take this job (infinite: only an answer or a provider can change that)."""
@@ -68,16 +71,17 @@ class AccountPool:
         return min(ready, key=self._rank)
 
     def may_refuse(self, now: float) -> bool:
-        """Whether some account set to fail is out of quota or may be short of credits (else `refusal` is None
-        for every job, and the queue need not be looked at)."""
+        """Whether some account set to fail is out of quota (or of a model's) or may be short of credits (else
+        `refusal` is None for every job, and the queue need not be looked at)."""
         return any(
-            self._fails(name) and (state.quota.is_out(now) or not state.quota.can_pay(HIGHEST_PRICE))
+            self._fails(name)
+            and (state.quota.is_out(now) or state.quota.any_model_out(now) or not state.quota.can_pay(HIGHEST_PRICE))
             for name, state in self._states.items()
         )
 
     def refusal(self, job: Job, now: float) -> str | None:
-        """Why no account can ever take this job (each is out of quota or cannot pay, and fails rather than
-        waits), or None while one may still take it."""
+        """Why no account can ever take this job (each is out of quota, or of its model's quota, or cannot pay,
+        and fails rather than waits), or None while one may still take it."""
         candidates = self.candidates(job)
         reasons = []
         for account in candidates:
@@ -116,10 +120,9 @@ class AccountPool:
 
     def _closed(self, account: str, job: Job, now: float) -> str | None:
         quota = self._states[account].quota
-        if quota.is_out(now):
-            until = quota.out_until_wall
-            when = f" until {datetime.fromtimestamp(until, UTC):%Y-%m-%d %H:%M} UTC" if until is not None else ""
-            return f"is out of quota{when} ({quota.out_reason})"
+        closed = quota.closed_to(job.model, now)
+        if closed is not None:
+            return closed
         cost = credits_for(job.model)
         if not quota.can_pay(cost):
             return f"has {quota.credits} credits, {job.model} costs {cost}"

@@ -11,6 +11,7 @@ retried from the top, so each checks the job's phase before recording.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from actors import backends
@@ -27,6 +28,7 @@ from actors.flow import (
     ContentPolicy,
     ContractRejected,
     FlowError,
+    ModelQuotaReached,
     NotFound,
     QuotaReached,
     RemoteStatus,
@@ -198,6 +200,8 @@ class OutcomeHandler:
         fails = not job.pooled and (  # a pool job goes back to the pool: another account may take it
             self._profiles[job.account].profile.on_quota == "fail" or settings.on_quota == "fail"
         )
+        if isinstance(error, ModelQuotaReached):
+            return (ErrorReason.QUOTA_EXHAUSTED, self._model_quota_message(job, error)) if fails else None
         if isinstance(error, QuotaReached):
             return (ErrorReason.QUOTA_EXHAUSTED, error.message) if fails else None
         if isinstance(error, KeyRefused):
@@ -216,7 +220,7 @@ class OutcomeHandler:
         """
         state = self._profiles[job.account]
         if isinstance(error, QuotaReached):
-            self._quota_out(job.account, error)
+            self._quota_out(job, error)
         elif isinstance(error, KeyRefused) and job.phase != Phase.DONE:
             self._key_refused(job.account, error, now)
         elif isinstance(error, RateLimited):
@@ -237,14 +241,33 @@ class OutcomeHandler:
         elif isinstance(error, Unauthenticated):
             self._need_token(job.account)
 
-    def _quota_out(self, account: str, error: QuotaReached) -> None:
-        """Flow said the account's quota is used up: out of the pool until the profile's `quota_reset`."""
+    def _quota_out(self, job: Job, error: QuotaReached) -> None:
+        """Flow said the account's quota is used up: out of the pool until the profile's `quota_reset`; or only
+        the job's model's daily quota is: that model is out on the account until the same reset."""
+        account = job.account
         state = self._profiles[account]
-        until_wall = state.profile.quota_reset.until(self._memory.to_wall(self._clock()))
+        until_wall = self._quota_back(account)
         reason = f"quota reached: {error.reason}"
+        if isinstance(error, ModelQuotaReached):
+            state.quota.model_out(job.model, self._memory.to_clock(until_wall), until_wall)
+            self._memory.quota_out(account, until_wall, reason, model=job.model)
+            logger.warning("account %s is out of its daily quota for %s until its reset", account, job.model)
+            return
         state.quota.quota_out(self._memory.to_clock(until_wall), until_wall, reason)
         self._memory.quota_out(account, until_wall, reason)
         logger.warning("account %s is out of quota (%s): no submissions before its reset", account, error.reason)
+
+    def _quota_back(self, account: str) -> float:
+        """When a quota the account used up now comes back (wall clock): its profile's `quota_reset`."""
+        return self._profiles[account].profile.quota_reset.until(self._memory.to_wall(self._clock()))
+
+    def _model_quota_message(self, job: Job, error: ModelQuotaReached) -> str:
+        """Why a pinned job set to fail ends on its model's daily quota: the model, the account, when it is back."""
+        back = datetime.fromtimestamp(self._quota_back(job.account), UTC)
+        return (
+            f"Account {job.account} is out of its daily quota for {job.model} until {back:%Y-%m-%d %H:%M} UTC "
+            f'({error.flow_reason}), and on_quota = "fail" ends its jobs rather than wait.'
+        )
 
     def _key_refused(self, profile_id: str, error: KeyRefused, now: float) -> None:
         """The Gemini API refused the profile's key: the profile is unusable until its key is fixed; its

@@ -88,6 +88,7 @@ class ProfileState:
             quota_until_wall=self.quota.out_until_wall,
             quota_reason=self.quota.out_reason,
             credits=self.quota.credits,
+            models_out=tuple(sorted(self.quota.models_out.items(), key=lambda item: item[0])),
         )
 
     def completed(self, now: float) -> None:

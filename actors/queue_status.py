@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from actors.account_quota import ModelOut
+
 __all__ = [
     "DETECTION_WINDOW_S",
     "DONE_WINDOW_S",
@@ -85,6 +87,9 @@ class AccountStatus(msgspec.Struct, frozen=True, kw_only=True):
     """When its used-up quota comes back (ISO-8601 UTC), while it is out of quota; else None."""
     credits: int | None = None
     """Its latest known credit balance (less what submissions since spent; None: not read yet)."""
+    models_out_of_quota: dict[str, str] = msgspec.field(default_factory=dict)
+    """The models whose daily quota on it is used up (Flow's `PER_MODEL_DAILY_QUOTA_REACHED`), each with when
+    it comes back (ISO-8601 UTC); it takes other models meanwhile, and its `state` does not change for them."""
 
 
 class QueueStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -143,6 +148,8 @@ class AccountView:
     quota_until_wall: float | None = None
     quota_reason: str | None = None
     credits: int | None = None
+    models_out: tuple[tuple[str, ModelOut], ...] = ()
+    """The models out of their daily quota on it, by name, with when each comes back."""
 
     def at(self, now: float) -> AccountStatus:
         """The account's status at instant `now`."""
@@ -173,6 +180,7 @@ class AccountView:
             done_last_24h=len(self.done) - bisect.bisect_right(self.done, now - DONE_WINDOW_S),
             quota_until=_iso(self.quota_until_wall) if out and self.quota_until_wall is not None else None,
             credits=self.credits,
+            models_out_of_quota={model: _iso(out.until_wall) for model, out in self.models_out if now < out.until},
         )
 
 

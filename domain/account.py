@@ -2,14 +2,15 @@
 
 Flow throttles each account on its own (flow-api.md §5). The relay learns tighter limits from throttles,
 pauses on a ladder, rests after a hard block and takes an account out of the pool when its quota is used
-up; each of these is one event here, so a restarted relay never submits into a block it knew about. The
-instants are wall-clock seconds since the epoch (a monotonic reading means nothing after a restart),
-computed by the caller. The read models ignore these events: they concern no generation.
+up (or takes out one model only, when Flow says that model's daily quota is); each of these is one event
+here, so a restarted relay never submits into a block it knew about. The instants are wall-clock seconds
+since the epoch (a monotonic reading means nothing after a restart), computed by the caller. The read models
+ignore these events: they concern no generation.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -62,11 +63,19 @@ class Account(Aggregate):
         next_rest_s: float
 
     class QuotaOut(Aggregate.Event):
-        """Flow said the account's quota is used up: it takes no submission before `until`."""
+        """Flow said the account's quota is used up: it takes no submission before `until`; with a `model`,
+        only that model's daily quota is (the account takes other models meanwhile)."""
 
+        class_version: ClassVar[int] = 2
         at: float
         until: float
         reason: str
+        model: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Events recorded before per-model quotas named no model: they took the whole account out."""
+            state["model"] = None
 
     @staticmethod
     def create_id(profile_id: str, **_: Any) -> UUID:
@@ -86,6 +95,8 @@ class Account(Aggregate):
         self.resting_until = 0.0
         self.quota_until = 0.0
         self.quota_reason: str | None = None
+        self.model_quota: dict[str, float] = {}
+        """Per model out of its daily quota: the instant it comes back (the latest refusal's)."""
         self.throttles: list[float] = []
         """The latest throttle and block instants (at most `RECENT_THROTTLES`)."""
 
@@ -122,13 +133,16 @@ class Account(Aggregate):
     def _relaxed(self, max_active: int | None, gap: float, ladder_step: int, next_rest_s: float) -> None:
         self.max_active, self.gap, self.ladder_step, self.next_rest_s = max_active, gap, ladder_step, next_rest_s
 
-    def quota_out(self, at: float, until: float, reason: str) -> None:
-        """Record that the quota is used up until `until`."""
-        self._quota_out(at=at, until=until, reason=reason)
+    def quota_out(self, at: float, until: float, reason: str, model: str | None = None) -> None:
+        """Record that the quota (of `model` only, when given) is used up until `until`."""
+        self._quota_out(at=at, until=until, reason=reason, model=model)
 
     @event(QuotaOut)
-    def _quota_out(self, at: float, until: float, reason: str) -> None:
-        self.quota_until, self.quota_reason = until, reason
+    def _quota_out(self, at: float, until: float, reason: str, model: str | None) -> None:
+        if model is None:
+            self.quota_until, self.quota_reason = until, reason
+        else:
+            self.model_quota = {**self.model_quota, model: until}
 
     def _note(self, at: float) -> None:
         self.throttles = [*self.throttles, at][-RECENT_THROTTLES:]

@@ -63,6 +63,12 @@ ACCOUNT_FIGURES: tuple[tuple[str, str, str, Callable[[AccountStatus], float | No
         "The account's credit balance as last read from Flow, less submissions since (absent: not known).",
         lambda a: a.credits,
     ),
+    (
+        "veo_account_models_out_of_quota",
+        "gauge",
+        "Models whose daily quota on the account is used up (PER_MODEL_DAILY_QUOTA_REACHED); it takes other models.",
+        lambda a: len(a.models_out_of_quota),
+    ),
 )
 
 

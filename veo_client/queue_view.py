@@ -97,6 +97,23 @@ def _state(account: Mapping[str, Any], now: datetime) -> str:
     return words
 
 
+def _models_out(account: Mapping[str, Any], now: datetime) -> str:
+    """`; veo_3_1_t2v_fast out of its daily quota until 12:03:05 (in 2 h)` for each model out on the account (its
+    other models go on), else nothing; an instant that cannot be read is shown as it is."""
+    out = account.get("models_out_of_quota")
+    if not isinstance(out, Mapping):
+        return ""
+    words = ""
+    for model, until in out.items():
+        try:
+            left = (datetime.fromisoformat(str(until)) - now).total_seconds()
+        except (TypeError, ValueError):  # not ISO-8601, or without a zone
+            words += f"; {model} out of its daily quota until {until}"
+            continue
+        words += f"; {model} out of its daily quota {_until(left, now)}"
+    return words
+
+
 def _active(account: Mapping[str, Any]) -> str | None:
     active, limit, configured = account.get("active"), account.get("limit"), account.get("configured_limit")
     if active is None:
@@ -145,7 +162,7 @@ _PHRASES: tuple[tuple[tuple[str, ...], Callable[[Mapping[str, Any]], str | None]
 )
 """The account fields said in words, and how; a field not named here (one a newer relay sends) is shown as
 `name value` after them."""
-_IN_STATE = frozenset({"profile_id", "state", "seconds_left", "reason"})
+_IN_STATE = frozenset({"profile_id", "state", "seconds_left", "reason", "models_out_of_quota"})
 
 
 def _account(account: Mapping[str, Any], now: datetime) -> list[str]:
@@ -157,7 +174,8 @@ def _account(account: Mapping[str, Any], now: datetime) -> list[str]:
         for key, value in account.items()
         if key not in said and value is not None and not isinstance(value, Mapping | list)
     ]
-    lines = [f"{'':<{_LABEL}}  {account.get('profile_id') or '?'}: {_state(account, now)}"]
+    state = _state(account, now) + _models_out(account, now)
+    lines = [f"{'':<{_LABEL}}  {account.get('profile_id') or '?'}: {state}"]
     return lines + ([f"{'':<{_LABEL}}    {'; '.join(figures)}"] if figures else [])
 
 

@@ -8,7 +8,8 @@ is not the account: one account holds several projects.
 Each generate or upscale call of an account is checked in this order, all limits off when 0:
 
 1. hard-blocked (until ``blocked_until``): 429 ``PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC``;
-2. quota used up (``quota`` generations): 429 ``PUBLIC_ERROR_USER_QUOTA_REACHED``;
+2. quota used up (``quota`` generations): 429 ``PUBLIC_ERROR_USER_QUOTA_REACHED``; a model's daily quota
+   used up (``model_quotas``: generations of that model): 429 ``PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED``;
 3. ``max_active`` generations not yet terminal (upscales count), or less than ``gap_s`` since the
    account's previous submission, whatever that one's answer: 429 ``PUBLIC_ERROR_USER_REQUESTS_THROTTLED``;
 4. after captcha and validation, credits that cannot pay: 429 ``PUBLIC_ERROR_USER_QUOTA_REACHED``.
@@ -21,7 +22,8 @@ throttles before it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -29,7 +31,7 @@ import msgspec
 
 from veo_simulator.auth import bearer_account, session_account
 from veo_simulator.changes import ChangeSet
-from veo_simulator.envelope import account_throttled, quota_reached, too_much_traffic
+from veo_simulator.envelope import account_throttled, model_quota_reached, quota_reached, too_much_traffic
 from veo_simulator.errors import ConfigError
 from veo_simulator.state import TERMINAL, Operation, OperationBook
 
@@ -47,7 +49,8 @@ ThrottleReason = Literal["active", "gap"]
 
 @dataclass(frozen=True)
 class AccountLimits:
-    """Limits every account gets (0: off); ``quotas`` overrides the quota per credential (token or cookie)."""
+    """Limits every account gets (0: off); ``quotas`` overrides the quota per credential (token or cookie);
+    ``model_quotas`` holds each account to that many generations of a model (its daily quota)."""
 
     max_active: int = 0
     gap_s: float = 0.0
@@ -56,6 +59,7 @@ class AccountLimits:
     block_s: float = 600.0
     quota: int = 0
     quotas: Mapping[str, int] = field(default_factory=dict)
+    model_quotas: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         numbers = {
@@ -64,7 +68,7 @@ class AccountLimits:
             "throttles_before_block": self.throttles_before_block,
             "quota": self.quota,
         }
-        for name, value in {**numbers, **self.quotas}.items():
+        for name, value in {**numbers, **self.quotas, **self.model_quotas}.items():
             if value < 0:
                 raise ConfigError(f"account {name} must not be negative, got {value}")
         if self.window_s <= 0 or self.block_s <= 0:
@@ -101,6 +105,7 @@ class AccountLimits:
             "block_s": self.block_s,
             "quota": self.quota,
             "quota_overrides": overrides,
+            "model_quotas": dict(self.model_quotas),
         }
 
 
@@ -119,6 +124,10 @@ class Account(msgspec.Struct, kw_only=True):
     blocked_answers: int = 0
     blocks: list[tuple[float, float]] = []
     quota_refusals: int = 0
+    model_quota_used: dict[str, int] = {}
+    """Generations accepted, by model."""
+    model_quota_refusals: dict[str, int] = {}
+    """Submissions refused for their model's daily quota, by model."""
     max_active_seen: int = 0
     min_gap_seen: float | None = None
     credits_spent: int = 0
@@ -126,7 +135,12 @@ class Account(msgspec.Struct, kw_only=True):
     def copy(self) -> Account:
         """A copy sharing nothing mutable (the state file encodes it outside the lock)."""
         return msgspec.structs.replace(
-            self, throttle_times=list(self.throttle_times), throttled=dict(self.throttled), blocks=list(self.blocks)
+            self,
+            throttle_times=list(self.throttle_times),
+            throttled=dict(self.throttled),
+            blocks=list(self.blocks),
+            model_quota_used=dict(self.model_quota_used),
+            model_quota_refusals=dict(self.model_quota_refusals),
         )
 
     def report(self, active: int, quota: int, credits: int, now: float) -> dict[str, Any]:
@@ -144,6 +158,8 @@ class Account(msgspec.Struct, kw_only=True):
             "quota_used": self.quota_used,
             "quota": quota or None,
             "quota_refusals": self.quota_refusals,
+            "model_quota_used": dict(self.model_quota_used),
+            "model_quota_refusals": dict(self.model_quota_refusals),
             "active": active,
             "max_active_seen": self.max_active_seen,
             "min_gap_seen": self.min_gap_seen,
@@ -168,8 +184,9 @@ class AccountBook:
         self._accounts: dict[str, Account] = {}
         self._running: dict[str, set[str]] = {}
 
-    def admit(self, account_id: str, generations: int, now: float) -> None:
-        """Check one submission of ``generations`` at ``now``; raises the ApiError Flow would answer."""
+    def admit(self, account_id: str, models: Sequence[str], now: float) -> None:
+        """Check one submission of a generation of each of ``models`` at ``now``; raises the ApiError Flow would
+        answer."""
         account = self._account(account_id)
         self._changes.account(account_id)
         account.submissions += 1
@@ -183,10 +200,16 @@ class AccountBook:
                 raise too_much_traffic()
             account.blocked_until = None
         limits = self.limits
+        generations = len(models)
         quota = limits.quota_of(account_id)
         if quota and account.quota_used + generations > quota:
             account.quota_refusals += 1
             raise quota_reached()
+        for model, count in Counter(models).items():
+            allowed = limits.model_quotas.get(model, 0)
+            if allowed and account.model_quota_used.get(model, 0) + count > allowed:
+                account.model_quota_refusals[model] = account.model_quota_refusals.get(model, 0) + 1
+                raise model_quota_reached()
         if limits.max_active and self.active(account_id) + generations > limits.max_active:
             self._throttle(account, "active", now)
         if limits.gap_s and previous is not None and now - previous < limits.gap_s:
@@ -205,7 +228,7 @@ class AccountBook:
         self._account(account_id).credits_spent += cost
         self._changes.account(account_id)
 
-    def accepted(self, account_id: str, operations: Iterable[Operation]) -> None:
+    def accepted(self, account_id: str, operations: Sequence[Operation]) -> None:
         """A submission admitted by ``admit`` created ``operations``."""
         account = self._account(account_id)
         running = self._running.setdefault(account_id, set())
@@ -214,6 +237,8 @@ class AccountBook:
         account.submissions_accepted += 1
         account.generations_accepted += len(names)
         account.quota_used += len(names)
+        for operation in operations:
+            account.model_quota_used[operation.model] = account.model_quota_used.get(operation.model, 0) + 1
         account.max_active_seen = max(account.max_active_seen, self.active(account_id))
         self._changes.account(account_id)
 

@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         "cookie's account). All limits are off (0) by default. Refusals create nothing: throttles are 429 "
         "PUBLIC_ERROR_USER_REQUESTS_THROTTLED, a hard block answers every submission 429 "
         "PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC until it ends, a used-up quota 429 "
-        "PUBLIC_ERROR_USER_QUOTA_REACHED. Upscales count like generations.",
+        "PUBLIC_ERROR_USER_QUOTA_REACHED, a used-up model quota 429 PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED. "
+        "Upscales count like generations.",
     )
     group = accounts.add_argument
     group("--account-active", type=int, default=0, metavar="N", help="generations active per account (0: no limit)")
@@ -75,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="CREDENTIAL=N",
         help="quota of one account, by its bearer token or session cookie (repeatable)",
+    )
+    group(
+        "--model-quota",
+        action="append",
+        default=[],
+        metavar="MODEL=N",
+        help="generations of the Flow model key MODEL allowed per account, its daily quota (repeatable; none: no "
+        "limit); one more is refused 429 PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED while other models go through",
     )
     group(
         "--account-credits",
@@ -126,17 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quotas(items: Sequence[str]) -> dict[str, int]:
-    quotas: dict[str, int] = {}
+def _counts(items: Sequence[str], usage: str) -> dict[str, int]:
+    """`NAME=N` items as {NAME: N}; ConfigError with `usage` for a malformed one."""
+    counts: dict[str, int] = {}
     for item in items:
-        credential, sep, value = item.rpartition("=")
+        name, sep, value = item.rpartition("=")
         try:
-            quotas[credential] = int(value)
+            counts[name] = int(value)
         except ValueError:
             sep = ""
-        if not sep or not credential:
-            raise ConfigError("--account-quota-for needs CREDENTIAL=N (a bearer token or session cookie, a count)")
-    return quotas
+        if not sep or not name:
+            raise ConfigError(usage)
+    return counts
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -162,7 +172,11 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         account_window=args.account_window,
         account_block=args.account_block,
         account_quota=args.account_quota,
-        account_quotas=_quotas(args.account_quota_for),
+        account_quotas=_counts(
+            args.account_quota_for,
+            "--account-quota-for needs CREDENTIAL=N (a bearer token or session cookie, a count)",
+        ),
+        model_quotas=_counts(args.model_quota, "--model-quota needs MODEL=N (a Flow model key, a count)"),
         video_size=args.video_size,
         gemini_keys=tuple(args.gemini_key),
         gemini_rpm=args.gemini_rpm,

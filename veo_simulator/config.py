@@ -55,7 +55,8 @@ class SimulatorConfig:
     media URL redirect still answers 404; credits: each account's starting credit balance.
     account_*: the per-account limits of ``accounts.AccountLimits`` (all 0: off): generations active,
     seconds between submissions, throttles within ``account_window`` seconds before a hard block of
-    ``account_block`` seconds, generations allowed; ``account_quotas`` overrides the quota per credential.
+    ``account_block`` seconds, generations allowed; ``account_quotas`` overrides the quota per credential;
+    ``model_quotas``: generations of each named model allowed per account (its daily quota).
     video_size: bytes of every simulated video (Flow's media URLs and Gemini's files).
     gemini_*: the Gemini API: the keys it accepts (none: every key is invalid), predictLongRunning calls
     per key per minute (<= 0: no quota), the models it serves, the probabilities that an operation ends
@@ -85,6 +86,7 @@ class SimulatorConfig:
     account_block: float = 600.0
     account_quota: int = 0
     account_quotas: Mapping[str, int] = field(default_factory=dict)
+    model_quotas: Mapping[str, int] = field(default_factory=dict)
     video_size: int = VIDEO_SIZE
     gemini_keys: Sequence[str] = ()
     gemini_rpm: int = GEMINI_RPM
@@ -131,4 +133,5 @@ class SimulatorConfig:
             block_s=self.account_block,
             quota=self.account_quota,
             quotas=dict(self.account_quotas),
+            model_quotas=dict(self.model_quotas),
         )

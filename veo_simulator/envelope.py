@@ -15,6 +15,7 @@ __all__ = [
     "cannot_cancel",
     "captcha_rejected",
     "internal",
+    "model_quota_reached",
     "not_found",
     "quota_reached",
     "render_error",
@@ -121,6 +122,16 @@ def quota_reached() -> ApiError:
         "RESOURCE_EXHAUSTED",
         "Resource has been exhausted (e.g. check quota).",
         "PUBLIC_ERROR_USER_QUOTA_REACHED",
+    )
+
+
+def model_quota_reached() -> ApiError:
+    """429 RESOURCE_EXHAUSTED PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED: the model's daily quota is used up."""
+    return ApiError(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "Resource has been exhausted (e.g. check quota).",
+        "PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED",
     )
 
 

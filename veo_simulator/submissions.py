@@ -41,7 +41,7 @@ def submit(core: SimCore, request: SimRequest, kind: Kind, draw: FaultDraw) -> S
     core.audit.attempted(scene_ids)
     account = core.tokens.account_of(request.bearer)
     try:
-        core.accounts.admit(account, len(body.requests), core.wall())
+        core.accounts.admit(account, [entry.video_model_key for entry in body.requests], core.wall())
     finally:
         core.changed()
     context = body.client_context or ClientContext()

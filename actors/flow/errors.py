@@ -14,7 +14,8 @@ Every failure of one Flow or labs call is a ``FlowError``::
     ├── MalformedResponse      a 2xx body that is not JSON or has the wrong shape
     ├── Throttled              PUBLIC_ERROR_USER_REQUESTS_THROTTLED (or a 429 without a known reason);
     │                          ``retry_after`` holds the Retry-After header in seconds when present
-    ├── QuotaReached           PUBLIC_ERROR_USER_QUOTA_REACHED, PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED
+    ├── QuotaReached           PUBLIC_ERROR_USER_QUOTA_REACHED: the account's quota or credits are used up
+    │   └── ModelQuotaReached  PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED: only the requested model's daily quota
     ├── UnusualTraffic         PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC: Flow's hard throttle
     ├── CaptchaRejected        PUBLIC_ERROR_UNUSUAL_ACTIVITY, PUBLIC_ERROR_SOMETHING_WENT_WRONG, or a message
     │                          mentioning reCAPTCHA: get a new token and slow down
@@ -55,6 +56,7 @@ __all__ = [
     "ContractRejected",
     "FlowError",
     "MalformedResponse",
+    "ModelQuotaReached",
     "NotFound",
     "QuotaReached",
     "Throttled",
@@ -136,9 +138,13 @@ class Throttled(FlowError):
 
 
 class QuotaReached(FlowError):
-    """The account's credits or the model's daily quota are used up."""
+    """The account's credits or quota are used up."""
 
     default_reason = "quota_exhausted"
+
+
+class ModelQuotaReached(QuotaReached):
+    """The requested model's daily quota on this account is used up; other models still go through."""
 
 
 class UnusualTraffic(FlowError):
@@ -207,7 +213,8 @@ class CannotCancel(BadRequest):
 
 
 _THROTTLED = "PUBLIC_ERROR_USER_REQUESTS_THROTTLED"
-_QUOTA = frozenset({"PUBLIC_ERROR_USER_QUOTA_REACHED", "PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED"})
+_QUOTA = "PUBLIC_ERROR_USER_QUOTA_REACHED"
+_MODEL_QUOTA = "PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED"
 _UNUSUAL_TRAFFIC = "PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC"
 _CAPTCHA = frozenset({"PUBLIC_ERROR_UNUSUAL_ACTIVITY", "PUBLIC_ERROR_SOMETHING_WENT_WRONG"})
 _ACCESS_DENIED = "PUBLIC_ERROR_MODEL_ACCESS_DENIED"
@@ -279,8 +286,10 @@ def error_from_response(
     if reason == _THROTTLED or (status == 429 and not _is_known(reason)):
         wait = f" Retry after {retry_after:g} s." if retry_after is not None else ""
         return make(Throttled, f"Flow is throttling requests from this account ({status}).{wait}")
-    if reason in _QUOTA:
+    if reason == _QUOTA:
         return make(QuotaReached, f"The account's Flow quota is used up ({reason}).")
+    if reason == _MODEL_QUOTA:
+        return make(ModelQuotaReached, f"The model's daily Flow quota on this account is used up ({reason}).")
     if reason == _UNUSUAL_TRAFFIC:
         return make(UnusualTraffic, f"Flow flagged unusual traffic from this account ({reason}); pause it.")
     if reason in _CAPTCHA or (not _is_known(reason) and 400 <= status < 500 and "recaptcha" in flow_message.lower()):
@@ -312,9 +321,8 @@ def error_from_response(
 
 def _is_known(reason: str | None) -> bool:
     return reason is not None and (
-        reason in _QUOTA
-        or reason in _CAPTCHA
-        or reason in (_THROTTLED, _UNUSUAL_TRAFFIC, _ACCESS_DENIED, _CANNOT_CANCEL)
+        reason in _CAPTCHA
+        or reason in (_QUOTA, _MODEL_QUOTA, _THROTTLED, _UNUSUAL_TRAFFIC, _ACCESS_DENIED, _CANNOT_CANCEL)
         or is_content_reason(reason)
     )
 

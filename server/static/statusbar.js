@@ -19,11 +19,14 @@ function cell(tag, text) {
 
 const STATE_WORDS = { resting: "resting after a hard block", out_of_quota: "out of quota" };
 
-/** An account's state in words: `ready`, or `paused, 2 min left (why)`. */
+/** An account's state in words: `ready`, or `paused, 2 min left (why)`; then the models out of their daily
+ * quota on it, if any (it takes the other models). */
 export function accountState(a) {
   const word = STATE_WORDS[a.state] ?? String(a.state ?? "unknown").replaceAll("_", " ");
   const left = a.seconds_left == null ? "" : `, ${duration(a.seconds_left)} left`;
-  return `${word}${left}${a.reason ? ` (${a.reason})` : ""}`;
+  const models = Object.keys(a.models_out_of_quota ?? {});
+  const out = models.length ? `; daily quota used up for ${models.join(", ")}` : "";
+  return `${word}${left}${a.reason ? ` (${a.reason})` : ""}${out}`;
 }
 
 /** The accounts table's columns: a heading and what each account shows under it. A new account field (credits,

@@ -62,6 +62,17 @@ SIMULATOR = SimulatorConfig(
 )
 
 
+def frozen_simulator(config: SimulatorConfig, tmp_path: Path, profiles: str) -> tuple[Simulator, FakeClock, Path]:
+    """A started simulator whose clock moves only when the test says, and the relay's profiles file for it."""
+    sim_clock = FakeClock()
+    sim = Simulator(config, wall=sim_clock)
+    sim.start()
+    path = tmp_path / "profiles.toml"
+    path.write_text(profiles)
+    path.chmod(0o600)
+    return sim, sim_clock, path
+
+
 def stuck(status: dict[str, Any], unfinished: int) -> bool:
     """The relay holds every unfinished job and can submit none now: none is being submitted, and each account is
     paused, resting or full (only a render ending, on the simulator's clock, can change that)."""
@@ -97,12 +108,7 @@ async def scraped(base_url: str, line: str) -> set[str]:
 def test_a_pool_batch_completes_on_three_accounts_without_a_hard_block(tmp_path: Path) -> None:
     """Every job completes, b is throttled once and learns, c's quota refusal sends its job to another account,
     and the simulator blocked no account."""
-    sim_clock = FakeClock()
-    sim = Simulator(SIMULATOR, wall=sim_clock)
-    sim.start()
-    profiles = tmp_path / "profiles.toml"
-    profiles.write_text(PROFILES)
-    profiles.chmod(0o600)
+    sim, sim_clock, profiles = frozen_simulator(SIMULATOR, tmp_path, PROFILES)
 
     async def scenario() -> None:
         async with relay(tmp_path / "data", profiles=profiles, flow_url=sim.url, keep_videos=False) as target:

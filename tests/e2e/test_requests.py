@@ -119,6 +119,7 @@ def test_queue_status_has_the_contracts_fields(tmp_path: Path) -> None:
                 "blocks_total": 0,
                 "done_last_24h": 0,
                 "quota_until": None,
+                "models_out_of_quota": {},
             }
             assert status.data["waiting_for_accounts"] is None
             await peer.close()

@@ -23,6 +23,7 @@ def status(profile_id: str, state: str = "ready", limit: int | None = 4, credits
         blocks_total=0,
         done_last_24h=7,
         credits=credits,
+        models_out_of_quota={"veo_3_1_t2v_quality": "2026-12-08T08:00:00.000Z"} if state == "ready" else {},
     )
 
 
@@ -43,6 +44,10 @@ def test_each_account_has_its_figures_labelled_by_profile_name() -> None:
     assert shown["veo_account_throttles_total"][0] == 'veo_account_throttles_total{profile="work"} 3'
     assert shown["veo_account_blocks_total"][1] == 'veo_account_blocks_total{profile="home"} 0'
     assert shown["veo_account_credits"] == ['veo_account_credits{profile="work"} 1240']  # not known: no sample
+    assert shown["veo_account_models_out_of_quota"] == [
+        'veo_account_models_out_of_quota{profile="work"} 1',
+        'veo_account_models_out_of_quota{profile="home"} 0',
+    ]
     assert shown["veo_account_state"] == [
         'veo_account_state{profile="work",state="ready"} 1',
         'veo_account_state{profile="work",state="paused"} 0',

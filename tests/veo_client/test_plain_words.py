@@ -158,28 +158,32 @@ def test_the_queue_summary_has_units_pauses_with_clock_times_and_accounts() -> N
 
 
 def test_each_account_says_its_state_until_when_and_why_and_its_figures_in_words() -> None:
-    """Ready, paused until a clock time and why, resting; active against the limit as learned and as
-    configured; the gap; throttles and blocks; jobs done; a field a newer relay adds is shown by its name."""
+    """Ready (with a model out of its daily quota), paused until a clock time and why, resting; active against the
+    limit as learned and as configured; the gap; throttles and blocks; jobs done; a field a newer relay adds is
+    shown by its name."""
     figures = {"throttles_total": 0, "blocks_total": 0, "done_last_24h": 0, "pool": True, "reason": None}
     accounts = [
         {**figures, "profile_id": "a", "state": "ready", "seconds_left": None, "active": 3, "limit": 4}
-        | {"configured_limit": 4, "gap": 1.5, "configured_gap": 1.5, "throttles_last_hour": 0, "done_last_24h": 12},
+        | {"configured_limit": 4, "gap": 1.5, "configured_gap": 1.5, "throttles_last_hour": 0, "done_last_24h": 12}
+        | {"models_out_of_quota": {"veo_3_1_t2v_quality": "2026-01-01T02:01:00.000Z"}},
         {**figures, "profile_id": "b", "state": "paused", "seconds_left": 125.0, "active": 2, "limit": 3}
         | {"configured_limit": 4, "gap": 3.0, "configured_gap": 1.5, "throttles_last_hour": 1, "throttles_total": 1}
-        | {"reason": "throttled by Flow (requesting generations too quickly)"},
+        | {"reason": "throttled by Flow (requesting generations too quickly)"}
+        | {"models_out_of_quota": {"veo_3_1_t2v_lite": "tomorrow"}},  # an instant it cannot read: shown as it is
         {**figures, "profile_id": "c", "state": "resting", "seconds_left": 600.0, "active": 0, "limit": None}
         | {"configured_limit": None, "gap": 0.0, "configured_gap": 0.0, "throttles_last_hour": 1, "blocks_total": 1}
         | {"pool": False, "credits": 120, "out_of_quota_until": None},
     ]
     text = queue_text({"accounts": accounts}, NOW)
-    clock = {s: (NOW + timedelta(seconds=s)).astimezone().strftime("%H:%M:%S") for s in (125, 600)}
+    clock = {s: (NOW + timedelta(seconds=s)).astimezone().strftime("%H:%M:%S") for s in (125, 600, 7200)}
     assert "accounts   3 accounts:" in text
-    assert "a: ready\n" in text
+    assert f"a: ready; veo_3_1_t2v_quality out of its daily quota until {clock[7200]} (in 2 h)\n" in text
     assert "3 of 4 active; submissions 1.5 s apart; 0 throttles in the last hour (0 since start), 0 hard blocks" in text
     assert "12 done in the last 24 h" in text
     assert (
         f"b: paused until {clock[125]} (in 2 min 5 s): throttled by Flow (requesting generations too quickly)" in text
     )
+    assert "too quickly); veo_3_1_t2v_lite out of its daily quota until tomorrow\n" in text
     assert "2 of 3 active, lowered from 4 after throttles; submissions 3 s apart, widened from 1.5 s" in text
     assert "1 throttle in the last hour (1 since start), 0 hard blocks" in text
     assert f"c: resting after a hard block until {clock[600]} (in 10 min)" in text

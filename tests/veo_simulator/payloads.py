@@ -54,8 +54,9 @@ def generate_body(
     captcha: str | None = None,
     legacy_captcha: bool = False,
     count: int = 1,
+    model: str = "veo_3_1_t2v_fast",
 ) -> dict[str, Any]:
-    """A 2026 text-to-video body with ``count`` entries."""
+    """A 2026 text-to-video body with ``count`` entries of ``model``."""
     return {
         "mediaGenerationContext": {"batchId": str(uuid.uuid4()), "audioFailurePreference": "BLOCK_SILENCED_VIDEOS"},
         "clientContext": _context(captcha, legacy_captcha),
@@ -64,7 +65,7 @@ def generate_body(
                 "aspectRatio": "VIDEO_ASPECT_RATIO_LANDSCAPE",
                 "seed": 17071 + i,
                 "textInput": {"prompt": prompt},
-                "videoModelKey": "veo_3_1_t2v_fast",
+                "videoModelKey": model,
                 "metadata": {"sceneId": scene_id if scene_id and count == 1 else str(uuid.uuid4())},
             }
             for i in range(count)

@@ -39,7 +39,7 @@ def test_account_flags_and_the_realistic_preset_become_settings() -> None:
             "--realistic", "--account-active", "4", "--account-gap", "1.5",
             "--account-throttles-before-block", "3", "--account-window", "60", "--account-block", "900",
             "--account-quota", "30", "--account-quota-for", "ya29.a=10", "--account-quota-for", "cookie=b=2",
-            "--account-credits", "400",
+            "--account-credits", "400", "--model-quota", "veo_3_1_t2v_quality=3",
         ]
     )  # fmt: skip
     config = config_from_args(args)
@@ -48,6 +48,7 @@ def test_account_flags_and_the_realistic_preset_become_settings() -> None:
     assert (limits.max_active, limits.gap_s, limits.throttles_before_block) == (4, 1.5, 3)
     assert (limits.window_s, limits.block_s, limits.quota) == (60.0, 900.0, 30)
     assert dict(limits.quotas) == {"ya29.a": 10, "cookie=b": 2}
+    assert dict(limits.model_quotas) == {"veo_3_1_t2v_quality": 3}
     assert config.credits == 400
     assert config_from_args(build_parser().parse_args(["--realistic", "--hi", "90"])).hi == 90.0
     plain = config_from_args(build_parser().parse_args([]))
@@ -93,6 +94,8 @@ def test_gemini_flags_become_settings() -> None:
         ["--account-quota-for", "ya29.a"],
         ["--account-quota-for", "ya29.a=many"],
         ["--account-credits", "-5"],
+        ["--model-quota", "veo_3_1_t2v_fast"],
+        ["--model-quota", "veo_3_1_t2v_fast=-1"],
     ],
 )
 def test_usage_errors_exit_with_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

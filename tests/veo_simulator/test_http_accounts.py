@@ -24,6 +24,8 @@ from veo_simulator import Simulator, bearer_account, session_account
 THROTTLED = "PUBLIC_ERROR_USER_REQUESTS_THROTTLED"
 BLOCKED = "PUBLIC_ERROR_UNUSUAL_ACTIVITY_TOO_MUCH_TRAFFIC"
 QUOTA = "PUBLIC_ERROR_USER_QUOTA_REACHED"
+MODEL_QUOTA = "PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED"
+FAST, QUALITY = "veo_3_1_t2v_fast", "veo_3_1_t2v_quality"
 TOKEN_A = "ya29.account-a"
 TOKEN_B = "ya29.account-b"
 
@@ -172,6 +174,23 @@ def test_a_quota_can_be_set_for_one_credential(start_sim: StartSim, make_client:
     refused(a.post(GENERATE, json=generate_body()), QUOTA)
 
 
+def test_a_used_up_model_quota_refuses_that_model_only(start_sim: StartSim, make_client: MakeClient) -> None:
+    """A model quota of 2: the third generation of that model is refused with the per-model reason (creating
+    nothing), other models and other accounts go on, and the audit counts it by model."""
+    sim = start_sim(model_quotas={FAST: 2})
+    a, b = make_client(sim, TOKEN_A), make_client(sim, TOKEN_B)
+    assert [a.post(GENERATE, json=generate_body()).status_code for _ in range(2)] == [200, 200]
+    refused(a.post(GENERATE, json=generate_body()), MODEL_QUOTA)
+    refused(a.post(GENERATE, json=generate_body(count=2)), MODEL_QUOTA)
+    assert a.post(GENERATE, json=generate_body(model=QUALITY)).status_code == 200
+    assert b.post(GENERATE, json=generate_body()).status_code == 200
+    figures = account(sim)
+    assert (figures["model_quota_used"], figures["model_quota_refusals"]) == ({FAST: 2, QUALITY: 1}, {FAST: 2})
+    assert (figures["quota_refusals"], figures["throttled"]) == (0, {})
+    assert sim.audit()["account_limits"]["model_quotas"] == {FAST: 2}
+    assert len(sim.audit()["operations"]) == 4
+
+
 def test_accounts_are_limited_independently(start_sim: StartSim, make_client: MakeClient) -> None:
     """A's full account and A's block leave B untouched."""
     clock = FakeClock()
@@ -222,6 +241,8 @@ def test_audit_figures_per_account(start_sim: StartSim, make_client: MakeClient)
         "quota_used": 3,
         "quota": None,
         "quota_refusals": 0,
+        "model_quota_used": {"veo_3_1_t2v_fast": 3},
+        "model_quota_refusals": {},
         "active": 3,
         "max_active_seen": 3,
         "min_gap_seen": 0.5,

@@ -15,6 +15,7 @@ from actors.flow import (
     FlowClient,
     FlowError,
     GenerateSpec,
+    ModelQuotaReached,
     NotFound,
     QuotaReached,
     Throttled,
@@ -43,7 +44,7 @@ CONTENT_REASONS = [
 ROWS = [
     (429, "RESOURCE_EXHAUSTED", "PUBLIC_ERROR_USER_REQUESTS_THROTTLED", "too quickly", Throttled),
     (429, "RESOURCE_EXHAUSTED", "PUBLIC_ERROR_USER_QUOTA_REACHED", "quota", QuotaReached),
-    (429, "RESOURCE_EXHAUSTED", "PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED", "quota", QuotaReached),
+    (429, "RESOURCE_EXHAUSTED", "PUBLIC_ERROR_PER_MODEL_DAILY_QUOTA_REACHED", "quota", ModelQuotaReached),
     (
         429,
         "RESOURCE_EXHAUSTED",
