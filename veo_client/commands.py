@@ -178,7 +178,7 @@ def status(options: ClientOptions, generation_ids: tuple[UUID | str, ...]) -> No
 @click.argument("generation_id", type=GENERATION_ID)
 @client_options
 def refresh(options: ClientOptions, generation_id: UUID | str) -> None:
-    """Check a job's status on Flow now (through the request budget) and show its row.
+    """Check a job's status with its service now (through the request budget) and show its row.
 
     GENERATION_ID may be the first characters of an id (such as the 8 that tables show) when no other id starts
     with them.

@@ -52,7 +52,8 @@ __all__ = ["RelayTools", "build_server"]
 logger = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
-    "Tools of veo-relay, a local service that makes videos with Google Flow (Veo 3) under a strict request budget. "
+    "Tools of veo-relay, a local service that makes Veo 3 videos on Google Flow or the Gemini API under a strict "
+    "request budget. "
     "A video takes one to a few minutes: call generate_video or generate_videos with wait=true to be told as jobs "
     "move and get their final rows, or without wait and read them later with get_generation. Ids are UUIDs. "
     "A finished video the relay kept (video_stored_at set) is the resource veo://videos/{id}."
@@ -99,7 +100,7 @@ class RelayTools:
         profile_id: Profile = None,
         wait: Wait = False,
     ) -> Annotated[CallToolResult, Jobs]:
-        """Generate one video from a text prompt (Veo 3 on Google Flow, through the relay's queue and budget).
+        """Generate one video from a text prompt (Veo 3 on Flow or the Gemini API, through the relay's queue, budget).
 
         Answers the new generation's id at once; with wait=true, progress notifications while it renders and its
         final row (status completed with a video_url, or failed/cancelled with the reason).

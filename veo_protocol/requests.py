@@ -285,7 +285,7 @@ class GetAnalytics(_Request, frozen=True, tag="get_analytics"):
 
 
 class Refresh(_Request, frozen=True, tag="refresh"):
-    """Check a generation's status on Flow now, and return its row."""
+    """Check a generation's status with its service (Flow or the Gemini API) now, and return its row."""
 
     generation_id: UUID
 
