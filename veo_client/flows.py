@@ -117,11 +117,18 @@ def run_with_ids(
     run(options, resolved)
 
 
-async def show_row(client: RelayClient, options: ClientOptions, request: Request) -> int:
-    """Send a request whose data is a row, and print the row."""
+Note = Callable[[HistoryRow], str | None]
+"""What more to tell on stderr about the row a request answered (None: nothing)."""
+
+
+async def show_row(client: RelayClient, options: ClientOptions, request: Request, note: Note | None = None) -> int:
+    """Send a request whose data is a row, and print the row (and the `note` about it, on stderr)."""
     data = await client.request(request)
     row = convert_data(data, HistoryRow, "the request")
     click.echo(json_text(data) if options.as_json else row_lines(row))
+    said = note(row) if note is not None else None
+    if said:
+        click.echo(f"veo: {said}", err=True)
     return 0
 
 
@@ -140,10 +147,12 @@ async def show_statuses(client: RelayClient, options: ClientOptions, ids: Sequen
     return 0
 
 
-def show_row_of(options: ClientOptions, ref: UUID | str, make: Callable[[UUID], Request]) -> None:
-    """`run` the request `make` builds for the job `ref` names, and print the row it answers."""
+def show_row_of(
+    options: ClientOptions, ref: UUID | str, make: Callable[[UUID], Request], note: Note | None = None
+) -> None:
+    """`run` the request `make` builds for the job `ref` names, and print the row it answers (and the `note`)."""
 
     async def work(client: RelayClient, ids: list[UUID]) -> int:
-        return await show_row(client, options, make(ids[0]))
+        return await show_row(client, options, make(ids[0]), note)
 
     run_with_ids(options, [ref], work)

@@ -19,6 +19,7 @@ from domain.values import MAX_PROMPT_CHARS, MAX_SEED, AspectRatio, Channel, Reso
 from veo_client.queue_view import queue_text
 from veo_client.relay_client import AUTO_ID
 from veo_client.results import BatchCreated, Created, HistoryPage, HistoryRow, Retried
+from veo_client.words import cancel_text
 from veo_mcp.follow import Report, follow_jobs
 from veo_mcp.link import RelayLink
 from veo_mcp.results import (
@@ -173,8 +174,16 @@ class RelayTools:
         )
 
     async def cancel_generation(self, id: GenerationId) -> Annotated[CallToolResult, Generation]:
-        """Cancel a generation that has not ended; answers its row (status cancelled). Ended ones cannot be."""
-        return await self._row(Cancel(id=AUTO_ID, generation_id=id))
+        """Cancel a generation that has not ended; answers its row (status cancelled). Ended ones cannot be.
+
+        A cancel that meets the job while its submission is on its way answers the row still pending: the relay
+        cancels it when the submission's answer arrives (read it again with get_generation).
+        """
+        async with self._link.client() as client:
+            row = await client.fetch(Cancel(id=AUTO_ID, generation_id=id), HistoryRow)
+        note = cancel_text(row)
+        text = row_summary(row, client.http_url) + (f"; {note} (get_generation shows when)" if note else "")
+        return tool_result(text, generation_content(row, client.http_url))
 
     async def retry_generation(
         self,
