@@ -79,6 +79,8 @@ def test_a_video_url_is_shown_only_at_a_harmless_address() -> None:
         "file:///etc/passwd",
         "blob:http://127.0.0.1:8765/x",
         "http://[not-an-address/x.mp4",
+        "https://generativelanguage.googleapis.com/v1beta/files/abc123:download?alt=media",  # needs the API key
+        "http://127.0.0.1:41234/v1beta/files/abc123:download?alt=media",  # the simulator's Gemini mode
     ]
     assert all(address is not None for address in addresses(shown, HERE))
     assert addresses(hidden, HERE) == [None] * len(hidden)
