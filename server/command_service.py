@@ -181,7 +181,8 @@ class CommandService:
         """Stop a job that is not finished (its status becomes `cancelled`); its row afterwards.
 
         IllegalTransition (`conflict`) when it is already terminal ("it is already cancelled" for a second
-        cancel), or when its service finished it before the cancel arrived.
+        cancel), or when its service finished it before the cancel arrived. A job whose submission is in flight
+        is cancelled when that answer arrives: the row answered is still pending (`veo cancel` says so).
         """
         row = self.row(generation_id).row
         if row.status in TERMINAL_STATUSES:
