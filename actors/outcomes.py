@@ -47,7 +47,15 @@ from actors.worklist import Worklist
 from domain.application import VeoRelay
 from domain.values import FAILED_REMOTE_STATUS, SUCCESSFUL_REMOTE_STATUS, ErrorReason
 
-__all__ = ["AMBIGUOUS_GEMINI_MESSAGE", "AMBIGUOUS_MESSAGE", "CANCELLED_MESSAGE", "KEY_PAUSE_S", "OutcomeHandler"]
+__all__ = [
+    "AMBIGUOUS_GEMINI_MESSAGE",
+    "AMBIGUOUS_MESSAGE",
+    "CANCELLED_MESSAGE",
+    "FAILED_MESSAGE",
+    "KEY_PAUSE_S",
+    "REFUSED_MESSAGE",
+    "OutcomeHandler",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +68,10 @@ AMBIGUOUS_GEMINI_MESSAGE = (
     "for it. It was not sent again. Check the key's usage; if the video was not made, use retry to submit it anew."
 )
 CANCELLED_MESSAGE = "Cancelled at the user's request."
+REFUSED_MESSAGE = "{service} refused the job."
+"""A submission answered as already failed, when the answer says no more (`service`: `backends.service_name`)."""
+FAILED_MESSAGE = "{service} reported the generation as failed."
+"""A status check answered failed, when the answer says no more."""
 KEY_PAUSE_S = 3600.0
 """How long a profile whose key the Gemini API refused waits before one submission tries it again."""
 
@@ -126,9 +138,7 @@ class OutcomeHandler:
             return
         if not isinstance(error, FlowError) or isinstance(error, Ambiguous) or not error.proves_nothing_created:
             detail = error.reason if isinstance(error, FlowError) else type(error).__name__
-            gemini = self._profiles[job.account].profile.is_gemini
-            message = (AMBIGUOUS_GEMINI_MESSAGE if gemini else AMBIGUOUS_MESSAGE).format(detail=detail)
-            self._work.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, message)
+            self._ambiguous(job, detail)
             return
         if job.cancel_requested:  # nothing was created and the user cancelled: never try again
             self._work.finish_failed(job, ErrorReason.CANCELLED, CANCELLED_MESSAGE)
@@ -140,9 +150,7 @@ class OutcomeHandler:
         assert isinstance(value, SubmitResult)
         operation = value.operation_name or value.media_name or value.media_generation_id
         if operation is None:
-            work.finish_failed(
-                job, ErrorReason.INTERRUPTED_SUBMISSION, AMBIGUOUS_MESSAGE.format(detail="no operation name")
-            )
+            self._ambiguous(job, "no operation name")
             return
         if job.operation_name is None:  # else a storage fault after Started made this a retry
             self._app.record_started(job.generation_id, operation, value.media_name, value.remote_status)
@@ -163,9 +171,20 @@ class OutcomeHandler:
             work.look_up_url(job)
         elif value.terminal:
             reason = value.error_reason or value.remote_status or FAILED_REMOTE_STATUS
-            work.finish_failed(job, reason, value.error_message or "Flow refused the job.", value.remote_status)
+            message = value.error_message or REFUSED_MESSAGE.format(service=self._service(job))
+            work.finish_failed(job, reason, message, value.remote_status)
         else:
             work.track_running(job, started_at=now, deadline_at=now + self._settings.deadline_s)
+
+    def _ambiguous(self, job: Job, detail: str) -> None:
+        """The submission's answer was lost or unreadable: fail it, saying where it may have been started."""
+        gemini = self._profiles[job.account].profile.is_gemini
+        message = (AMBIGUOUS_GEMINI_MESSAGE if gemini else AMBIGUOUS_MESSAGE).format(detail=detail)
+        self._work.finish_failed(job, ErrorReason.INTERRUPTED_SUBMISSION, message)
+
+    def _service(self, job: Job) -> str:
+        """How a message names the service the job's profile sends to."""
+        return backends.service_name(self._profiles[job.account].profile)
 
     def _refused(self, job: Job, error: FlowError) -> None:
         """The answer proves nothing was created: wait and try again, pause, or fail for good.
@@ -364,7 +383,7 @@ class OutcomeHandler:
                     work.look_up_url(job)
             else:
                 reason = remote.error_reason or remote.status or FAILED_REMOTE_STATUS
-                message = remote.error_message or "Flow reported the generation as failed."
+                message = remote.error_message or FAILED_MESSAGE.format(service=self._service(job))
                 work.finish_failed(job, reason, message, remote.status)
         work.checked(still_running)
         self._credits_seen(result.call.profile_id, result.value)
@@ -395,8 +414,7 @@ class OutcomeHandler:
 
     def _lost(self, job: Job, detail: str) -> None:
         """Fail a running job whose operation its backend no longer knows (actors.lost_operations)."""
-        service = backends.service_name(self._profiles[job.account].profile)
-        self._work.finish_failed(job, ErrorReason.OPERATION_LOST, lost_message(job, detail, service))
+        self._work.finish_failed(job, ErrorReason.OPERATION_LOST, lost_message(job, detail, self._service(job)))
 
     def _check_failed(self, result: CallResult, jobs: list[Job]) -> None:
         error = result.error

@@ -193,7 +193,7 @@ class Generation(Aggregate):
         """Status commands only fit a generation Flow has accepted."""
         self.check_not_terminal(command)
         if not self.is_started:
-            msg = f"cannot {command}: generation {self.id} has not been started on Flow"
+            msg = f"cannot {command}: generation {self.id} has not been started yet"
             raise IllegalTransition(msg)
 
     # --- commands -----------------------------------------------------------------------------------

@@ -181,13 +181,14 @@ class CommandService:
         """Stop a job that is not finished (its status becomes `cancelled`); its row afterwards.
 
         IllegalTransition (`conflict`) when it is already terminal ("it is already cancelled" for a second
-        cancel), or when Flow finished it before the cancel arrived.
+        cancel), or when its service finished it before the cancel arrived. A job whose submission is in flight
+        is cancelled when that answer arrives: the row answered is still pending (`veo cancel` says so).
         """
         row = self.row(generation_id).row
         if row.status in TERMINAL_STATUSES:
             raise IllegalTransition(f"cannot cancel generation {generation_id}: it is already {row.status}")
         if not self._parts.commands.cancel(generation_id):
-            raise IllegalTransition(f"cannot cancel generation {generation_id}: Flow has already finished it")
+            raise IllegalTransition(f"cannot cancel generation {generation_id}: it finished before the cancel arrived")
         return self.row(generation_id)
 
     def check_now(self, generation_id: UUID) -> Future[None]:

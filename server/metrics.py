@@ -45,12 +45,27 @@ def _system_figures(system: System, status: QueueStatus | None) -> list[Figure]:
         (
             "veo_flow_requests_last_second",
             "gauge",
-            "Flow and labs requests started in the last second.",
+            "Requests to Flow, labs and the Gemini API started in the last second.",
             num(lambda s: s.requests_last_second),
         ),
-        ("veo_flow_budget_rate", "gauge", "Allowed Flow requests per second.", system.commands.budget.rate),
-        ("veo_flow_throttled_total", "counter", "429 answers received from Flow.", num(lambda s: s.throttled)),
-        ("veo_flow_in_flight", "gauge", "Flow requests in flight.", num(lambda s: s.in_flight)),
+        (
+            "veo_flow_budget_rate",
+            "gauge",
+            "Allowed requests per second (Flow, labs and the Gemini API together).",
+            system.commands.budget.rate,
+        ),
+        (
+            "veo_flow_throttled_total",
+            "counter",
+            "429 answers received from Flow or the Gemini API.",
+            num(lambda s: s.throttled),
+        ),
+        (
+            "veo_flow_in_flight",
+            "gauge",
+            "Requests to Flow, labs and the Gemini API in flight.",
+            num(lambda s: s.in_flight),
+        ),
         (
             "veo_queue_depth",
             "gauge",
@@ -60,13 +75,13 @@ def _system_figures(system: System, status: QueueStatus | None) -> list[Figure]:
         (
             "veo_running_jobs",
             "gauge",
-            "Generations Flow is working on.",
+            "Generations Flow or the Gemini API is working on.",
             num(lambda s: s.pending + s.processing),
         ),
         (
             "veo_detection_latency_seconds",
             "gauge",
-            "Mean bound on the time between a job finishing on Flow and the relay noticing (last minute).",
+            "Mean bound on the time between a job finishing on its service and the relay noticing (last minute).",
             num(lambda s: s.detection_latency),
         ),
         ("veo_poller_restarts_total", "counter", "PollerActor restarts after a crash.", system.commands.restarts),

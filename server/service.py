@@ -114,7 +114,11 @@ async def _serve(
         say(f"data directory: {settings.data_dir}")
         say(f"events: {system.location.description}")
         if system.cluster is not None:
-            role = "leads: it calls Flow" if system.cluster.leadership.leading else "follows: another node calls Flow"
+            role = (
+                "leads: it calls Flow and the Gemini API"
+                if system.cluster.leadership.leading
+                else "follows: another node calls them"
+            )
             say(f"cluster: this node ({system.cluster.node}) {role}; the lease moves to another node if it dies")
         if system.simulator is not None:
             times = f"{settings.simulator.lo:g}-{settings.simulator.hi:g} s"

@@ -47,7 +47,7 @@ COMMANDS: dict[str, Entry] = {
         "A live table of jobs and batches, updated in place (--json: JSON Lines of deltas); Ctrl-C ends it.",
     ),
     "refresh": Entry(
-        _CLIENT, "refresh", "Check a job's status on Flow now (through the request budget) and show its row."
+        _CLIENT, "refresh", "Check a job's status with its service now (through the request budget) and show its row."
     ),
     "cancel": Entry(_CLIENT, "cancel", "Cancel a job that is not finished (exit 2 when it already is)."),
     "retry": Entry(_CLIENT, "retry", "Make a new generation with a failed one's parameters; prints the new id."),
@@ -104,7 +104,7 @@ class CommandTable(click.Group):
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.version_option(package_name="veo-relay", prog_name="veo")
 def cli(verbose: int) -> None:
-    """veo-relay: drive Google Flow (Veo 3) generations under a strict request budget."""
+    """veo-relay: drive Veo 3 generations on Google Flow or the Gemini API under a strict request budget."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # websockets' debug lines quote the start of every frame, reCAPTCHA tokens and session cookies included

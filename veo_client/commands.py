@@ -33,6 +33,7 @@ from veo_client.relay_client import AUTO_ID, RelayClient, convert_data
 from veo_client.render import history_view, json_text
 from veo_client.results import HistoryPage
 from veo_client.visible import visible_lines
+from veo_client.words import cancel_text
 from veo_protocol import (
     MAX_BATCH_PROMPTS,
     BatchGenerate,
@@ -178,7 +179,7 @@ def status(options: ClientOptions, generation_ids: tuple[UUID | str, ...]) -> No
 @click.argument("generation_id", type=GENERATION_ID)
 @client_options
 def refresh(options: ClientOptions, generation_id: UUID | str) -> None:
-    """Check a job's status on Flow now (through the request budget) and show its row.
+    """Check a job's status with its service now (through the request budget) and show its row.
 
     GENERATION_ID may be the first characters of an id (such as the 8 that tables show) when no other id starts
     with them.
@@ -193,11 +194,14 @@ def refresh(options: ClientOptions, generation_id: UUID | str) -> None:
 def cancel(options: ClientOptions, generation_id: UUID | str) -> None:
     """Cancel a job that is not finished (exit 2 when it already is).
 
+    A job whose submission is on its way is cancelled when the submission's answer arrives: until then its row
+    reads queued, and `veo` says so.
+
     GENERATION_ID may be the first characters of an id (such as the 8 that tables show) when no other id starts
     with them.
     """
 
-    show_row_of(options, generation_id, lambda job: Cancel(id=AUTO_ID, generation_id=job))
+    show_row_of(options, generation_id, lambda job: Cancel(id=AUTO_ID, generation_id=job), note=cancel_text)
 
 
 # --- overviews --------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from veo_client.exits import EXIT_USAGE, exit_for_statuses
 from veo_client.follow import follow_batch, ticking, typical_times_of
 from veo_client.ids import resolve_ids
 from veo_client.options import ClientOptions, run
-from veo_client.relay_client import RelayClient, RelayError, convert_data
+from veo_client.relay_client import KEPT_WAIT_S, RelayClient, RelayError, convert_data
 from veo_client.render import json_text, row_lines, rows_table, short_id, transition_line
-from veo_client.results import BatchCreated, Created, HistoryRow
+from veo_client.results import BatchCreated, Created, HistoryRow, awaits_copy
 from veo_client.words import is_active, status_word
 from veo_protocol import BatchGenerate, Channel, Request
 
@@ -37,7 +37,11 @@ logger = logging.getLogger(__name__)
 
 
 async def wait_for(client: RelayClient, options: ClientOptions, ids: Sequence[UUID]) -> int:
-    """Show each job's changes until all are terminal; the exit code of their outcome (`exit_for_statuses`)."""
+    """Show each job's changes until all are terminal; the exit code of their outcome (`exit_for_statuses`).
+
+    A completed job's line waits (up to `KEPT_WAIT_S`) for the relay's copy of its video, so that it names the
+    copy rather than a URL that needs the Gemini API key or expires.
+    """
     final: dict[str, HistoryRow] = {}
     shown: dict[str, str] = {}
     typical = {} if options.as_json else await typical_times_of(client)
@@ -46,11 +50,18 @@ async def wait_for(client: RelayClient, options: ClientOptions, ids: Sequence[UU
         return [row for row in list(final.values()) if is_active(row)]
 
     with ticking(running, typical, show=not options.as_json) as say:
-        async for row in client.wait_for_jobs(ids):
-            final[row.id] = row
+
+        def show(row: HistoryRow) -> None:
             if not options.as_json and shown.get(row.id) != status_word(row):
                 shown[row.id] = status_word(row)
                 say(transition_line(row, typical))
+
+        async for row in client.wait_for_jobs(ids, kept_within=KEPT_WAIT_S):
+            final[row.id] = row
+            if not awaits_copy(row):
+                show(row)
+        for row in final.values():  # completed without a copy within the wait: its line gives the video URL
+            show(row)
     if options.as_json:
         rows = [final[str(i)] for i in ids]
         click.echo(json_text(rows[0] if len(rows) == 1 else rows))
@@ -117,11 +128,18 @@ def run_with_ids(
     run(options, resolved)
 
 
-async def show_row(client: RelayClient, options: ClientOptions, request: Request) -> int:
-    """Send a request whose data is a row, and print the row."""
+Note = Callable[[HistoryRow], str | None]
+"""What more to tell on stderr about the row a request answered (None: nothing)."""
+
+
+async def show_row(client: RelayClient, options: ClientOptions, request: Request, note: Note | None = None) -> int:
+    """Send a request whose data is a row, and print the row (and the `note` about it, on stderr)."""
     data = await client.request(request)
     row = convert_data(data, HistoryRow, "the request")
     click.echo(json_text(data) if options.as_json else row_lines(row))
+    said = note(row) if note is not None else None
+    if said:
+        click.echo(f"veo: {said}", err=True)
     return 0
 
 
@@ -140,10 +158,12 @@ async def show_statuses(client: RelayClient, options: ClientOptions, ids: Sequen
     return 0
 
 
-def show_row_of(options: ClientOptions, ref: UUID | str, make: Callable[[UUID], Request]) -> None:
-    """`run` the request `make` builds for the job `ref` names, and print the row it answers."""
+def show_row_of(
+    options: ClientOptions, ref: UUID | str, make: Callable[[UUID], Request], note: Note | None = None
+) -> None:
+    """`run` the request `make` builds for the job `ref` names, and print the row it answers (and the `note`)."""
 
     async def work(client: RelayClient, ids: list[UUID]) -> int:
-        return await show_row(client, options, make(ids[0]))
+        return await show_row(client, options, make(ids[0]), note)
 
     run_with_ids(options, [ref], work)

@@ -136,7 +136,7 @@ def generation_options(func: Callable[..., None]) -> Callable[..., None]:
             default=None,
             help="How urgently it is served (default: normal).",
         ),
-        click.option("--profile", default=None, help="Flow profile id (default: the server's default profile)."),
+        click.option("--profile", default=None, help="Profile id (default: the server's default profile)."),
         click.option("--request-key", default=None, help="Idempotency key: a repeated key is not paid twice."),
     ]
     for decorator in reversed(decorators):

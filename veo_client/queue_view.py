@@ -18,7 +18,7 @@ _JOBS = (
     ("queued", "queued"),
     ("waiting_token", "waiting for a token"),
     ("submitting", "submitting"),
-    ("pending", "pending at Flow"),
+    ("pending", "accepted, not running yet"),
     ("processing", "processing"),
 )
 _LABEL = 11
@@ -51,11 +51,11 @@ def _budget(state: Mapping[str, Any]) -> list[str]:
             "requests",
             f"{used:g} of {rate:g} requests/s used in the last second" if rate else f"{used:g} in the last second",
         ),
-        _line("in flight", f"{flying:g} of {most:g} calls to Flow at once" if most else f"{flying:g} calls to Flow"),
+        _line("in flight", f"{flying:g} of {most:g} calls out at once" if most else f"{flying:g} calls out"),
     ]
     throttled = _number(state.get("throttled"))
     if throttled:
-        lines.append(_line("throttled", f"Flow answered 429 (too many requests) {_plural(throttled, 'time', 'times')}"))
+        lines.append(_line("throttled", f"answered 429 (too many requests) {_plural(throttled, 'time', 'times')}"))
     return lines
 
 
@@ -205,7 +205,7 @@ def _supervision(state: Mapping[str, Any]) -> list[str]:
         return []
     ago = state.get("last_restart_seconds")
     when = f", the last {duration(ago)} ago" if isinstance(ago, int | float) else ""
-    return [_line("restarts", f"the Flow poller restarted {_plural(restarts, 'time', 'times')}{when}")]
+    return [_line("restarts", f"the poller restarted {_plural(restarts, 'time', 'times')}{when}")]
 
 
 def queue_text(state: Mapping[str, Any], now: datetime) -> str:

@@ -29,7 +29,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from veo_client.results import HistoryRow, Subscribed, is_terminal_status
+from veo_client.results import HistoryRow, Subscribed, awaits_copy, is_terminal_status
 from veo_protocol import (
     MAX_STATUS_IDS,
     CaptchaRequest,
@@ -49,6 +49,7 @@ from veo_protocol import (
 
 __all__ = [
     "AUTO_ID",
+    "KEPT_WAIT_S",
     "MAX_REPLY_BYTES",
     "ClientError",
     "RelayClient",
@@ -64,6 +65,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 AUTO_ID = ""
 """Build requests with `id=AUTO_ID`: the client gives every request it sends a fresh id."""
+KEPT_WAIT_S = 10.0
+"""How long a wait for jobs follows a completed one for the relay's copy of its video (`wait_for_jobs`): the relay
+stores it a fraction of a second to a few seconds after completion; one that keeps no videos costs this much."""
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_REPLY_BYTES = 64 << 20
 """The largest frame the client reads. This relay's frames keep to 1 MiB; a larger limit costs nothing and
@@ -254,11 +258,18 @@ class RelayClient:
                 continue
             yield group, convert_data(result.data, list[HistoryRow], "get_statuses"), result.position
 
-    async def wait_for_jobs(self, generation_ids: Sequence[UUID | str]) -> AsyncIterator[HistoryRow]:
+    async def wait_for_jobs(
+        self, generation_ids: Sequence[UUID | str], *, kept_within: float = 0.0
+    ) -> AsyncIterator[HistoryRow]:
         """Each job's current row, then every change of it, until all are terminal (completed, failed, cancelled).
 
         Subscribe to the jobs' channel BEFORE the command that made them: this reads a snapshot
         (`get_statuses`) and applies only the deltas after its position, so nothing is missed or doubled.
+
+        With `kept_within`, a completed job whose video the relay has not stored yet (`awaits_copy`) is followed
+        for up to that many more seconds, until its row says the copy is stored or changes without it (the
+        download failed for good): its final row then names the relay's copy. A relay that keeps no videos sends
+        nothing more, so the wait ends after `kept_within`.
         """
         wanted = [str(i) for i in generation_ids]
         rows: dict[str, HistoryRow] = {}
@@ -271,15 +282,36 @@ class RelayClient:
                     rows[generation_id] = found[generation_id]
                     yield found[generation_id]
         while not (len(rows) == len(wanted) and all(is_terminal_status(r.status) for r in rows.values())):
-            delta = await self.next_delta()
-            if delta.channel == Channel.BATCH_PROGRESS:
-                continue
-            row = convert_data(delta.data, HistoryRow, "a delta")
-            if row.id not in seen_at or delta.position <= seen_at[row.id]:
-                continue
-            seen_at[row.id] = delta.position
-            rows[row.id] = row
-            yield row
+            row = self._row_change(await self.next_delta(), seen_at)
+            if row is not None:
+                rows[row.id] = row
+                yield row
+        settled: set[str] = set()  # completed rows that changed again: the copy is stored, or will not be
+        deadline = asyncio.get_running_loop().time() + kept_within
+        while any(awaits_copy(r) and r.id not in settled for r in rows.values()):
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                delta = await asyncio.wait_for(self.next_delta(), left) if left > 0 else None
+            except TimeoutError:
+                delta = None
+            if delta is None:
+                return
+            row = self._row_change(delta, seen_at)
+            if row is not None:
+                settled.add(row.id)
+                rows[row.id] = row
+                yield row
+
+    @staticmethod
+    def _row_change(delta: DeltaMessage, seen_at: dict[str, int]) -> HistoryRow | None:
+        """The row a delta carries when it is a newer change of a job followed (`seen_at`: its last position)."""
+        if delta.channel == Channel.BATCH_PROGRESS:
+            return None
+        row = convert_data(delta.data, HistoryRow, "a delta")
+        if row.id not in seen_at or delta.position <= seen_at[row.id]:
+            return None
+        seen_at[row.id] = delta.position
+        return row
 
     # --- the reader ---------------------------------------------------------------------------------
 

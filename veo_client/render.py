@@ -68,11 +68,17 @@ def clock_time(moment: str | None, zone: tzinfo | None = None) -> str:
 
 
 def outcome(row: HistoryRow) -> str:
-    """The video URL of a finished job, why one failed or was cancelled, else nothing (control characters escaped)."""
+    """Where a finished job's video is, why one failed or was cancelled, else nothing (control characters escaped).
+
+    A video the relay kept is named by the command that saves it, for both backends: the Gemini API's URL cannot
+    be opened without the API key, and Flow's expires within hours. Otherwise the backend's URL.
+    """
     if is_active(row):
         return ""
     if row.error_reason or row.error_message:
         return visible(reason_text(row))
+    if row.video_stored_at:
+        return f"kept by the relay: veo get {visible(short_id(row.id))}"
     return visible(row.video_url or "")
 
 

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain.values import TERMINAL_STATUSES
+from domain.values import TERMINAL_STATUSES, Status
 from veo_protocol import Channel, DeltaMessage
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "HistoryRow",
     "Retried",
     "Subscribed",
+    "awaits_copy",
     "is_terminal_status",
     "row_of",
 ]
@@ -133,3 +134,9 @@ def row_of(delta: DeltaMessage) -> HistoryRow | BatchRow:
 def is_terminal_status(status: str) -> bool:
     """Completed, failed and cancelled are final."""
     return status in TERMINAL_STATUSES
+
+
+def awaits_copy(row: HistoryRow) -> bool:
+    """A completed job with a video the relay has not stored (yet): a relay that keeps videos (the default)
+    stores it moments after completion, and its row then says so (`video_stored_at`)."""
+    return row.status == Status.COMPLETED and row.video_url is not None and row.video_stored_at is None

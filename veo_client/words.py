@@ -15,7 +15,9 @@ from domain.values import Status
 from veo_client.results import HistoryRow
 
 __all__ = [
+    "CANCEL_REQUESTED",
     "Typical",
+    "cancel_text",
     "duration",
     "elapsed_seconds",
     "is_active",
@@ -29,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 _WORDS: dict[str, str] = {Status.PROCESSING: "rendering", Status.COMPLETED: "done", Status.FAILED: "failed"}
 
+CANCEL_REQUESTED = "cancel requested; the submission in flight will be cancelled when its answer arrives"
+
 Typical = Mapping[tuple[str, str], float]
 """The median seconds from accepted to done, by (model, job type), as `get_analytics` reports them."""
 
@@ -38,6 +42,12 @@ def status_word(row: HistoryRow) -> str:
     if row.status == Status.PENDING:
         return "submitted" if row.operation_name else "queued"
     return _WORDS.get(row.status, row.status)
+
+
+def cancel_text(row: HistoryRow) -> str | None:
+    """What the row a `cancel` answered means when the job is not cancelled yet: its submission was in flight and
+    the relay records the cancel once that answer arrives (the row stays `pending` until then); None otherwise."""
+    return CANCEL_REQUESTED if is_active(row) else None
 
 
 def reason_text(row: HistoryRow) -> str:

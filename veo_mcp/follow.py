@@ -14,7 +14,7 @@ from uuid import UUID
 from mcp.server.mcpserver.exceptions import ToolError
 
 from domain.values import Status
-from veo_client.relay_client import RelayClient, RelayUnavailable
+from veo_client.relay_client import KEPT_WAIT_S, RelayClient, RelayUnavailable
 from veo_client.results import HistoryRow, is_terminal_status
 
 __all__ = ["Report", "follow_jobs", "steps_of"]
@@ -44,7 +44,7 @@ async def follow_jobs(client: RelayClient, ids: Sequence[UUID], report: Report) 
     reported = 0
     await report(0, total, f"{len(ids)} job{'s' if len(ids) != 1 else ''} queued")
     try:
-        async for row in client.wait_for_jobs(ids):
+        async for row in client.wait_for_jobs(ids, kept_within=KEPT_WAIT_S):
             rows[row.id] = row
             progress = sum(steps_of(r.status) for r in rows.values())
             if progress > reported:

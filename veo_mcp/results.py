@@ -115,9 +115,9 @@ class QueueState(BaseModel):
     queued: int = Field(default=0, description="Jobs waiting for their turn.")
     waiting_token: int = Field(default=0, description="Jobs waiting for a reCAPTCHA token from a provider.")
     submitting: int = 0
-    pending: int = Field(default=0, description="Accepted by Flow, not running yet.")
+    pending: int = Field(default=0, description="Accepted by Flow or the Gemini API, not running yet.")
     processing: int = 0
-    in_flight: int = Field(default=0, description="Calls to Flow under way.")
+    in_flight: int = Field(default=0, description="Calls to Flow or the Gemini API under way.")
     requests_last_second: int = 0
 
 

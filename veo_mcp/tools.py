@@ -19,6 +19,7 @@ from domain.values import MAX_PROMPT_CHARS, MAX_SEED, AspectRatio, Channel, Reso
 from veo_client.queue_view import queue_text
 from veo_client.relay_client import AUTO_ID
 from veo_client.results import BatchCreated, Created, HistoryPage, HistoryRow, Retried
+from veo_client.words import cancel_text
 from veo_mcp.follow import Report, follow_jobs
 from veo_mcp.link import RelayLink
 from veo_mcp.results import (
@@ -52,7 +53,8 @@ __all__ = ["RelayTools", "build_server"]
 logger = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
-    "Tools of veo-relay, a local service that makes videos with Google Flow (Veo 3) under a strict request budget. "
+    "Tools of veo-relay, a local service that makes Veo 3 videos on Google Flow or the Gemini API under a strict "
+    "request budget. "
     "A video takes one to a few minutes: call generate_video or generate_videos with wait=true to be told as jobs "
     "move and get their final rows, or without wait and read them later with get_generation. Ids are UUIDs. "
     "A finished video the relay kept (video_stored_at set) is the resource veo://videos/{id}."
@@ -99,7 +101,7 @@ class RelayTools:
         profile_id: Profile = None,
         wait: Wait = False,
     ) -> Annotated[CallToolResult, Jobs]:
-        """Generate one video from a text prompt (Veo 3 on Google Flow, through the relay's queue and budget).
+        """Generate one video from a text prompt (Veo 3 on Flow or the Gemini API, through the relay's queue, budget).
 
         Answers the new generation's id at once; with wait=true, progress notifications while it renders and its
         final row (status completed with a video_url, or failed/cancelled with the reason).
@@ -172,8 +174,16 @@ class RelayTools:
         )
 
     async def cancel_generation(self, id: GenerationId) -> Annotated[CallToolResult, Generation]:
-        """Cancel a generation that has not ended; answers its row (status cancelled). Ended ones cannot be."""
-        return await self._row(Cancel(id=AUTO_ID, generation_id=id))
+        """Cancel a generation that has not ended; answers its row (status cancelled). Ended ones cannot be.
+
+        A cancel that meets the job while its submission is on its way answers the row still pending: the relay
+        cancels it when the submission's answer arrives (read it again with get_generation).
+        """
+        async with self._link.client() as client:
+            row = await client.fetch(Cancel(id=AUTO_ID, generation_id=id), HistoryRow)
+        note = cancel_text(row)
+        text = row_summary(row, client.http_url) + (f"; {note} (get_generation shows when)" if note else "")
+        return tool_result(text, generation_content(row, client.http_url))
 
     async def retry_generation(
         self,

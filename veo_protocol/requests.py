@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_HISTORY_LIMIT",
     "MAX_BATCH_PROMPTS",
     "MAX_CAPTCHA_TOKEN_CHARS",
+    "MAX_CHANNELS",
     "MAX_DELAY_MS",
     "MAX_HISTORY_LIMIT",
     "MAX_HISTORY_SEARCH_CHARS",
@@ -68,6 +69,9 @@ logger = logging.getLogger(__name__)
 MAX_ID_CHARS: Final = 200
 MAX_BATCH_PROMPTS: Final = 1_000
 MAX_STATUS_IDS: Final = 1_000
+MAX_CHANNELS: Final = 16
+"""Channel names in one `subscribe` or `unsubscribe` (there are three; repeats count once): without a cap a 1 MiB
+frame carried tens of thousands of them."""
 MAX_DELAY_MS: Final = 60_000
 DEFAULT_DELAY_MS: Final = 500
 MAX_HISTORY_LIMIT: Final = 500
@@ -83,7 +87,7 @@ SECRET_FIELDS: Final = frozenset({"recaptcha_token", "token", "session_cookie"})
 
 
 RequestId = Annotated[str, Meta(min_length=1, max_length=MAX_ID_CHARS)]
-Channels = Annotated[list[Channel], Meta(min_length=1)]
+Channels = Annotated[list[Channel], Meta(min_length=1, max_length=MAX_CHANNELS)]
 Position = Annotated[int, Meta(ge=0, le=MAX_POSITION)]
 Prompt = Annotated[
     str,
@@ -285,7 +289,7 @@ class GetAnalytics(_Request, frozen=True, tag="get_analytics"):
 
 
 class Refresh(_Request, frozen=True, tag="refresh"):
-    """Check a generation's status on Flow now, and return its row."""
+    """Check a generation's status with its service (Flow or the Gemini API) now, and return its row."""
 
     generation_id: UUID
 

@@ -341,7 +341,7 @@ class Dashboard {
     const id = target.closest("li.job")?.dataset.id;
     if (!action || !id) return;
     const row = this.store.rows.get(id);
-    const doing = { refresh: "Checking with Flow…", cancel: "Cancelling…", retry: "Retrying…", upscale: "Asking for 1080p…" };
+    const doing = { refresh: "Checking…", cancel: "Cancelling…", retry: "Retrying…", upscale: "Asking for 1080p…" };
     this.list.note(id, doing[action]);
     target.disabled = true;
     try {

@@ -20,11 +20,14 @@ function button(label, action, title) {
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+/** The Gemini API's download of a file (`…/files/ID:download`, docs/PROTOCOL.md): it needs the API key. */
+const KEYED_DOWNLOAD = /\/files\/[^/]+:download$/;
 
 /**
  * The address a row's `video_url` may be shown and linked at, else null: https:, or this server's own /videos/;
  * plain http only on loopback while the dashboard is on loopback too (the built-in simulator), where it never
- * crosses the network. Anything else (javascript:, data:, http to another host) is not shown at all.
+ * crosses the network. Anything else (javascript:, data:, http to another host) is not shown at all, nor a
+ * Gemini API download, which a browser cannot open without the key (the relay's copy is shown once kept).
  */
 export function videoAddress(url, here) {
   let parsed;
@@ -33,6 +36,7 @@ export function videoAddress(url, here) {
   } catch {
     return null;
   }
+  if (KEYED_DOWNLOAD.test(parsed.pathname)) return null;
   if (parsed.protocol === "https:" && !parsed.username && !parsed.password) return parsed.href;
   if (parsed.origin === here.origin && parsed.pathname.startsWith("/videos/")) return parsed.href;
   if (parsed.protocol === "http:" && LOOPBACK.has(parsed.hostname) && LOOPBACK.has(here.hostname)) return parsed.href;
@@ -205,7 +209,8 @@ class RowView {
     this.buttons.retry.hidden = !(failed || row.status === "cancelled");
     this.buttons.upscale.hidden =
       upscaled || !(row.status === "completed" && row.job_type === "generation" && row.video_url);
-    // The relay's own copy when it kept one (Flow's signed links expire within hours), else Flow's link where allowed.
+    // The relay's own copy when it kept one (Flow's signed links expire within hours, the Gemini API's need the
+    // key), else the backend's link where allowed.
     const kept = row.video_stored_at && this.token ? `${location.origin}/videos/${row.id}?token=${encodeURIComponent(this.token)}` : null;
     const video = row.status === "completed" ? kept ?? (row.video_url ? videoAddress(row.video_url, window.location) : null) : null;
     this.showVideo(video, row.aspect_ratio);

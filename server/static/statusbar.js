@@ -77,8 +77,8 @@ export class StatusBar {
   /** `queue_status` data. */
   queueStatus(data) {
     const waiting = (data.queued ?? 0) + (data.waiting_token ?? 0) + (data.submitting ?? 0);
-    const onFlow = (data.pending ?? 0) + (data.processing ?? 0);
-    this.queue.textContent = `${waiting} waiting · ${onFlow} on Flow`;
+    const running = (data.pending ?? 0) + (data.processing ?? 0);
+    this.queue.textContent = `${waiting} waiting · ${running} running`;
     const rate = data.budget?.rate ?? 0;
     const used = data.requests_last_second ?? 0;
     this.rate.textContent = `${used} of ${rate}/s`;

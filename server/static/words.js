@@ -17,13 +17,17 @@ const REASONS = {
   PER_MODEL_DAILY_QUOTA_REACHED: "The model's daily quota is used up; try again tomorrow or use another model.",
   MEDIA_GENERATION_STATUS_FAILED: "Flow reported that the generation failed.",
   MEDIA_GENERATION_CANCELED: "The generation was cancelled on Flow.",
-  timeout: "Flow gave no result in time, so the relay stopped waiting for it.",
+  timeout: "No result came in time, so the relay stopped waiting for it.",
   cancelled: "Cancelled at your request.",
   interrupted_submission:
-    "The relay stopped while sending this to Flow, so it may have started there. Check Flow's library before retrying.",
+    "The answer to this submission was lost, so it may have started anyway. Check before retrying (details below).",
   quota_exhausted: "The account's credits or quota ran out.",
   captcha_rejected: "Flow kept rejecting the reCAPTCHA check for this account.",
-  invalid_request: "Flow refused the request as invalid.",
+  invalid_request: "The request was refused as invalid.",
+  operation_lost: "The service no longer knows this generation, so it will never finish. Retry makes a new one.",
+  safety_filtered: "The Gemini API's safety filters removed the video.",
+  generation_failed: "The Gemini API reported that the generation failed.",
+  key_refused: "The Gemini API refused this profile's key.",
 };
 
 /** A sentence for a failure reason (Flow's own `PUBLIC_ERROR_*` names or the relay's). */
@@ -129,7 +133,7 @@ export function estimate(row, typical) {
   const elapsed = secondsBetween(row.started_at);
   const ratio = elapsed / median;
   const fraction = ratio <= 1 ? 0.9 * ratio : 0.9 + 0.09 * (1 - Math.exp(1 - ratio));
-  const verb = row.status === "pending" ? "Waiting for Flow to start" : "Generating";
+  const verb = row.status === "pending" ? "Waiting to start" : "Generating";
   const soFar = elapsed < 1 ? "just submitted" : `${duration(elapsed)} so far`;
   let text;
   if (!known) text = `${verb} · ${soFar}`;

@@ -19,6 +19,7 @@ from actors.poller_settings import PollerSettings
 from actors.profiles import Profile
 from actors.restore import INTERRUPTED_GEMINI_MESSAGE, RestoreReport
 from domain.requests import GenerationSpec
+from domain.values import FAILED_REMOTE_STATUS as FAILED
 from domain.values import ErrorReason, Status
 from tests.actors.fakes import RecordingClient, Rig, make_profile, make_rig, unfinished
 
@@ -291,3 +292,25 @@ def test_a_gemini_profile_has_no_credits_to_read_and_submits_at_once() -> None:
     assert (submit.job_ids, rig.runner.started_at(submit) - began < 1.0) == ((gid,), True)
     credits = rig.runner.calls(CallKind.CREDITS)
     assert [call.profile_id for call in credits] == ["p"]
+
+
+def test_answers_that_say_no_more_name_the_gemini_api() -> None:
+    """A failure the answer gives no message for, and an acceptance naming no operation, name the service
+    that answered (the fallbacks said "Flow" whatever the backend)."""
+    rig = gemini_rig()
+    refused_at_once, failed_later, nameless = rig.queued(3, profile_id="g")
+    answers = {
+        refused_at_once: SubmitResult(operation_name="op-r", remote_status=FAILED, terminal=True),
+        failed_later: SubmitResult(operation_name="op-f"),
+        nameless: SubmitResult(),
+    }
+    for _ in answers:
+        call = rig.next_call(SUBMIT)
+        rig.answer(call, answers[call.job_ids[0]])
+    check = rig.next_call(CHECK)
+    rig.answer(check, [RemoteStatus(handle=StatusHandle(operation_name="op-f"), status=FAILED, terminal=True)])
+    messages = {gid: rig.generation(gid).error_message or "" for gid in answers}
+    assert messages[refused_at_once] == "The Gemini API refused the job."
+    assert messages[failed_later] == "The Gemini API reported the generation as failed."
+    assert messages[nameless].startswith("The submission's answer was lost (no operation name), so the Gemini API")
+    assert not any("Flow" in message for message in messages.values())

@@ -18,7 +18,11 @@ from actors.profiles import DEFAULT_GEMINI_MODEL
 from domain.values import DEFAULT_MODEL
 from server.bootstrap import Settings
 from tests.e2e.harness import TOKEN, Relay, run, serving, videos_kept
-from veo_protocol import Generate, Subscribe
+from veo_client.flows import wait_for
+from veo_client.options import ClientOptions
+from veo_client.relay_client import AUTO_ID, RelayClient
+from veo_client.results import Created
+from veo_protocol import Channel, Generate, Subscribe
 from veo_simulator import Simulator, SimulatorConfig
 
 KEY = "AIzaSyE2E-gemini-secret-key-0123456789"
@@ -95,3 +99,33 @@ def test_a_gemini_and_a_flow_generation_complete_and_their_videos_are_kept(
     audit = simulator.audit()["gemini"]
     (key,) = audit["keys"].values()
     assert (key["predict_calls"], key["downloads"]) == (1, 2)  # the relay's download, and the test's own
+
+
+def test_a_wait_for_a_gemini_job_names_the_relays_copy_not_the_url_that_needs_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`veo submit --wait` ended with the Gemini API's download URL, which no one can open without the key."""
+    simulator = Simulator(SimulatorConfig(lo=0.1, hi=0.2, seed=5, gemini_keys=(KEY,), gemini_rpm=0))
+    simulator.start()
+
+    async def scenario() -> tuple[UUID, int]:
+        async with mixed_relay(tmp_path, simulator) as target:
+            options = ClientOptions(target.http_url, TOKEN, tmp_path, as_json=False)
+            async with RelayClient(target.http_url, TOKEN) as client:
+                await client.subscribe([Channel.GENERATION_STATUS])
+                made = await client.fetch(Generate(id=AUTO_ID, prompt="a heron lands", profile_id="gem"), Created)
+                return made.generation_id, await wait_for(client, options, [made.generation_id])
+
+    try:
+        generation_id, code = run(scenario())
+    finally:
+        simulator.stop()
+    printed = capsys.readouterr().out
+    assert code == 0
+    last = printed.splitlines()[-1].split()
+    assert (last[0], last[1], " ".join(last[4:])) == (
+        str(generation_id),
+        "done",
+        f"kept by the relay: veo get {last[0][:8]}",
+    )
+    assert ":download" not in printed

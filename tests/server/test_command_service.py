@@ -223,10 +223,12 @@ def test_a_second_cancel_says_the_job_is_already_cancelled(parts: Parts, service
     assert parts.commands.cancels == [generation_id]
 
 
-def test_cancel_that_flow_finished_first_is_refused(parts: Parts, service: CommandService) -> None:
+def test_cancel_of_a_job_its_service_finished_first_is_refused_without_naming_flow(
+    parts: Parts, service: CommandService
+) -> None:
     generation_id = service.generate("a kite", GenerateOptions()).generation_id
     parts.commands.cancel_answer = False
-    with pytest.raises(IllegalTransition, match="Flow has already finished it"):
+    with pytest.raises(IllegalTransition, match="it finished before the cancel arrived"):
         service.cancel(generation_id)
 
 

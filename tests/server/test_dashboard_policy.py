@@ -4,9 +4,6 @@ hosts; a row's `video_url` is shown only at an address that cannot hurt (`videoA
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from websockets.datastructures import Headers
@@ -15,9 +12,8 @@ from websockets.http11 import Request, Response
 from server.access import Keys
 from server.host_check import HostCheck
 from server.http_front import HttpFront
+from tests.server.static_js import NEEDS_NODE, call_each
 
-ROWS_JS = Path(__file__).resolve().parents[2] / "server" / "static" / "rows.js"
-NODE = shutil.which("node")
 HERE = "http://127.0.0.1:8765/"
 
 
@@ -47,21 +43,10 @@ def test_on_an_ipv6_address_websockets_are_limited_by_self() -> None:
 
 def addresses(urls: list[str], here: str) -> list[str | None]:
     """`videoAddress(url, new URL(here))` for each url, evaluated by Node."""
-    script = (
-        f"import {{ videoAddress }} from {json.dumps(ROWS_JS.as_uri())};\n"
-        f"const here = new URL({json.dumps(here)});\n"
-        f"process.stdout.write(JSON.stringify({json.dumps(urls)}.map((url) => videoAddress(url, here))));\n"
-    )
-    assert NODE is not None
-    done = subprocess.run(
-        [NODE, "--input-type=module", "-e", script], check=False, capture_output=True, text=True, timeout=30
-    )
-    assert done.returncode == 0, done.stderr
-    result: list[str | None] = json.loads(done.stdout)
-    return result
+    return call_each("rows.js", "videoAddress", urls, f"new URL({json.dumps(here)})")
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@NEEDS_NODE
 def test_a_video_url_is_shown_only_at_a_harmless_address() -> None:
     shown = [
         "https://storage.googleapis.com/v/1.mp4?sig=x",
@@ -79,12 +64,14 @@ def test_a_video_url_is_shown_only_at_a_harmless_address() -> None:
         "file:///etc/passwd",
         "blob:http://127.0.0.1:8765/x",
         "http://[not-an-address/x.mp4",
+        "https://generativelanguage.googleapis.com/v1beta/files/abc123:download?alt=media",  # needs the API key
+        "http://127.0.0.1:41234/v1beta/files/abc123:download?alt=media",  # the simulator's Gemini mode
     ]
     assert all(address is not None for address in addresses(shown, HERE))
     assert addresses(hidden, HERE) == [None] * len(hidden)
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@NEEDS_NODE
 def test_plain_http_videos_are_hidden_once_the_dashboard_is_not_on_loopback() -> None:
     """Served to the network, the dashboard loads no plain-http video, even a loopback one."""
     assert addresses(["http://127.0.0.1:41234/v.mp4", "http://relay.lan:8765/videos/g1"], "https://relay.lan/") == [

@@ -25,8 +25,9 @@ def data(relay: RelayProcess) -> Path:
     return relay.data
 
 
-def test_submit_with_wait_follows_the_job_in_plain_words_and_exits_0_once_done(data: Path) -> None:
-    """One line per status word, each with the time so far; the last says done with the video URL."""
+def test_submit_with_wait_follows_the_job_in_plain_words_and_exits_0_once_done(data: Path, tmp_path: Path) -> None:
+    """One line per status word, each with the time so far; the last says done, and how to save the copy the
+    relay kept (it printed the backend's URL, which expires on Flow and needs the API key on the Gemini API)."""
     result = veo("submit", "a red fox in the snow", "--wait", data=data)
     assert result.code == 0, result.err
     words = [line.split()[1] for line in result.lines()]
@@ -34,7 +35,11 @@ def test_submit_with_wait_follows_the_job_in_plain_words_and_exits_0_once_done(d
     assert words == sorted(set(words), key=["queued", "submitted", "rendering", "done"].index)
     last = result.lines()[-1].split()
     assert last[2].isdigit() and last[3] == "s"
-    assert last[4].startswith("http://127.0.0.1:")
+    hint = " ".join(last[4:])
+    assert hint == f"kept by the relay: veo get {last[0][:8]}"
+    saved = veo(*hint.removeprefix("kept by the relay: veo ").split(), "-o", str(tmp_path / "fox.mp4"), data=data)
+    assert saved.code == 0, saved.err
+    assert (tmp_path / "fox.mp4").stat().st_size > 0
     assert {line.split()[0] for line in result.lines()} == {last[0]}
     assert "MEDIA_GENERATION_STATUS" not in result.out
 

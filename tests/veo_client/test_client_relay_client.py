@@ -29,6 +29,7 @@ from veo_protocol import (
 
 JOB = UUID("0b7e6c1a-3f1d-4c2e-9a8b-5d4c3b2a1f00")
 OTHER = "11111111-2222-4333-8444-555555555555"
+STAMP = "2026-01-01T00:00:00.000Z"
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
 
@@ -217,3 +218,61 @@ def test_wait_for_jobs_starts_from_the_snapshot_and_skips_older_or_foreign_delta
             return [(r.id, r.status) for r in [r async for r in client.wait_for_jobs([JOB])]]
 
     assert asyncio.run(main()) == [(str(JOB), "pending"), (str(JOB), "processing"), (str(JOB), "completed")]
+
+
+def finished(position: int, generation_id: str, **changes: object) -> bytes:
+    """A delta of a completed row with its backend's video URL, and `changes` (the stored copy, a later time)."""
+    done = msgspec.structs.replace(row("completed", generation_id), video_url=f"https://video.test/{generation_id}")
+    return encode_delta("generation:status", position, msgspec.json.encode(msgspec.structs.replace(done, **changes)))
+
+
+def followed(frames: list[bytes], kept_within: float) -> list[tuple[str, str | None, str]]:
+    """(id, video_stored_at, updated_at) of each row `wait_for_jobs([JOB, OTHER])` yields after the snapshot."""
+
+    async def handler(connection: ServerConnection) -> None:
+        subscribe = decode_request(await connection.recv())
+        assert isinstance(subscribe, Subscribe)
+        await connection.send(
+            encode_result(subscribe.id, {"channels": [], "position": 1, "resumed": False}, 1).decode()
+        )
+        statuses = decode_request(await connection.recv())
+        assert isinstance(statuses, GetStatuses)
+        await connection.send(encode_result(statuses.id, [row("pending"), row("pending", OTHER)], 1).decode())
+        for frame in frames:
+            await connection.send(frame.decode())
+        await connection.wait_closed()
+
+    async def main() -> list[tuple[str, str | None, str]]:
+        async with scripted(handler) as client:
+            await client.subscribe(["generation:status"])
+            rows = [r async for r in client.wait_for_jobs([JOB, OTHER], kept_within=kept_within)][2:]
+            return [(r.id, r.video_stored_at, r.updated_at) for r in rows]
+
+    return asyncio.run(main())
+
+
+def test_a_completed_job_is_followed_until_the_relay_kept_its_video_or_failed_to() -> None:
+    """Past completion each job is followed until its row changes once more: the copy stored (JOB), or the
+    download given up (OTHER: a later time, no copy); nothing after that is read."""
+    job, other, stored, later = str(JOB), OTHER, "2026-01-01T00:00:01.000Z", "2026-01-01T00:05:00.000Z"
+    frames = [
+        finished(2, job),
+        finished(3, other),
+        finished(4, job, video_stored_at=stored, video_sha256="ab" * 32, video_bytes=9),
+        finished(5, other, updated_at=later),
+        finished(6, other, video_stored_at=stored),
+    ]
+    assert followed(frames, kept_within=60.0) == [
+        (job, None, STAMP),
+        (other, None, STAMP),
+        (job, stored, STAMP),
+        (other, None, later),
+    ]
+
+
+def test_without_a_copy_the_wait_ends_after_kept_within() -> None:
+    """A relay that keeps no videos sends nothing more: the completed rows are final once `kept_within` passed."""
+    assert followed([finished(2, str(JOB)), finished(3, OTHER)], kept_within=0.01) == [
+        (str(JOB), None, STAMP),
+        (OTHER, None, STAMP),
+    ]

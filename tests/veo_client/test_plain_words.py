@@ -145,9 +145,9 @@ def test_the_queue_summary_has_units_pauses_with_clock_times_and_accounts() -> N
     }
     text = queue_text(state, NOW)
     until = datetime(2026, 1, 1, 0, 3, 5, tzinfo=UTC).astimezone().strftime("%H:%M:%S")
-    assert "3 queued, 1 waiting for a token, 0 submitting, 2 pending at Flow, 5 processing" in text
+    assert "3 queued, 1 waiting for a token, 0 submitting, 2 accepted, not running yet, 5 processing" in text
     assert "4 of 10 requests/s used in the last second" in text
-    assert "2 of 10 calls to Flow at once" in text
+    assert "2 of 10 calls out at once" in text
     assert "1 token provider connected" in text
     assert f"work: paused until {until} (in 2 min 5 s): quota exhausted\n" in text
     assert "paused     " not in text  # the accounts say their pauses: no second list of paused profiles
@@ -155,6 +155,15 @@ def test_the_queue_summary_has_units_pauses_with_clock_times_and_accounts() -> N
     assert f"work: quota exhausted; until {until}" in queue_text({**state, "accounts": []}, NOW)  # an older relay
     assert "2 of 4 active" in text
     assert "{" not in text
+
+
+def test_the_queue_summary_names_no_service_for_figures_that_count_both() -> None:
+    """The relay's calls, 429s and poller count Gemini API profiles as well as Flow: its lines said "Flow"."""
+    state = {"pending": 1, "in_flight": 2, "budget": {"rate": 10.0, "max_in_flight": 10}, "throttled": 3}
+    text = queue_text({**state, "restarts": 1, "last_restart_seconds": 5.0}, NOW)
+    assert "answered 429 (too many requests) 3 times" in text
+    assert "the poller restarted 1 time" in text
+    assert "Flow" not in text
 
 
 def test_each_account_says_its_state_until_when_and_why_and_its_figures_in_words() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec import inspect
 
 from veo_protocol import (
     REQUEST_TYPES,
@@ -114,3 +115,39 @@ def test_the_limits_table_gives_each_string_fields_real_limit() -> None:
                     decode_request(json.dumps(message))
                 assert refused.value.field == name
                 assert f"{limit:,}" in refused.value.message, refused.value.message
+
+
+LIST_ROW = re.compile(r"^\| `(\w+)` \((.*?)\) \| (\d[\d,]*) items", re.MULTILINE)
+
+
+def list_caps() -> dict[tuple[str, str], int | None]:
+    """(request type, field) of every list field of every request, and its item cap (None: none)."""
+    caps: dict[tuple[str, str], int | None] = {}
+    for tag, request_type in REQUEST_TYPES.items():
+        info = inspect.type_info(request_type)
+        assert isinstance(info, inspect.StructType)
+        for field in info.fields:
+            kind = field.type
+            if isinstance(kind, inspect.UnionType):  # an optional list
+                kind = next(t for t in kind.types if not isinstance(t, inspect.NoneType))
+            if isinstance(kind, inspect.ListType):
+                caps[(tag, field.name)] = kind.max_length
+    return caps
+
+
+def test_every_list_field_has_the_item_cap_the_limits_table_gives() -> None:
+    """No list of a request is unbounded (`subscribe.channels` was: a 1 MiB frame carried tens of thousands of
+    names), and the doc's Limits table gives each one's cap, which the decoder refuses one past with the cap."""
+    text = DOC.read_text(encoding="utf-8")
+    documented = {
+        (tag, name): int(limit.replace(",", ""))
+        for name, tags, limit in LIST_ROW.findall(text)
+        for tag in re.findall(r"`(\w+)`", tags)
+    }
+    assert list_caps() == documented
+    for (tag, name), cap in documented.items():
+        item = {"prompts": "p", "generation_ids": "0b7e6c1a-3f1d-4c2e-9a8b-5d4c3b2a1f00"}.get(name, "batch:progress")
+        with pytest.raises(ProtocolError) as refused:
+            decode_request(json.dumps({"type": tag, "id": "r1", name: [item] * (cap + 1)}))
+        assert (refused.value.code, refused.value.field) == (ErrorCode.BAD_MESSAGE, name)
+        assert f"1 to {cap:,} items" in refused.value.message, refused.value.message
