@@ -114,6 +114,8 @@ class QueueStatus(msgspec.Struct, frozen=True, kw_only=True):
     resting, out of quota, full, or short of credits); None when nothing waits for an account."""
     restarts: int | msgspec.UnsetType = msgspec.UNSET
     last_restart_seconds: float | msgspec.UnsetType | None = msgspec.UNSET
+    keep_videos: bool | msgspec.UnsetType = msgspec.UNSET
+    """Whether the relay keeps every finished video (the server adds it: it is the node's setting)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import httpx
+import msgspec
 
 from actors.flow import DEFAULT_FLOW_URL, DEFAULT_LABS_URL, FlowClient
 from actors.gemini import GeminiClient
 from actors.gemini_downloads import gemini_fetches
 from actors.poller import PollerSettings
 from actors.profiles import Profile, load_profiles
+from actors.queue_status import QueueStatus
 from actors.restore import Unfinished
 from actors.supervisor import PollerSupervisor
 from actors.video_files import VIDEOS_DIR, VideoFiles
@@ -152,6 +154,14 @@ class System:
         if self._cluster is not None:
             return self._cluster.handle
         return _started(self._poller)
+
+    def queue_status(self, status: QueueStatus | dict[str, object]) -> QueueStatus | dict[str, object]:
+        """A `queue_status` (this node's poller's, or the leader's as a follower reads it) with what this node
+        adds: whether it keeps finished videos (`keep_videos`), so a client knows whether to wait for the copy."""
+        keep = self.settings.keep_videos
+        if isinstance(status, dict):
+            return {**status, "keep_videos": keep}
+        return msgspec.structs.replace(status, keep_videos=keep)
 
     @property
     def videos(self) -> VideoStore:

@@ -141,7 +141,8 @@ class Handlers:
                 return await self._refresh(generation_id)
             case QueueStatus():
                 status = self.system.commands.published_status()  # in memory: read on the loop, no waiting
-                return (status, self.hub.position) if status is not None else await self._queue_status()
+                data, position = (status, self.hub.position) if status is not None else await self._queue_status()
+                return self.system.queue_status(data), position
             case RegisterProvider():
                 return self._register_provider(client, request), self.hub.position
             case ProvideCaptchaToken(request_id=captcha_request, token=token):

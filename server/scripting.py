@@ -179,7 +179,7 @@ class Relay:
 
     def queue_status(self) -> dict[str, object]:
         """The PollerActor's queue, in-flight calls and budget (the `queue_status` data)."""
-        status = self.system.commands.queue_status()
+        status = self.system.queue_status(self.system.commands.queue_status())
         return status if isinstance(status, dict) else msgspec.to_builtins(status)
 
     def status(self, generation_id: UUID) -> HistoryRow:

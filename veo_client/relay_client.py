@@ -40,6 +40,7 @@ from veo_protocol import (
     ErrorReply,
     GetStatuses,
     ProtocolError,
+    QueueStatus,
     Request,
     Result,
     Subscribe,
@@ -268,8 +269,8 @@ class RelayClient:
 
         With `kept_within`, a completed job whose video the relay has not stored yet (`awaits_copy`) is followed
         for up to that many more seconds, until its row says the copy is stored or changes without it (the
-        download failed for good): its final row then names the relay's copy. A relay that keeps no videos sends
-        nothing more, so the wait ends after `kept_within`.
+        download failed for good): its final row then names the relay's copy. A relay that keeps no videos (its
+        `queue_status` says so) is not waited for.
         """
         wanted = [str(i) for i in generation_ids]
         rows: dict[str, HistoryRow] = {}
@@ -286,6 +287,8 @@ class RelayClient:
             if row is not None:
                 rows[row.id] = row
                 yield row
+        if kept_within <= 0 or not any(awaits_copy(r) for r in rows.values()) or not await self.keeps_videos():
+            return
         settled: set[str] = set()  # completed rows that changed again: the copy is stored, or will not be
         deadline = asyncio.get_running_loop().time() + kept_within
         while any(awaits_copy(r) and r.id not in settled for r in rows.values()):
@@ -301,6 +304,12 @@ class RelayClient:
                 settled.add(row.id)
                 rows[row.id] = row
                 yield row
+
+    async def keeps_videos(self) -> bool:
+        """Whether the relay keeps finished videos (`queue_status.keep_videos`; a relay that does not say is
+        taken to, as relays keep them by default)."""
+        state = await self.request(QueueStatus(id=AUTO_ID))
+        return not isinstance(state, dict) or state.get("keep_videos") is not False
 
     @staticmethod
     def _row_change(delta: DeltaMessage, seen_at: dict[str, int]) -> HistoryRow | None:

@@ -122,6 +122,7 @@ def test_queue_status_has_the_contracts_fields(tmp_path: Path) -> None:
                 "models_out_of_quota": {},
             }
             assert status.data["waiting_for_accounts"] is None
+            assert status.data["keep_videos"] is True
             await peer.close()
 
     run(scenario())

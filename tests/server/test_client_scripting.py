@@ -172,6 +172,12 @@ def test_queue_status_reports_the_budget(relay: Relay) -> None:
     assert status["budget"] == {"rate": 10.0, "max_in_flight": 10}
 
 
+def test_queue_status_says_whether_the_relay_keeps_videos(relay: Relay, slow_relay: Relay) -> None:
+    """The node's setting, so a client knows whether to wait for a finished job's kept copy."""
+    assert relay.queue_status()["keep_videos"] is False
+    assert slow_relay.queue_status()["keep_videos"] is True
+
+
 def test_stopping_the_relay_ends_open_delta_streams(tmp_path: Path) -> None:
     """Iteration stops instead of blocking forever."""
     relay = Relay.start(tmp_path, simulator_times=FAST)

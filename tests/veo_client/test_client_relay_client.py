@@ -13,6 +13,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from projections.rows import HistoryRow
 from veo_client.relay_client import AUTO_ID, RelayClient, RelayError, RelayUnavailable, websocket_url
+from veo_client.results import HistoryRow as ClientRow
 from veo_protocol import (
     ErrorCode,
     GetStatus,
@@ -226,8 +227,11 @@ def finished(position: int, generation_id: str, **changes: object) -> bytes:
     return encode_delta("generation:status", position, msgspec.json.encode(msgspec.structs.replace(done, **changes)))
 
 
-def followed(frames: list[bytes], kept_within: float) -> list[tuple[str, str | None, str]]:
-    """(id, video_stored_at, updated_at) of each row `wait_for_jobs([JOB, OTHER])` yields after the snapshot."""
+def followed(
+    frames: list[bytes], kept_within: float, keep_videos: bool | None = True
+) -> list[tuple[str, str | None, str]]:
+    """(id, video_stored_at, updated_at) of each row `wait_for_jobs([JOB, OTHER])` yields after the snapshot, from a
+    relay whose `queue_status` says `keep_videos` (None: says nothing of it)."""
 
     async def handler(connection: ServerConnection) -> None:
         subscribe = decode_request(await connection.recv())
@@ -240,13 +244,18 @@ def followed(frames: list[bytes], kept_within: float) -> list[tuple[str, str | N
         await connection.send(encode_result(statuses.id, [row("pending"), row("pending", OTHER)], 1).decode())
         for frame in frames:
             await connection.send(frame.decode())
-        await connection.wait_closed()
+        async for message in connection:
+            request = decode_request(message)
+            assert isinstance(request, QueueStatus)
+            data = {"queued": 0} | ({} if keep_videos is None else {"keep_videos": keep_videos})
+            await connection.send(encode_result(request.id, data, 1).decode())
 
     async def main() -> list[tuple[str, str | None, str]]:
         async with scripted(handler) as client:
             await client.subscribe(["generation:status"])
-            rows = [r async for r in client.wait_for_jobs([JOB, OTHER], kept_within=kept_within)][2:]
-            return [(r.id, r.video_stored_at, r.updated_at) for r in rows]
+            waiting = client.wait_for_jobs([JOB, OTHER], kept_within=kept_within)
+            rows = await asyncio.wait_for(_all(waiting), 10.0)
+            return [(r.id, r.video_stored_at, r.updated_at) for r in rows[2:]]
 
     return asyncio.run(main())
 
@@ -268,6 +277,22 @@ def test_a_completed_job_is_followed_until_the_relay_kept_its_video_or_failed_to
         (job, stored, STAMP),
         (other, None, later),
     ]
+
+
+async def _all(rows: AsyncIterator[ClientRow]) -> list[ClientRow]:
+    return [row async for row in rows]
+
+
+def test_a_relay_that_keeps_no_videos_is_not_waited_for() -> None:
+    """`queue_status.keep_videos` false: the completed rows are final at once, however long `kept_within` is."""
+    frames = [finished(2, str(JOB)), finished(3, OTHER)]
+    assert followed(frames, kept_within=60.0, keep_videos=False) == [(str(JOB), None, STAMP), (OTHER, None, STAMP)]
+
+
+def test_a_relay_that_does_not_say_is_waited_for_as_one_that_keeps_videos() -> None:
+    """An older relay without the field: the wait for the copy goes on until `kept_within`."""
+    frames = [finished(2, str(JOB)), finished(3, OTHER)]
+    assert followed(frames, kept_within=0.01, keep_videos=None) == [(str(JOB), None, STAMP), (OTHER, None, STAMP)]
 
 
 def test_without_a_copy_the_wait_ends_after_kept_within() -> None:
