@@ -27,7 +27,7 @@ from actors.clock import Clock
 from actors.fault_log import STORAGE_ERRORS, FaultLog
 from actors.flow_calls import credits_call, refresh_token_call, resolve_call
 from actors.jobs import Job, Phase
-from actors.outcomes import CANCELLED_MESSAGE, OutcomeHandler
+from actors.outcomes import OutcomeHandler
 from actors.poller_settings import PollerSettings
 from actors.profile_state import ProfileState
 from actors.profiles import Profile
@@ -46,7 +46,7 @@ from actors.timing import CompletionModel
 from actors.tokens import TokenBroker
 from actors.worklist import Worklist
 from domain.application import VeoRelay
-from domain.values import ACTIVE_REMOTE_STATUS, ErrorReason
+from domain.values import ACTIVE_REMOTE_STATUS, CANCELLED_MESSAGE, ErrorReason
 
 __all__ = ["MAX_HANDLER_FAILURES", "Poller", "PollerSettings"]
 

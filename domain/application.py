@@ -17,7 +17,16 @@ from domain.account import Account, account_id
 from domain.errors import GenerationNotFound, IllegalTransition, InvalidParameter, RequestKeyConflict
 from domain.generation import Generation
 from domain.requests import GenerationSpec, id_for_key, upscale_model, validate_request_key
-from domain.values import MAX_SEED, SUCCESSFUL_REMOTE_STATUS, ErrorReason, JobType, Priority, Resolution, Status
+from domain.values import (
+    CANCELLED_MESSAGE,
+    MAX_SEED,
+    SUCCESSFUL_REMOTE_STATUS,
+    ErrorReason,
+    JobType,
+    Priority,
+    Resolution,
+    Status,
+)
 
 __all__ = ["RecordedListener", "VeoRelay"]
 
@@ -275,7 +284,7 @@ class VeoRelay(Application[UUID]):
 
     def record_cancelled(self, generation_id: UUID) -> None:
         """Record `Failed(cancelled)`: the generation's status becomes `cancelled`."""
-        self.record_failed(generation_id, ErrorReason.CANCELLED, "Cancelled at the user's request.")
+        self.record_failed(generation_id, ErrorReason.CANCELLED, CANCELLED_MESSAGE)
 
     # --- video keeper commands (the one writer of a completed generation) ------------------------
 

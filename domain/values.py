@@ -7,6 +7,7 @@ from typing import Final
 
 __all__ = [
     "ACTIVE_REMOTE_STATUS",
+    "CANCELLED_MESSAGE",
     "CANCELLED_REMOTE_STATUS",
     "DEFAULT_MODEL",
     "FAILED_REMOTE_STATUS",
@@ -79,6 +80,10 @@ class Resolution(StrEnum):
 
     P1080 = "1080p"
     K4 = "4k"
+
+
+CANCELLED_MESSAGE = "Cancelled at the user's request."
+"""The error message of a generation cancelled by its user (reason `cancelled`)."""
 
 
 class ErrorReason(StrEnum):

@@ -20,8 +20,8 @@ from uuid import UUID
 
 import msgspec
 
-from actors.outcomes import AMBIGUOUS_MESSAGE
 from actors.restore import INTERRUPTED_MESSAGE
+from actors.submission_answers import AMBIGUOUS_MESSAGE
 from domain.application import VeoRelay
 from projections.analytics import AnalyticsView
 from projections.database import ReadModelDatabase
