@@ -56,6 +56,7 @@ class FaultWords:
     internal: Callable[[], ApiError]
     """``500``."""
     truncated_submission: bytes
+    """The body of a ``malformed`` 200 to a submission: its real answer cut short before the operation's name."""
 
 
 @dataclass(frozen=True)

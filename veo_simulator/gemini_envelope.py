@@ -122,7 +122,8 @@ def quota_exceeded(model: str, rpm: int, retry_after_s: float) -> ApiError:
 
 
 def busy() -> ApiError:
-    """429 RESOURCE_EXHAUSTED without details: the simulator's own per-second rate (``--rate``)."""
+    """429 RESOURCE_EXHAUSTED without details, the API's own load: the simulator's per-second rate (``--rate``)
+    and the injected ``429``."""
     return ApiError(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")
 
 

@@ -3,7 +3,8 @@ with its fault mix on every /v1beta/ call (submissions, operation checks, file d
 
 Every job ends: completed, or failed `interrupted_submission` exactly for the submissions the API created and
 then answered ambiguously; no generation's predictLongRunning created two operations; every kept video is the
-simulator's bytes. Two last jobs, every answer a 500 or unreadable, make sure the run has such answers."""
+simulator's bytes. Two last jobs, every answer a 500 or unreadable, make sure the run has such answers. (Before
+the relay told the API's own 429 from the key's quota, one 429 on a submission held the key a minute.)"""
 
 from __future__ import annotations
 
