@@ -88,7 +88,7 @@ def test_every_gemini_job_ends_as_its_answers_prove_under_a_fault_mix(tmp_path: 
                 return ids
 
             ids = await generations(JOBS)
-            simulator.set_faults(dict.fromkeys(AMBIGUOUS_ANSWERS, 0.5))  # each answer of these two unreadable
+            simulator.set_faults(dict.fromkeys(AMBIGUOUS_ANSWERS, 1 / len(AMBIGUOUS_ANSWERS)))  # every answer
             ids += await generations(2)
             await target.settled()
             rows = history.get_many(reader, ids)
