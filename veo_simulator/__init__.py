@@ -21,8 +21,9 @@ Lifecycle: PENDING, ACTIVE after 20% of a duration drawn in [lo, hi], then SUCCE
 (probability ``fail``). Prompt markers: ``[unsafe]`` is refused at submit (400, nothing created),
 ``[fail]`` fails at completion, ``[fail-upscale]`` lets the video succeed and fails its upscales.
 More than ``rate`` arrivals in any sliding second get 429 ``Retry-After: 1``. Faults (``500``, ``503``,
-``429``, ``timeout``, ``malformed``, ``401``, ``slow``) hit Flow paths only; on generate/upscale ``500``,
-``timeout`` and ``malformed`` create the operations first and count as ``ambiguous_submissions``.
+``429``, ``timeout``, ``malformed``, ``401``, ``slow``) hit Flow's paths and the Gemini API's (no ``401`` there);
+on submissions (generate/upscale, predictLongRunning) ``500``, ``timeout`` and ``malformed`` create the
+operations first and count as ``ambiguous_submissions``.
 Per-account limits (off by default; see ``accounts``): generations active, gap between submissions,
 throttles before a hard block, block length, quota; the audit lists each account under ``accounts``.
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,18 +11,11 @@ from typing import Any
 
 from veo_simulator.admin import AdminApi
 from veo_simulator.core import SimCore
-from veo_simulator.envelope import (
-    bad_request,
-    cannot_cancel,
-    internal,
-    not_found,
-    throttled,
-    unauthenticated,
-    unavailable,
-)
+from veo_simulator.envelope import FLOW_FAULTS, bad_request, cannot_cancel, not_found, throttled, unauthenticated
 from veo_simulator.errors import ApiError
 from veo_simulator.exchange import SimRequest, SimResponse
-from veo_simulator.faults import Fault, FaultDraw
+from veo_simulator.fault_injection import with_faults
+from veo_simulator.faults import FaultDraw
 from veo_simulator.gemini import STORAGE_PREFIX, GeminiApi, gemini_route, is_gemini
 from veo_simulator.gemini_envelope import busy
 from veo_simulator.responses import iso, legacy_status_entry, media_path, media_status_entry
@@ -52,7 +46,6 @@ SESSION_PATH = "/fx/api/auth/session"
 MEDIA_REDIRECT_PATH = "/fx/api/trpc/media.getMediaUrlRedirect"
 SESSION_COOKIE = "__Secure-next-auth.session-token"
 _SESSION_LIFETIME = timedelta(days=30).total_seconds()
-_MALFORMED = b"<html><body>Bad Gateway</body>"
 
 FlowHandler = Callable[[SimRequest, FaultDraw], SimResponse]
 
@@ -124,42 +117,15 @@ class FlowApi:
             raise unauthenticated("CREDENTIALS_MISSING")
         if not core.tokens.is_valid(token):
             raise unauthenticated()
-        draw = core.faults.draw()
-        wait_s = 0.0
-        if draw.slow:
-            core.audit.fault(Fault.SLOW)
-            wait_s = core.faults.slow_delay()
-        try:
-            response = self._faulted(request, handler, draw, token)
-        except ApiError as error:
-            response = SimResponse.error(error)
-        response.wait_s += wait_s
-        return response
 
-    def _faulted(self, request: SimRequest, handler: FlowHandler, draw: FaultDraw, token: str) -> SimResponse:
-        core = self._core
-        fault = draw.fault
-        submission = request.path in (GENERATE_PATH, UPSCALE_PATH)
-        if fault is None or (submission and fault in (Fault.E500, Fault.TIMEOUT, Fault.MALFORMED)):
-            return handler(request, draw)
-        core.audit.fault(fault)
-        logger.info("injecting fault %s into %s", fault.value, request.path)
-        if fault is Fault.E401:
+        def expire() -> ApiError:
             core.tokens.expire(token)
             core.changed()
-            raise unauthenticated()
-        if fault is Fault.E503:
-            raise unavailable()
-        if fault is Fault.E429:
-            raise throttled()
-        if fault is Fault.E500:
-            raise internal()
-        if fault is Fault.MALFORMED:
-            return SimResponse(200, _MALFORMED)
-        deadline = ApiError(504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete.")
-        response = SimResponse.error(deadline)
-        response.wait_s = core.config.timeout_s
-        return response
+            return unauthenticated()
+
+        submission = request.path in (GENERATE_PATH, UPSCALE_PATH)
+        answer = functools.partial(handler, request)
+        return with_faults(core, request.path, FLOW_FAULTS, answer, submission=submission, expire=expire)
 
     def _status(self, request: SimRequest, draw: FaultDraw) -> SimResponse:
         core = self._core

@@ -56,6 +56,7 @@ def _gemini_record(operation: GeminiOperation, now: float) -> dict[str, Any]:
         "outcome": operation.outcome,
         "files": list(operation.files),
         "first_seen_done_at": operation.first_seen_done_at,
+        "ambiguous": operation.ambiguous,
     }
 
 

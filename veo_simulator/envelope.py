@@ -7,9 +7,11 @@ import logging
 from typing import Any
 
 from veo_simulator.errors import ApiError
+from veo_simulator.faults import FaultWords
 
 __all__ = [
     "ERROR_INFO_TYPE",
+    "FLOW_FAULTS",
     "account_throttled",
     "bad_request",
     "cannot_cancel",
@@ -143,3 +145,12 @@ def internal() -> ApiError:
 def unavailable() -> ApiError:
     """503 UNAVAILABLE: Flow is busy."""
     return ApiError(503, "UNAVAILABLE", "The service is currently unavailable.")
+
+
+FLOW_FAULTS = FaultWords(
+    unavailable=unavailable,
+    throttled=throttled,
+    internal=internal,
+    truncated_submission=b'{"operations":[{"operation":{"name":"',
+)
+"""How Flow answers the injected faults (a 429 as its per-second throttle, with ``Retry-After: 1``)."""

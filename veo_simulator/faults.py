@@ -1,16 +1,26 @@
-"""The fault mix: which failures the simulator injects into Flow requests, and how often."""
+"""The fault mix: which failures the simulator injects into Flow and Gemini API requests, how often, and the words
+each API answers them in."""
 
 from __future__ import annotations
 
 import enum
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from veo_simulator.errors import ConfigError
+from veo_simulator.errors import ApiError, ConfigError
 
-__all__ = ["AMBIGUOUS", "BEFORE_CREATE", "Fault", "FaultDraw", "FaultMix", "FaultPicker", "parse_fault_spec"]
+__all__ = [
+    "AMBIGUOUS",
+    "BEFORE_CREATE",
+    "Fault",
+    "FaultDraw",
+    "FaultMix",
+    "FaultPicker",
+    "FaultWords",
+    "parse_fault_spec",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +37,26 @@ class Fault(enum.StrEnum):
     SLOW = "slow"
 
 
-# For generate/upscale: answered before anything is created (the answer proves nothing was created).
+# For submissions (generate/upscale, predictLongRunning): answered before anything is created (the answer proves
+# nothing was created).
 BEFORE_CREATE = frozenset({Fault.E503, Fault.E429, Fault.E401})
-# For generate/upscale: the operation is created, then the answer leaves the client in doubt.
+# For submissions: the operation is created, then the answer leaves the client in doubt.
 AMBIGUOUS = frozenset({Fault.E500, Fault.TIMEOUT, Fault.MALFORMED})
+
+
+@dataclass(frozen=True)
+class FaultWords:
+    """How one API answers the injected faults: its own error envelopes, and a submission's answer cut short
+    (``malformed`` on a submission: a 200 that names no operation)."""
+
+    unavailable: Callable[[], ApiError]
+    """``503``."""
+    throttled: Callable[[], ApiError]
+    """``429``."""
+    internal: Callable[[], ApiError]
+    """``500``."""
+    truncated_submission: bytes
+    """The body of a ``malformed`` 200 to a submission: its real answer cut short before the operation's name."""
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,26 @@
 - ``GET /v1beta/models`` and ``GET /v1beta/models/{model}``: the models served, as Model resources
 
 Every call needs the key (``x-goog-api-key`` header or ``?key=``); predictLongRunning calls beyond the key's
-per-minute quota get 429 and create nothing. Files expire ``gemini_file_ttl_s`` after completion (404).
+per-minute quota get 429 and create nothing. Files expire ``gemini_file_ttl_s`` after completion (404). Calls
+with a valid key get the fault mix as Flow's do, in the Gemini API's words (``GEMINI_FAULTS``), but no ``401``;
+the keyless storage behind a download's redirect gets none.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from veo_simulator.admin import video_bytes
 from veo_simulator.core import SimCore
 from veo_simulator.exchange import SimRequest, SimResponse
+from veo_simulator.fault_injection import ambiguous_answer, with_faults
+from veo_simulator.faults import AMBIGUOUS, FaultDraw
 from veo_simulator.gemini_envelope import (
+    GEMINI_FAULTS,
     api_key_invalid,
     invalid,
     key_missing,
@@ -60,6 +67,9 @@ _OPERATION = re.compile(r"^/v1beta/models/(?P<model>[^/:]+)/operations/(?P<id>[^
 _DOWNLOAD = re.compile(r"^/v1beta/files/(?P<file>[^/:]+):download$")
 _MODEL = re.compile(r"^/v1beta/models/(?P<model>[^/:]+)$")
 _STORAGE = re.compile(r"^/_sim/storage/(?P<file>[^/.]+)\.mp4$")
+
+Answer = Callable[[KeyUse, FaultDraw], SimResponse]
+"""The normal answer to one routed request, given the caller's key and the faults drawn for it."""
 
 
 def is_gemini(path: str) -> bool:
@@ -133,22 +143,32 @@ class GeminiApi:
             use.downloads += 1
 
     def handle(self, request: SimRequest) -> SimResponse:
-        """Answer one ``/v1beta/`` request (raises ApiError for error answers)."""
-        if request.method == "POST" and (match := _PREDICT.match(request.path)) is not None:
-            return self._predict(request, match["model"])
-        if request.method == "GET" and (match := _OPERATION.match(request.path)) is not None:
-            return self._operation(request, match["model"], match["id"])
-        if request.method == "GET" and (match := _DOWNLOAD.match(request.path)) is not None:
-            return self._download(request, match["file"])
-        if request.method == "GET" and request.path == "/v1beta/models":
-            self._key(request)
-            return SimResponse.json({"models": [model_json(model) for model in self._core.config.gemini_models]})
-        if request.method == "GET" and (match := _MODEL.match(request.path)) is not None:
-            self._key(request)
-            if match["model"] not in self._core.config.gemini_models:
-                raise not_found()
-            return SimResponse.json(model_json(match["model"]))
-        raise not_found()
+        """Answer one ``/v1beta/`` request (raises ApiError for error answers): the route, then the key, then the
+        fault mix (``veo_simulator.fault_injection``; ``401`` does not apply to a key)."""
+        answer = self._route(request)
+        if answer is None:
+            raise not_found()
+        use = self._key(request)
+        submission = request.method == "POST"  # predictLongRunning, the only call that creates anything
+        return with_faults(
+            self._core, request.path, GEMINI_FAULTS, functools.partial(answer, use), submission=submission
+        )
+
+    def _route(self, request: SimRequest) -> Answer | None:
+        path = request.path
+        if request.method == "POST" and (match := _PREDICT.match(path)) is not None:
+            return functools.partial(self._predict, request, match["model"])
+        if request.method != "GET":
+            return None
+        if (match := _OPERATION.match(path)) is not None:
+            return functools.partial(self._operation, request, match["model"], match["id"])
+        if (match := _DOWNLOAD.match(path)) is not None:
+            return functools.partial(self._download, request, match["file"])
+        if path == "/v1beta/models":
+            return self._models
+        if (match := _MODEL.match(path)) is not None:
+            return functools.partial(self._model, match["model"])
+        return None
 
     def storage(self, request: SimRequest) -> SimResponse:
         """The video bytes behind a download's redirect: no key, not rate-counted, gone once the file expires."""
@@ -173,9 +193,16 @@ class GeminiApi:
             raise api_key_invalid()
         return use
 
-    def _predict(self, request: SimRequest, model: str) -> SimResponse:
+    def _models(self, use: KeyUse, draw: FaultDraw) -> SimResponse:
+        return SimResponse.json({"models": [model_json(model) for model in self._core.config.gemini_models]})
+
+    def _model(self, model: str, use: KeyUse, draw: FaultDraw) -> SimResponse:
+        if model not in self._core.config.gemini_models:
+            raise not_found()
+        return SimResponse.json(model_json(model))
+
+    def _predict(self, request: SimRequest, model: str, use: KeyUse, draw: FaultDraw) -> SimResponse:
         core = self._core
-        use = self._key(request)
         if model not in core.config.gemini_models:
             raise model_not_found(model)
         rpm = core.config.gemini_rpm
@@ -195,11 +222,16 @@ class GeminiApi:
         )
         operation = core.gemini.create(new)
         core.changed()
-        return SimResponse.json({"name": operation.name})
+        payload = {"name": operation.name}
+        if draw.fault in AMBIGUOUS:
+            core.gemini.mark_ambiguous(operation, draw.fault.value)
+            return ambiguous_answer(core, draw.fault, 1, payload, GEMINI_FAULTS)
+        return SimResponse.json(payload)
 
-    def _operation(self, request: SimRequest, model: str, operation_id: str) -> SimResponse:
+    def _operation(
+        self, request: SimRequest, model: str, operation_id: str, use: KeyUse, draw: FaultDraw
+    ) -> SimResponse:
         core = self._core
-        use = self._key(request)
         operation = core.gemini.get(operation_id)
         if operation is None or operation.model != model or operation.key != use.label:
             raise not_found()
@@ -209,9 +241,8 @@ class GeminiApi:
             core.changed()
         return SimResponse.json(operation_json(operation, done, request.base_url))
 
-    def _download(self, request: SimRequest, file_id: str) -> SimResponse:
+    def _download(self, request: SimRequest, file_id: str, use: KeyUse, draw: FaultDraw) -> SimResponse:
         core = self._core
-        use = self._key(request)
         if request.query.get("alt") != "media":
             raise invalid("Only alt=media is supported for file downloads.")
         operation = core.gemini.file(file_id)

@@ -2,7 +2,8 @@
 
 Messages and details are the ones Google sends: a missing key is 403 PERMISSION_DENIED (the API
 does not know who is calling), a wrong key 400 INVALID_ARGUMENT with ErrorInfo ``API_KEY_INVALID``,
-a used-up quota 429 with QuotaFailure, Help and RetryInfo details.
+a used-up quota 429 with QuotaFailure, Help and RetryInfo details; the injected faults' 500 INTERNAL,
+503 UNAVAILABLE and detail-less 429 RESOURCE_EXHAUSTED are the API's answers when it is in trouble.
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ import math
 
 from veo_simulator.envelope import ERROR_INFO_TYPE
 from veo_simulator.errors import ApiError
+from veo_simulator.faults import FaultWords
 
 __all__ = [
+    "GEMINI_FAULTS",
     "GEMINI_SERVICE",
     "api_key_invalid",
     "busy",
+    "internal",
     "invalid",
     "key_missing",
     "model_not_found",
     "not_found",
+    "overloaded",
     "quota_exceeded",
     "unsupported",
 ]
@@ -117,5 +122,27 @@ def quota_exceeded(model: str, rpm: int, retry_after_s: float) -> ApiError:
 
 
 def busy() -> ApiError:
-    """429 RESOURCE_EXHAUSTED without details: the simulator's own per-second rate (``--rate``)."""
+    """429 RESOURCE_EXHAUSTED without details, the API's own load: the simulator's per-second rate (``--rate``)
+    and the injected ``429``."""
     return ApiError(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")
+
+
+def internal() -> ApiError:
+    """500 INTERNAL, as the API words it."""
+    return ApiError(
+        500,
+        "INTERNAL",
+        "An internal error has occurred. Please retry or report in "
+        "https://developers.generativeai.google/guide/troubleshooting",
+    )
+
+
+def overloaded() -> ApiError:
+    """503 UNAVAILABLE: the model is overloaded."""
+    return ApiError(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
+
+
+GEMINI_FAULTS = FaultWords(
+    unavailable=overloaded, throttled=busy, internal=internal, truncated_submission=b'{"name": "models/'
+)
+"""How the Gemini API answers the injected faults (a 429 without details: not the key's per-minute quota)."""

@@ -42,6 +42,9 @@ class GeminiOperation(msgspec.Struct, kw_only=True):
     outcome: Outcome = "video"
     files: list[str] = []
     first_seen_done_at: float | None = None
+    ambiguous: str | None = None
+    """The fault its ``predictLongRunning`` was answered with after it was created (``500``, ``timeout``,
+    ``malformed``), or None."""
 
     @property
     def name(self) -> str:
@@ -138,6 +141,11 @@ class GeminiBook:
             operation.first_seen_done_at = now
             self._changes.gemini_operation(operation.id)
         return done
+
+    def mark_ambiguous(self, operation: GeminiOperation, fault: str) -> None:
+        """Remember that the call creating ``operation`` was answered ambiguously (with ``fault``)."""
+        operation.ambiguous = fault
+        self._changes.gemini_operation(operation.id)
 
     def file(self, file_id: str) -> GeminiOperation | None:
         """The operation whose finished video ``file_id`` is, while it has not expired; else None."""

@@ -8,16 +8,11 @@ import re
 import uuid
 
 from veo_simulator.core import SimCore
-from veo_simulator.envelope import (
-    bad_request,
-    captcha_rejected,
-    internal,
-    not_found,
-    unsafe_generation,
-)
+from veo_simulator.envelope import FLOW_FAULTS, bad_request, captcha_rejected, not_found, unsafe_generation
 from veo_simulator.errors import ApiError
 from veo_simulator.exchange import SimRequest, SimResponse
-from veo_simulator.faults import AMBIGUOUS, Fault, FaultDraw
+from veo_simulator.fault_injection import ambiguous_answer
+from veo_simulator.faults import AMBIGUOUS, FaultDraw
 from veo_simulator.responses import generate_response
 from veo_simulator.state import Kind, NewOperation, Operation, Status, is_unsafe
 from veo_simulator.wire import ClientContext, GenerateBody, GenerateEntry, decode_body
@@ -29,7 +24,6 @@ logger = logging.getLogger(__name__)
 ASPECT_RATIOS = frozenset({"VIDEO_ASPECT_RATIO_LANDSCAPE", "VIDEO_ASPECT_RATIO_PORTRAIT", "VIDEO_ASPECT_RATIO_SQUARE"})
 RESOLUTIONS = frozenset({"VIDEO_RESOLUTION_1080P", "VIDEO_RESOLUTION_4K"})
 _MODEL_KEY = re.compile(r"^(veo|abra)_[a-z0-9_]+$")
-_MALFORMED_BODY = b'{"operations":[{"operation":{"name":"'
 
 
 def submit(core: SimCore, request: SimRequest, kind: Kind, draw: FaultDraw) -> SimResponse:
@@ -66,24 +60,10 @@ def submit(core: SimCore, request: SimRequest, kind: Kind, draw: FaultDraw) -> S
     statuses = [core.book.status(op) for op in operations]
     payload = generate_response(operations, statuses, core.accounts.balance(account))
     if draw.fault in AMBIGUOUS:
-        return _ambiguous(core, draw.fault, operations, payload)
+        for operation in operations:
+            core.book.mark_ambiguous(operation, draw.fault.value)
+        return ambiguous_answer(core, draw.fault, len(operations), payload, FLOW_FAULTS)
     return SimResponse.json(payload)
-
-
-def _ambiguous(core: SimCore, fault: Fault, operations: list[Operation], payload: object) -> SimResponse:
-    """The operations exist, but the answer does not let the client know it."""
-    core.audit.fault(fault)
-    core.audit.ambiguous(len(operations))
-    for operation in operations:
-        core.book.mark_ambiguous(operation, fault.value)
-    logger.info("answering a submission ambiguously (%s): %d operation(s) created", fault.value, len(operations))
-    if fault is Fault.E500:
-        return SimResponse.error(internal())
-    if fault is Fault.MALFORMED:
-        return SimResponse(200, _MALFORMED_BODY)
-    response = SimResponse.json(payload)
-    response.wait_s = core.config.timeout_s
-    return response
 
 
 def _scene_id(entry: GenerateEntry) -> str:
