@@ -6,8 +6,7 @@ both backends' answers alike::
 
     GeminiError (FlowError)    base; reason, flow_reason (the API's own reason or status), http_status,
     │                          retry_after, proves_nothing_created; a message without the key
-    ├── Transient              nothing was created; retry with backoff: 408, 502, 503, 504, a 429 that
-    │                          names no quota (the API is busy, not the key over its quota), connection
+    ├── Transient              nothing was created; retry with backoff: 408, 502, 503, 504, connection
     │                          refused, connect/pool timeouts; on status checks also 500, other 5xx,
     │                          read timeouts and connections broken after sending            (flow.Transient)
     ├── Ambiguous              ``predictLongRunning`` may have started a paid generation: 500 (or another
@@ -15,8 +14,8 @@ both backends' answers alike::
     │   │                      resent (reason ``interrupted_submission``)                     (flow.Ambiguous)
     │   └── UnreadableSubmission  a 2xx answer to a submission that names no operation  (flow.UnreadableSubmission)
     ├── MalformedResponse      a 2xx answer to a status check that is not an operation    (flow.MalformedResponse)
-    ├── RateLimited            429 ``RESOURCE_EXHAUSTED`` naming the key's per-minute quota (QuotaFailure
-    │                          or RetryInfo details); ``retry_after`` from RetryInfo or Retry-After (flow.Throttled)
+    ├── RateLimited            429 ``RESOURCE_EXHAUSTED`` within the key's per-minute quota; ``retry_after``
+    │                          from the answer's RetryInfo or Retry-After                     (flow.Throttled)
     ├── QuotaReached           429 naming a per-day quota: the key's quota is used up        (flow.QuotaReached)
     ├── KeyRefused             400 ``API_KEY_INVALID``, 401, 403: the profile is unusable until its key is
     │                          fixed (reason ``key_refused``)
@@ -165,8 +164,6 @@ def error_from_response(
     if status == 429:
         if _per_day(body):
             return make(QuotaReached, f"The key's daily quota for {what} is used up (429).")
-        if not _names_quota(body):
-            return make(Transient, f"The Gemini API is busy and refused {what} (429 naming no quota of the key).")
         wait = f" Retry after {retry_after:g} s." if retry_after is not None else ""
         return make(RateLimited, f"The key's per-minute quota refused {what} (429 RESOURCE_EXHAUSTED).{wait}")
     if _KEY_INVALID in reasons or status in (401, 403):
@@ -206,15 +203,6 @@ def _per_day(body: OperationError | None) -> bool:
             if "perday" in f"{violation.quota_id or ''} {violation.quota_metric or ''}".lower():
                 return True
     return False
-
-
-def _names_quota(body: OperationError | None) -> bool:
-    """Whether a 429 is about the key's quota: it names a violated quota (QuotaFailure) or when to come back
-    (RetryInfo). Without either it is the API's own load ("Resource has been exhausted"), which teaches nothing
-    about the key's per-minute limit."""
-    if body is None:
-        return False
-    return any(detail.violations or detail.retry_delay for detail in body.details or ())
 
 
 def _retry_after(body: OperationError | None, header: str | None) -> float | None:

@@ -171,29 +171,6 @@ def test_a_429_defers_the_job_and_teaches_the_quota() -> None:
     assert rig.runner.started_at(retry) >= refused_at + 20.0
 
 
-def test_a_429_naming_no_quota_defers_the_job_without_holding_the_key() -> None:
-    """The API's own "Resource has been exhausted", without QuotaFailure or RetryInfo, proves nothing was created
-    and says nothing of the key's per-minute quota: the job is Deferred and tried again after its own backoff,
-    and the key's submissions are neither held for the rest of the minute nor capped."""
-    rig = gemini_rig()
-    rig.queued(3, profile_id="g")
-    calls = [rig.next_call(SUBMIT) for _ in range(3)]
-    for call in calls[:2]:
-        accept(rig, call)
-    busy = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "Resource has been exhausted."}}
-    refused_at = rig.clock.now
-    rig.answer(calls[2], refused(429, busy))
-    gid = calls[2].job_ids[0]
-    assert rig.events(gid)[-1] == "Deferred"
-    retry = rig.next_call(SUBMIT)
-    assert retry.job_ids == (gid,)
-    assert rig.runner.started_at(retry) < refused_at + 5.0  # a quota 429 would hold it until the minute ends
-    accept(rig, retry)
-    rig.queued(4, profile_id="g")
-    later = [rig.next_call(SUBMIT, within=5.0) for _ in range(4)]  # no per-minute limit learned from it
-    assert len({call.job_ids for call in later}) == 4
-
-
 def test_a_refused_key_pauses_the_profile_and_its_jobs_wait() -> None:
     rig = gemini_rig()
     (gid,) = rig.queued(1, profile_id="g")

@@ -146,10 +146,6 @@ RESPONSES = {
     "404": (httpx.Response(404, json=envelope(404, "NOT_FOUND")), NotFound),
     "400": (httpx.Response(400, json=envelope(400, "INVALID_ARGUMENT", message="bad")), BadRequest),
     "503": (httpx.Response(503, json=envelope(503, "UNAVAILABLE")), Transient),
-    "429 naming no quota": (
-        httpx.Response(429, json=envelope(429, "RESOURCE_EXHAUSTED", message="Resource has been exhausted.")),
-        Transient,
-    ),
 }
 
 
