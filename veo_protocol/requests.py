@@ -70,7 +70,7 @@ MAX_ID_CHARS: Final = 200
 MAX_BATCH_PROMPTS: Final = 1_000
 MAX_STATUS_IDS: Final = 1_000
 MAX_CHANNELS: Final = 16
-"""Channel names in one `subscribe` or `unsubscribe` (there are three; repeats count once): without a cap a 1 MiB
+"""Channel names in one `subscribe` or `unsubscribe` (there are three, and a name may repeat): without a cap a 1 MiB
 frame carried tens of thousands of them."""
 MAX_DELAY_MS: Final = 60_000
 DEFAULT_DELAY_MS: Final = 500
