@@ -164,7 +164,7 @@ def watched(browser: Browser) -> Iterator[Watched]:
         yield watch
     finally:
         context.close()
-    assert watch.problems == []
+    assert watch.problems == [], watch.problems
 
 
 def open_dashboard(page: Page, relay: LiveRelay) -> None:
