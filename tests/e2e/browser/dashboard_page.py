@@ -69,7 +69,9 @@ ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "dashboard"
 WIDE = ViewportSize(width=1280, height=800)
 NARROW = ViewportSize(width=390, height=844)
 # What Chromium itself logs as errors when a test takes the server away or refuses a token on purpose.
-LOST_SERVER = re.compile(r"WebSocket connection to .* failed|ERR_CONNECTION_REFUSED")
+LOST_SERVER = re.compile(r"WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|status of 426")
+"""What a page logs while its relay is down: failed upgrades, and its probe of `/ws` (a plain GET telling a refused
+token from a server that is down, connection.js) answered 426 by a relay that is back up by then."""
 REFUSED_TOKEN = re.compile(r"WebSocket connection to .* failed|status of 401")
 TOKEN = "browser-test-token"
 JOBS = SimulatorConfig(lo=1.0, hi=2.0, seed=3)
@@ -111,7 +113,7 @@ class Watched:
         if "Content Security Policy" in message.text:
             self.problems.append(f"CSP: {message.text}")
         elif message.type == "error" and not any(p.search(message.text) for p in self.expected):
-            self.problems.append(f"console error: {message.text}")
+            self.problems.append(f"console error: {message.text} (at {message.location.get('url')})")
 
     def request(self, request: Request) -> None:
         host = urlsplit(request.url).hostname
