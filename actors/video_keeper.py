@@ -4,9 +4,11 @@ It runs beside the PollerActor, never inside it: it learns of completions by rea
 events after its own cursor whenever a save wakes it, and at start takes up the completed rows that have no
 stored file. At most `concurrency` downloads run at once (worker threads, httpx streaming straight into the store: files
 for SQLite, chunks in the database for PostgreSQL; `actors.video_store`).
-A failed download is retried with exponential backoff on the injected clock, a bounded number of times, and
-then recorded as `VideoStoreFailed`; a write error such as a full disk is logged and counted, and the
-download is tried again later without using up an attempt. The generation stays completed either way.
+A failed download is retried with exponential backoff on the injected clock, a bounded number of times (and,
+for failures that may pass, such as a 429, a 5xx or a network error, for as long as an outage of the service
+plausibly lasts), and then recorded as `VideoStoreFailed`; a write error such as a full disk is logged and
+counted, and the download is tried again later without using up an attempt. The generation stays completed
+either way.
 `stop` abandons the downloads in progress (a cluster node that loses its lease stops its keeper): what they
 wrote is discarded, nothing is recorded, and the next keeper takes them up from the completed rows.
 
@@ -64,6 +66,10 @@ class KeeperSettings:
     first_delay: float = 5.0
     """Seconds before the second attempt; each further one waits twice as long, up to `max_delay`."""
     max_delay: float = 300.0
+    outage_for: float = 3600.0
+    """Seconds from a video's first failed attempt during which failures that may pass (429, 5xx, a network
+    error) go on being retried beyond `attempts`: a service down or busy for a while costs no video. An expired
+    link or an answer that is not a video is given up after `attempts` as before."""
     write_error_delay: float = 300.0
     """Seconds before trying again after the store could not be written (a full disk)."""
     concurrency: int = 2
@@ -80,16 +86,20 @@ class _Stopped(Exception):
 class _Problem(Exception):
     """A failed download attempt: what to record if it was the last."""
 
-    def __init__(self, reason: VideoStoreFailure, message: str) -> None:
+    def __init__(self, reason: VideoStoreFailure, message: str, *, may_pass: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.may_pass = may_pass
+        """A failure of the service or the network that a later attempt may not meet (429, 5xx, a broken
+        connection), rather than one of the link or its answer."""
 
 
 @dataclass
 class _Job:
     generation_id: UUID
     failures: int = 0
+    first_failed_at: float | None = None
 
 
 class VideoKeeper:
@@ -267,7 +277,11 @@ class VideoKeeper:
             return self.settings.write_error_delay
         except _Problem as problem:
             job.failures += 1
-            if job.failures < self.settings.attempts:
+            now = self.clock()
+            if job.first_failed_at is None:
+                job.first_failed_at = now
+            outage = problem.may_pass and now - job.first_failed_at < self.settings.outage_for
+            if job.failures < self.settings.attempts or outage:
                 delay = self.settings.delay(job.failures)
                 logger.info(
                     "video of %s: %s; attempt %d in %.0f s", job.generation_id, problem, job.failures + 1, delay
@@ -304,7 +318,11 @@ class VideoKeeper:
                         "links last hours, the Gemini API keeps files 2 days)",
                     )
                 if response.status_code != 200:
-                    raise _Problem(VideoStoreFailure.DOWNLOAD_FAILED, f"the video URL answered {response.status_code}")
+                    status = response.status_code
+                    may_pass = status == 429 or status >= 500
+                    raise _Problem(
+                        VideoStoreFailure.DOWNLOAD_FAILED, f"the video URL answered {status}", may_pass=may_pass
+                    )
                 content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
                 if not content_type.startswith("video/"):
                     raise _Problem(
@@ -319,4 +337,5 @@ class VideoKeeper:
                         raise _Problem(VideoStoreFailure.NOT_A_VIDEO, "the video URL answered an empty body")
                     return partial.commit(), content_type
         except httpx.HTTPError as exc:
-            raise _Problem(VideoStoreFailure.DOWNLOAD_FAILED, f"the download failed ({type(exc).__name__})") from exc
+            message = f"the download failed ({type(exc).__name__})"
+            raise _Problem(VideoStoreFailure.DOWNLOAD_FAILED, message, may_pass=True) from exc

@@ -247,3 +247,41 @@ def test_an_answer_that_is_not_a_video_is_given_up(
     settled(keeper, app, generation_id)
     assert app.get_generation(generation_id).video_store_failure == VideoStoreFailure.NOT_A_VIDEO
     assert words in list(app.events.get(generation_id))[-1].message  # type: ignore[attr-defined]
+
+
+def test_a_service_that_stays_down_is_waited_out_beyond_the_attempts(
+    app: VeoRelay, clock: FakeClock, mock: respx.MockRouter, make: MakeKeeper
+) -> None:
+    """503 four times with `attempts` 2: the outage (under `outage_for`) is retried on, and the video kept."""
+    route = mock.get("/lynx.mp4").mock(side_effect=[video(b"", 503)] * 4 + [video()])
+    keeper = make(attempts=2, first_delay=10.0, max_delay=20.0, outage_for=100.0)
+    generation_id = completed(app, "lynx")
+    keeper.start([generation_id], after=app.last_position())
+    for due in (1010.0, 1030.0, 1050.0, 1070.0):
+        assert keeper.wait_for(lambda due=due: keeper.waiting.get(generation_id) == due, WAIT)  # type: ignore[misc]
+        clock.set(due)
+        keeper.wake()
+    settled(keeper, app, generation_id)
+    assert route.call_count == 5
+    assert app.get_generation(generation_id).video_sha256 == hashlib.sha256(VIDEO).hexdigest()
+
+
+def test_an_outage_longer_than_outage_for_is_given_up(
+    app: VeoRelay, clock: FakeClock, mock: respx.MockRouter, make: MakeKeeper
+) -> None:
+    """429 on every attempt: tried past `attempts` while the outage is younger than `outage_for`, then given up
+    as download_failed, naming the answer and the attempts."""
+    route = mock.get("/hare.mp4").mock(return_value=video(b"", 429))
+    keeper = make(attempts=2, first_delay=10.0, max_delay=20.0, outage_for=45.0)
+    generation_id = completed(app, "hare")
+    keeper.start([generation_id], after=app.last_position())
+    for due in (1010.0, 1030.0, 1050.0):
+        assert keeper.wait_for(lambda due=due: keeper.waiting.get(generation_id) == due, WAIT)  # type: ignore[misc]
+        clock.set(due)
+        keeper.wake()
+    settled(keeper, app, generation_id)
+    generation = app.get_generation(generation_id)
+    assert (generation.status, generation.video_store_failure) == ("completed", VideoStoreFailure.DOWNLOAD_FAILED)
+    message = list(app.events.get(generation_id))[-1].message  # type: ignore[attr-defined]
+    assert "429" in message and "4 attempts" in message
+    assert route.call_count == 4
