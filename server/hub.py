@@ -150,9 +150,10 @@ class DeltaHub:
         self._replay: OrderedDict[int, asyncio.Task[ReplayPage | None]] = OrderedDict()
         self._wake = asyncio.Event()
         self._moved = asyncio.Event()
-        self._settled = asyncio.Event()
-        self._settled.set()
         """Set each time `position` moves (loop thread only)."""
+        self._settled = asyncio.Event()
+        """Set while no page is being broadcast (`settled`)."""
+        self._settled.set()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
