@@ -83,6 +83,14 @@ def settled(keeper: VideoKeeper, app: VeoRelay, *ids: UUID) -> None:
     assert keeper.wait_for(lambda: all(app.get_generation(i).video_settled for i in ids), WAIT)
 
 
+def retry_at(keeper: VideoKeeper, clock: FakeClock, generation_id: UUID, *dues: float) -> None:
+    """Each next attempt is due at the given clock reading in turn: wait for it to be planned, then let it run."""
+    for due in dues:
+        assert keeper.wait_for(lambda due=due: keeper.waiting.get(generation_id) == due, WAIT)  # type: ignore[misc]
+        clock.set(due)
+        keeper.wake()
+
+
 def video(content: bytes = VIDEO, status: int = 200, content_type: str = "video/mp4") -> httpx.Response:
     return httpx.Response(status, content=content, headers={"Content-Type": content_type})
 
@@ -156,10 +164,7 @@ def test_an_expired_url_is_given_up_after_the_bounded_attempts(
     keeper = make(attempts=3, first_delay=100.0, max_delay=150.0)
     generation_id = completed(app, "gone")
     keeper.start([generation_id], after=app.last_position())
-    for due in (1100.0, 1250.0):
-        assert keeper.wait_for(lambda due=due: keeper.waiting.get(generation_id) == due, WAIT)  # type: ignore[misc]
-        clock.set(due)
-        keeper.wake()
+    retry_at(keeper, clock, generation_id, 1100.0, 1250.0)
     settled(keeper, app, generation_id)
     generation = app.get_generation(generation_id)
     assert (generation.status, generation.video_store_failure) == ("completed", VideoStoreFailure.EXPIRED)
@@ -257,10 +262,7 @@ def test_a_service_that_stays_down_is_waited_out_beyond_the_attempts(
     keeper = make(attempts=2, first_delay=10.0, max_delay=20.0, outage_for=100.0)
     generation_id = completed(app, "lynx")
     keeper.start([generation_id], after=app.last_position())
-    for due in (1010.0, 1030.0, 1050.0, 1070.0):
-        assert keeper.wait_for(lambda due=due: keeper.waiting.get(generation_id) == due, WAIT)  # type: ignore[misc]
-        clock.set(due)
-        keeper.wake()
+    retry_at(keeper, clock, generation_id, 1010.0, 1030.0, 1050.0, 1070.0)
     settled(keeper, app, generation_id)
     assert route.call_count == 5
     assert app.get_generation(generation_id).video_sha256 == hashlib.sha256(VIDEO).hexdigest()
@@ -275,10 +277,7 @@ def test_an_outage_longer_than_outage_for_is_given_up(
     keeper = make(attempts=2, first_delay=10.0, max_delay=20.0, outage_for=45.0)
     generation_id = completed(app, "hare")
     keeper.start([generation_id], after=app.last_position())
-    for due in (1010.0, 1030.0, 1050.0):
-        assert keeper.wait_for(lambda due=due: keeper.waiting.get(generation_id) == due, WAIT)  # type: ignore[misc]
-        clock.set(due)
-        keeper.wake()
+    retry_at(keeper, clock, generation_id, 1010.0, 1030.0, 1050.0)
     settled(keeper, app, generation_id)
     generation = app.get_generation(generation_id)
     assert (generation.status, generation.video_store_failure) == ("completed", VideoStoreFailure.DOWNLOAD_FAILED)
