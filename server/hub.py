@@ -5,7 +5,7 @@ the projection runner wakes it after each commit (`wake_threadsafe`). A client s
 the journal until it reaches the hub's own position and only then joins the live set; both steps happen on the loop
 with no await in between, so the switch-over skips and doubles nothing. Each delta is encoded once; each page is
 bundled once per distinct channel set, and that message is written with websockets' `broadcast` to every client
-with that set that is caught up (`Client.caught_up`), a hundred connections a turn of the loop, and queued for the
+with that set that is caught up (`Client.caught_up`), fifty connections a turn of the loop, and queued for the
 others (`Client.push`; a client that falls behind gets its queued bundles coalesced). A resuming client is replayed
 the same way: a page read from the journal is decoded, encoded and bundled once and kept for a few pages, so clients
 resuming from the same position share the work, and the client is handed one bundle at a time, the next only once
@@ -43,7 +43,7 @@ connection is still there and goes on waiting: a resuming client goes at its own
 REACH_TIMEOUT = 1.0
 """How long a `subscribe` without `after` waits for the hub to reach the journal's head (a coalescing window in the
 normal case; a hub whose journal reads fail is not waited for longer)."""
-BROADCAST_CHUNK = 100
+BROADCAST_CHUNK = 50
 """Connections written to by one `broadcast` before the hub lets the loop's other callbacks run."""
 REPLAY_PAGES = 4
 """Replay pages kept (and shared by clients resuming at the same position), most recently used first."""
