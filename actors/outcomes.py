@@ -59,7 +59,6 @@ class OutcomeHandler:
         self._tally = tally
         self._clock = clock
         self._settings = settings
-        self._memory = memory
         self._submissions = SubmissionAnswers(
             app,
             work,
